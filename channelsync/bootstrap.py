@@ -1,0 +1,93 @@
+"""The composition root: configuration + plugins + credentials + transport → channels.
+
+The CLI, the daemon and SDK users who keep a ``channelsync.toml`` all build their
+channels here, so a channel is wired the same way everywhere. Code that does not
+use a config file can construct a plugin's channel class directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from channelsync.channels import Channel
+from channelsync.clock import Clock
+from channelsync.config import (
+    ChannelConfig,
+    Config,
+    load_config,
+    resolve_channel_type,
+    resolve_settings,
+)
+from channelsync.credentials import CredentialStore
+from channelsync.http import TransportMetrics
+from channelsync.plugins import PluginHost, build_plugin_manager
+
+__all__ = ["build_channel", "load_channels"]
+
+
+def build_channel(
+    config: Config,
+    entry: ChannelConfig,
+    *,
+    host: PluginHost,
+    credentials: CredentialStore | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock | None = None,
+    metrics: TransportMetrics | None = None,
+) -> Channel[Any]:
+    """Build one configured channel (not yet open: use ``async with``).
+
+    Raises :class:`~channelsync.errors.ConfigurationError` for an unknown type or bad
+    settings and :class:`~channelsync.errors.MissingCredentialError` for a required
+    secret that is set nowhere, before any request is made.
+    """
+    channel_cls = resolve_channel_type(config, entry, host.registry)
+    settings = resolve_settings(config, entry, channel_cls)
+    store = credentials if credentials is not None else CredentialStore()
+    for field in channel_cls.credential_fields:
+        store.require(entry.name, field)
+    return channel_cls(
+        entry.name,
+        settings,
+        store.for_channel(entry.name, channel_cls.all_credential_fields()),
+        transport=transport,
+        clock=clock,
+        metrics=metrics,
+    )
+
+
+def load_channels(
+    config_path: str | Path | None = None,
+    *,
+    names: Iterable[str] | None = None,
+    host: PluginHost | None = None,
+    credentials: CredentialStore | None = None,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    clock: Clock | None = None,
+    metrics: TransportMetrics | None = None,
+) -> list[Channel[Any]]:
+    """Build the channels of a config file (all of them, or those in ``names``).
+
+    ``transports`` maps a channel name to a transport to use instead of the network
+    (a fake marketplace in tests).
+    """
+    config = load_config(config_path)
+    host = host or build_plugin_manager()
+    entries = [config.channel(n) for n in names] if names is not None else list(config.channels)
+    transports = transports or {}
+    return [
+        build_channel(
+            config,
+            entry,
+            host=host,
+            credentials=credentials,
+            transport=transports.get(entry.name),
+            clock=clock,
+            metrics=metrics,
+        )
+        for entry in entries
+    ]

@@ -1,0 +1,48 @@
+"""The ports a marketplace plugin implements: the Channel base and its capabilities."""
+
+from __future__ import annotations
+
+from channelsync.channels.base import Channel, ChannelSettings
+from channelsync.channels.capabilities import (
+    Capability,
+    ChannelLimits,
+    ListingScope,
+    Operation,
+    OrderWindow,
+    RateLimit,
+)
+from channelsync.channels.interfaces import CAPABILITY_INTERFACES
+from channelsync.channels.inventory import InventoryCapability, PricingCapability
+from channelsync.channels.listings import ListingsCapability
+from channelsync.channels.orders import OrderPull, OrdersCapability
+from channelsync.channels.paging import Page, next_page_number, paginate
+from channelsync.channels.refunds import RefundPull, RefundsCapability
+from channelsync.channels.shipments import ShipmentsCapability
+from channelsync.channels.windows import PullCursor, TimeWindow, collect_newest, plan_window
+
+__all__ = [
+    "CAPABILITY_INTERFACES",
+    "Capability",
+    "Channel",
+    "ChannelLimits",
+    "ChannelSettings",
+    "InventoryCapability",
+    "ListingScope",
+    "ListingsCapability",
+    "Operation",
+    "OrderPull",
+    "OrderWindow",
+    "OrdersCapability",
+    "Page",
+    "PricingCapability",
+    "PullCursor",
+    "RateLimit",
+    "RefundPull",
+    "RefundsCapability",
+    "ShipmentsCapability",
+    "TimeWindow",
+    "collect_newest",
+    "next_page_number",
+    "paginate",
+    "plan_window",
+]

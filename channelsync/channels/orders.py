@@ -1,0 +1,76 @@
+"""The orders capability: incremental, overlap-safe order pulls and single-order reads."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from channelsync.channels.capabilities import ChannelLimits
+from channelsync.channels.windows import PullCursor, TimeWindow, collect_newest, plan_window
+from channelsync.clock import Clock
+from channelsync.models import Order
+
+__all__ = ["OrderPull", "OrdersCapability"]
+
+
+class OrderPull(BaseModel):
+    """The answer to one incremental pull: orders, the next cursor, and whether it caught up.
+
+    ``window`` is ``None`` when there was nothing to read yet (the cursor was already
+    at the marketplace's horizon). ``caught_up`` is false when more windows remain.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    orders: tuple[Order, ...]
+    cursor: PullCursor
+    window: TimeWindow | None
+    caught_up: bool
+
+
+class OrdersCapability(ABC):
+    """Pull orders changed since a cursor, and fetch one order.
+
+    Implement :meth:`fetch_orders` (every order modified inside one window, paging
+    inside) and :meth:`get_order`. :meth:`pull_orders` carries the policy: it plans
+    the window from ``limits.order_window`` and the marketplace clock, reads it,
+    keeps the newest version of each order and advances the cursor. Pulling the same
+    span twice returns the same orders, so a crash between a pull and storing its
+    cursor loses nothing.
+    """
+
+    limits: ClassVar[ChannelLimits]
+    clock: Clock
+
+    async def marketplace_now(self) -> datetime:
+        """Return the marketplace's current time (override to read the server's clock)."""
+        return self.clock.now()
+
+    async def pull_orders(self, cursor: PullCursor) -> OrderPull:
+        """Read the next window after ``cursor``; call again until ``caught_up``."""
+        rules = self.limits.order_window
+        now = await self.marketplace_now()
+        window = plan_window(cursor, rules, now)
+        if window is None:
+            return OrderPull(orders=(), cursor=cursor, window=None, caught_up=True)
+        orders = await collect_newest(
+            self.fetch_orders(window), lambda o: o.order_id, lambda o: o.updated_at
+        )
+        return OrderPull(
+            orders=tuple(orders),
+            cursor=PullCursor(since=window.end),
+            window=window,
+            caught_up=window.end >= now - rules.lag,
+        )
+
+    @abstractmethod
+    def fetch_orders(self, window: TimeWindow) -> AsyncIterator[Order]:
+        """Yield every order whose modified time is inside ``window``, across all pages."""
+
+    @abstractmethod
+    async def get_order(self, order_id: str) -> Order:
+        """Return one order with full detail; ``NotFoundError`` when it does not exist."""

@@ -1,0 +1,448 @@
+"""The configuration file, ``channelsync.toml``: where state lives and which channels exist.
+
+The file is TOML (read with :mod:`tomllib`). Example::
+
+    [store]
+    url = "sqlite:////var/lib/channelsync/state.db"   # optional
+
+    [[channels]]
+    name = "tmall-main"          # unique; letters, digits, '_', '.', '-'
+    type = "tmall"               # a channel type provided by an installed plugin
+    base_url = "https://..."     # optional gateway override (sandbox, local fake)
+    app_key = "12345678"         # every other key is a setting of the channel type
+
+Rules:
+
+* ``[store]`` and ``[[channels]]`` are the only top-level entries; anything else is
+  refused by name.
+* ``store.url`` defaults to a SQLite file next to the configuration file,
+  ``sqlite:///<directory of the file>/channelsync.db``; a relative SQLite path is
+  taken relative to that directory too.
+* Secrets are never read from the file. A channel key that looks like a secret by
+  its name (``app_secret``, ``*_token``, ``password`` …) is refused when the file is
+  loaded, and a key that is one of the channel type's credential fields is refused
+  when the settings are resolved. The message says how to store the secret in the
+  keyring or the environment instead and never repeats the value.
+* Every error is a :class:`~channelsync.errors.ConfigurationError` naming the file,
+  the channel (by name, or by position when it has no usable name) and the field.
+
+Reading happens only when :func:`load_config` is called; importing this module reads
+nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pydantic
+
+from channelsync.credentials import env_var_name
+from channelsync.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from channelsync.channels import Channel, ChannelSettings
+    from channelsync.plugins.registry import ChannelRegistry
+
+__all__ = [
+    "CHANNEL_NAME_PATTERN",
+    "DEFAULT_CONFIG_FILENAME",
+    "DEFAULT_STORE_FILENAME",
+    "ChannelConfig",
+    "Config",
+    "StoreConfig",
+    "is_secret_name",
+    "load_config",
+    "resolve_channel_type",
+    "resolve_settings",
+]
+
+#: The file :func:`load_config` reads when no path is given (in the working directory).
+DEFAULT_CONFIG_FILENAME = "channelsync.toml"
+#: The SQLite file created next to the configuration file when ``store.url`` is unset.
+DEFAULT_STORE_FILENAME = "channelsync.db"
+#: What a channel name must look like.
+CHANNEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+_SQLITE_PREFIX = "sqlite:///"
+_TOP_LEVEL_KEYS = frozenset({"store", "channels"})
+_STORE_KEYS = frozenset({"url"})
+_RESERVED_CHANNEL_KEYS = ("name", "type", "base_url")
+
+_SECRET_NAMES = frozenset(
+    {
+        "secret",
+        "app_secret",
+        "client_secret",
+        "lwa_client_secret",
+        "password",
+        "passwd",
+        "token",
+        "access_token",
+        "refresh_token",
+        "session",
+        "session_key",
+        "api_key",
+        "private_key",
+    }
+)
+_SECRET_SUFFIXES = ("_secret", "_token", "_password")
+
+
+def is_secret_name(key: str) -> bool:
+    """Return whether a setting name looks like a secret (case-insensitive).
+
+    Matches the well-known names (``app_secret``, ``password``, ``token``,
+    ``session``, ``api_key``, ``private_key`` …) and any name ending in ``_secret``,
+    ``_token`` or ``_password``. Public identifiers such as ``app_key`` do not match.
+    """
+    name = key.strip().lower().replace("-", "_")
+    return name in _SECRET_NAMES or name.endswith(_SECRET_SUFFIXES)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """Where channelsync keeps its durable state."""
+
+    url: str
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file of a ``sqlite:///`` URL, ``None`` for other URLs."""
+        if not self.url.startswith(_SQLITE_PREFIX):
+            return None
+        return Path(self.url.removeprefix(_SQLITE_PREFIX))
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConfig:
+    """One ``[[channels]]`` entry.
+
+    ``settings`` holds every key other than ``name``, ``type`` and ``base_url``, as
+    read from the file (a read-only mapping); the channel type's settings model
+    validates them in :func:`resolve_settings`.
+    """
+
+    name: str
+    type: str
+    base_url: str | None = None
+    settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A loaded configuration file."""
+
+    path: Path
+    """The absolute path of the file it was read from."""
+    store: StoreConfig
+    channels: tuple[ChannelConfig, ...] = ()
+
+    @property
+    def channel_names(self) -> list[str]:
+        """The configured channel names, in file order."""
+        return [channel.name for channel in self.channels]
+
+    def channel(self, name: str) -> ChannelConfig:
+        """Return the channel called ``name``.
+
+        Raises :class:`~channelsync.errors.ConfigurationError` naming the channel and
+        the configured ones when there is no such channel.
+        """
+        for channel in self.channels:
+            if channel.name == name:
+                return channel
+        known = ", ".join(self.channel_names) or "none"
+        raise ConfigurationError(
+            f"no channel named {name!r} is configured (configured channels: {known})",
+            path=str(self.path),
+        )
+
+
+# -- loading ---------------------------------------------------------------------------
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and check a configuration file.
+
+    ``path`` defaults to ``channelsync.toml`` in the current working directory. Raises
+    :class:`~channelsync.errors.ConfigurationError` when the file is missing or
+    unreadable, is not valid TOML (the message carries the line and column), has
+    unknown tables or keys, values of the wrong type, invalid or duplicate channel
+    names, or a secret.
+    """
+    file = Path(DEFAULT_CONFIG_FILENAME) if path is None else Path(path)
+    file = file.expanduser().absolute()
+    where = str(file)
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise ConfigurationError(
+            "configuration file not found; create it or point to another file",
+            path=where,
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"configuration file cannot be read: {exc.strerror or exc}", path=where
+        ) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(
+            f"configuration file is not UTF-8 text (bad byte at offset {exc.start})", path=where
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"invalid TOML: {exc}", path=where) from None
+    return _parse(data, file)
+
+
+def _parse(data: dict[str, Any], file: Path) -> Config:
+    where = str(file)
+    unknown = sorted(set(data) - _TOP_LEVEL_KEYS)
+    if unknown:
+        raise ConfigurationError(
+            f"unknown top-level {_plural(unknown, 'entry', 'entries')} "
+            f"{_names(unknown)}; allowed: [store] and [[channels]]",
+            path=where,
+        )
+    store = _parse_store(data.get("store", {}), file)
+    raw_channels = data.get("channels", [])
+    if not isinstance(raw_channels, list):
+        raise ConfigurationError(
+            "'channels' must be an array of tables, written as [[channels]] entries",
+            path=where,
+            field="channels",
+        )
+    channels: list[ChannelConfig] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(raw_channels, start=1):
+        channel = _parse_channel(raw, index, where)
+        if channel.name in seen:
+            raise ConfigurationError(
+                f"duplicate channel name (entries {seen[channel.name]} and {index} of "
+                "[[channels]]); channel names must be unique",
+                path=where,
+                channel=channel.name,
+                field="name",
+            )
+        seen[channel.name] = index
+        channels.append(channel)
+    return Config(path=file, store=store, channels=tuple(channels))
+
+
+def _parse_store(raw: object, file: Path) -> StoreConfig:
+    where = str(file)
+    if not isinstance(raw, dict):
+        raise ConfigurationError("'store' must be a table, written as [store]", path=where)
+    unknown = sorted(set(raw) - _STORE_KEYS)
+    if unknown:
+        raise ConfigurationError(
+            f"unknown {_plural(unknown, 'key', 'keys')} {_names(unknown)} in [store]; allowed: url",
+            path=where,
+        )
+    url = raw.get("url")
+    if url is None:
+        return StoreConfig(url=f"{_SQLITE_PREFIX}{file.parent.as_posix()}/{DEFAULT_STORE_FILENAME}")
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigurationError(
+            "store.url must be a non-empty string", path=where, field="store.url"
+        )
+    url = url.strip()
+    if url.startswith(_SQLITE_PREFIX):
+        db = url.removeprefix(_SQLITE_PREFIX)
+        if db and db != ":memory:" and not Path(db).is_absolute():
+            url = f"{_SQLITE_PREFIX}{(file.parent / db).as_posix()}"
+    return StoreConfig(url=url)
+
+
+def _parse_channel(raw: object, index: int, where: str) -> ChannelConfig:
+    entry = f"entry {index} of [[channels]]"
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"{entry} must be a table", path=where)
+    name = raw.get("name")
+    if name is None:
+        raise ConfigurationError(f"{entry} has no 'name'", path=where, field="name")
+    if not isinstance(name, str):
+        raise ConfigurationError(
+            f"{entry}: 'name' must be a string, not {_toml_type(name)}", path=where, field="name"
+        )
+    if not CHANNEL_NAME_PATTERN.match(name):
+        raise ConfigurationError(
+            f"{entry}: invalid channel name {name!r}; use 1 to 63 letters, digits, '_', "
+            "'.' or '-', starting with a letter or digit",
+            path=where,
+            field="name",
+        )
+    for key, value in raw.items():
+        if key not in _RESERVED_CHANNEL_KEYS:
+            _refuse_generic_secrets(key, value, name, where)
+    kind = raw.get("type")
+    if kind is None:
+        raise ConfigurationError(
+            "missing 'type' (the channel type, e.g. 'tmall'; `channelsync plugins` lists "
+            "the installed types)",
+            path=where,
+            channel=name,
+            field="type",
+        )
+    if not isinstance(kind, str) or not kind.strip():
+        raise ConfigurationError(
+            f"'type' must be a non-empty string, not {_toml_type(kind)}",
+            path=where,
+            channel=name,
+            field="type",
+        )
+    base_url = raw.get("base_url")
+    if base_url is not None:
+        _check_url(base_url, name, where)
+    settings = {k: v for k, v in raw.items() if k not in _RESERVED_CHANNEL_KEYS}
+    return ChannelConfig(
+        name=name,
+        type=kind.strip(),
+        base_url=base_url,
+        settings=MappingProxyType(settings),
+    )
+
+
+def _check_url(value: object, channel: str, where: str) -> None:
+    problem = None
+    if not isinstance(value, str):
+        problem = f"must be a string, not {_toml_type(value)}"
+    else:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            problem = f"must be an http:// or https:// URL, not {value!r}"
+    if problem:
+        raise ConfigurationError(problem, path=where, channel=channel, field="base_url")
+
+
+def _refuse_generic_secrets(key: str, value: object, channel: str, where: str) -> None:
+    if is_secret_name(key.rsplit(".", 1)[-1]):
+        _refuse_secret(key, channel, where)
+    if isinstance(value, dict):
+        for inner_key, inner in value.items():
+            _refuse_generic_secrets(f"{key}.{inner_key}", inner, channel, where)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                _refuse_generic_secrets(key, item, channel, where)
+
+
+def _refuse_secret(key: str, channel: str, where: str) -> None:
+    leaf = key.rsplit(".", 1)[-1]
+    cred_field = leaf if is_secret_name(leaf) else key.split(".", 1)[0]
+    raise ConfigurationError(
+        "secrets are never read from the configuration file. Remove this key and store "
+        f"the value in the system keyring with `channelsync credentials set {channel} "
+        f"{cred_field}`, or in the environment variable {env_var_name(channel, cred_field)}",
+        path=where,
+        channel=channel,
+        field=key,
+    )
+
+
+def _toml_type(value: object) -> str:
+    names = {
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a float",
+        list: "an array",
+        dict: "a table",
+    }
+    return names.get(type(value), f"a {type(value).__name__}")
+
+
+def _names(keys: Iterable[str]) -> str:
+    return ", ".join(repr(key) for key in keys)
+
+
+def _plural(items: list[str], one: str, many: str) -> str:
+    return one if len(items) == 1 else many
+
+
+# -- resolution against installed plugins ------------------------------------------------
+
+
+def resolve_channel_type(
+    config: Config, channel: ChannelConfig, registry: ChannelRegistry
+) -> type[Channel[Any]]:
+    """Return the channel class for ``channel.type`` from the plugin registry.
+
+    Raises :class:`~channelsync.errors.ConfigurationError` naming the type and the
+    installed types, pointing at ``channelsync plugins``, when no plugin provides it.
+    """
+    if channel.type in registry:
+        return registry.get(channel.type)
+    known = ", ".join(registry.types()) or "none"
+    raise ConfigurationError(
+        f"unknown channel type {channel.type!r} (installed types: {known}). Install the "
+        "plugin that provides it; `channelsync plugins` lists the installed plugins and "
+        "any that failed to load",
+        path=str(config.path),
+        channel=channel.name,
+        field="type",
+    )
+
+
+def resolve_settings(
+    config: Config, channel: ChannelConfig, channel_cls: type[Channel[Any]]
+) -> ChannelSettings:
+    """Validate a channel's settings with its type's ``settings_model``.
+
+    ``base_url`` is passed only when the file sets it, so a settings model's own
+    default applies otherwise. A key that is one of the type's credential fields is
+    refused as a secret. Validation errors become a
+    :class:`~channelsync.errors.ConfigurationError` naming the file, the channel, the
+    field and the problem; values of secret-looking fields are never shown.
+    """
+    where = str(config.path)
+    secret_fields = set(channel_cls.credential_fields) | set(channel_cls.optional_credential_fields)
+    for key in channel.settings:
+        if key in secret_fields:
+            _refuse_secret(key, channel.name, where)
+    values: dict[str, Any] = dict(channel.settings)
+    if channel.base_url is not None:
+        values["base_url"] = channel.base_url
+    model = channel_cls.settings_model
+    try:
+        return model.model_validate(values)
+    except pydantic.ValidationError as exc:
+        problems = [_describe(error, model, secret_fields) for error in exc.errors()]
+        first = problems[0]
+        if len(problems) == 1:
+            raise ConfigurationError(
+                f"invalid setting for channel type {channel.type!r}: {first[1]}",
+                path=where,
+                channel=channel.name,
+                field=first[0],
+            ) from None
+        listed = "; ".join(f"field {loc!r}: {msg}" for loc, msg in problems)
+        raise ConfigurationError(
+            f"{len(problems)} invalid settings for channel type {channel.type!r}: {listed}",
+            path=where,
+            channel=channel.name,
+        ) from None
+
+
+def _describe(error: Any, model: type[ChannelSettings], secret_fields: set[str]) -> tuple[str, str]:
+    loc = ".".join(str(part) for part in error.get("loc", ())) or "(settings)"
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        allowed = ", ".join(sorted(model.model_fields)) or "none"
+        return loc, f"unknown setting (settings of this type: {allowed})"
+    message = str(error.get("msg", "invalid value"))
+    secret = any(is_secret_name(str(part)) or part in secret_fields for part in error["loc"])
+    value = error.get("input")
+    if not secret and kind != "missing" and isinstance(value, str | int | float | bool):
+        shown = repr(value)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        message = f"{message} (got {shown})"
+    return loc, message

@@ -1,0 +1,358 @@
+"""The one HTTP transport every marketplace plugin talks through.
+
+Each call is paced by a token bucket, signed by the plugin's ``httpx.Auth``,
+classified into the channelsync error tree, retried by policy and counted in
+metrics. Everything that reaches a log is redacted; exception text never holds
+headers, query strings or bodies.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from channelsync._version import __version__
+from channelsync.clock import Clock, SystemClock
+from channelsync.errors import ChannelError, RateLimitedError, UsageError
+from channelsync.http.classify import (
+    HttpStatusClassifier,
+    ResponseClassifier,
+    parse_json,
+    transport_error,
+)
+from channelsync.http.metrics import OUTCOME_OK, TransportMetrics
+from channelsync.http.ratelimit import LimitsSource, RateLimiter, TokenBucket
+from channelsync.http.redaction import Redactor
+from channelsync.http.retry import RetryPolicy, build_retrying
+
+__all__ = [
+    "DEFAULT_POOL_LIMITS",
+    "DEFAULT_TIMEOUT",
+    "REQUEST_ID_HEADERS",
+    "ChannelHttpClient",
+    "amazon_rate_limit",
+    "request_id_from_headers",
+]
+
+logger = logging.getLogger("channelsync.http")
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+DEFAULT_POOL_LIMITS = httpx.Limits(
+    max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0
+)
+#: Response headers that carry the marketplace's request id, in order of preference.
+REQUEST_ID_HEADERS = (
+    "x-amzn-RequestId",
+    "x-amz-request-id",
+    "x-request-id",
+    "x-requestid",
+    "request-id",
+)
+
+
+def amazon_rate_limit(response: httpx.Response) -> float | None:
+    """Read SP-API's ``x-amzn-RateLimit-Limit`` (requests per second), if present."""
+    value = response.headers.get("x-amzn-RateLimit-Limit")
+    if value is None:
+        return None
+    try:
+        rate = float(value)
+    except ValueError:
+        return None
+    return rate if rate > 0 else None
+
+
+def request_id_from_headers(response: httpx.Response) -> str | None:
+    """Return the first of :data:`REQUEST_ID_HEADERS` present on ``response``."""
+    for name in REQUEST_ID_HEADERS:
+        value = response.headers.get(name)
+        if value:
+            return str(value)
+    return None
+
+
+class ChannelHttpClient:
+    """An ``httpx.AsyncClient`` wrapped with pacing, retries, errors and metrics.
+
+    Use it as an async context manager (or call :meth:`aclose`). ``limits`` gives a
+    rate limit per operation key (a ``ChannelLimits`` fits); pass a shared
+    ``rate_limiter`` to pace several clients of one channel together.
+    ``transport`` replaces the network (``httpx.MockTransport`` in tests).
+    """
+
+    def __init__(
+        self,
+        channel: str,
+        base_url: str,
+        *,
+        limits: LimitsSource,
+        auth: httpx.Auth | None = None,
+        classifier: ResponseClassifier | None = None,
+        retry_policy: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        metrics: TransportMetrics | None = None,
+        redactor: Redactor | None = None,
+        rate_limiter: RateLimiter | None = None,
+        rate_limit_from_response: Callable[[httpx.Response], float | None]
+        | None = amazon_rate_limit,
+        request_id_from_response: Callable[[httpx.Response], str | None]
+        | None = request_id_from_headers,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
+        pool_limits: httpx.Limits = DEFAULT_POOL_LIMITS,
+        headers: Mapping[str, str] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.channel = channel
+        self.clock: Clock = clock or SystemClock()
+        self.classifier: ResponseClassifier = classifier or HttpStatusClassifier(self.clock)
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.metrics = metrics or TransportMetrics()
+        self.redactor = redactor or Redactor()
+        self.rate_limiter = rate_limiter or RateLimiter(self.clock)
+        if not self.rate_limiter.is_configured(channel):
+            self.rate_limiter.configure(channel, limits)
+        self._rate_from_response = rate_limit_from_response
+        self._request_id_from_response = request_id_from_response
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._closed = False
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            auth=auth,
+            headers={"User-Agent": f"channelsync/{__version__}", **(headers or {})},
+            timeout=timeout,
+            limits=pool_limits,
+            transport=transport,
+            http1=True,
+            http2=False,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"ChannelHttpClient(channel={self.channel!r}, base_url={str(self.base_url)!r})"
+
+    @property
+    def base_url(self) -> httpx.URL:
+        """The base URL relative request URLs are joined to."""
+        return self._client.base_url
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` has been called."""
+        return self._closed
+
+    async def __aenter__(self) -> Self:
+        if self._closed:
+            raise UsageError(f"HTTP client for channel {self.channel!r} is already closed")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool; further requests raise :class:`UsageError`."""
+        self._closed = True
+        await self._client.aclose()
+
+    def _extra(self, operation: str) -> dict[str, str]:
+        return {"channel": self.channel, "operation": operation}
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send a request, retrying per policy; return the successful response.
+
+        ``operation`` is the rate-limit key and the label in logs, errors and
+        metrics. Raises a :class:`~channelsync.errors.ChannelError` subclass with
+        channel, operation and request id filled in.
+        """
+        if self._closed:
+            raise UsageError(f"HTTP client for channel {self.channel!r} is closed")
+        retrying = build_retrying(
+            self.retry_policy,
+            clock=self.clock,
+            channel=self.channel,
+            operation=operation,
+            rng=self._rng,
+            on_retry=lambda _error, _wait: self.metrics.count_retry(self.channel, operation),
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._attempt(
+                        method,
+                        url,
+                        operation=operation,
+                        params=params,
+                        data=data,
+                        json=json,
+                        content=content,
+                        headers=headers,
+                    )
+        except ChannelError as error:
+            # Logged once per call here; each backoff was logged by the retry policy.
+            logger.warning(
+                "%s %s failed after %d attempt(s): %s",
+                method,
+                self._describe_url(url, params),
+                retrying.statistics.get("attempt_number", 1),
+                error,
+                extra=self._extra(operation),
+            )
+            raise
+        raise UsageError("retry loop ended without an outcome")  # not reached: reraise=True
+
+    async def request_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Like :meth:`request`, returning the decoded JSON body (:class:`DataError` if bad)."""
+        response = await self.request(
+            method,
+            url,
+            operation=operation,
+            params=params,
+            data=data,
+            json=json,
+            content=content,
+            headers=headers,
+        )
+        return parse_json(
+            response,
+            channel=self.channel,
+            operation=operation,
+            request_id=self._request_id(response),
+        )
+
+    def _describe_url(self, url: str, params: Mapping[str, Any] | None) -> str:
+        try:
+            full = self._client.build_request("GET", url, params=params).url
+        except (httpx.InvalidURL, TypeError, ValueError):
+            return self.redactor.redact_text(url)
+        return self.redactor.redact_url(full)
+
+    def _request_id(self, response: httpx.Response) -> str | None:
+        if self._request_id_from_response is None:
+            return None
+        return self._request_id_from_response(response)
+
+    def _tighten(self, bucket: TokenBucket, response: httpx.Response) -> None:
+        if self._rate_from_response is None:
+            return
+        rate = self._rate_from_response(response)
+        if rate is not None:
+            bucket.tighten(rate)
+
+    def _finish(self, error: ChannelError, operation: str, seconds: float) -> ChannelError:
+        """Fill in context, scrub known secrets from the message and count the outcome."""
+        error.with_context(channel=self.channel, operation=operation)
+        # A plugin's classifier may quote the marketplace's message, which can echo input.
+        error.message = self.redactor.redact_text(error.message)
+        error.args = (error.message,)
+        self.metrics.observe_request(self.channel, operation, type(error).__name__, seconds)
+        return error
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        params: Mapping[str, Any] | None,
+        data: Mapping[str, Any] | None,
+        json: Any,
+        content: bytes | str | None,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        bucket = self.rate_limiter.bucket(self.channel, operation)
+        await bucket.acquire()
+        # Built afresh for every attempt so a signer stamps a new timestamp and signature.
+        request = self._client.build_request(
+            method, url, params=params, data=data, json=json, content=content, headers=headers
+        )
+        extra = self._extra(operation)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s body=%s",
+                method,
+                self.redactor.redact_url(request.url),
+                self.redactor.redact_body(request.content, request.headers.get("Content-Type")),
+                extra=extra,
+            )
+        started = time.perf_counter()
+        try:
+            response = await self._client.send(request)
+        except httpx.TransportError as exc:
+            error = self._finish(
+                transport_error(exc, channel=self.channel, operation=operation),
+                operation,
+                time.perf_counter() - started,
+            )
+            if logger.isEnabledFor(logging.DEBUG):
+                url_text = self.redactor.redact_url(request.url)
+                logger.debug("%s %s: %s", method, url_text, error, extra=extra)
+            raise error from exc
+        except ChannelError as error:
+            # Raised by the auth hook, e.g. a token refresh that failed.
+            raise self._finish(error, operation, time.perf_counter() - started) from None
+        elapsed = time.perf_counter() - started
+
+        request_id = self._request_id(response)
+        self._tighten(bucket, response)
+        try:
+            classified = self.classifier.classify(response, operation)
+        except ChannelError as raised:
+            classified = raised
+        if logger.isEnabledFor(logging.DEBUG):
+            # Response bodies are not logged: order payloads carry buyers' personal data.
+            logger.debug(
+                "%s %s -> HTTP %d in %.3fs (%d bytes, request id %s)",
+                method,
+                self.redactor.redact_url(response.request.url),
+                response.status_code,
+                elapsed,
+                len(response.content),
+                request_id,
+                extra=extra,
+            )
+        if classified is None:
+            self.metrics.observe_request(self.channel, operation, OUTCOME_OK, elapsed)
+            return response
+        classified.with_context(request_id=request_id)
+        if classified.status_code is None:
+            classified.status_code = response.status_code
+        if isinstance(classified, RateLimitedError):
+            self.metrics.count_throttle(self.channel, operation)
+            if classified.retry_after is not None:
+                bucket.penalise(min(classified.retry_after, self.retry_policy.max_server_wait))
+            else:
+                bucket.drain()
+        raise self._finish(classified, operation, elapsed)

@@ -1,0 +1,197 @@
+"""Per-request authentication hooks for marketplace plugins.
+
+:class:`RequestSigner` is for gateways that sign each request's parameters (TOP,
+JOS, PDD): it runs on every attempt, so a retried call gets a fresh timestamp and
+signature. :class:`RefreshingAuth` is for short-lived access tokens (Amazon LWA and
+the OAuth flows): it refreshes ahead of expiry, one refresh at a time, and replays
+once when the marketplace says the token expired.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+
+from channelsync.clock import Clock, SystemClock
+from channelsync.errors import UsageError
+from channelsync.http.redaction import Redactor
+
+__all__ = [
+    "FORM_CONTENT_TYPE",
+    "AccessToken",
+    "RefreshingAuth",
+    "RequestSigner",
+    "form_fields",
+    "query_params",
+    "with_form_fields",
+    "with_query_params",
+]
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+def form_fields(request: httpx.Request) -> dict[str, str]:
+    """Return the fields of an ``x-www-form-urlencoded`` body (empty body: ``{}``).
+
+    The body must have been read (it is, inside a :class:`RequestSigner`).
+    """
+    content = request.content
+    if not content:
+        return {}
+    kind = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    if kind != FORM_CONTENT_TYPE:
+        raise UsageError(f"request body is {kind or 'untyped'}, not {FORM_CONTENT_TYPE}")
+    return dict(parse_qsl(content.decode("utf-8"), keep_blank_values=True))
+
+
+def with_form_fields(request: httpx.Request, fields: Mapping[str, str]) -> httpx.Request:
+    """Return a copy of ``request`` whose body is ``fields``, urlencoded in order."""
+    body = urlencode(list(fields.items())).encode("utf-8")
+    headers = request.headers.copy()
+    headers["Content-Type"] = FORM_CONTENT_TYPE
+    # httpx keeps an existing Content-Length header, so the stale one must be replaced.
+    headers["Content-Length"] = str(len(body))
+    headers.pop("Transfer-Encoding", None)
+    return httpx.Request(
+        request.method, request.url, headers=headers, content=body, extensions=request.extensions
+    )
+
+
+def query_params(request: httpx.Request) -> dict[str, str]:
+    """Return the query parameters of ``request`` (the last value of a repeated key)."""
+    return dict(request.url.params.items())
+
+
+def with_query_params(request: httpx.Request, params: Mapping[str, str]) -> httpx.Request:
+    """Return a copy of ``request`` whose query string is exactly ``params``, in order."""
+    url = request.url.copy_with(params=list(params.items()))
+    return httpx.Request(
+        request.method,
+        url,
+        headers=request.headers.copy(),
+        content=request.content,
+        extensions=request.extensions,
+    )
+
+
+class RequestSigner(httpx.Auth, abc.ABC):
+    """Base for gateways that sign each request; subclasses implement :meth:`sign`."""
+
+    requires_request_body = True
+
+    @abc.abstractmethod
+    def sign(self, request: httpx.Request) -> httpx.Request:
+        """Return the request to send: ``request`` changed in place, or a rebuilt one."""
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Sign and send once."""
+        yield self.sign(request)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """A token and its lifetime in seconds from when it was issued (``None``: unknown)."""
+
+    value: str = field(repr=False)
+    expires_in: float | None = None
+
+
+class RefreshingAuth(httpx.Auth):
+    """Holds a short-lived access token and refreshes it when needed.
+
+    ``refresh`` is an async callable returning a new :class:`AccessToken`. A token
+    is refreshed when missing or within ``margin`` seconds of expiry, and once more
+    when :meth:`is_token_expired` says a response rejected it; the request is then
+    replayed once. Concurrent requests share a single refresh. New tokens are
+    registered with ``redactor`` so they never reach a log.
+
+    Subclasses set :attr:`header_name` and :attr:`header_prefix` (e.g.
+    ``x-amz-access-token`` with no prefix) and override :meth:`is_token_expired`
+    for marketplaces that report expiry in the body (then also set
+    ``requires_response_body = True``).
+    """
+
+    header_name: ClassVar[str] = "Authorization"
+    header_prefix: ClassVar[str] = "Bearer "
+    requires_request_body = True  # the body is replayed after a refresh
+
+    def __init__(
+        self,
+        refresh: Callable[[], Awaitable[AccessToken]],
+        *,
+        clock: Clock | None = None,
+        margin: float = 60.0,
+        redactor: Redactor | None = None,
+    ) -> None:
+        self._refresh = refresh
+        self._clock: Clock = clock or SystemClock()
+        self._margin = margin
+        self._redactor = redactor
+        self._token: str | None = None
+        self._deadline: float | None = None
+        self._lock = asyncio.Lock()
+        self.refresh_count = 0
+
+    def __repr__(self) -> str:
+        state = "set" if self._token else "unset"
+        return f"{type(self).__name__}(token={state})"
+
+    def is_token_expired(self, response: httpx.Response) -> bool:
+        """Return whether ``response`` rejected the token as expired (default: HTTP 401)."""
+        return response.status_code == 401
+
+    def invalidate(self) -> None:
+        """Forget the current token; the next request refreshes."""
+        self._token = None
+        self._deadline = None
+
+    def _usable(self) -> bool:
+        if self._token is None:
+            return False
+        return self._deadline is None or self._clock.monotonic() < self._deadline - self._margin
+
+    async def token(self, *, rejected: str | None = None) -> str:
+        """Return a usable token, refreshing if needed or if it equals ``rejected``."""
+        async with self._lock:
+            # Another request may have refreshed while this one waited for the lock.
+            current = self._token
+            if current is not None and current != rejected and self._usable():
+                return current
+            issued = await self._refresh()
+            self.refresh_count += 1
+            if self._redactor is not None:
+                self._redactor.add_secret(issued.value)
+            self._token = issued.value
+            self._deadline = (
+                None if issued.expires_in is None else self._clock.monotonic() + issued.expires_in
+            )
+            return issued.value
+
+    def _apply(self, request: httpx.Request, token: str) -> None:
+        request.headers[self.header_name] = f"{self.header_prefix}{token}"
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        """Refuse: refreshing is asynchronous, so only ``httpx.AsyncClient`` is supported."""
+        raise UsageError(f"{type(self).__name__} works only with an async client")
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """Send with a valid token; on an expired-token answer refresh and replay once."""
+        await request.aread()
+        token = await self.token()
+        self._apply(request, token)
+        response = yield request
+        if self.requires_response_body:
+            await response.aread()
+        if self.is_token_expired(response):
+            self._apply(request, await self.token(rejected=token))
+            yield request

@@ -1,0 +1,37 @@
+"""pytest fixtures shipped with channelsync (entry point ``pytest11``: ``channelsync``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+
+from channelsync.clock import FakeClock
+from channelsync.credentials import CredentialStore
+from channelsync.credentials.memory import InMemoryKeyring, MemorySecretBackend
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """Return a clock that starts at 2026-01-01T00:00Z and advances only when slept on."""
+    return FakeClock()
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[InMemoryKeyring]:
+    """Install an in-memory keyring as the process keyring, and restore the old one after."""
+    previous: KeyringBackend = keyring.get_keyring()
+    backend = InMemoryKeyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def credential_store() -> CredentialStore:
+    """Return a credential store on memory that ignores the real environment."""
+    return CredentialStore(backend=MemorySecretBackend(), environ={})

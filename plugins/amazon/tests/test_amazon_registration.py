@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+from channelsync_amazon import AmazonChannel, AmazonSettings
+from pydantic import ValidationError
+
+from channelsync.credentials import CredentialStore
+from channelsync.credentials.memory import MemorySecretBackend
+from channelsync.plugins import build_plugin_manager
+
+
+def _settings(**extra: object) -> AmazonSettings:
+    values: dict[str, object] = {
+        "region": "eu",
+        "marketplace_ids": ["A1PA6795UKMFR9"],
+        "seller_id": "S1",
+        "lwa_client_id": "amzn1.application-oa2-client.x",
+    }
+    return AmazonSettings.model_validate(values | extra)
+
+
+def test_discovered_through_the_channelsync_entry_point() -> None:
+    assert build_plugin_manager().registry.get("amazon") is AmazonChannel
+
+
+def test_the_region_picks_the_endpoint_unless_base_url_overrides_it() -> None:
+    store = CredentialStore(backend=MemorySecretBackend(), environ={})
+    channel = AmazonChannel("az", _settings(), store.for_channel("az"))
+    assert channel.base_url == "https://sellingpartnerapi-eu.amazon.com"
+    sandbox = AmazonChannel(
+        "az",
+        _settings(base_url="https://sandbox.sellingpartnerapi-eu.amazon.com"),
+        store.for_channel("az"),
+    )
+    assert sandbox.base_url == "https://sandbox.sellingpartnerapi-eu.amazon.com"
+
+
+def test_settings_validate_region_fulfillment_and_marketplaces() -> None:
+    assert _settings().fulfillment == "MFN"
+    with pytest.raises(ValidationError, match="region"):
+        _settings(region="us")
+    with pytest.raises(ValidationError, match="fulfillment"):
+        _settings(fulfillment="FBA")
+    with pytest.raises(ValidationError, match="marketplace_ids"):
+        _settings(marketplace_ids=[])

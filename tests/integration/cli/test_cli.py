@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from channelsync import __version__
+from channelsync.cli import cli
+from channelsync.testing import InMemoryKeyring
+
+CANARY = "CANARY-cli-secret-41a7"
+
+CONFIG = """
+[[channels]]
+name = "jd-pop"
+type = "jd"
+app_key = "K1"
+
+[[channels]]
+name = "pdd-1"
+type = "pinduoduo"
+client_id = "C1"
+"""
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, memory_keyring: InMemoryKeyring) -> CliRunner:
+    for name in list(os.environ):
+        if name.startswith("CHANNELSYNC_"):
+            monkeypatch.delenv(name)
+    return CliRunner()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "channelsync.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return path
+
+
+def test_version(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert __version__ in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["plugins"],
+        ["channels"],
+        ["credentials"],
+        ["credentials", "set"],
+        ["credentials", "list"],
+        ["credentials", "delete"],
+    ],
+)
+def test_every_command_has_help(runner: CliRunner, command: list[str]) -> None:
+    result = runner.invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+
+
+def test_plugins_lists_the_four_marketplaces_without_claiming_capabilities(
+    runner: CliRunner,
+) -> None:
+    result = runner.invoke(cli, ["plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    types = {ct["type"]: ct for plugin in data["plugins"] for ct in plugin["channel_types"]}
+    assert {"tmall", "jd", "pinduoduo", "amazon"} <= set(types)
+    for name in ("tmall", "jd", "pinduoduo", "amazon"):
+        assert types[name]["capabilities"] == []
+        assert "not implemented" in types[name]["note"]
+    assert types["tmall"]["credentials"] == ["app_secret", "session"]
+    assert data["failures"] == []
+
+
+def test_channels_reports_missing_credentials_and_check_fails(
+    runner: CliRunner, config: Path
+) -> None:
+    result = runner.invoke(cli, ["channels", "--config", str(config), "--check"])
+    assert result.exit_code == 1
+    assert "jd-pop (jd): NOT READY" in result.output
+    assert "CHANNELSYNC_JD_POP_APP_SECRET" in result.output
+
+
+def test_environment_credentials_make_a_channel_ready(
+    runner: CliRunner, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHANNELSYNC_JD_POP_APP_SECRET", CANARY)
+    monkeypatch.setenv("CHANNELSYNC_JD_POP_ACCESS_TOKEN", CANARY)
+    result = runner.invoke(cli, ["channels", "--config", str(config), "--json"])
+    assert result.exit_code == 0
+    rows = {r["name"]: r for r in json.loads(result.output)["channels"]}
+    assert rows["jd-pop"]["missing_credentials"] == []
+    assert rows["jd-pop"]["credentials"]["app_secret"] == "environment"
+    assert CANARY not in result.output
+
+
+def test_a_config_error_exits_2_with_the_file_named_and_no_traceback(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('[[channels]]\nname = "x"\ntype = "jd"\napp_secret = "' + CANARY + '"\n')
+    result = runner.invoke(cli, ["channels", "--config", str(path)])
+    assert result.exit_code == 2
+    assert str(path) in result.output
+    assert "app_secret" in result.output
+    assert CANARY not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_config_file_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["channels", "--config", str(tmp_path / "nope.toml")])
+    assert result.exit_code == 2
+    assert "nope.toml" in result.output
+
+
+def test_credentials_set_list_delete_round_trip(
+    runner: CliRunner, config: Path, memory_keyring: InMemoryKeyring
+) -> None:
+    args = ["--config", str(config)]
+    result = runner.invoke(
+        cli, ["credentials", "set", "jd-pop", "app_secret", "--stdin", *args], input=CANARY + "\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert memory_keyring.get_password("channelsync", "jd-pop/app_secret") == CANARY
+
+    result = runner.invoke(cli, ["credentials", "list", "jd-pop", *args])
+    assert "app_secret (required): keyring" in result.output
+    assert "access_token (required): not set" in result.output
+    assert result.exit_code == 1  # a required field is still missing
+    assert CANARY not in result.output
+
+    result = runner.invoke(cli, ["credentials", "delete", "jd-pop", "app_secret"])
+    assert result.exit_code == 0
+    assert memory_keyring.get_password("channelsync", "jd-pop/app_secret") is None
+    result = runner.invoke(cli, ["credentials", "delete", "jd-pop", "app_secret"])
+    assert result.exit_code == 1
+
+
+def test_credentials_set_prompts_without_echo(runner: CliRunner, config: Path) -> None:
+    result = runner.invoke(
+        cli,
+        ["credentials", "set", "jd-pop", "access_token", "--config", str(config)],
+        input=f"{CANARY}\n{CANARY}\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert CANARY not in result.output
+
+
+def test_credentials_set_refuses_a_field_the_channel_does_not_have(
+    runner: CliRunner, config: Path
+) -> None:
+    result = runner.invoke(
+        cli,
+        ["credentials", "set", "jd-pop", "app_sercet", "--stdin", "--config", str(config)],
+        input="x\n",
+    )
+    assert result.exit_code == 2
+    assert "app_sercet" in result.output
+    assert "app_secret" in result.output

@@ -1,0 +1,230 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+import prometheus_client
+import pytest
+
+from channelsync.errors import DataError, RateLimitedError, TransientError, UsageError
+from channelsync.http import ChannelHttpClient, TransportMetrics
+
+
+def scripted(*statuses, headers=None):
+    remaining = list(statuses)
+    calls: list[httpx.Request] = []
+
+    def handler(request):
+        calls.append(request)
+        status = remaining.pop(0) if remaining else 200
+        return httpx.Response(status, headers=headers or {}, json={"n": len(calls)})
+
+    handler.calls = calls
+    return handler
+
+
+def test_metrics_count_requests_retries_throttles_and_latency(make_client):
+    metrics = TransportMetrics()
+    handler = scripted(503, 429, 503)
+
+    async def main():
+        async with make_client(handler, metrics=metrics) as http:
+            await http.request("GET", "/", operation="items.get")
+            await http.request("GET", "/", operation="items.get")
+
+    asyncio.run(main())
+    assert metrics.requests("tmall", "items.get") == 5
+    assert metrics.requests("tmall", "items.get", "ok") == 2
+    assert metrics.requests("tmall", "items.get", "TransientError") == 2
+    assert metrics.requests("tmall", "items.get", "RateLimitedError") == 1
+    assert metrics.retries("tmall", "items.get") == 3
+    assert metrics.throttles("tmall", "items.get") == 1
+    assert metrics.latency_count("tmall", "items.get") == 5
+    assert metrics.requests("tmall", "other.op") == 0
+    assert metrics.requests("jd", "items.get") == 0
+
+
+def test_metrics_use_their_own_registry():
+    metrics = TransportMetrics()
+    metrics.observe_request("c", "o", "ok", 0.1)
+    assert metrics.registry is not prometheus_client.REGISTRY
+    assert (
+        prometheus_client.REGISTRY.get_sample_value(
+            "channelsync_http_requests_total", {"channel": "c", "operation": "o", "outcome": "ok"}
+        )
+        is None
+    )
+    # Two instances do not collide on metric names.
+    TransportMetrics().observe_request("c", "o", "ok", 0.1)
+    registry = prometheus_client.CollectorRegistry()
+    shared = TransportMetrics(registry)
+    shared.count_retry("c", "o")
+    assert (
+        registry.get_sample_value(
+            "channelsync_http_retries_total", {"channel": "c", "operation": "o"}
+        )
+        == 1
+    )
+    text = prometheus_client.generate_latest(registry).decode()
+    assert "# TYPE channelsync_http_request_seconds histogram" in text
+    assert "channelsync_http_throttles_total" in text
+
+
+def test_network_failures_are_counted_by_error_class(make_client):
+    metrics = TransportMetrics()
+
+    def handler(request):
+        raise httpx.ReadTimeout("slow", request=request)
+
+    async def main():
+        async with make_client(handler, metrics=metrics) as http:
+            await http.request("GET", "/", operation="op")
+
+    with pytest.raises(TransientError, match="timed out"):
+        asyncio.run(main())
+    assert metrics.requests("tmall", "op", "TransientError") == 5
+    assert metrics.retries("tmall", "op") == 4
+
+
+def test_request_id_is_attached_from_headers(make_client):
+    handler = scripted(404, headers={"x-request-id": "abc-123"})
+
+    async def main():
+        async with make_client(handler) as http:
+            await http.request("GET", "/missing", operation="op")
+
+    with pytest.raises(Exception) as info:
+        asyncio.run(main())
+    assert info.value.request_id == "abc-123"
+    assert "request id abc-123" in str(info.value)
+
+
+def test_custom_request_id_reader(make_client):
+    handler = scripted(404, headers={"x-tb-trace": "tb-9"})
+
+    async def main():
+        async with make_client(
+            handler, request_id_from_response=lambda r: r.headers.get("x-tb-trace")
+        ) as http:
+            await http.request("GET", "/missing", operation="op")
+
+    with pytest.raises(Exception) as info:
+        asyncio.run(main())
+    assert info.value.request_id == "tb-9"
+
+
+def test_rate_limited_error_reaches_caller_after_attempts(make_client, clock):
+    handler = scripted(*([429] * 5), headers={"Retry-After": "2"})
+
+    async def main():
+        async with make_client(handler) as http:
+            await http.request("GET", "/", operation="op")
+
+    with pytest.raises(RateLimitedError) as info:
+        asyncio.run(main())
+    assert info.value.retry_after == 2.0
+    assert clock.sleeps == [2.0] * 4
+
+
+def test_request_builds_the_right_request(make_client):
+    seen: list[httpx.Request] = []
+
+    def handler(request):
+        seen.append(request)
+        return httpx.Response(200, json={"ok": True})
+
+    async def main():
+        async with make_client(handler, headers={"X-Shop": "s1"}) as http:
+            return await http.request_json(
+                "PUT",
+                "/v1/items/42",
+                operation="items.put",
+                params={"marketplaceIds": "ATVPDKIKX0DER"},
+                json={"price": "9.99"},
+                headers={"X-Trace": "t"},
+            )
+
+    assert asyncio.run(main()) == {"ok": True}
+    request = seen[0]
+    assert request.method == "PUT"
+    assert str(request.url) == "https://gw.example.test/v1/items/42?marketplaceIds=ATVPDKIKX0DER"
+    assert request.headers["X-Shop"] == "s1"
+    assert request.headers["X-Trace"] == "t"
+    assert request.headers["User-Agent"].startswith("channelsync/")
+    assert request.content == b'{"price":"9.99"}'
+
+
+def test_request_json_bad_body_is_data_error(make_client):
+    def handler(request):
+        return httpx.Response(200, content=b"<html>gateway</html>", headers={"x-request-id": "r"})
+
+    async def main():
+        async with make_client(handler) as http:
+            await http.request_json("GET", "/", operation="op")
+
+    with pytest.raises(DataError) as info:
+        asyncio.run(main())
+    assert (info.value.channel, info.value.operation, info.value.request_id) == ("tmall", "op", "r")
+    assert "<html>" not in str(info.value)
+
+
+def test_debug_logs_carry_channel_and_operation(make_client, caplog):
+    caplog.set_level(logging.DEBUG, logger="channelsync.http")
+    handler = scripted()
+
+    async def main():
+        async with make_client(handler) as http:
+            await http.request("GET", "/p", operation="orders.get")
+
+    asyncio.run(main())
+    debug = [r for r in caplog.records if r.levelno == logging.DEBUG]
+    assert len(debug) == 2  # the request and its response
+    assert all((r.channel, r.operation) == ("tmall", "orders.get") for r in debug)
+    assert "HTTP 200" in debug[1].getMessage()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_closed_client_refuses_requests(make_client):
+    async def main():
+        http = make_client(scripted())
+        async with http:
+            pass
+        assert http.closed
+        with pytest.raises(UsageError, match="closed"):
+            await http.request("GET", "/", operation="op")
+        with pytest.raises(UsageError):
+            async with http:
+                pass
+
+    asyncio.run(main())
+
+
+def test_defaults_build_a_working_client(limits):
+    async def main():
+        async with ChannelHttpClient(
+            "amazon",
+            "https://sellingpartnerapi-na.amazon.com",
+            limits=limits(),
+            transport=httpx.MockTransport(lambda r: httpx.Response(200)),
+        ) as http:
+            assert "amazon" in repr(http)
+            assert isinstance(http.metrics, TransportMetrics)
+            return await http.request("GET", "/orders/v0/orders", operation="getOrders")
+
+    assert asyncio.run(main()).status_code == 200
+
+
+def test_works_with_respx(make_client):
+    respx = pytest.importorskip("respx")
+
+    async def main():
+        with respx.mock(assert_all_called=True) as router:
+            route = router.get("https://gw.example.test/r").mock(
+                side_effect=[httpx.Response(502), httpx.Response(200, json=[1])]
+            )
+            async with make_client(None, transport=None) as http:
+                result = await http.request_json("GET", "/r", operation="op")
+            return result, route.call_count
+
+    assert asyncio.run(main()) == ([1], 2)
