@@ -11,7 +11,7 @@ import pytest
 
 from channelsync.channels import Channel, ChannelSettings
 from channelsync.errors import PluginError
-from channelsync.models import Money, Order, OrderStatus
+from channelsync.models import Money, Order, OrderLine, OrderStatus
 from channelsync.plugins import (
     ChannelRegistry,
     LowStockAlert,
@@ -76,10 +76,17 @@ def price_context(channel_type: str = "shop") -> PriceContext:
 
 
 def make_order() -> Order:
-    # The facade only passes the order through; building it without validation keeps
-    # this test independent of the order model's required fields.
-    return Order.model_construct(  # type: ignore[call-arg]
-        channel="shop1", order_id="O-1", status=OrderStatus.PAID
+    price = Money.of("9.90", "CNY")
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    return Order(
+        channel="shop1",
+        order_id="O-1",
+        status=OrderStatus.PAID,
+        raw_status="WAIT_SELLER_SEND_GOODS",
+        created_at=at,
+        updated_at=at,
+        total=price,
+        lines=(OrderLine(item_id="1", quantity=1, unit_price=price),),
     )
 
 
