@@ -11,7 +11,7 @@ import click
 from channelsync.cli._common import ExitCode, config_option, echo_json, read_config, reports_errors
 from channelsync.config import Config, resolve_channel_type, resolve_settings
 from channelsync.credentials import CredentialStore, env_var_name
-from channelsync.errors import ConfigurationError
+from channelsync.errors import ConfigurationError, CredentialError
 from channelsync.plugins import PluginHost, build_plugin_manager
 
 
@@ -38,7 +38,13 @@ def describe_channels(
             resolve_settings(config, entry, channel_cls)
         except ConfigurationError as error:
             row["problems"].append(str(error))
-        status = store.status(entry.name, channel_cls.all_credential_fields())
+        fields = channel_cls.all_credential_fields()
+        try:
+            status = store.status(entry.name, fields)
+        except CredentialError as error:
+            # No keyring here (a container, CI): still report what the environment holds.
+            row["problems"].append(str(error))
+            status = store.environment_status(entry.name, fields)
         row["credentials"] = {f: (s.value if s else None) for f, s in status.items()}
         row["missing_credentials"] = [
             {"field": f, "env_var": env_var_name(entry.name, f)}

@@ -179,6 +179,15 @@ class CredentialStore:
         """Return, for each field, where its value comes from (``None`` when unset)."""
         return {field: self.source(channel, field) for field in fields}
 
+    def environment_status(
+        self, channel: str, fields: Iterable[str]
+    ) -> dict[str, CredentialSource | None]:
+        """Like :meth:`status`, consulting the environment only (when the keyring is down)."""
+        return {
+            field: CredentialSource.ENV if self._from_env(channel, field) else None
+            for field in fields
+        }
+
     def for_channel(self, channel: str, fields: Iterable[str] = ()) -> ChannelCredentials:
         """Return the view of one channel's secrets that a channel object receives."""
         return ChannelCredentials(self, channel, fields=fields)

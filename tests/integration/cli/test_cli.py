@@ -4,6 +4,8 @@ import json
 import os
 from pathlib import Path
 
+import keyring
+import keyring.errors
 import pytest
 from click.testing import CliRunner
 
@@ -165,3 +167,22 @@ def test_credentials_set_refuses_a_field_the_channel_does_not_have(
     assert result.exit_code == 2
     assert "app_sercet" in result.output
     assert "app_secret" in result.output
+
+
+class _BrokenKeyring(InMemoryKeyring):
+    def get_password(self, service: str, username: str) -> str | None:
+        raise keyring.errors.NoKeyringError("no backend")
+
+
+def test_channels_still_reports_every_channel_without_a_keyring(
+    runner: CliRunner, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keyring.set_keyring(_BrokenKeyring())  # the memory_keyring fixture restores the real one
+    monkeypatch.setenv("CHANNELSYNC_PDD_1_CLIENT_SECRET", CANARY)
+    result = runner.invoke(cli, ["channels", "--config", str(config), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.output)["channels"]}
+    assert "keyring is unavailable" in rows["pdd-1"]["problems"][0]
+    assert rows["pdd-1"]["credentials"]["client_secret"] == "environment"
+    assert [m["field"] for m in rows["pdd-1"]["missing_credentials"]] == ["access_token"]
+    assert CANARY not in result.output
