@@ -18,7 +18,14 @@ from channelsync.channels.orders import OrderPull, OrdersCapability
 from channelsync.channels.paging import Page, next_page_number, paginate
 from channelsync.channels.refunds import RefundPull, RefundsCapability
 from channelsync.channels.shipments import ShipmentsCapability
-from channelsync.channels.windows import PullCursor, TimeWindow, collect_newest, plan_window
+from channelsync.channels.windows import (
+    PullCursor,
+    TimeWindow,
+    WindowRead,
+    collect_newest,
+    plan_window,
+    read_next_window,
+)
 
 __all__ = [
     "CAPABILITY_INTERFACES",
@@ -41,8 +48,10 @@ __all__ = [
     "RefundsCapability",
     "ShipmentsCapability",
     "TimeWindow",
+    "WindowRead",
     "collect_newest",
     "next_page_number",
     "paginate",
     "plan_window",
+    "read_next_window",
 ]

@@ -10,7 +10,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from channelsync.channels.capabilities import ChannelLimits
-from channelsync.channels.windows import PullCursor, TimeWindow, collect_newest, plan_window
+from channelsync.channels.windows import PullCursor, TimeWindow, read_next_window
 from channelsync.clock import Clock
 from channelsync.models import Order
 
@@ -52,19 +52,19 @@ class OrdersCapability(ABC):
 
     async def pull_orders(self, cursor: PullCursor) -> OrderPull:
         """Read the next window after ``cursor``; call again until ``caught_up``."""
-        rules = self.limits.order_window
-        now = await self.marketplace_now()
-        window = plan_window(cursor, rules, now)
-        if window is None:
-            return OrderPull(orders=(), cursor=cursor, window=None, caught_up=True)
-        orders = await collect_newest(
-            self.fetch_orders(window), lambda o: o.order_id, lambda o: o.updated_at
+        read = await read_next_window(
+            cursor,
+            self.limits.order_window,
+            await self.marketplace_now(),
+            self.fetch_orders,
+            key=lambda r: r.order_id,
+            updated=lambda r: r.updated_at,
         )
         return OrderPull(
-            orders=tuple(orders),
-            cursor=PullCursor(since=window.end),
-            window=window,
-            caught_up=window.end >= now - rules.lag,
+            orders=tuple(read.records),
+            cursor=read.cursor,
+            window=read.window,
+            caught_up=read.caught_up,
         )
 
     @abstractmethod

@@ -10,7 +10,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from channelsync.channels.capabilities import ChannelLimits
-from channelsync.channels.windows import PullCursor, TimeWindow, collect_newest, plan_window
+from channelsync.channels.windows import PullCursor, TimeWindow, read_next_window
 from channelsync.clock import Clock
 from channelsync.models import Refund
 
@@ -43,19 +43,19 @@ class RefundsCapability(ABC):
 
     async def pull_refunds(self, cursor: PullCursor) -> RefundPull:
         """Read the next window after ``cursor``; call again until ``caught_up``."""
-        rules = self.limits.order_window
-        now = await self.marketplace_now()
-        window = plan_window(cursor, rules, now)
-        if window is None:
-            return RefundPull(refunds=(), cursor=cursor, window=None, caught_up=True)
-        refunds = await collect_newest(
-            self.fetch_refunds(window), lambda r: r.refund_id, lambda r: r.updated_at
+        read = await read_next_window(
+            cursor,
+            self.limits.order_window,
+            await self.marketplace_now(),
+            self.fetch_refunds,
+            key=lambda r: r.refund_id,
+            updated=lambda r: r.updated_at,
         )
         return RefundPull(
-            refunds=tuple(refunds),
-            cursor=PullCursor(since=window.end),
-            window=window,
-            caught_up=window.end >= now - rules.lag,
+            refunds=tuple(read.records),
+            cursor=read.cursor,
+            window=read.window,
+            caught_up=read.caught_up,
         )
 
     @abstractmethod

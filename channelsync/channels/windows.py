@@ -10,14 +10,22 @@ side is still seen, and the engine dedupes what it has seen twice.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
 
 from channelsync.channels.capabilities import OrderWindow
 
-__all__ = ["PullCursor", "TimeWindow", "collect_newest", "plan_window"]
+__all__ = [
+    "PullCursor",
+    "TimeWindow",
+    "WindowRead",
+    "collect_newest",
+    "plan_window",
+    "read_next_window",
+]
 
 RecordT = TypeVar("RecordT")
 
@@ -81,3 +89,36 @@ async def collect_newest(
         if seen is None or updated(record) >= updated(seen):
             newest[key(record)] = record
     return sorted(newest.values(), key=updated)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRead(Generic[RecordT]):
+    """What one window of an incremental pull produced."""
+
+    records: list[RecordT]
+    cursor: PullCursor
+    window: TimeWindow | None
+    caught_up: bool
+
+
+async def read_next_window(
+    cursor: PullCursor,
+    rules: OrderWindow,
+    now: datetime,
+    fetch: Callable[[TimeWindow], AsyncIterator[RecordT]],
+    *,
+    key: Callable[[RecordT], str],
+    updated: Callable[[RecordT], datetime],
+) -> WindowRead[RecordT]:
+    """Plan the window after ``cursor``, read it through ``fetch`` and advance the cursor.
+
+    ``now`` is the marketplace clock. The cursor only moves forward, to the window's
+    end; when there is nothing to read yet it is returned unchanged.
+    """
+    window = plan_window(cursor, rules, now)
+    if window is None:
+        return WindowRead([], cursor, None, caught_up=True)
+    records = await collect_newest(fetch(window), key, updated)
+    return WindowRead(
+        records, PullCursor(since=window.end), window, caught_up=window.end >= now - rules.lag
+    )

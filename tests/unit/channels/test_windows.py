@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from channelsync.channels import OrderWindow, PullCursor, TimeWindow, collect_newest, plan_window
+from channelsync.channels import (
+    OrderWindow,
+    PullCursor,
+    TimeWindow,
+    WindowRead,
+    collect_newest,
+    plan_window,
+    read_next_window,
+)
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -59,3 +67,32 @@ def test_collect_newest_keeps_the_latest_version_of_each_record() -> None:
 
     newest = asyncio.run(collect_newest(stream(), lambda r: r[0], lambda r: r[1]))
     assert newest == [("b", T0 + timedelta(seconds=1)), ("a", T0 + timedelta(seconds=5))]
+
+
+def test_read_next_window_reads_once_and_moves_the_cursor_forward_only() -> None:
+    rules = OrderWindow(max_span=timedelta(minutes=30), overlap=timedelta(minutes=5))
+    asked: list[TimeWindow] = []
+
+    async def fetch(window: TimeWindow) -> AsyncIterator[tuple[str, datetime]]:
+        asked.append(window)
+        yield ("r1", window.start)
+        yield ("r1", window.start + timedelta(minutes=1))
+
+    def read(cursor: PullCursor, now: datetime) -> WindowRead[tuple[str, datetime]]:
+        return asyncio.run(
+            read_next_window(cursor, rules, now, fetch, key=lambda r: r[0], updated=lambda r: r[1])
+        )
+
+    first = read(PullCursor(since=T0), now=T0 + timedelta(hours=1))
+    assert first.records == [("r1", T0 - timedelta(minutes=4))]
+    assert first.cursor.since == T0 + timedelta(minutes=25)
+    assert not first.caught_up
+
+    idle = read(first.cursor, now=first.cursor.since)
+    assert (idle.records, idle.cursor, idle.window, idle.caught_up) == (
+        [],
+        first.cursor,
+        None,
+        True,
+    )
+    assert len(asked) == 1
