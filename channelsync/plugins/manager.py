@@ -339,13 +339,8 @@ class PluginHost:
         exc: BaseException | None = None,
     ) -> None:
         self._failures.append(PluginFailure(name, distribution, version, reason))
-        logger.warning(
-            "plugin %r (%s %s) was not loaded: %s",
-            name,
-            distribution or "no distribution",
-            version or "",
-            reason,
-        )
+        origin = " ".join(part for part in (distribution, version) if part) or "no distribution"
+        logger.warning("plugin %r (%s) was not loaded: %s", name, origin, reason)
         if exc is not None:
             logger.debug("traceback of the failure of plugin %r", name, exc_info=exc)
 

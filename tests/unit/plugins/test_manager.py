@@ -280,3 +280,21 @@ def test_context_models_are_frozen() -> None:
             threshold=1,
             at=datetime(2026, 1, 1),  # noqa: DTZ001
         )
+
+
+class _WrongSignature:
+    """Implements a real hook with an argument the specification does not have."""
+
+    @hookimpl
+    def channelsync_adjust_price(self, context: object, price: Money, discount: int) -> None:
+        return None
+
+
+def test_plugin_with_a_wrong_hook_signature_is_a_named_failure() -> None:
+    host = build_plugin_manager(autoload=False, extra_plugins=[_WrongSignature()])
+    assert [f.name.rsplit(".", 1)[-1] for f in host.failures] == ["_WrongSignature"]
+    assert "discount" in host.failures[0].reason
+    # the broken rule is not consulted; the built-in identity rule still answers
+    price = Money.of("5.00", "CNY")
+    context = PriceContext(channel="c", channel_type="t", merchant_code="m", catalogue_price=price)
+    assert host.adjust_price(context, price) == price
