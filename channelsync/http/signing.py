@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import hashlib
+import hmac
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import ClassVar
 from urllib.parse import parse_qsl, urlencode
 
@@ -25,10 +28,13 @@ from channelsync.http.redaction import Redactor
 __all__ = [
     "FORM_CONTENT_TYPE",
     "AccessToken",
+    "ParamDigest",
     "RefreshingAuth",
     "RequestSigner",
+    "concatenate_params",
     "form_fields",
     "query_params",
+    "sign_params",
     "with_form_fields",
     "with_query_params",
 ]
@@ -78,6 +84,44 @@ def with_query_params(request: httpx.Request, params: Mapping[str, str]) -> http
         content=request.content,
         extensions=request.extensions,
     )
+
+
+class ParamDigest(StrEnum):
+    """The digests of the Chinese gateways' "sorted name+value" signatures (TOP, JOS, PDD)."""
+
+    #: ``MD5(secret + joined + secret)``: TOP ``md5``, JOS default, PDD (its only method).
+    MD5 = "md5"
+    #: ``HMAC-MD5(key=secret, msg=joined)``: TOP ``hmac``, JOS ``hmacmd5``.
+    HMAC_MD5 = "hmac-md5"
+    #: ``HMAC-SHA256(key=secret, msg=joined)``: TOP ``hmac-sha256``, JOS ``hmacsha256``.
+    HMAC_SHA256 = "hmac-sha256"
+
+
+def concatenate_params(params: Mapping[str, str]) -> str:
+    """Join ``params`` as ``name1value1name2value2…``, sorted by name in byte order.
+
+    ``sign`` itself and parameters with an empty name or value are skipped, as the
+    official SDKs do (they disagree on empty values, so channelsync never sends any).
+    """
+    pairs = sorted(
+        ((name, value) for name, value in params.items() if name and value and name != "sign"),
+        key=lambda pair: pair[0].encode("utf-8"),
+    )
+    return "".join(name + value for name, value in pairs)
+
+
+def sign_params(params: Mapping[str, str], secret: str, digest: ParamDigest) -> str:
+    """Return the upper-case hex signature of ``params`` under ``secret``.
+
+    This is the algorithm TOP (Taobao/Tmall), JOS (JD) and the PDD gateway share; the
+    gateways differ only in which parameters they send and which digests they accept.
+    """
+    joined = concatenate_params(params).encode("utf-8")
+    key = secret.encode("utf-8")
+    if digest is ParamDigest.MD5:
+        return hashlib.md5(key + joined + key, usedforsecurity=False).hexdigest().upper()
+    algorithm = hashlib.md5 if digest is ParamDigest.HMAC_MD5 else hashlib.sha256
+    return hmac.new(key, joined, algorithm).hexdigest().upper()
 
 
 class RequestSigner(httpx.Auth, abc.ABC):
