@@ -18,6 +18,7 @@ or error message in this module contains a secret value.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -39,6 +40,8 @@ __all__ = [
 
 #: Prefix of every credential environment variable.
 ENV_PREFIX = "CHANNELSYNC"
+
+_log = logging.getLogger(__name__)
 
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
 
@@ -245,10 +248,24 @@ class ChannelCredentials:
         return value
 
     def set(self, field: str, value: str) -> None:
-        """Store a new value (for example a refreshed session or access token)."""
+        """Store a new value (for example a refreshed session or access token).
+
+        The value is used from now on. When an environment variable pins the field,
+        the variable would win again after a restart, so a warning names it (never
+        its value) and says to unset it.
+        """
         self._store.set(self._channel, field, value)
         self._fields.setdefault(field)
         self._cache[field] = value
+        variable = env_var_name(self._channel, field)
+        if self._store._from_env(self._channel, field) is not None:
+            _log.warning(
+                "channel %r: a new %s was saved to the keyring, but the environment "
+                "variable %s still holds the old one and wins on the next start; unset it",
+                self._channel,
+                field,
+                variable,
+            )
 
     def values(self) -> list[str]:
         """Return every currently resolvable value of the fields used through this view.

@@ -1,10 +1,13 @@
 """Per-request authentication hooks for marketplace plugins.
 
-:class:`RequestSigner` is for gateways that sign each request's parameters (TOP,
-JOS, PDD): it runs on every attempt, so a retried call gets a fresh timestamp and
-signature. :class:`RefreshingAuth` is for short-lived access tokens (Amazon LWA and
-the OAuth flows): it refreshes ahead of expiry, one refresh at a time, and replays
-once when the marketplace says the token expired.
+:class:`RequestSigner` is for gateways that sign each request's parameters: it runs
+on every attempt, so a retried call gets a fresh timestamp and signature.
+:class:`TokenSigner` is the same for gateways whose signed parameters include a
+short-lived access token (TOP, JOS, PDD): it re-signs with a refreshed token when the
+marketplace says the token expired. :class:`RefreshingAuth` sends a short-lived token
+in a header (Amazon LWA). Both keep their token in a :class:`TokenCache`, which
+refreshes ahead of expiry, one refresh at a time. :func:`sign_params` is the "sorted
+name+value" signature TOP, JOS and PDD share.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ __all__ = [
     "ParamDigest",
     "RefreshingAuth",
     "RequestSigner",
+    "TokenCache",
+    "TokenSigner",
     "concatenate_params",
     "form_fields",
     "query_params",
@@ -138,6 +143,49 @@ class RequestSigner(httpx.Auth, abc.ABC):
         yield self.sign(request)
 
 
+class TokenSigner(httpx.Auth, abc.ABC):
+    """Base for gateways that sign each request *including* a refreshable access token.
+
+    TOP, JOS and PDD send the shop's access token as a signed parameter. Subclasses
+    implement :meth:`sign_with` (add the token and the signature) and
+    :meth:`is_token_expired` (the marketplace's "token expired" answer, read from the
+    body). When the token is rejected and ``tokens`` can refresh, the request is
+    re-signed with a new token and sent once more; otherwise the answer goes back to
+    the caller, whose classifier turns it into an authentication error.
+    """
+
+    requires_request_body = True
+    requires_response_body = True
+
+    def __init__(self, tokens: TokenCache) -> None:
+        self.tokens = tokens
+
+    @abc.abstractmethod
+    def sign_with(self, request: httpx.Request, token: str) -> httpx.Request:
+        """Return ``request`` carrying ``token`` and a fresh signature."""
+
+    @abc.abstractmethod
+    def is_token_expired(self, response: httpx.Response) -> bool:
+        """Return whether ``response`` says the access token expired or was revoked."""
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        """Refuse: refreshing is asynchronous, so only ``httpx.AsyncClient`` is supported."""
+        raise UsageError(f"{type(self).__name__} works only with an async client")
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """Sign with the current token; on an expired-token answer refresh and resend once."""
+        await request.aread()
+        token = await self.tokens.token()
+        response = yield self.sign_with(request, token)
+        if self.tokens.can_refresh and self.is_token_expired(response):
+            fresh = await self.tokens.token(rejected=token)
+            yield self.sign_with(request, fresh)
+
+
 @dataclass(frozen=True, slots=True)
 class AccessToken:
     """A token and its lifetime in seconds from when it was issued (``None``: unknown)."""
@@ -146,14 +194,90 @@ class AccessToken:
     expires_in: float | None = None
 
 
-class RefreshingAuth(httpx.Auth):
+class TokenCache:
     """Holds a short-lived access token and refreshes it when needed.
 
-    ``refresh`` is an async callable returning a new :class:`AccessToken`. A token
-    is refreshed when missing or within ``margin`` seconds of expiry, and once more
-    when :meth:`is_token_expired` says a response rejected it; the request is then
-    replayed once. Concurrent requests share a single refresh. New tokens are
-    registered with ``redactor`` so they never reach a log.
+    ``refresh`` is an async callable returning a new :class:`AccessToken` (``None``:
+    the grant cannot be refreshed, so :meth:`token` only hands out ``initial``). A
+    token is refreshed when missing or within ``margin`` seconds of expiry, or when
+    the marketplace rejected it (``rejected``). Concurrent callers share one refresh.
+    New tokens are registered with ``redactor`` so they never reach a log.
+    """
+
+    def __init__(
+        self,
+        refresh: Callable[[], Awaitable[AccessToken]] | None,
+        *,
+        initial: AccessToken | None = None,
+        clock: Clock | None = None,
+        margin: float = 60.0,
+        redactor: Redactor | None = None,
+    ) -> None:
+        self._refresh = refresh
+        self._clock: Clock = clock or SystemClock()
+        self._margin = margin
+        self._redactor = redactor
+        self._token: str | None = None
+        self._deadline: float | None = None
+        self._lock = asyncio.Lock()
+        self.refresh_count = 0
+        if initial is not None:
+            self._store(initial)
+
+    def __repr__(self) -> str:
+        state = "set" if self._token else "unset"
+        return f"{type(self).__name__}(token={state})"
+
+    @property
+    def can_refresh(self) -> bool:
+        """Return whether a new token can be fetched."""
+        return self._refresh is not None
+
+    def invalidate(self) -> None:
+        """Forget the current token; the next request refreshes."""
+        self._token = None
+        self._deadline = None
+
+    def _usable(self) -> bool:
+        if self._token is None:
+            return False
+        return self._deadline is None or self._clock.monotonic() < self._deadline - self._margin
+
+    def _store(self, issued: AccessToken) -> None:
+        if self._redactor is not None:
+            self._redactor.add_secret(issued.value)
+        self._token = issued.value
+        self._deadline = (
+            None if issued.expires_in is None else self._clock.monotonic() + issued.expires_in
+        )
+
+    async def token(self, *, rejected: str | None = None) -> str:
+        """Return a usable token, refreshing if needed or if it equals ``rejected``.
+
+        Without a refresh callable the current token is returned as it is (the
+        marketplace's rejection then reaches the caller as an authentication error).
+        """
+        async with self._lock:
+            # Another request may have refreshed while this one waited for the lock.
+            current = self._token
+            if current is not None and current != rejected and self._usable():
+                return current
+            if self._refresh is None:
+                if current is None:
+                    raise UsageError(f"{type(self).__name__} has no token and cannot refresh")
+                return current
+            issued = await self._refresh()
+            self.refresh_count += 1
+            self._store(issued)
+            return issued.value
+
+
+class RefreshingAuth(TokenCache, httpx.Auth):
+    """Sends a short-lived access token in a header, refreshing it when needed.
+
+    See :class:`TokenCache` for when it refreshes. The token also refreshes once when
+    :meth:`is_token_expired` says a response rejected it; the request is then
+    replayed once.
 
     Subclasses set :attr:`header_name` and :attr:`header_prefix` (e.g.
     ``x-amz-access-token`` with no prefix) and override :meth:`is_token_expired`
@@ -173,49 +297,11 @@ class RefreshingAuth(httpx.Auth):
         margin: float = 60.0,
         redactor: Redactor | None = None,
     ) -> None:
-        self._refresh = refresh
-        self._clock: Clock = clock or SystemClock()
-        self._margin = margin
-        self._redactor = redactor
-        self._token: str | None = None
-        self._deadline: float | None = None
-        self._lock = asyncio.Lock()
-        self.refresh_count = 0
-
-    def __repr__(self) -> str:
-        state = "set" if self._token else "unset"
-        return f"{type(self).__name__}(token={state})"
+        super().__init__(refresh, clock=clock, margin=margin, redactor=redactor)
 
     def is_token_expired(self, response: httpx.Response) -> bool:
         """Return whether ``response`` rejected the token as expired (default: HTTP 401)."""
         return response.status_code == 401
-
-    def invalidate(self) -> None:
-        """Forget the current token; the next request refreshes."""
-        self._token = None
-        self._deadline = None
-
-    def _usable(self) -> bool:
-        if self._token is None:
-            return False
-        return self._deadline is None or self._clock.monotonic() < self._deadline - self._margin
-
-    async def token(self, *, rejected: str | None = None) -> str:
-        """Return a usable token, refreshing if needed or if it equals ``rejected``."""
-        async with self._lock:
-            # Another request may have refreshed while this one waited for the lock.
-            current = self._token
-            if current is not None and current != rejected and self._usable():
-                return current
-            issued = await self._refresh()
-            self.refresh_count += 1
-            if self._redactor is not None:
-                self._redactor.add_secret(issued.value)
-            self._token = issued.value
-            self._deadline = (
-                None if issued.expires_in is None else self._clock.monotonic() + issued.expires_in
-            )
-            return issued.value
 
     def _apply(self, request: httpx.Request, token: str) -> None:
         request.headers[self.header_name] = f"{self.header_prefix}{token}"

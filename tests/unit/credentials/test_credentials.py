@@ -238,6 +238,30 @@ def test_channel_view_set_stores_and_is_seen_at_once() -> None:
     assert view.values() == ["new"]
 
 
+def test_channel_view_set_warns_when_the_environment_pins_the_field(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    backend = MemorySecretBackend()
+    environ = {env_var_name("shop", "session"): "old-" + CANARY}
+    view = ChannelCredentials(CredentialStore(backend=backend, environ=environ), "shop")
+    assert view.require("session") == "old-" + CANARY
+
+    view.set("session", "new-" + CANARY)
+
+    assert view.require("session") == "new-" + CANARY
+    assert "CHANNELSYNC_SHOP_SESSION" in caplog.text
+    assert "unset it" in caplog.text
+    assert CANARY not in caplog.text
+
+
+def test_channel_view_set_is_quiet_without_an_environment_pin(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    view = ChannelCredentials(CredentialStore(backend=MemorySecretBackend(), environ={}), "shop")
+    view.set("session", "new")
+    assert caplog.text == ""
+
+
 def test_channel_view_reload_resolves_again() -> None:
     backend = MemorySecretBackend({("shop", "session"): "old"})
     view = ChannelCredentials(CredentialStore(backend=backend, environ={}), "shop")

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from channelsync.http import ParamDigest, concatenate_params, sign_params
+from channelsync.errors import UsageError
+from channelsync.http import (
+    AccessToken,
+    ParamDigest,
+    Redactor,
+    TokenCache,
+    TokenSigner,
+    concatenate_params,
+    query_params,
+    sign_params,
+    with_query_params,
+)
 
 TOP_DOC_EXAMPLE = {
     "method": "taobao.item.seller.get",
@@ -108,3 +120,64 @@ def test_names_sort_in_byte_order() -> None:
     assert concatenate_params({"b": "2", "360buy_param_json": "{}", "A": "1"}) == (
         "360buy_param_json{}A1b2"
     )
+
+
+class _ParamTokenSigner(TokenSigner):
+    def sign_with(self, request: httpx.Request, token: str) -> httpx.Request:
+        params = {**query_params(request), "session": token}
+        params["sign"] = sign_params(params, "secret", ParamDigest.MD5)
+        return with_query_params(request, params)
+
+    def is_token_expired(self, response: httpx.Response) -> bool:
+        return response.json().get("code") == 27
+
+
+def _gateway(valid: set[str], seen: list[str]) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        session = request.url.params["session"]
+        seen.append(session)
+        if session not in valid:
+            return httpx.Response(200, json={"code": 27})
+        return httpx.Response(200, json={"ok": True})
+
+    return httpx.MockTransport(handler)
+
+
+async def test_token_signer_refreshes_and_resends_once_on_an_expired_token() -> None:
+    issued = iter(["fresh-1", "fresh-2"])
+
+    async def refresh() -> AccessToken:
+        return AccessToken(next(issued), expires_in=3600)
+
+    redactor = Redactor()
+    tokens = TokenCache(refresh, initial=AccessToken("stale"), redactor=redactor)
+    seen: list[str] = []
+    auth = _ParamTokenSigner(tokens)
+    async with httpx.AsyncClient(transport=_gateway({"fresh-1"}, seen), auth=auth) as client:
+        first = await client.get("http://gw/router", params={"method": "x"})
+        second = await client.get("http://gw/router", params={"method": "x"})
+    assert first.json() == {"ok": True}
+    assert second.json() == {"ok": True}
+    assert seen == ["stale", "fresh-1", "fresh-1"]
+    assert tokens.refresh_count == 1
+    assert redactor.redact_text("token fresh-1") == "token ***"
+
+
+async def test_token_signer_without_refresh_hands_back_the_rejection() -> None:
+    tokens = TokenCache(None, initial=AccessToken("stale"))
+    seen: list[str] = []
+    auth = _ParamTokenSigner(tokens)
+    async with httpx.AsyncClient(transport=_gateway(set(), seen), auth=auth) as client:
+        response = await client.get("http://gw/router")
+    assert response.json() == {"code": 27}
+    assert seen == ["stale"]
+    assert repr(tokens) == "TokenCache(token=set)"
+
+
+def test_token_signer_refuses_a_sync_client() -> None:
+    auth = _ParamTokenSigner(TokenCache(None, initial=AccessToken("t")))
+    with (
+        httpx.Client(transport=_gateway({"t"}, []), auth=auth) as client,
+        pytest.raises(UsageError, match="async client"),
+    ):
+        client.get("http://gw/router")
