@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
 
-from channelsync.errors import ChannelError, DataError
+from channelsync.errors import AuthenticationError, AuthorizationError, ChannelError, DataError
 from channelsync.models import ItemError, UpdateResult
 
 
@@ -31,8 +31,10 @@ async def run_batches(
     """Send ``updates`` in batches of ``batch_size``; return one result per update, in order.
 
     A batch that fails as a whole (the call itself failed) marks its updates failed
-    with the error's code and retryability; when the failure is permanent the
-    remaining batches are not sent, since they would fail the same way.
+    with the error's code and retryability. When the shop's credentials or rights
+    were refused, the remaining batches are not sent, since they would fail the same
+    way; any other failure belongs to its batch (on a one-SKU-per-call marketplace,
+    to that SKU) and the rest are still sent.
     """
     results: list[UpdateResult] = []
     stop: ChannelError | None = None
@@ -47,7 +49,7 @@ async def run_batches(
                     )
             except ChannelError as error:
                 answered = [_failed(update, error) for update in batch]
-                if not error.retryable:
+                if isinstance(error, AuthenticationError | AuthorizationError):
                     stop = error
         else:
             answered = [_failed(update, stop) for update in batch]
