@@ -35,3 +35,15 @@ def memory_keyring() -> Iterator[InMemoryKeyring]:
 def credential_store() -> CredentialStore:
     """Return a credential store on memory that ignores the real environment."""
     return CredentialStore(backend=MemorySecretBackend(), environ={})
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Turn each promise of the channel contract into its own test of a ``ChannelContract``."""
+    cls = metafunc.cls
+    if cls is None or "promise" not in metafunc.fixturenames:
+        return
+    from channelsync.testing.contract import ChannelContract  # noqa: PLC0415 - only when used
+
+    if issubclass(cls, ChannelContract):
+        promises = cls.promises()
+        metafunc.parametrize("promise", promises, ids=[p.__name__ for p in promises])
