@@ -28,7 +28,7 @@ from channelsync.http.classify import (
 )
 from channelsync.http.metrics import OUTCOME_OK, TransportMetrics
 from channelsync.http.ratelimit import LimitsSource, RateLimiter, TokenBucket
-from channelsync.http.redaction import Redactor
+from channelsync.http.redaction import RedactingFilter, Redactor
 from channelsync.http.retry import RetryPolicy, build_retrying
 
 __all__ = [
@@ -122,6 +122,10 @@ class ChannelHttpClient:
         self._request_id_from_response = request_id_from_response
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._closed = False
+        # httpx logs every request URL at INFO; some grants (JD's OAuth refresh) put
+        # secrets in the query string, so its records are scrubbed while this client lives.
+        self._httpx_log_filter = RedactingFilter(self.redactor)
+        logging.getLogger("httpx").addFilter(self._httpx_log_filter)
         self._client = httpx.AsyncClient(
             base_url=base_url,
             auth=auth,
@@ -163,6 +167,7 @@ class ChannelHttpClient:
     async def aclose(self) -> None:
         """Close the connection pool; further requests raise :class:`UsageError`."""
         self._closed = True
+        logging.getLogger("httpx").removeFilter(self._httpx_log_filter)
         await self._client.aclose()
 
     def _extra(self, operation: str) -> dict[str, str]:

@@ -181,6 +181,8 @@ class TokenSigner(httpx.Auth, abc.ABC):
         await request.aread()
         token = await self.tokens.token()
         response = yield self.sign_with(request, token)
+        # httpx hands the response over unread on a real connection.
+        await response.aread()
         if self.tokens.can_refresh and self.is_token_expired(response):
             fresh = await self.tokens.token(rejected=token)
             yield self.sign_with(request, fresh)

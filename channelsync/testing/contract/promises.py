@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -72,10 +73,46 @@ async def _listings(channel: Any) -> list[Listing]:
     return [listing async for listing in channel.iter_listings()]
 
 
-async def _writable(h: ContractHarness, channel: Any, count: int) -> list[Listing]:
-    listings = await _listings(channel)
-    h.expect(bool(listings), "the fake's seeded catalogue read back as no listings at all")
-    return listings[:count]
+@dataclass(frozen=True)
+class _Target:
+    """A SKU to write to, as the channel names it."""
+
+    item_id: str
+    sku_id: str | None
+    merchant_code: str | None
+    currency: str
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        return (self.item_id, self.sku_id)
+
+
+async def _targets(h: ContractHarness, channel: Any, count: int) -> list[_Target]:
+    """Return SKUs to write to: read through listings, or from the fake's own records."""
+    if channel.supports(Capability.LISTINGS):
+        found = [
+            _Target(
+                listing.item_id,
+                listing.sku_id,
+                listing.merchant_code,
+                listing.price.currency if listing.price is not None else "CNY",
+            )
+            for listing in await _listings(channel)
+        ]
+    else:
+        found = [
+            _Target(item.item_id, sku.sku_id, sku.merchant_code, "CNY")
+            for item, sku in h.fake.store.iter_skus()
+        ]
+    h.expect(bool(found), "the fake's seeded catalogue has no SKUs to write to")
+    return found[:count]
+
+
+async def _shown(h: ContractHarness, channel: Any) -> dict[tuple[str, str | None], int | None]:
+    """Return each SKU's quantity: as the channel reads it, or from the fake's records."""
+    if channel.supports(Capability.LISTINGS):
+        return {listing.key: listing.quantity for listing in await _listings(channel)}
+    return {(item.item_id, sku.sku_id): sku.quantity for item, sku in h.fake.store.iter_skus()}
 
 
 def _generate_spread(h: ContractHarness) -> list[str]:
@@ -103,11 +140,11 @@ async def _any_read(channel: Any) -> None:
         raise AssertionError("channel has no read capability")
 
 
-def _stock_update(listing: Listing, quantity: int) -> StockUpdate:
+def _stock_update(target: _Target, quantity: int) -> StockUpdate:
     return StockUpdate(
-        item_id=listing.item_id,
-        sku_id=listing.sku_id,
-        merchant_code=listing.merchant_code,
+        item_id=target.item_id,
+        sku_id=target.sku_id,
+        merchant_code=target.merchant_code,
         quantity=quantity,
     )
 
@@ -307,13 +344,13 @@ class AbsoluteStockLands(Promise):
 
     async def check(self, h: ContractHarness) -> None:
         async with h.channel() as channel:
-            targets = await _writable(h, channel, 3)
+            targets = await _targets(h, channel, 3)
             wanted = {t.key: 7 + index for index, t in enumerate(targets)}
             updates = [_stock_update(t, wanted[t.key]) for t in targets]
             results = await channel.set_stock(updates)
             failed = [r for r in results if not r.ok]
             h.expect(not failed, f"updates failed: {[str(r.error) for r in failed]}")
-            shown = {listing.key: listing.quantity for listing in await _listings(channel)}
+            shown = await _shown(h, channel)
         for key, quantity in wanted.items():
             h.expect(shown.get(key) == quantity, f"{key}: shows {shown.get(key)}, sent {quantity}")
 
@@ -330,7 +367,7 @@ class StockBatchesRespectTheDeclaredSize(Promise):
     async def check(self, h: ContractHarness) -> None:
         size = h.channel_class.limits.batch_size(Operation.SET_STOCK)
         async with h.channel() as channel:
-            targets = await _writable(h, channel, size + 1)
+            targets = await _targets(h, channel, size + 1)
             before = h.transport.requests
             results = await channel.set_stock([_stock_update(t, 5) for t in targets])
             calls = h.transport.requests - before
@@ -355,13 +392,13 @@ class OneBadSkuFailsAlone(Promise):
 
     async def check(self, h: ContractHarness) -> None:
         async with h.channel() as channel:
-            targets = await _writable(h, channel, 2)
+            targets = await _targets(h, channel, 2)
             good = [_stock_update(t, 3) for t in targets]
             bad = good[0].model_copy(
                 update={"sku_id": "999999999999", "merchant_code": "CONTRACT-NO-SUCH-SKU"}
             )
             results = await channel.set_stock([good[0], bad, *good[1:]])
-            shown = {listing.key: listing.quantity for listing in await _listings(channel)}
+            shown = await _shown(h, channel)
         h.expect(len(results) == len(good) + 1, "not one result per update")
         h.expect(not results[1].ok, "the unknown SKU was reported as updated")
         h.expect(
@@ -383,25 +420,28 @@ class PricesLand(Promise):
 
     async def check(self, h: ContractHarness) -> None:
         async with h.channel() as channel:
-            targets = await _writable(h, channel, 2)
+            targets = await _targets(h, channel, 2)
             changes = [
                 PriceChange(
                     item_id=t.item_id,
                     sku_id=t.sku_id,
                     merchant_code=t.merchant_code,
-                    price=Money.of(Decimal("88.80") + index, _currency(t)),
+                    price=Money.of(Decimal("88.80") + index, t.currency),
                 )
                 for index, t in enumerate(targets)
             ]
             results = await channel.set_prices(changes)
             h.expect(all(r.ok for r in results), f"failures: {[str(r.error) for r in results]}")
-            shown = {listing.key: listing.price for listing in await _listings(channel)}
+            if channel.supports(Capability.LISTINGS):
+                read = {listing.key: listing.price for listing in await _listings(channel)}
+                shown = {key: None if p is None else p.amount for key, p in read.items()}
+            else:
+                shown = {(i.item_id, s.sku_id): s.price for i, s in h.fake.store.iter_skus()}
         for change, target in zip(changes, targets, strict=True):
-            h.expect(shown.get(target.key) == change.price, f"{target.key}: price not applied")
-
-
-def _currency(listing: Listing) -> str:
-    return listing.price.currency if listing.price is not None else "CNY"
+            h.expect(
+                shown.get(target.key) == change.price.amount,
+                f"{target.key}: shows {shown.get(target.key)}, sent {change.price.amount}",
+            )
 
 
 class ListingMoneyIsDecimal(Promise):

@@ -4,6 +4,7 @@ import pytest
 from channelsync_tmall import TmallChannel, TmallSettings
 from pydantic import ValidationError
 
+from channelsync.channels import Capability
 from channelsync.plugins import build_plugin_manager
 
 
@@ -13,8 +14,10 @@ def test_discovered_through_the_channelsync_entry_point() -> None:
     assert host.registry.provider("tmall") == "tmall"
 
 
-def test_claims_no_capability_it_does_not_implement() -> None:
-    assert TmallChannel.capabilities() == frozenset()
+def test_implements_every_capability() -> None:
+    assert TmallChannel.capabilities() == frozenset(Capability)
+    assert set(TmallChannel.capability_notes) == set(Capability)
+    assert "out of scope" in TmallChannel.capability_notes[Capability.LISTINGS]
     assert TmallChannel.credential_fields == ("app_secret", "session")
     assert TmallChannel.optional_credential_fields == ("refresh_token",)
 

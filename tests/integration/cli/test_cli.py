@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from channelsync import __version__
 from channelsync.cli import cli
+from channelsync.plugins import build_plugin_manager
 from channelsync.testing import InMemoryKeyring
 
 CANARY = "CANARY-cli-secret-41a7"
@@ -67,7 +68,7 @@ def test_every_command_has_help(runner: CliRunner, command: list[str]) -> None:
     assert "Usage:" in result.output
 
 
-def test_plugins_lists_the_four_marketplaces_without_claiming_capabilities(
+def test_plugins_lists_the_four_marketplaces_with_what_they_declare(
     runner: CliRunner,
 ) -> None:
     result = runner.invoke(cli, ["plugins", "--json"])
@@ -75,9 +76,10 @@ def test_plugins_lists_the_four_marketplaces_without_claiming_capabilities(
     data = json.loads(result.output)
     types = {ct["type"]: ct for plugin in data["plugins"] for ct in plugin["channel_types"]}
     assert {"tmall", "jd", "pinduoduo", "amazon"} <= set(types)
+    registry = build_plugin_manager().registry
     for name in ("tmall", "jd", "pinduoduo", "amazon"):
-        assert types[name]["capabilities"] == []
-        assert "not implemented" in types[name]["note"]
+        declared = sorted(c.value for c in registry.get(name).capabilities())
+        assert sorted(types[name]["capabilities"]) == declared
     assert types["tmall"]["credentials"] == ["app_secret", "session"]
     assert data["failures"] == []
 

@@ -8,8 +8,15 @@ from urllib.parse import quote_plus
 import httpx
 import pytest
 
+from channelsync.channels import ChannelLimits
 from channelsync.errors import ChannelError, InvalidRequestError
-from channelsync.http import MASK, HttpStatusClassifier, RedactingFilter, Redactor
+from channelsync.http import (
+    MASK,
+    ChannelHttpClient,
+    HttpStatusClassifier,
+    RedactingFilter,
+    Redactor,
+)
 
 CANARY = "CANARY-s3cr3t-9f8e"
 
@@ -237,3 +244,19 @@ def test_redact_url_leaves_clean_urls_untouched_and_masks_unregistered_passwords
     assert redactor.redact_url(clean) == clean
     assert redactor.redact_url(httpx.URL(clean)) == clean
     assert redactor.redact_url("https://bob:hunter2@h.test/") == "https://bob:***@h.test/"
+
+
+async def test_httpx_request_lines_are_scrubbed_while_a_client_lives(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    redactor = Redactor()
+    redactor.add_secret("query-secret-value")
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    caplog.set_level(logging.INFO, logger="httpx")
+    async with ChannelHttpClient(
+        "shop", "https://gw.example", limits=ChannelLimits(), redactor=redactor, transport=transport
+    ) as client:
+        await client.request("GET", "/token?secret=query-secret-value", operation="token")
+    assert "HTTP Request" in caplog.text
+    assert "query-secret-value" not in caplog.text
+    assert not logging.getLogger("httpx").filters
