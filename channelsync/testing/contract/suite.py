@@ -71,8 +71,13 @@ class ChannelContract:
         try:
             asyncio.run(promise().check(harness))
         except ContractViolation as violation:
-            pytest.fail(
-                f"{self.channel_class.type_name} breaks the promise {promise.__name__}: "
-                f"{promise.statement()}\n  observed: {violation}\n  how to fix: {promise.fix}",
-                pytrace=False,
-            )
+            observed = str(violation)
+        except Exception as error:  # noqa: BLE001 - a crash breaks the promise too
+            observed = f"raised {type(error).__name__}: {error}"
+        else:
+            return
+        pytest.fail(
+            f"{self.channel_class.type_name} breaks the promise {promise.__name__}: "
+            f"{promise.statement()}\n  observed: {observed}\n  how to fix: {promise.fix}",
+            pytrace=False,
+        )
