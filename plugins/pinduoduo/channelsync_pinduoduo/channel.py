@@ -1,14 +1,88 @@
-"""The ``pinduoduo`` channel: settings and declared facts."""
+"""The ``pinduoduo`` channel: PDD shops through the ``/api/router`` gateway."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
+import httpx
 from pydantic import Field
 
-from channelsync.channels import Channel, ChannelSettings
+from channelsync.channels import (
+    Capability,
+    Channel,
+    ChannelSettings,
+    InventoryCapability,
+    ListingsCapability,
+    OrdersCapability,
+    Page,
+    PricingCapability,
+    RefundsCapability,
+    ShipmentsCapability,
+    TimeWindow,
+    next_page_number,
+    paginate,
+)
+from channelsync.channels.capabilities import ChannelLimits
+from channelsync.errors import (
+    ChannelError,
+    ConflictError,
+    DataError,
+    InvalidRequestError,
+    ModelError,
+    NotFoundError,
+)
+from channelsync.http import AccessToken, ResponseClassifier, TokenCache
+from channelsync.models import (
+    ItemError,
+    Listing,
+    ListingStatus,
+    ListingStatusChange,
+    Money,
+    Order,
+    PriceChange,
+    Refund,
+    Shipment,
+    ShipmentResult,
+    StockUpdate,
+    StockUpdateMode,
+    UpdateResult,
+)
+from channelsync_pinduoduo._calls import (
+    Refused,
+    covers,
+    is_item_error,
+    json_id,
+    list_of,
+    require_success,
+    total_count,
+)
+from channelsync_pinduoduo.carriers import PddCarrier, carrier_from_record, find_carrier
+from channelsync_pinduoduo.envelope import PddClassifier, decode_body, success_root
+from channelsync_pinduoduo.limits import (
+    CAPABILITY_NOTES,
+    MAX_PAGE_SIZE,
+    PDD_LIMITS,
+    REFUND_QUERY_STATUSES,
+)
+from channelsync_pinduoduo.mapping import (
+    fen_to_money,
+    field,
+    listings_from_goods,
+    money_to_fen,
+    optional_text,
+    order_from_record,
+    refund_from_record,
+    to_unix,
+)
+from channelsync_pinduoduo.signing import PddSigner, encode_params
 
-__all__ = ["PinduoduoChannel", "PinduoduoSettings"]
+__all__ = ["REFUND_QUERY_STATUSES", "PinduoduoChannel", "PinduoduoSettings"]
+
+ROUTER_PATH = "/api/router"
+
+UpdateT = TypeVar("UpdateT", StockUpdate, PriceChange, ListingStatusChange)
 
 
 class PinduoduoSettings(ChannelSettings):
@@ -17,7 +91,15 @@ class PinduoduoSettings(ChannelSettings):
     client_id: str = Field(min_length=1, description="The app's client_id.")
 
 
-class PinduoduoChannel(Channel[PinduoduoSettings]):
+class PinduoduoChannel(
+    Channel[PinduoduoSettings],
+    ListingsCapability,
+    InventoryCapability,
+    PricingCapability,
+    OrdersCapability,
+    ShipmentsCapability,
+    RefundsCapability,
+):
     """Pinduoduo shops through the PDD open platform gateway."""
 
     type_name: ClassVar[str] = "pinduoduo"
@@ -26,6 +108,398 @@ class PinduoduoChannel(Channel[PinduoduoSettings]):
     credential_fields: ClassVar[tuple[str, ...]] = ("client_secret", "access_token")
     optional_credential_fields: ClassVar[tuple[str, ...]] = ("refresh_token",)
     default_base_url: ClassVar[str] = "https://gw-api.pinduoduo.com/api/router"
-    status_note: ClassVar[str] = (
-        "registration only: the marketplace capabilities are not implemented yet"
-    )
+    limits: ClassVar[ChannelLimits] = PDD_LIMITS
+    status_note: ClassVar[str] = ""
+    capability_notes: ClassVar[Mapping[Capability, str]] = CAPABILITY_NOTES
+
+    _tokens: TokenCache | None = None
+    _carriers: list[PddCarrier] | None = None
+
+    # -- transport ------------------------------------------------------------------
+
+    @property
+    def router_url(self) -> str:
+        """The gateway URL every call is posted to."""
+        base = self.base_url.rstrip("/")
+        return base if base.endswith(ROUTER_PATH) else base + ROUTER_PATH
+
+    def build_auth(self) -> httpx.Auth:
+        """Sign with the client secret and the shop's (refreshable) access token."""
+        can_refresh = bool(self.credentials.get("refresh_token"))
+        self._tokens = TokenCache(
+            self._refresh_access_token if can_refresh else None,
+            initial=AccessToken(self.credentials.require("access_token")),
+            clock=self.clock,
+            margin=300.0,
+            redactor=self.redactor,
+        )
+        return PddSigner(
+            self._tokens,
+            client_id=self.settings.client_id,
+            client_secret=self.credentials.require("client_secret"),
+            clock=self.clock,
+        )
+
+    def build_classifier(self) -> ResponseClassifier:
+        """Read PDD's ``error_response`` envelopes."""
+        return PddClassifier(self.clock)
+
+    async def call(self, method: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Call one gateway method and return its success object.
+
+        ``params`` are the business parameters; values are sent as PDD expects them
+        (JSON text for lists and objects). Failures raise the mapped channel error.
+        """
+        fields = {"type": method, **encode_params(params or {})}
+        response = await self.http.request("POST", self.router_url, operation=method, data=fields)
+        try:
+            return success_root(decode_body(response, method), method)
+        except ChannelError as error:
+            raise error.with_context(channel=self.name, operation=method) from None
+
+    async def _refresh_access_token(self) -> AccessToken:
+        refresh_token = self.credentials.require("refresh_token")
+        method = "pdd.pop.auth.token.refresh"
+        root = await self.call(method, {"refresh_token": refresh_token})
+        token = optional_text(root.get("access_token"))
+        if token is None:
+            raise DataError(f"{method}: the answer has no access_token", channel=self.name)
+        self.redactor.add_secret(token)
+        renewed = optional_text(root.get("refresh_token"))
+        if renewed is not None and renewed != refresh_token:
+            self.redactor.add_secret(renewed)
+            self.credentials.set("refresh_token", renewed)
+        self.credentials.set("access_token", token)
+        return AccessToken(token, expires_in=self._lifetime(root))
+
+    def _lifetime(self, root: Mapping[str, Any]) -> float | None:
+        now = self.clock.now().timestamp()
+        ends: list[float] = []
+        try:
+            for name in ("expires_at", "refresh_token_expires_at"):
+                value = root.get(name)
+                if value not in (None, ""):
+                    ends.append(float(str(value)))
+            if ends:
+                # The grant's own end bounds every refreshed token, whatever expires_in says.
+                return max(0.0, min(ends) - now)
+            value = root.get("expires_in")
+            return None if value in (None, "") else float(str(value))
+        except ValueError:
+            raise DataError(
+                "pdd.pop.auth.token.refresh: token lifetime is not a number", channel=self.name
+            ) from None
+
+    # -- per-item updates -----------------------------------------------------------
+
+    async def _each(
+        self, batch: Sequence[UpdateT], send: Callable[[UpdateT], Awaitable[None]]
+    ) -> list[UpdateResult]:
+        results = []
+        for update in batch:
+            try:
+                await send(update)
+            except Refused as refused:
+                results.append(UpdateResult.failure(update, str(refused), code="is_success"))
+            except ChannelError as error:
+                if not is_item_error(error):
+                    raise
+                results.append(UpdateResult.failure(update, str(error), code=error.code))
+            else:
+                results.append(UpdateResult.success(update))
+        return results
+
+    # -- listings -------------------------------------------------------------------
+
+    async def iter_listings(self) -> AsyncIterator[Listing]:
+        """Yield every SKU of every goods, on sale or not, 100 goods per page."""
+        method = "pdd.goods.list.get"
+
+        async def fetch(page: int) -> Page[Listing, int]:
+            root = await self.call(method, {"page": page, "page_size": MAX_PAGE_SIZE})
+            goods = list_of(root, "goods_list", method)
+            listings = [x for entry in goods for x in listings_from_goods(entry, self.name)]
+            listings = [await self._with_price(listing) for listing in listings]
+            following = next_page_number(page, MAX_PAGE_SIZE, len(goods), total_count(root, method))
+            return Page(listings, following)
+
+        async for listing in paginate(fetch, 1, what=method):
+            yield listing
+
+    async def _with_price(self, listing: Listing) -> Listing:
+        # The goods list has no prices: each SKU's group price is read on its own.
+        if listing.sku_id is None:
+            return listing
+        try:
+            group, _single = await self._sku_prices(listing.item_id, listing.sku_id)
+        except ChannelError as error:
+            if not is_item_error(error):
+                raise
+            return listing
+        return listing.model_copy(update={"price": group})
+
+    async def send_listing_status_batch(
+        self, batch: Sequence[ListingStatusChange]
+    ) -> list[UpdateResult]:
+        """List (上架) or delist (下架) whole goods, one call each."""
+
+        async def send(change: ListingStatusChange) -> None:
+            on_sale = 1 if change.status is ListingStatus.ON_SALE else 0
+            method = "pdd.goods.sale.status.set"
+            root = await self.call(method, {"goods_id": change.item_id, "is_onsale": on_sale})
+            require_success(root, method)
+
+        return await self._each(batch, send)
+
+    # -- stock ----------------------------------------------------------------------
+
+    async def send_stock_batch(self, batch: Sequence[StockUpdate]) -> list[UpdateResult]:
+        """Set (update_type 1) or change (update_type 2) the stock of one SKU per call."""
+
+        async def send(update: StockUpdate) -> None:
+            if update.sku_id is None and update.merchant_code is None:
+                raise InvalidRequestError(
+                    "a PDD stock update needs the SKU id or its merchant code", code="10000"
+                )
+            method = "pdd.goods.quantity.update"
+            params: dict[str, Any] = {
+                "goods_id": update.item_id,
+                "quantity": update.quantity,
+                "update_type": 1 if update.mode is StockUpdateMode.ABSOLUTE else 2,
+            }
+            if update.sku_id is not None:
+                params["sku_id"] = update.sku_id
+            else:
+                params["outer_id"] = update.merchant_code
+            require_success(await self.call(method, params), method)
+
+        return await self._each(batch, send)
+
+    # -- prices ---------------------------------------------------------------------
+
+    async def send_price_batch(self, batch: Sequence[PriceChange]) -> list[UpdateResult]:
+        """Set group prices in fen, one call per goods; refused items do not stop the rest."""
+        failed: dict[int, UpdateResult] = {}
+        by_goods: dict[str, list[int]] = {}
+        fen: dict[int, int] = {}
+        for index, change in enumerate(batch):
+            if change.sku_id is None:
+                failed[index] = UpdateResult.failure(change, "a PDD price change needs the SKU id")
+                continue
+            try:
+                fen[index] = money_to_fen(change.price)
+            except ModelError as exc:
+                failed[index] = UpdateResult.failure(change, str(exc), code="price")
+                continue
+            by_goods.setdefault(change.item_id, []).append(index)
+        done: dict[int, UpdateResult] = {}
+        for goods_id, indexes in by_goods.items():
+            changes = [batch[i] for i in indexes]
+            outcome = await self._each_goods(goods_id, changes, [fen[i] for i in indexes])
+            done.update(zip(indexes, outcome, strict=True))
+        return [failed.get(i) or done[i] for i in range(len(batch))]
+
+    async def _each_goods(
+        self, goods_id: str, changes: list[PriceChange], prices: list[int]
+    ) -> list[UpdateResult]:
+        # The whole goods is one price commit on PDD: it succeeds or fails as one.
+        entries = []
+        refused: dict[int, UpdateResult] = {}
+        for index, (change, group_price) in enumerate(zip(changes, prices, strict=True)):
+            try:
+                gap = await self._single_price_gap(goods_id, str(change.sku_id))
+            except ChannelError as error:
+                if not is_item_error(error):
+                    raise
+                refused[index] = UpdateResult.failure(change, str(error), code=error.code)
+                continue
+            if gap <= 0:
+                refused[index] = UpdateResult.failure(
+                    change, "the SKU's single-buy price is not above its group price on PDD"
+                )
+                continue
+            entries.append(
+                {
+                    "sku_id": json_id(str(change.sku_id)),
+                    "group_price": group_price,
+                    "single_price": group_price + gap,
+                }
+            )
+        if not entries:
+            return [refused[i] for i in range(len(changes))]
+        method = "pdd.goods.sku.price.update"
+        params = {"goods_id": goods_id, "sku_price_list": entries, "sync_goods_operate": 1}
+        problem: ItemError | None = None
+        try:
+            require_success(await self.call(method, params), method)
+        except Refused as exc:
+            problem = ItemError(code="is_success", message=str(exc))
+        except ChannelError as exc:
+            if not is_item_error(exc):
+                raise
+            problem = ItemError(code=exc.code, message=str(exc))
+        return [
+            refused.get(i)
+            or (
+                UpdateResult.success(change)
+                if problem is None
+                else UpdateResult.failure(change, problem.message, code=problem.code)
+            )
+            for i, change in enumerate(changes)
+        ]
+
+    async def _sku_prices(self, goods_id: str, sku_id: str) -> tuple[Money, Money]:
+        """Return a SKU's group (拼单) and single-buy prices."""
+        method = "pdd.goods.skus.get"
+        root = await self.call(method, {"goods_id": goods_id, "sku_id": sku_id})
+        what = f"{method} sku {sku_id}"
+        group = fen_to_money(field(root, "multi_price", what), what)
+        single = fen_to_money(field(root, "single_price", what), what)
+        return group, single
+
+    async def _single_price_gap(self, goods_id: str, sku_id: str) -> int:
+        group, single = await self._sku_prices(goods_id, sku_id)
+        return (single - group).to_minor_units()
+
+    # -- orders ---------------------------------------------------------------------
+
+    async def _backward(
+        self, method: str, params: Mapping[str, Any], key: str
+    ) -> AsyncIterator[Any]:
+        """Yield every entry of a windowed list, reading the last page first as PDD advises.
+
+        An entry that changes while the pages are read leaves the window; reading
+        backwards, that shifts entries onto pages already read instead of past them.
+        """
+        first = await self.call(method, {**params, "page": 1, "page_size": MAX_PAGE_SIZE})
+        last = math.ceil(total_count(first, method) / MAX_PAGE_SIZE)
+        if last <= 1:
+            for entry in list_of(first, key, method):
+                yield entry
+            return
+
+        async def fetch(page: int) -> Page[Any, int]:
+            root = await self.call(method, {**params, "page": page, "page_size": MAX_PAGE_SIZE})
+            return Page(list_of(root, key, method), page - 1 if page > 1 else None)
+
+        async for entry in paginate(fetch, last, what=method):
+            yield entry
+
+    async def fetch_orders(self, window: TimeWindow) -> AsyncIterator[Order]:
+        """Yield every order updated inside ``window`` (at most 30 minutes)."""
+        params = {
+            "start_updated_at": to_unix(window.start),
+            "end_updated_at": to_unix(window.end),
+            "order_status": 5,
+            "refund_status": 5,
+            "is_lucky_flag": 0,
+        }
+        method = "pdd.order.number.list.increment.get"
+        async for record in self._backward(method, params, "order_sn_list"):
+            yield order_from_record(record, self.name)
+
+    async def _order_record(self, order_id: str) -> dict[str, Any]:
+        method = "pdd.order.information.get"
+        root = await self.call(method, {"order_sn": order_id})
+        info = root.get("order_info")
+        if not isinstance(info, Mapping) or not info.get("order_sn"):
+            raise NotFoundError(
+                f"order {order_id!r} does not exist", channel=self.name, operation=method
+            )
+        return dict(info)
+
+    async def get_order(self, order_id: str) -> Order:
+        """Return one order with full detail (``NotFoundError`` when PDD has none)."""
+        return order_from_record(await self._order_record(order_id), self.name)
+
+    # -- shipments ------------------------------------------------------------------
+
+    async def carriers(self) -> list[PddCarrier]:
+        """Return PDD's logistics companies (read once per open channel)."""
+        if self._carriers is None:
+            method = "pdd.logistics.companies.get"
+            root = await self.call(method)
+            entries = list_of(root, "logistics_companies", method)
+            self._carriers = [carrier_from_record(entry) for entry in entries]
+        return list(self._carriers)
+
+    async def push_shipment(self, shipment: Shipment) -> ShipmentResult:
+        """Ship a whole order online; an order already shipped with this number is a success."""
+        operation = "pdd.logistics.online.send"
+        record = await self._order_record(shipment.order_id)
+        order = order_from_record(record, self.name)
+        done = self._already_shipped(record, shipment)
+        if done is not None:
+            return done
+        if order.on_hold:
+            raise ConflictError(
+                f"order {order.order_id!r} is held: {order.hold_reason}", operation=operation
+            )
+        if not order.status.awaits_shipment:
+            raise ConflictError(
+                f"order {order.order_id!r} cannot ship in status {order.status.value} "
+                f"({order.raw_status}; {order.raw_refund_status})",
+                operation=operation,
+            )
+        if shipment.partial and not covers(order, shipment):
+            raise InvalidRequestError(
+                "PDD ships whole orders only; a split shipment cannot be sent",
+                operation=operation,
+            )
+        company = find_carrier(
+            await self.carriers(),
+            shipment.carrier,
+            code=self.limits.carrier_code(shipment.carrier),
+            name=shipment.carrier_name,
+        )
+        if company is None:
+            raise InvalidRequestError(
+                f"no available PDD logistics company for carrier {shipment.carrier.value!r}",
+                operation=operation,
+            )
+        params = {
+            "order_sn": shipment.order_id,
+            "logistics_id": company.logistics_id,
+            "tracking_number": shipment.tracking_number,
+            "redelivery_type": 1,
+        }
+        try:
+            require_success(await self.call(operation, params), operation)
+        except Refused:
+            # Refused first shipments are what PDD answers for an order shipped meanwhile.
+            again = self._already_shipped(await self._order_record(shipment.order_id), shipment)
+            if again is not None:
+                return again
+            raise ConflictError(
+                f"PDD refused to ship order {shipment.order_id!r}", operation=operation
+            ) from None
+        return ShipmentResult(order_id=shipment.order_id, marketplace_ref=str(company.logistics_id))
+
+    def _already_shipped(
+        self, record: Mapping[str, Any], shipment: Shipment
+    ) -> ShipmentResult | None:
+        if str(record.get("order_status")) not in ("2", "3"):
+            return None
+        tracking = optional_text(record.get("tracking_number"))
+        if tracking != shipment.tracking_number:
+            raise ConflictError(
+                f"order {shipment.order_id!r} is already shipped with another tracking number",
+                operation="pdd.logistics.online.send",
+            )
+        ref = optional_text(record.get("logistics_id"))
+        return ShipmentResult(order_id=shipment.order_id, already_shipped=True, marketplace_ref=ref)
+
+    # -- refunds --------------------------------------------------------------------
+
+    async def fetch_refunds(self, window: TimeWindow) -> AsyncIterator[Refund]:
+        """Yield every after-sales case updated inside ``window``, status by status."""
+        method = "pdd.refund.list.increment.get"
+        for status in REFUND_QUERY_STATUSES:
+            params = {
+                "after_sales_status": status,
+                "after_sales_type": 1,
+                "start_updated_at": to_unix(window.start),
+                "end_updated_at": to_unix(window.end),
+            }
+            async for record in self._backward(method, params, "refund_list"):
+                yield refund_from_record(record, self.name)

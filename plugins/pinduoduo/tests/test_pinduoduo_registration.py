@@ -4,6 +4,7 @@ import pytest
 from channelsync_pinduoduo import PinduoduoChannel, PinduoduoSettings
 from pydantic import ValidationError
 
+from channelsync.channels import Capability
 from channelsync.plugins import build_plugin_manager
 
 
@@ -11,8 +12,9 @@ def test_discovered_through_the_channelsync_entry_point() -> None:
     assert build_plugin_manager().registry.get("pinduoduo") is PinduoduoChannel
 
 
-def test_declares_its_credentials_and_no_capabilities_yet() -> None:
-    assert PinduoduoChannel.capabilities() == frozenset()
+def test_declares_its_credentials_and_every_capability() -> None:
+    assert PinduoduoChannel.capabilities() == frozenset(Capability)
+    assert set(PinduoduoChannel.capability_notes) == set(Capability)
     assert PinduoduoChannel.credential_fields == ("client_secret", "access_token")
 
 
