@@ -31,6 +31,11 @@ class ThrottleRule:
     burst: int = 1
 
 
+# A client that waits exactly 1/rate lands a float rounding error short of a whole
+# token; the client's own bucket allows for that, and so must the marketplace's.
+_EPSILON = 1e-6
+
+
 class _Bucket:
     def __init__(self, rule: ThrottleRule, now: float) -> None:
         self.rule = rule
@@ -41,8 +46,8 @@ class _Bucket:
         elapsed = max(0.0, now - self.updated)
         self.tokens = min(float(self.rule.burst), self.tokens + elapsed * self.rule.rate)
         self.updated = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
+        if self.tokens >= 1.0 - _EPSILON:
+            self.tokens = max(0.0, self.tokens - 1.0)
             return None
         return (1.0 - self.tokens) / self.rule.rate
 

@@ -1,14 +1,54 @@
-"""The ``amazon`` channel: settings and declared facts."""
+"""The ``amazon`` channel: settings, declared facts, and the capabilities wired together.
+
+One channel is one seller account (``seller_id``) in one region. Listings, prices,
+stock and delisting act on the first of ``marketplace_ids`` (the channel's home
+marketplace, whose currency prices are in); orders are pulled from all of them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import ClassVar, Literal
 
-from pydantic import Field
+import httpx
+from pydantic import Field, field_validator
 
-from channelsync.channels import Channel, ChannelSettings
+from channelsync.channels import (
+    Capability,
+    Channel,
+    ChannelSettings,
+    InventoryCapability,
+    ListingsCapability,
+    OrdersCapability,
+    Page,
+    PricingCapability,
+    ShipmentsCapability,
+    TimeWindow,
+    paginate,
+)
+from channelsync.http import ChannelHttpClient, ResponseClassifier
+from channelsync.models import (
+    Listing,
+    ListingStatus,
+    ListingStatusChange,
+    Order,
+    PriceChange,
+    Shipment,
+    ShipmentResult,
+    StockUpdate,
+    UpdateResult,
+)
+from channelsync_amazon import fba, listings
+from channelsync_amazon import orders_v0 as orders_wire
+from channelsync_amazon.auth import REFRESH_MARGIN, SpApiAuth, refresh_access_token
+from channelsync_amazon.errors import SpApiClassifier
+from channelsync_amazon.feeds import FEED_QUOTA_KEY, FeedSubmitter
+from channelsync_amazon.limits import AMAZON_LIMITS, AmazonLimits
+from channelsync_amazon.shipments import confirm_shipment_body, package_reference, shipment_items
+from channelsync_amazon.wire import marketplace_currency
+from channelsync_amazon.writer import ListingWriter, PlannedPatch
 
-__all__ = ["REGION_ENDPOINTS", "AmazonChannel", "AmazonSettings"]
+__all__ = ["DEFAULT_TOKEN_URL", "REGION_ENDPOINTS", "AmazonChannel", "AmazonSettings"]
 
 #: The production SP-API endpoint of each selling region.
 REGION_ENDPOINTS: dict[str, str] = {
@@ -16,6 +56,13 @@ REGION_ENDPOINTS: dict[str, str] = {
     "eu": "https://sellingpartnerapi-eu.amazon.com",
     "fe": "https://sellingpartnerapi-fe.amazon.com",
 }
+DEFAULT_TOKEN_URL = "https://api.amazon.com/auth/o2/token"  # noqa: S105 - a URL, not a secret
+
+AFN_READ_ONLY = "AFN_READ_ONLY"
+_AFN_MESSAGE = (
+    "FBA (AFN) stock is held and counted by Amazon; channelsync reads it from FBA "
+    "inventory summaries and never writes it"
+)
 
 
 class AmazonSettings(ChannelSettings):
@@ -26,10 +73,27 @@ class AmazonSettings(ChannelSettings):
     seller_id: str = Field(min_length=1)
     lwa_client_id: str = Field(min_length=1, description="Login with Amazon client id.")
     fulfillment: Literal["MFN", "AFN"] = "MFN"
-    token_url: str = "https://api.amazon.com/auth/o2/token"  # noqa: S105 - a URL, not a secret
+    token_url: str = Field(
+        default=DEFAULT_TOKEN_URL,
+        description="LWA token endpoint: an absolute URL, or a path on base_url (test servers).",
+    )
+
+    @field_validator("token_url")
+    @classmethod
+    def _check_token_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://", "/")):
+            raise ValueError(f"token_url {value!r} must be an http(s) URL or a path")
+        return value
 
 
-class AmazonChannel(Channel[AmazonSettings]):
+class AmazonChannel(
+    Channel[AmazonSettings],
+    ListingsCapability,
+    InventoryCapability,
+    PricingCapability,
+    OrdersCapability,
+    ShipmentsCapability,
+):
     """Amazon seller accounts through the Selling Partner API (merchant-fulfilled and FBA)."""
 
     type_name: ClassVar[str] = "amazon"
@@ -37,11 +101,263 @@ class AmazonChannel(Channel[AmazonSettings]):
     settings_model: ClassVar[type[ChannelSettings]] = AmazonSettings
     credential_fields: ClassVar[tuple[str, ...]] = ("lwa_client_secret", "refresh_token")
     optional_credential_fields: ClassVar[tuple[str, ...]] = ()
+    limits: ClassVar[AmazonLimits] = AMAZON_LIMITS
     status_note: ClassVar[str] = (
-        "registration only: the marketplace capabilities are not implemented yet"
+        "orders on Orders API v0 (deprecated by Amazon; v2026-01-01 is the target)"
     )
+    capability_notes: ClassVar[Mapping[Capability, str]] = {
+        Capability.LISTINGS: (
+            "searchListingsItems with offers and MFN availability (FBA quantities from FBA "
+            "inventory summaries); delist sets the MFN quantity to 0 (the listing stays and "
+            "comes back with stock); relisting and AFN delisting are refused per item"
+        ),
+        Capability.INVENTORY: (
+            "MFN quantity by Listings Items PATCH (merge) below limits.feed_threshold, else "
+            "one JSON_LISTINGS_FEED; AFN (FBA) stock is never written"
+        ),
+        Capability.PRICING: (
+            "B2C price (purchasable_offer, merge) in the home marketplace's currency, by "
+            "PATCH or JSON_LISTINGS_FEED like stock"
+        ),
+        Capability.ORDERS: (
+            "Orders API v0 getOrders by LastUpdatedAfter/Before with NextToken, items per "
+            "order; orders of the channel's fulfilment channel only; AFN orders are on hold "
+            "(Amazon ships them); no buyer PII (needs a Restricted Data Token)"
+        ),
+        Capability.SHIPMENTS: "confirmShipment for MFN orders; carriers without a code go as Other",
+    }
 
     @property
     def base_url(self) -> str:
         """The configured override, else the region's production endpoint."""
         return self.settings.base_url or REGION_ENDPOINTS[self.settings.region]
+
+    @property
+    def token_url(self) -> str:
+        """The LWA token endpoint (a path in ``token_url`` is taken on ``base_url``)."""
+        url = self.settings.token_url
+        return self.base_url + url if url.startswith("/") else url
+
+    @property
+    def marketplace_id(self) -> str:
+        """The home marketplace: listings, prices and stock are written there."""
+        return self.settings.marketplace_ids[0]
+
+    @property
+    def plain(self) -> ChannelHttpClient:
+        """The transport for calls that carry no access token (LWA, pre-signed S3 URLs)."""
+        if self._plain is None:
+            return self.http  # raises ChannelNotOpenError with the usual message
+        return self._plain
+
+    # -- seams ----------------------------------------------------------------------
+
+    _plain: ChannelHttpClient | None = None
+    auth: SpApiAuth | None = None
+
+    def build_auth(self) -> httpx.Auth:
+        """Return the LWA header auth; its refreshes go through :attr:`plain`."""
+        self.auth = SpApiAuth(
+            lambda: refresh_access_token(
+                self.plain, self.token_url, self.credentials, self.settings.lwa_client_id
+            ),
+            clock=self.clock,
+            margin=REFRESH_MARGIN,
+            redactor=self.redactor,
+        )
+        return self.auth
+
+    def build_classifier(self) -> ResponseClassifier:
+        """Return the SP-API / LWA error classifier."""
+        return SpApiClassifier(self.clock)
+
+    async def open(self) -> None:
+        """Open the SP-API transport and the token-less one, sharing one rate limiter."""
+        if self.is_open:
+            return
+        await super().open()
+        plain = ChannelHttpClient(
+            channel=self.name,
+            base_url=self.base_url,
+            limits=self.limits,
+            classifier=self.build_classifier(),
+            retry_policy=self.retry_policy,
+            clock=self.clock,
+            metrics=self.metrics,
+            redactor=self.redactor,
+            rate_limiter=self.http.rate_limiter,
+            rate_limit_from_response=None,
+            transport=self._transport,
+            **self.http_client_options(),
+        )
+        await plain.__aenter__()
+        self._plain = plain
+
+    async def close(self) -> None:
+        """Close both transports."""
+        plain, self._plain = self._plain, None
+        if plain is not None:
+            await plain.aclose()
+        await super().close()
+
+    def _writer(self) -> ListingWriter:
+        quota = self.http.rate_limiter.bucket(self.name, FEED_QUOTA_KEY)
+        feeds = FeedSubmitter(
+            api=self.http,
+            plain=self.plain,
+            clock=self.clock,
+            seller_id=self.settings.seller_id,
+            marketplace_id=self.marketplace_id,
+            acquire_quota=quota.acquire,
+        )
+        return ListingWriter(
+            self.http,
+            seller_id=self.settings.seller_id,
+            marketplace_id=self.marketplace_id,
+            feeds=feeds,
+            feed_threshold=self.limits.feed_threshold,
+        )
+
+    def _orders(self) -> orders_wire.OrdersWire:
+        return orders_wire.OrdersWire(
+            self.http,
+            channel=self.name,
+            marketplace_ids=self.settings.marketplace_ids,
+            fulfillment=self.settings.fulfillment,
+        )
+
+    # -- listings -------------------------------------------------------------------
+
+    async def iter_listings(self) -> AsyncIterator[Listing]:
+        """Yield every listing in the home marketplace, 20 per page, sorted by SKU."""
+
+        async def fetch(token: str) -> Page[Listing, str]:
+            body = await self.http.request_json(
+                "GET",
+                listings.items_path(self.settings.seller_id),
+                operation="searchListingsItems",
+                params=listings.search_params(self.marketplace_id, token or None),
+            )
+            page = listings.parse_search_page(body, self.name, self.marketplace_id)
+            if self.settings.fulfillment == "AFN" and page.items:
+                held = await fba.fulfillable_quantities(
+                    self.http, self.marketplace_id, [item.item_id for item in page.items]
+                )
+                items = [
+                    item.model_copy(update={"quantity": held.get(item.item_id, 0)})
+                    for item in page.items
+                ]
+                return Page(items, page.next_token)
+            return page
+
+        async for listing in paginate(fetch, "", what="searchListingsItems pages"):
+            yield listing
+
+    async def send_listing_status_batch(
+        self, batch: Sequence[ListingStatusChange]
+    ) -> list[UpdateResult]:
+        """Delist by setting the MFN quantity to 0; relisting is a stock push, not a switch."""
+        planned: list[PlannedPatch] = []
+        refused: dict[int, UpdateResult] = {}
+        for index, change in enumerate(batch):
+            if self.settings.fulfillment == "AFN":
+                refused[index] = UpdateResult.failure(change, _AFN_MESSAGE, code=AFN_READ_ONLY)
+            elif change.status is ListingStatus.ON_SALE:
+                refused[index] = UpdateResult.failure(
+                    change,
+                    "Amazon has no relist switch: a delisted (quantity 0) listing is buyable "
+                    "again once a stock update gives it a quantity",
+                    code="NO_RELIST",
+                )
+            else:
+                sku = _sku_of(change)
+                planned.append(PlannedPatch(change, sku, [listings.fulfillment_patch(0)]))
+        return _merge(len(batch), refused, await self._writer().apply(planned))
+
+    # -- stock and price ------------------------------------------------------------
+
+    async def send_stock_batch(self, batch: Sequence[StockUpdate]) -> list[UpdateResult]:
+        """Set MFN quantities (PATCH per SKU or one feed); AFN stock is refused per item."""
+        if self.settings.fulfillment == "AFN":
+            return [UpdateResult.failure(u, _AFN_MESSAGE, code=AFN_READ_ONLY) for u in batch]
+        planned = [
+            PlannedPatch(u, _sku_of(u), [listings.fulfillment_patch(u.quantity)]) for u in batch
+        ]
+        return await self._writer().apply(planned)
+
+    async def send_price_batch(self, batch: Sequence[PriceChange]) -> list[UpdateResult]:
+        """Set B2C prices in the home marketplace (PATCH per SKU or one feed)."""
+        currency = marketplace_currency(self.marketplace_id)
+        planned: list[PlannedPatch] = []
+        refused: dict[int, UpdateResult] = {}
+        for index, change in enumerate(batch):
+            if currency is not None and change.price.currency != currency:
+                refused[index] = UpdateResult.failure(
+                    change,
+                    f"price is in {change.price.currency}; marketplace {self.marketplace_id} "
+                    f"sells in {currency}",
+                    code="CURRENCY_MISMATCH",
+                )
+                continue
+            patch = listings.price_patch(change.price.quantize(), self.marketplace_id)
+            planned.append(PlannedPatch(change, _sku_of(change), [patch]))
+        return _merge(len(batch), refused, await self._writer().apply(planned))
+
+    # -- orders and shipments -------------------------------------------------------
+
+    def fetch_orders(self, window: TimeWindow) -> AsyncIterator[Order]:
+        """Yield every order of the channel's fulfilment channel updated inside ``window``."""
+        return self._orders().search(window)
+
+    async def get_order(self, order_id: str) -> Order:
+        """Return one order with its lines."""
+        return await self._orders().get(order_id)
+
+    async def push_shipment(self, shipment: Shipment) -> ShipmentResult:
+        """Confirm a merchant-fulfilled shipment; Amazon answers 204 on success."""
+        carrier_code = self.carrier_code(shipment.carrier)
+        wire = self._orders()
+        items = await wire.shippable_items(shipment.order_id)
+        if (
+            not shipment.lines
+            and items
+            and all(i.quantity_shipped >= i.quantity_ordered for i in items)
+        ):
+            # Everything left already: confirming again would edit a package, not ship one.
+            return ShipmentResult(
+                order_id=shipment.order_id,
+                already_shipped=True,
+                marketplace_ref=package_reference(shipment.tracking_number),
+            )
+        body = confirm_shipment_body(
+            shipment,
+            await wire.marketplace_of(shipment.order_id),
+            carrier_code,
+            shipment_items(shipment, items),
+        )
+        await self.http.request(
+            "POST",
+            f"/orders/v0/orders/{shipment.order_id}/shipmentConfirmation",
+            operation="confirmShipment",
+            json=body,
+        )
+        return ShipmentResult(
+            order_id=shipment.order_id,
+            marketplace_ref=package_reference(shipment.tracking_number),
+        )
+
+
+def _sku_of(update: StockUpdate | PriceChange | ListingStatusChange) -> str:
+    """Return the seller SKU an update addresses.
+
+    Listings carry the seller SKU as their item id (``parse_listing``); an update that
+    names a ``sku_id`` addresses that SKU instead.
+    """
+    return update.sku_id or update.item_id
+
+
+def _merge(
+    size: int, refused: Mapping[int, UpdateResult], sent: Sequence[UpdateResult]
+) -> list[UpdateResult]:
+    answers = iter(sent)
+    return [refused[i] if i in refused else next(answers) for i in range(size)]

@@ -4,6 +4,7 @@ import pytest
 from channelsync_amazon import AmazonChannel, AmazonSettings
 from pydantic import ValidationError
 
+from channelsync.channels import Capability, Operation
 from channelsync.credentials import CredentialStore
 from channelsync.credentials.memory import MemorySecretBackend
 from channelsync.plugins import build_plugin_manager
@@ -43,3 +44,28 @@ def test_settings_validate_region_fulfillment_and_marketplaces() -> None:
         _settings(fulfillment="FBA")
     with pytest.raises(ValidationError, match="marketplace_ids"):
         _settings(marketplace_ids=[])
+
+
+def test_capabilities_and_limits_are_declared() -> None:
+    assert AmazonChannel.capabilities() == {
+        Capability.LISTINGS,
+        Capability.INVENTORY,
+        Capability.PRICING,
+        Capability.ORDERS,
+        Capability.SHIPMENTS,
+    }
+    limits = AmazonChannel.limits
+    assert limits.batch_size(Operation.SET_STOCK) == 25_000
+    assert limits.feed_threshold == 20
+    assert limits.rate_limit("getOrders").rate == 0.0167
+    assert limits.rate_limit("getOrders").burst == 20
+    assert limits.rate_limit("patchListingsItem").burst == 5
+    assert limits.order_window.lag.total_seconds() >= 120
+    assert not limits.stock_delta
+    assert set(AmazonChannel.capability_notes) == AmazonChannel.capabilities()
+
+
+def test_token_url_must_be_a_url_or_a_path() -> None:
+    with pytest.raises(ValidationError, match="token_url"):
+        _settings(token_url="api.amazon.com/auth/o2/token")
+    assert _settings(token_url="/auth/o2/token").token_url == "/auth/o2/token"

@@ -1,0 +1,49 @@
+"""A faithful fake of Amazon's Selling Partner API, LWA and feed document storage.
+
+``FakeSellingPartner`` mounts in-process (``fake.transport()``) for tests and serves
+on loopback HTTP (``fake.serve()``) for the demo. ``DEMO_SETTINGS`` and
+``DEMO_CREDENTIALS`` configure a channel for the fake made by :func:`demo_fake`
+(add ``base_url`` pointing at the fake).
+"""
+
+from __future__ import annotations
+
+from channelsync.clock import Clock
+from channelsync.testing.fakes import FaultInjector, demo_catalogue
+from channelsync_amazon.fake.marketplace import FakeSellingPartner
+
+__all__ = ["DEMO_CREDENTIALS", "DEMO_SETTINGS", "FakeSellingPartner", "demo_fake"]
+
+#: Channel settings for the demo fake (without ``base_url``). The token path is taken
+#: on ``base_url``, so one loopback server answers both SP-API and LWA.
+DEMO_SETTINGS: dict[str, object] = {
+    "region": "na",
+    "marketplace_ids": ["ATVPDKIKX0DER"],
+    "seller_id": "A1FAKESELLER00",
+    "lwa_client_id": "amzn1.application-oa2-client.fake-demo",
+    "fulfillment": "MFN",
+    "token_url": "/auth/o2/token",
+}
+
+#: Credentials the demo fake accepts (obviously not real).
+DEMO_CREDENTIALS: dict[str, str] = {
+    "lwa_client_secret": "fake-lwa-client-secret-not-real",
+    "refresh_token": "Atzr|fake-refresh-token-not-real",
+}
+
+
+def demo_fake(
+    *, clock: Clock | None = None, faults: FaultInjector | None = None, seed: int = 0
+) -> FakeSellingPartner:
+    """Return a fake seeded with ``demo_catalogue()`` that accepts the demo credentials."""
+    fake = FakeSellingPartner(
+        client_id=str(DEMO_SETTINGS["lwa_client_id"]),
+        client_secret=DEMO_CREDENTIALS["lwa_client_secret"],
+        refresh_token=DEMO_CREDENTIALS["refresh_token"],
+        seller_id=str(DEMO_SETTINGS["seller_id"]),
+        clock=clock,
+        faults=faults,
+        seed=seed,
+    )
+    fake.seed_catalogue(demo_catalogue())
+    return fake

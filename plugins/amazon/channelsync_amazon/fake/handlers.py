@@ -1,0 +1,485 @@
+"""The fake's operation handlers, one per SP-API operation id, plus LWA and S3.
+
+Each SP-API handler returns ``(status, body)`` or raises
+:class:`~channelsync_amazon.fake.wire.FakeRequestError`; the marketplace adds the
+envelope, request id and rate-limit header. Handlers are named after Amazon's
+operation ids so the dispatch is a lookup.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+import httpx
+
+from channelsync_amazon.fake import orders
+from channelsync_amazon.fake.catalogue import apply_patches, is_afn, issue, render_item
+from channelsync_amazon.fake.feeds import FakeFeed, advance
+from channelsync_amazon.fake.wire import (
+    FakeRequestError,
+    iso,
+    lwa_error,
+    parse_iso,
+    read_json,
+    s3_error,
+)
+
+if TYPE_CHECKING:
+    from channelsync_amazon.fake.marketplace import FakeSellingPartner
+
+Answer = tuple[int, object]
+
+_INCLUDED = frozenset(
+    {
+        "summaries",
+        "attributes",
+        "issues",
+        "offers",
+        "fulfillmentAvailability",
+        "procurement",
+        "relationships",
+        "productTypes",
+    }
+)
+_FBA_PAGE = 50
+_FBA_TOKEN_LIFETIME = 30.0
+
+
+# -- LWA and S3 -----------------------------------------------------------------------
+
+
+def _token_fields(request: httpx.Request) -> dict[str, str]:
+    kind = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    text = request.content.decode("utf-8", "replace")
+    if kind == "application/json":
+        try:
+            body = json.loads(text)
+        except json.JSONDecodeError:
+            return {}
+        return (
+            {k: v for k, v in body.items() if isinstance(v, str)} if isinstance(body, dict) else {}
+        )
+    if kind == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(text, keep_blank_values=True))
+    return {}
+
+
+def lwa_token(fake: FakeSellingPartner, request: httpx.Request) -> httpx.Response:
+    """Answer the refresh-token grant (form or JSON body, as LWA accepts both)."""
+    fields = _token_fields(request)
+    if fields.get("grant_type") != "refresh_token" or "refresh_token" not in fields:
+        return lwa_error(400, "invalid_request", "The request is missing a required parameter")
+    if (
+        fields.get("client_id") != fake.client_id
+        or fields.get("client_secret") != fake.client_secret
+    ):
+        return lwa_error(401, "invalid_client", "Client authentication failed")
+    if fields["refresh_token"] not in fake.refresh_tokens:
+        return lwa_error(400, "invalid_grant", "The request has an invalid grant parameter")
+    access = f"Atza|{fake.token('access')}"
+    fake.access_tokens[access] = fake.clock.monotonic() + fake.token_lifetime
+    body: dict[str, Any] = {
+        "access_token": access,
+        "token_type": "bearer",
+        "expires_in": fake.token_lifetime,
+    }
+    if fake.rotate_refresh_tokens:
+        rotated = f"Atzr|{fake.token('refresh')}"
+        fake.refresh_tokens = {rotated}
+        body["refresh_token"] = rotated
+    return httpx.Response(200, json=body)
+
+
+def s3(
+    fake: FakeSellingPartner, request: httpx.Request, operation: str, document_id: str
+) -> httpx.Response:
+    """Answer a pre-signed document URL: upload the feed, or download a result."""
+    document = fake.documents.get(document_id)
+    signature = dict(parse_qsl(request.url.query.decode("ascii", "replace"))).get("X-Amz-Signature")
+    if document is None or signature != document.signature:
+        return s3_error(403, "SignatureDoesNotMatch", "The request signature does not match.")
+    if "x-amz-access-token" in request.headers:
+        # Headers named x-amz-* must be signed on a pre-signed URL; this one never is.
+        return s3_error(403, "AccessDenied", "There were headers present that were not signed.")
+    if operation == "uploadFeedDocument":
+        if request.headers.get("Content-Type") != document.content_type:
+            return s3_error(
+                403, "SignatureDoesNotMatch", "Content-Type differs from the signed one."
+            )
+        document.content = request.content
+        return httpx.Response(200, headers={"ETag": f'"{document.signature[:32]}"'})
+    if document.content is None:
+        return s3_error(404, "NoSuchKey", "The specified key does not exist.")
+    return httpx.Response(
+        200, headers={"Content-Type": document.content_type}, content=document.content
+    )
+
+
+# -- Listings Items -------------------------------------------------------------------
+
+
+def _seller(fake: FakeSellingPartner, seller_id: str) -> None:
+    if seller_id != fake.seller_id:
+        raise FakeRequestError(403, "Unauthorized", "Access to requested resource is denied.")
+
+
+def _marketplaces(fake: FakeSellingPartner, params: Mapping[str, str], name: str) -> list[str]:
+    ids = [m for m in params.get(name, "").split(",") if m]
+    if not ids:
+        raise FakeRequestError(400, "InvalidInput", f"{name} is required")
+    if any(m not in fake.marketplace_ids for m in ids):
+        raise FakeRequestError(400, "InvalidInput", f"{name} names an unknown marketplace")
+    return ids
+
+
+def _included(params: Mapping[str, str], default: str = "summaries") -> frozenset[str]:
+    wanted = frozenset(p for p in params.get("includedData", default).split(",") if p)
+    if wanted - _INCLUDED:
+        raise FakeRequestError(400, "InvalidInput", "includedData has an unknown value")
+    return wanted
+
+
+def _render(fake: FakeSellingPartner, sku_id: str, included: frozenset[str]) -> dict[str, Any]:
+    found = fake.store.find_sku(sku_id)
+    if found is None:
+        raise FakeRequestError(404, "NotFound", f"SKU {sku_id} not found")
+    item, sku = found
+    return render_item(
+        item,
+        sku,
+        marketplace_id=fake.marketplace_id,
+        currency=fake.currency,
+        included=included,
+        region_channel=fake.region_channel,
+    )
+
+
+def searchListingsItems(
+    fake: FakeSellingPartner, request: httpx.Request, seller_id: str, *, partial_failure: bool
+) -> Answer:
+    """Page through the seller's listings."""
+    params = fake.params(request)
+    _seller(fake, seller_id)
+    _marketplaces(fake, params, "marketplaceIds")
+    included = _included(params)
+    token = params.get("pageToken")
+    if token is not None:
+        state = fake.listing_tokens.get(token)
+        if state is None:
+            raise FakeRequestError(400, "InvalidInput", "Invalid pageToken")
+        skus, offset, size = state
+    else:
+        try:
+            size = int(params.get("pageSize", "10"))
+        except ValueError:
+            size = 0
+        if not 1 <= size <= 20:
+            raise FakeRequestError(400, "InvalidInput", "pageSize must be 1 to 20")
+        sort_by = params.get("sortBy", "lastUpdatedDate")
+        descending = params.get("sortOrder", "DESC") == "DESC"
+        pairs = list(fake.store.iter_skus())
+        if sort_by == "sku":
+            pairs.sort(key=lambda p: p[1].sku_id, reverse=descending)
+        elif sort_by in ("createdDate", "lastUpdatedDate"):
+            pairs.sort(
+                key=lambda p: p[0].created if sort_by == "createdDate" else p[0].modified,
+                reverse=descending,
+            )
+        else:
+            raise FakeRequestError(
+                400, "InvalidInput", "sortBy must be sku, createdDate or lastUpdatedDate"
+            )
+        skus, offset = [s.sku_id for _, s in pairs], 0
+    page = skus[offset : offset + size]
+    body: dict[str, Any] = {
+        "numberOfResults": len(skus),
+        "items": [_render(fake, s, included) for s in page if fake.store.find_sku(s)],
+    }
+    if offset + size < len(skus):
+        next_token = fake.token("listings")
+        fake.listing_tokens[next_token] = (skus, offset + size, size)
+        body["pagination"] = {"nextToken": next_token}
+    return 200, body
+
+
+def getListingsItem(
+    fake: FakeSellingPartner,
+    request: httpx.Request,
+    seller_id: str,
+    sku: str,
+    *,
+    partial_failure: bool,
+) -> Answer:
+    """Return one listing."""
+    params = fake.params(request)
+    _seller(fake, seller_id)
+    _marketplaces(fake, params, "marketplaceIds")
+    return 200, _render(fake, sku, _included(params))
+
+
+def patchListingsItem(
+    fake: FakeSellingPartner,
+    request: httpx.Request,
+    seller_id: str,
+    sku: str,
+    *,
+    partial_failure: bool,
+) -> Answer:
+    """Apply JSON Patch operations to one listing."""
+    params = fake.params(request)
+    _seller(fake, seller_id)
+    _marketplaces(fake, params, "marketplaceIds")
+    body = read_json(request)
+    if not isinstance(body, dict) or "productType" not in body or "patches" not in body:
+        raise FakeRequestError(400, "InvalidInput", "productType and patches are required")
+    preview = params.get("mode") == "VALIDATION_PREVIEW"
+    found = fake.store.find_sku(sku)
+    if found is None:
+        problems = [issue("100004", f"SKU {sku} does not exist for this seller")]
+    else:
+        problems = apply_patches(
+            found[1],
+            body["productType"],
+            body["patches"],
+            marketplace_id=fake.marketplace_id,
+            currency=fake.currency,
+            now=fake.clock.now(),
+            validate_only=preview,
+        )
+    status = "INVALID" if problems else "VALID" if preview else "ACCEPTED"
+    return 200, {
+        "sku": sku,
+        "status": status,
+        "submissionId": fake.token("submission"),
+        "issues": problems,
+    }
+
+
+def deleteListingsItem(
+    fake: FakeSellingPartner,
+    request: httpx.Request,
+    seller_id: str,
+    sku: str,
+    *,
+    partial_failure: bool,
+) -> Answer:
+    """Delete one listing."""
+    params = fake.params(request)
+    _seller(fake, seller_id)
+    if len(_marketplaces(fake, params, "marketplaceIds")) > 1:
+        raise FakeRequestError(400, "InvalidInput", "marketplaceIds takes one marketplace")
+    found = fake.store.find_sku(sku)
+    if found is None:
+        raise FakeRequestError(400, "InvalidInput", f"SKU {sku} does not exist for this seller")
+    found[0].skus.remove(found[1])
+    return 200, {
+        "sku": sku,
+        "status": "ACCEPTED",
+        "submissionId": fake.token("submission"),
+        "issues": [],
+    }
+
+
+# -- Feeds ----------------------------------------------------------------------------
+
+
+def createFeedDocument(
+    fake: FakeSellingPartner, request: httpx.Request, *, partial_failure: bool
+) -> Answer:
+    """Create a feed document and its pre-signed upload URL."""
+    body = read_json(request)
+    content_type = body.get("contentType") if isinstance(body, dict) else None
+    if not isinstance(content_type, str) or not content_type:
+        raise FakeRequestError(400, "InvalidInput", "contentType is required")
+    document = fake.new_document(content_type)
+    return 201, {
+        "feedDocumentId": document.document_id,
+        "url": fake.document_url(document, upload=True),
+    }
+
+
+def getFeedDocument(
+    fake: FakeSellingPartner, request: httpx.Request, document_id: str, *, partial_failure: bool
+) -> Answer:
+    """Return where to download a document."""
+    document = fake.documents.get(document_id)
+    if document is None:
+        raise FakeRequestError(404, "NotFound", f"Feed document {document_id} not found")
+    body: dict[str, Any] = {
+        "feedDocumentId": document_id,
+        "url": fake.document_url(document, upload=False),
+    }
+    if document.gzip:
+        body["compressionAlgorithm"] = "GZIP"
+    return 200, body
+
+
+def createFeed(
+    fake: FakeSellingPartner, request: httpx.Request, *, partial_failure: bool
+) -> Answer:
+    """Submit a feed whose document was uploaded."""
+    body = read_json(request)
+    if not isinstance(body, dict):
+        raise FakeRequestError(400, "InvalidInput", "request body must be an object")
+    feed_type = body.get("feedType")
+    marketplaces = body.get("marketplaceIds")
+    document_id = body.get("inputFeedDocumentId")
+    if not isinstance(feed_type, str) or not isinstance(document_id, str):
+        raise FakeRequestError(400, "InvalidInput", "feedType and inputFeedDocumentId are required")
+    if not isinstance(marketplaces, list) or not 1 <= len(marketplaces) <= 25:
+        raise FakeRequestError(400, "InvalidInput", "marketplaceIds: 1 to 25 ids are required")
+    if any(m not in fake.marketplace_ids for m in marketplaces):
+        raise FakeRequestError(400, "InvalidInput", "marketplaceIds names an unknown marketplace")
+    document = fake.documents.get(document_id)
+    if document is None or fake.document_expired(document):
+        raise FakeRequestError(400, "InvalidInput", "inputFeedDocumentId is unknown or expired")
+    if feed_type == "JSON_LISTINGS_FEED" and fake.quota_spent(
+        "JSON_LISTINGS_FEED", fake.feed_quota
+    ):
+        raise FakeRequestError(
+            429, "QuotaExceeded", "You exceeded your quota for the requested resource."
+        )
+    feed = FakeFeed(
+        feed_id=f"{fake._rng.randint(10**10, 10**11 - 1)}",
+        feed_type=feed_type,
+        marketplace_ids=list(marketplaces),
+        document_id=document_id,
+        created=fake.clock.now(),
+        partial_failure=partial_failure,
+    )
+    if feed_type != "JSON_LISTINGS_FEED":
+        # Legacy listings feeds are no longer processed (reference §6.3).
+        feed.status = "FATAL"
+    fake.feeds[feed.feed_id] = feed
+    return 202, {"feedId": feed.feed_id}
+
+
+def getFeed(
+    fake: FakeSellingPartner, request: httpx.Request, feed_id: str, *, partial_failure: bool
+) -> Answer:
+    """Return a feed's processing status."""
+    feed = fake.feeds.get(feed_id)
+    if feed is None:
+        raise FakeRequestError(404, "NotFound", f"Feed {feed_id} not found")
+    advance(fake, feed)
+    body: dict[str, Any] = {
+        "feedId": feed.feed_id,
+        "feedType": feed.feed_type,
+        "marketplaceIds": feed.marketplace_ids,
+        "createdTime": iso(feed.created),
+        "processingStatus": feed.status,
+    }
+    if feed.started is not None:
+        body["processingStartTime"] = iso(feed.started)
+    if feed.ended is not None:
+        body["processingEndTime"] = iso(feed.ended)
+    if feed.result_document_id is not None:
+        body["resultFeedDocumentId"] = feed.result_document_id
+    return 200, body
+
+
+# -- Orders ---------------------------------------------------------------------------
+
+
+def getOrders(fake: FakeSellingPartner, request: httpx.Request, *, partial_failure: bool) -> Answer:
+    """List orders by created or last-updated time."""
+    return 200, orders.get_orders(fake, fake.params(request))
+
+
+def getOrder(
+    fake: FakeSellingPartner, request: httpx.Request, order_id: str, *, partial_failure: bool
+) -> Answer:
+    """Return one order."""
+    return 200, orders.get_order(fake, order_id)
+
+
+def getOrderItems(
+    fake: FakeSellingPartner, request: httpx.Request, order_id: str, *, partial_failure: bool
+) -> Answer:
+    """Return one order's items."""
+    return 200, orders.get_order_items(fake, order_id, fake.params(request))
+
+
+def confirmShipment(
+    fake: FakeSellingPartner, request: httpx.Request, order_id: str, *, partial_failure: bool
+) -> Answer:
+    """Confirm a merchant-fulfilled shipment; 204 No Content."""
+    orders.confirm_shipment(fake, order_id, request)
+    return 204, None
+
+
+# -- FBA inventory --------------------------------------------------------------------
+
+
+def _summary(fake: FakeSellingPartner, sku_id: str) -> dict[str, Any]:
+    found = fake.store.find_sku(sku_id)
+    assert found is not None
+    item, sku = found
+    return {
+        "asin": sku.extra["asin"],
+        "fnSku": sku.extra["fnsku"],
+        "sellerSku": sku.sku_id,
+        "condition": "NewItem",
+        "inventoryDetails": {
+            "fulfillableQuantity": sku.quantity,
+            "inboundWorkingQuantity": 0,
+            "inboundShippedQuantity": 0,
+            "inboundReceivingQuantity": 0,
+            "reservedQuantity": {"totalReservedQuantity": 0},
+        },
+        "lastUpdatedTime": iso(sku.extra.get("updated", item.modified)),
+        "productName": item.title,
+        "totalQuantity": sku.quantity,
+    }
+
+
+def getInventorySummaries(
+    fake: FakeSellingPartner, request: httpx.Request, *, partial_failure: bool
+) -> Answer:
+    """Return FBA inventory summaries of one marketplace."""
+    params = fake.params(request)
+    marketplaces = _marketplaces(fake, params, "marketplaceIds")
+    if len(marketplaces) != 1:
+        raise FakeRequestError(400, "InvalidInput", "marketplaceIds takes exactly one marketplace")
+    if (
+        params.get("granularityType") != "Marketplace"
+        or params.get("granularityId") != marketplaces[0]
+    ):
+        raise FakeRequestError(400, "InvalidInput", "granularityType/granularityId are invalid")
+    token = params.get("nextToken")
+    if token is not None:
+        state = fake.inventory_tokens.pop(token, None)
+        if state is None or fake.clock.monotonic() > state[2]:
+            raise FakeRequestError(400, "InvalidInput", "nextToken is invalid or expired")
+        skus, offset = state[0], state[1]
+    else:
+        wanted = [s for s in params.get("sellerSkus", "").split(",") if s]
+        if len(wanted) > 50:
+            raise FakeRequestError(400, "InvalidInput", "sellerSkus takes at most 50 SKUs")
+        fba = [sku for _, sku in fake.store.iter_skus() if is_afn(sku)]
+        if "startDateTime" in params:
+            since = parse_iso(params["startDateTime"], "startDateTime")
+            skus = [s.sku_id for s in fba if s.extra.get("updated", since) >= since]
+        elif wanted:
+            skus = [s.sku_id for s in fba if s.sku_id in wanted]
+        else:
+            skus = [s.sku_id for s in fba]
+        offset = 0
+    body: dict[str, Any] = {
+        "payload": {
+            "granularity": {"granularityType": "Marketplace", "granularityId": marketplaces[0]},
+            "inventorySummaries": [_summary(fake, s) for s in skus[offset : offset + _FBA_PAGE]],
+        }
+    }
+    if offset + _FBA_PAGE < len(skus):
+        next_token = fake.token("fba")
+        fake.inventory_tokens[next_token] = (
+            skus,
+            offset + _FBA_PAGE,
+            fake.clock.monotonic() + _FBA_TOKEN_LIFETIME,
+        )
+        body["pagination"] = {"nextToken": next_token}
+    return 200, body

@@ -1,0 +1,258 @@
+"""Listings read, delist, price and stock through the fake, every call contract-checked."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from channelsync_amazon import AmazonChannel
+from channelsync_amazon.fake import FakeSellingPartner
+from channelsync_amazon.listings import items_path
+
+from channelsync.models import ListingStatus, ListingStatusChange, Money, PriceChange, StockUpdate
+from channelsync.testing.fakes import Fault
+
+
+async def test_reads_every_listing_with_price_and_quantity(
+    channel: AmazonChannel, fake: FakeSellingPartner, wire
+) -> None:
+    listings = [listing async for listing in channel.iter_listings()]
+    expected = sorted(fake.store.stock_by_merchant_code())
+    assert [listing.item_id for listing in listings] == expected
+    first = listings[0]
+    assert first.merchant_code == first.item_id == "CS-0001-1"
+    assert first.price == Money.of("49.90", "USD")
+    assert first.quantity == 20
+    assert first.status is ListingStatus.ON_SALE
+    assert wire.checked["searchListingsItems"] == 1  # 16 listings, 20 a page
+    assert wire.checked["lwaToken"] == 1
+
+
+async def test_single_stock_update_is_a_merge_patch(
+    channel: AmazonChannel, fake: FakeSellingPartner, wire
+) -> None:
+    results = await channel.set_stock([StockUpdate(item_id="CS-0001-1", quantity=7)])
+    assert [r.ok for r in results] == [True]
+    found = fake.store.find_sku("CS-0001-1")
+    assert found is not None
+    assert found[1].quantity == 7
+    # merge kept the handling time that replace would have dropped
+    availability = found[1].extra["attributes"]["fulfillment_availability"][0]
+    assert availability["lead_time_to_ship_max_days"] == 2
+    assert wire.checked["patchListingsItem"] == 1
+
+
+async def _listings(channel: AmazonChannel) -> list:
+    return [listing async for listing in channel.iter_listings()]
+
+
+def _empty(fake: FakeSellingPartner) -> None:
+    fake.store.items.clear()
+
+
+@pytest.mark.parametrize(("count", "pages"), [(0, 1), (20, 1), (40, 2), (41, 3)])
+async def test_listing_pages_empty_exact_multiple_and_last(
+    channel: AmazonChannel, fake: FakeSellingPartner, wire, count: int, pages: int
+) -> None:
+    _empty(fake)
+    for index in range(count):
+        fake.add_listing(f"SKU-{index:03d}", f"Lamp {index}", Decimal("9.90"), index)
+    listings = await _listings(channel)
+    assert [listing.item_id for listing in listings] == [f"SKU-{i:03d}" for i in range(count)]
+    assert wire.checked["searchListingsItems"] == pages
+    if count:
+        assert listings[0].status is ListingStatus.DELISTED  # quantity 0: not buyable
+        assert listings[0].raw_status == "DISCOVERABLE"
+
+
+async def test_skus_are_percent_encoded_in_paths(
+    channel: AmazonChannel, fake: FakeSellingPartner, wire
+) -> None:
+    fake.add_listing("MY/SKU 1+x", "Odd SKU", Decimal("5.00"), 3)
+    results = await channel.set_stock([StockUpdate(item_id="MY/SKU 1+x", quantity=9)])
+    assert results[0].ok
+    found = fake.store.find_sku("MY/SKU 1+x")
+    assert found is not None
+    assert found[1].quantity == 9
+
+
+def test_listing_path_vector_from_the_reference() -> None:
+    assert (
+        items_path("A1SELLERID", "MY/SKU 1") == "/listings/2021-08-01/items/A1SELLERID/MY%2FSKU%201"
+    )
+
+
+async def test_delist_sets_the_mfn_quantity_to_zero_and_relist_is_refused(
+    channel: AmazonChannel, fake: FakeSellingPartner
+) -> None:
+    results = await channel.set_listing_status(
+        [
+            ListingStatusChange(item_id="CS-0001-1", status=ListingStatus.DELISTED),
+            ListingStatusChange(item_id="CS-0001-2", status=ListingStatus.ON_SALE),
+        ]
+    )
+    assert results[0].ok
+    assert results[1].error is not None
+    assert results[1].error.code == "NO_RELIST"
+    found = fake.store.find_sku("CS-0001-1")
+    assert found is not None
+    assert found[1].quantity == 0
+    listing = next(x for x in await _listings(channel) if x.item_id == "CS-0001-1")
+    assert listing.status is ListingStatus.DELISTED
+
+
+async def test_single_price_change_is_a_purchasable_offer_merge(
+    channel: AmazonChannel, fake: FakeSellingPartner, wire
+) -> None:
+    found = fake.store.find_sku("CS-0002-1")
+    assert found is not None
+    found[1].extra["attributes"]["purchasable_offer"] = [
+        {
+            "marketplace_id": "ATVPDKIKX0DER",
+            "currency": "USD",
+            "audience": "ALL",
+            "minimum_seller_allowed_price": [{"schedule": [{"value_with_tax": 10}]}],
+        }
+    ]
+    results = await channel.set_prices(
+        [PriceChange(item_id="CS-0002-1", price=Money.of("24.5", "USD"))]
+    )
+    assert results[0].ok
+    assert found[1].price == Decimal("24.50")
+    offer = found[1].extra["attributes"]["purchasable_offer"][0]
+    assert "minimum_seller_allowed_price" in offer  # merge kept it
+    listing = next(x for x in await _listings(channel) if x.item_id == "CS-0002-1")
+    assert listing.price == Money.of("24.50", "USD")
+
+
+async def test_price_in_the_wrong_currency_is_refused_per_item(
+    channel: AmazonChannel, wire
+) -> None:
+    results = await channel.set_prices(
+        [
+            PriceChange(item_id="CS-0001-1", price=Money.of("10", "EUR")),
+            PriceChange(item_id="CS-0001-2", price=Money.of("10", "USD")),
+        ]
+    )
+    assert results[0].error is not None
+    assert results[0].error.code == "CURRENCY_MISMATCH"
+    assert results[1].ok
+    assert wire.checked["patchListingsItem"] == 1
+
+
+async def test_a_patch_for_an_unknown_sku_fails_that_sku_only(
+    channel: AmazonChannel, fake: FakeSellingPartner
+) -> None:
+    results = await channel.set_stock(
+        [StockUpdate(item_id="NOPE", quantity=1), StockUpdate(item_id="CS-0001-1", quantity=2)]
+    )
+    assert not results[0].ok
+    assert results[1].ok
+
+
+def _updates(fake: FakeSellingPartner, quantity: int) -> list[StockUpdate]:
+    """One update per listing; with the extra listings, enough for a feed."""
+    while len(fake.store.stock_by_merchant_code()) < 24:
+        fake.add_listing(f"EXTRA-{len(fake.store.items)}", "Extra", Decimal("3.00"), 1)
+    return [
+        StockUpdate(item_id=code, quantity=quantity)
+        for code in sorted(fake.store.stock_by_merchant_code())
+    ]
+
+
+async def test_a_large_batch_goes_through_one_listings_feed(
+    channel: AmazonChannel, fake: FakeSellingPartner, wire, clock
+) -> None:
+    updates = _updates(fake, 5)
+    assert len(updates) >= channel.limits.feed_threshold
+    results = await channel.set_stock(updates)
+    assert all(r.ok for r in results)
+    assert set(fake.store.stock_by_merchant_code().values()) == {5}
+    assert wire.checked["patchListingsItem"] == 0
+    assert wire.checked["createFeed"] == 1
+    assert wire.checked["uploadFeedDocument"] == 1
+    assert wire.checked["downloadFeedDocument"] == 1
+    assert wire.checked["getFeed"] >= 2  # polled on the fake clock until DONE
+    assert any(s == 30.0 for s in clock.sleeps)
+
+
+async def test_a_feed_where_one_sku_fails_applies_the_others(
+    channel: AmazonChannel, fake: FakeSellingPartner, wire
+) -> None:
+    fake.gzip_reports = True
+    updates = _updates(fake, 4)
+    updates.insert(3, StockUpdate(item_id="GHOST-SKU", quantity=4))
+    results = await channel.set_stock(updates)
+    failed = [r for r in results if not r.ok]
+    assert wire.checked["createFeed"] == 1
+    assert [r.item_id for r in failed] == ["GHOST-SKU"]
+    assert failed[0].error is not None
+    assert "GHOST-SKU" in failed[0].error.message
+    assert set(fake.store.stock_by_merchant_code().values()) == {4}
+
+
+async def test_injected_partial_feed_failure(
+    channel: AmazonChannel, fake: FakeSellingPartner
+) -> None:
+    fake.faults.force(Fault.PARTIAL_BATCH)
+    results = await channel.set_stock(_updates(fake, 3))
+    assert [r.ok for r in results].count(False) == 1
+    assert not results[0].ok
+
+
+async def test_prices_in_a_feed(channel: AmazonChannel, fake: FakeSellingPartner, wire) -> None:
+    changes = [
+        PriceChange(item_id=u.item_id, price=Money.of("11.11", "USD")) for u in _updates(fake, 0)
+    ]
+    results = await channel.set_prices(changes)
+    assert all(r.ok for r in results)
+    assert {sku.price for _, sku in fake.store.iter_skus()} == {Decimal("11.11")}
+    assert wire.checked["createFeed"] == 1
+
+
+async def test_feed_submissions_are_paced_to_five_per_five_minutes(
+    channel: AmazonChannel, fake: FakeSellingPartner, clock, wire
+) -> None:
+    fake.queue_seconds = fake.process_seconds = 0.0
+    for round_ in range(6):
+        results = await channel.set_stock(_updates(fake, round_))
+        assert all(r.ok for r in results)
+    assert wire.checked["createFeed"] == 6
+    bucket = channel.http.rate_limiter.bucket(channel.name, "jsonListingsFeedSubmissions")
+    assert bucket.burst == 5
+    assert max(clock.sleeps) >= 59.0  # the sixth waited for the window, not for a 429
+    assert channel.metrics.throttles(channel.name, "createFeed") == 0
+
+
+async def test_afn_stock_is_read_from_fba_and_never_written(
+    make, fake: FakeSellingPartner, wire
+) -> None:
+    _empty(fake)
+    fake.add_listing("FBA-1", "Amazon keeps it", Decimal("20.00"), 17, afn=True)
+    fake.add_listing("FBA-2", "Amazon keeps it", Decimal("20.00"), 0, afn=True)
+    async with make(fulfillment="AFN") as channel:
+        listings = await _listings(channel)
+        assert [(x.item_id, x.quantity) for x in listings] == [("FBA-1", 17), ("FBA-2", 0)]
+        assert wire.checked["getInventorySummaries"] == 1
+        results = await channel.set_stock([StockUpdate(item_id="FBA-1", quantity=3)])
+        delist = await channel.set_listing_status(
+            [ListingStatusChange(item_id="FBA-1", status=ListingStatus.DELISTED)]
+        )
+    for result in (*results, *delist):
+        assert result.error is not None
+        assert result.error.code == "AFN_READ_ONLY"
+        assert "FBA" in result.error.message
+    assert wire.checked["patchListingsItem"] == 0
+    found = fake.store.find_sku("FBA-1")
+    assert found is not None
+    assert found[1].quantity == 17
+
+
+async def test_fake_refuses_setting_merchant_quantity_on_an_fba_sku(
+    channel: AmazonChannel, fake: FakeSellingPartner
+) -> None:
+    fake.add_listing("FBA-9", "Amazon keeps it", Decimal("20.00"), 5, afn=True)
+    results = await channel.set_stock([StockUpdate(item_id="FBA-9", quantity=1)])
+    assert not results[0].ok
+    assert results[0].error is not None
+    assert results[0].error.code == "8541"
