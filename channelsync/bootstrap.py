@@ -23,10 +23,17 @@ from channelsync.config import (
     resolve_settings,
 )
 from channelsync.credentials import CredentialStore
+from channelsync.engine.sync import SyncEngine
 from channelsync.http import TransportMetrics
 from channelsync.plugins import PluginHost, build_plugin_manager
+from channelsync.store import Store, open_store
 
-__all__ = ["build_channel", "load_channels"]
+__all__ = ["build_channel", "build_engine", "load_channels", "open_state"]
+
+
+def open_state(config: Config) -> Store:
+    """Open the state store the configuration names (creating and migrating it as needed)."""
+    return open_store(config.store)
 
 
 def build_channel(
@@ -91,3 +98,36 @@ def load_channels(
         )
         for entry in entries
     ]
+
+
+def build_engine(
+    config: Config,
+    store: Store,
+    *,
+    host: PluginHost | None = None,
+    channels: Iterable[Channel[Any]] | None = None,
+    credentials: CredentialStore | None = None,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    clock: Clock | None = None,
+) -> SyncEngine:
+    """Wire the sync engine: the config's channels (or ``channels``), the store and the hooks.
+
+    ``channels`` replaces channels of the same name (in-process channels in tests);
+    every other configured channel is built from the config as :func:`build_channel` does.
+    """
+    host = host or build_plugin_manager()
+    given = {channel.name: channel for channel in channels or ()}
+    transports = transports or {}
+    built = [
+        given.get(entry.name)
+        or build_channel(
+            config,
+            entry,
+            host=host,
+            credentials=credentials,
+            transport=transports.get(entry.name),
+            clock=clock,
+        )
+        for entry in config.channels
+    ]
+    return SyncEngine.from_config(config, store, built, host=host, clock=clock)

@@ -5,16 +5,34 @@ The file is TOML (read with :mod:`tomllib`). Example::
     [store]
     url = "sqlite:////var/lib/channelsync/state.db"   # optional
 
+    [engine]                     # optional
+    strict = false               # partition stock between channels at every level
+    scarce_threshold = 3         # per-SKU scarcity level (default: channels selling it)
+
     [[channels]]
     name = "tmall-main"          # unique; letters, digits, '_', '.', '-'
     type = "tmall"               # a channel type provided by an installed plugin
     base_url = "https://..."     # optional gateway override (sandbox, local fake)
+    share = 0.5                  # allocation (all optional): share of available stock,
+    cap = 100                    # the most ever shown, units held back, who gets the
+    buffer = 2                   # last units first, a deliberate floor (breaks the
+    priority = 10                # last-unit guarantee; reported), whether the engine
+    minimum = 0                  # pushes stock (false: the marketplace holds it, e.g.
+    managed_stock = true         # FBA), delisting at zero
+    auto_delist = false
+    price = { markup = 5, ending = "0.90", floor_margin = 10 }
+    campaigns = [
+      { start = 2026-06-18T00:00:00+08:00, end = 2026-06-19T00:00:00+08:00, markup = -20 },
+    ]
     app_key = "12345678"         # every other key is a setting of the channel type
 
 Rules:
 
-* ``[store]`` and ``[[channels]]`` are the only top-level entries; anything else is
-  refused by name.
+* ``[store]``, ``[engine]`` and ``[[channels]]`` are the only top-level entries;
+  anything else is refused by name.
+* The allocation and price keys of a channel (:data:`SYNC_KEYS`) are engine
+  settings, checked here (:class:`ChannelSyncSettings`); every other key is a setting
+  of the channel type.
 * ``store.url`` defaults to a SQLite file next to the configuration file,
   ``sqlite:///<directory of the file>/channelsync.db``; a relative SQLite path is
   taken relative to that directory too.
@@ -36,12 +54,14 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pydantic
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt
 
 from channelsync.credentials import env_var_name
 from channelsync.errors import ConfigurationError
@@ -54,8 +74,13 @@ __all__ = [
     "CHANNEL_NAME_PATTERN",
     "DEFAULT_CONFIG_FILENAME",
     "DEFAULT_STORE_FILENAME",
+    "SYNC_KEYS",
+    "Campaign",
     "ChannelConfig",
+    "ChannelSyncSettings",
     "Config",
+    "EngineConfig",
+    "PriceRule",
     "StoreConfig",
     "is_secret_name",
     "load_config",
@@ -71,7 +96,7 @@ DEFAULT_STORE_FILENAME = "channelsync.db"
 CHANNEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 _SQLITE_PREFIX = "sqlite:///"
-_TOP_LEVEL_KEYS = frozenset({"store", "channels"})
+_TOP_LEVEL_KEYS = frozenset({"store", "engine", "channels"})
 _STORE_KEYS = frozenset({"url"})
 _RESERVED_CHANNEL_KEYS = ("name", "type", "base_url")
 
@@ -106,6 +131,93 @@ def is_secret_name(key: str) -> bool:
     return name in _SECRET_NAMES or name.endswith(_SECRET_SUFFIXES)
 
 
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PriceRule(_Settings):
+    """How a channel's price is made from the catalogue price.
+
+    ``markup`` is a percentage added (negative: a discount); ``ending`` rounds the
+    result up to the next price with that ending (``"0.90"``: 12.34 becomes 12.90,
+    ``"9"``: 123 becomes 129); ``floor_margin`` is a percentage over cost the price
+    never goes below, and ``floor`` an absolute amount it never goes below.
+    """
+
+    markup: Decimal = Decimal(0)
+    ending: Decimal | None = Field(default=None, ge=0)
+    floor_margin: Decimal | None = None
+    floor: Decimal | None = Field(default=None, gt=0)
+
+
+class Campaign(_Settings):
+    """A campaign price in a time window: a fixed ``price`` or a ``markup`` percentage.
+
+    ``skus`` limits it to some merchant codes (empty: every SKU). The price rule's
+    floors still apply.
+    """
+
+    start: AwareDatetime
+    end: AwareDatetime
+    price: Decimal | None = Field(default=None, gt=0)
+    markup: Decimal | None = None
+    skus: tuple[str, ...] = ()
+
+    @pydantic.model_validator(mode="after")
+    def _check(self) -> Campaign:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if (self.price is None) == (self.markup is None):
+            raise ValueError("give exactly one of price or markup")
+        return self
+
+
+class ChannelSyncSettings(_Settings):
+    """How the engine treats one channel: its allocation and its price rules.
+
+    ``share`` is the fraction (0 to 1) of available stock the channel is shown;
+    ``cap`` the most it is ever shown; ``buffer`` units held back from it;
+    ``priority`` who gets the last units (higher first); ``minimum`` a quantity shown
+    even when it is not there (breaks the last-unit guarantee, and is reported);
+    ``managed_stock = false`` for stock the marketplace holds itself (Amazon FBA),
+    which is read, never pushed; ``auto_delist`` delists a listing at zero and lists
+    it again when stock returns.
+    """
+
+    share: Decimal = Field(default=Decimal(1), ge=0, le=1)
+    cap: NonNegativeInt | None = None
+    buffer: NonNegativeInt = 0
+    priority: int = 0
+    minimum: NonNegativeInt = 0
+    managed_stock: bool = True
+    auto_delist: bool = False
+    price: PriceRule = PriceRule()
+    campaigns: tuple[Campaign, ...] = ()
+
+
+#: The keys of a ``[[channels]]`` entry that are engine settings, not channel settings.
+SYNC_KEYS = frozenset(ChannelSyncSettings.model_fields)
+
+
+class EngineConfig(_Settings):
+    """The ``[engine]`` table: settings that apply across channels.
+
+    ``strict`` partitions stock between channels at every level, not only when it is
+    scarce; ``scarce_threshold`` overrides the per-SKU scarcity level (by default the
+    number of channels selling the SKU); ``sales_window_days`` is how far back
+    "recent sales" reach when ranking channels of equal priority;
+    ``low_stock_threshold`` is the level below which the low-stock alert fires (by
+    default the scarcity level); ``order_lookback_hours`` is how far back the first
+    order pull of a channel reaches.
+    """
+
+    strict: bool = False
+    scarce_threshold: NonNegativeInt | None = None
+    sales_window_days: int = Field(default=7, ge=1)
+    low_stock_threshold: NonNegativeInt | None = None
+    order_lookback_hours: int = Field(default=24, ge=1)
+
+
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
     """Where channelsync keeps its durable state."""
@@ -133,6 +245,7 @@ class ChannelConfig:
     type: str
     base_url: str | None = None
     settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    sync: ChannelSyncSettings = field(default_factory=ChannelSyncSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +256,7 @@ class Config:
     """The absolute path of the file it was read from."""
     store: StoreConfig
     channels: tuple[ChannelConfig, ...] = ()
+    engine: EngineConfig = field(default_factory=EngineConfig)
 
     @property
     def channel_names(self) -> list[str]:
@@ -208,10 +322,11 @@ def _parse(data: dict[str, Any], file: Path) -> Config:
     if unknown:
         raise ConfigurationError(
             f"unknown top-level {_plural(unknown, 'entry', 'entries')} "
-            f"{_names(unknown)}; allowed: [store] and [[channels]]",
+            f"{_names(unknown)}; allowed: [store], [engine] and [[channels]]",
             path=where,
         )
     store = _parse_store(data.get("store", {}), file)
+    engine = _parse_engine(data.get("engine", {}), where)
     raw_channels = data.get("channels", [])
     if not isinstance(raw_channels, list):
         raise ConfigurationError(
@@ -233,7 +348,29 @@ def _parse(data: dict[str, Any], file: Path) -> Config:
             )
         seen[channel.name] = index
         channels.append(channel)
-    return Config(path=file, store=store, channels=tuple(channels))
+    return Config(path=file, store=store, channels=tuple(channels), engine=engine)
+
+
+def _parse_engine(raw: object, where: str) -> EngineConfig:
+    if not isinstance(raw, dict):
+        raise ConfigurationError("'engine' must be a table, written as [engine]", path=where)
+    try:
+        return EngineConfig.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        loc, message = _describe_sync_error(exc)
+        raise ConfigurationError(message, path=where, field=f"engine.{loc}") from None
+
+
+def _describe_sync_error(exc: pydantic.ValidationError) -> tuple[str, str]:
+    error = exc.errors()[0]
+    loc = ".".join(str(part) for part in error.get("loc", ())) or "(table)"
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    if error.get("type") == "extra_forbidden":
+        message = "unknown key"
+    value = error.get("input")
+    if isinstance(value, str | int | float | bool) and error.get("type") != "missing":
+        message = f"{message} (got {value!r})"
+    return loc, message
 
 
 def _parse_store(raw: object, file: Path) -> StoreConfig:
@@ -301,12 +438,20 @@ def _parse_channel(raw: object, index: int, where: str) -> ChannelConfig:
     base_url = raw.get("base_url")
     if base_url is not None:
         _check_url(base_url, name, where)
-    settings = {k: v for k, v in raw.items() if k not in _RESERVED_CHANNEL_KEYS}
+    settings = {
+        k: v for k, v in raw.items() if k not in _RESERVED_CHANNEL_KEYS and k not in SYNC_KEYS
+    }
+    try:
+        sync = ChannelSyncSettings.model_validate({k: v for k, v in raw.items() if k in SYNC_KEYS})
+    except pydantic.ValidationError as exc:
+        loc, message = _describe_sync_error(exc)
+        raise ConfigurationError(message, path=where, channel=name, field=loc) from None
     return ChannelConfig(
         name=name,
         type=kind.strip(),
         base_url=base_url,
         settings=MappingProxyType(settings),
+        sync=sync,
     )
 
 

@@ -7,9 +7,15 @@ import logging
 import click
 
 from channelsync._version import __version__
+from channelsync.cli.bindings_cmd import bindings_group
+from channelsync.cli.catalogue_cmd import catalogue_group
 from channelsync.cli.channels_cmd import channels_command
 from channelsync.cli.credentials_cmd import credentials_group
+from channelsync.cli.orders_cmd import orders_group
+from channelsync.cli.outbox_cmd import outbox_group
 from channelsync.cli.plugins_cmd import plugins_command
+from channelsync.cli.ship_cmd import ship_command, shipments_group
+from channelsync.cli.sync_cmd import plan_command, status_command, sync_command
 from channelsync.http import RedactingFilter, Redactor
 
 
@@ -30,6 +36,15 @@ def cli(verbose: int) -> None:
 cli.add_command(plugins_command)
 cli.add_command(channels_command)
 cli.add_command(credentials_group)
+cli.add_command(catalogue_group)
+cli.add_command(sync_command)
+cli.add_command(plan_command)
+cli.add_command(status_command)
+cli.add_command(outbox_group)
+cli.add_command(orders_group)
+cli.add_command(bindings_group)
+cli.add_command(ship_command)
+cli.add_command(shipments_group)
 
 
 def main() -> None:

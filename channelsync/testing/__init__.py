@@ -7,11 +7,15 @@ point, so its fixtures are available in any test suite once channelsync is insta
 - ``memory_keyring``: an in-memory keyring installed as the process keyring for the test.
 - ``credential_store``: a :class:`~channelsync.credentials.CredentialStore` over memory,
   ignoring the real environment.
+
+:class:`MemoryChannel` is an in-memory channel with every capability and the
+marketplaces' failure modes, for testing code built on the engine.
 """
 
 from __future__ import annotations
 
 from channelsync.clock import FakeClock
 from channelsync.credentials.memory import InMemoryKeyring, MemorySecretBackend
+from channelsync.testing.memory_channel import MemoryChannel, MemoryListing
 
-__all__ = ["FakeClock", "InMemoryKeyring", "MemorySecretBackend"]
+__all__ = ["FakeClock", "InMemoryKeyring", "MemoryChannel", "MemoryListing", "MemorySecretBackend"]

@@ -1,0 +1,94 @@
+"""``channelsync sync``, ``plan`` and ``status``: run a cycle, preview one, show what is stuck."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from channelsync.cli._common import ExitCode, config_option, echo_json, reports_errors
+from channelsync.cli.engine_cmd import open_engine, reports_input_errors, run
+from channelsync.store import OutboxState
+
+
+@click.command("sync")
+@click.option("--once", is_flag=True, required=True, help="Run one full cycle and exit.")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@reports_errors
+@reports_input_errors
+def sync_command(once: bool, config_path: Path | None, as_json: bool) -> None:
+    """Pull orders, apply them, compute allocations and prices, and send the changes.
+
+    Exits 1 when a channel failed or something was parked this cycle.
+    """
+    with open_engine(config_path) as engine:
+        summary = run(engine.run_cycle())
+    data = summary.to_dict()
+    if as_json:
+        echo_json(data)
+    else:
+        click.echo(
+            f"orders imported: {data['orders_imported']}, updates sent: {data['sent']}, "
+            f"parked: {data['parked']}"
+        )
+        for name, channel in summary.channels.items():
+            click.echo(
+                f"  {name}: {channel.orders_imported} orders, {channel.sent} sent, "
+                f"{channel.retried} to retry, {channel.parked} parked"
+            )
+            for error in channel.errors:
+                click.echo(f"    error: {error}")
+        for code, units in summary.oversold.items():
+            click.echo(f"  OVERSOLD: {code} by {units}")
+        for code in summary.overcommitted:
+            click.echo(f"  overcommitted by a minimum setting: {code}")
+        for failure in summary.failures:
+            click.echo(f"  parked: {failure}")
+    if any(c.errors for c in summary.channels.values()) or data["parked"]:
+        sys.exit(ExitCode.FAILURE)
+
+
+@click.command("plan")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@reports_errors
+def plan_command(config_path: Path | None, as_json: bool) -> None:
+    """Show what the next cycle would send, per channel, without sending it."""
+    with open_engine(config_path) as engine:
+        preview = engine.plan()
+    if as_json:
+        echo_json(preview)
+        return
+    for name, items in preview.items():
+        click.echo(f"{name}: {len(items)} change{'s' if len(items) != 1 else ''}")
+        for item in items:
+            value = item.get("quantity", item.get("amount", item.get("status", "")))
+            target = item.get("merchant_code") or item["key"]
+            click.echo(f"  {item['kind']} {target}: {value}")
+
+
+@click.command("status")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@reports_errors
+def status_command(config_path: Path | None, as_json: bool) -> None:
+    """Show parked outbox entries and parked orders, with their reasons."""
+    with open_engine(config_path) as engine, engine.store.transaction() as session:
+        parked: list[dict[str, Any]] = [
+            {"channel": i.channel, "kind": i.kind, "key": i.key, "reason": i.reason}
+            for i in session.outbox(state=OutboxState.PARKED)
+        ]
+        pending = len(session.outbox(state=OutboxState.PENDING))
+        orders: list[dict[str, Any]] = [
+            {"channel": p.channel, "kind": p.kind, "key": p.key, "reason": p.reason}
+            for p in session.parked()
+        ]
+    if as_json:
+        echo_json({"pending": pending, "parked": parked, "parked_records": orders})
+        return
+    click.echo(f"pending: {pending}, parked: {len(parked)}, parked records: {len(orders)}")
+    for entry in [*parked, *orders]:
+        click.echo(f"  {entry['channel']} {entry['kind']} {entry['key']}: {entry['reason']}")

@@ -1,0 +1,113 @@
+"""What each channel is shown of a SKU's available stock.
+
+Per channel: ``shown = min(cap, floor(available * share) - buffer)``, clamped to
+``[0, available]``. With the default share of 1 every channel shows all available
+stock, as merchants expect when stock is plentiful.
+
+Last-unit protection: when stock is scarce (available at or below a threshold, by
+default the number of channels selling the SKU) the units are partitioned, so the sum
+shown across channels never exceeds what is available. Units are dealt one at a time
+in turn, by priority (higher first), then recent sales (more first), then name, each
+channel up to its own limit; ``strict`` partitions at every level. A channel's
+``minimum`` deliberately breaks this: it is applied last and the result is marked
+``overcommitted``. Channels whose stock the marketplace holds (``managed_stock =
+false``) are not allocated at all.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from channelsync.config import ChannelSyncSettings
+
+__all__ = ["Allocation", "ChannelShare", "allocate", "base_quantity"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelShare:
+    """One channel selling a SKU: its settings and units it sold recently."""
+
+    channel: str
+    settings: ChannelSyncSettings
+    recent_sales: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """The quantity each managed channel is shown, and how it was decided."""
+
+    available: int
+    shown: Mapping[str, int]
+    scarce: bool
+    threshold: int
+    overcommitted: bool
+    """The sum shown exceeds available: only ever because of a ``minimum`` setting."""
+
+    @property
+    def total(self) -> int:
+        """The sum shown across channels."""
+        return sum(self.shown.values())
+
+
+def base_quantity(available: int, settings: ChannelSyncSettings) -> int:
+    """Return ``min(cap, floor(available * share) - buffer)`` clamped to ``[0, available]``."""
+    if available <= 0:
+        return 0
+    shown = math.floor(available * settings.share) - settings.buffer
+    if settings.cap is not None:
+        shown = min(shown, settings.cap)
+    return max(0, min(shown, available))
+
+
+def allocate(
+    available: int,
+    channels: Sequence[ChannelShare],
+    *,
+    strict: bool = False,
+    threshold: int | None = None,
+) -> Allocation:
+    """Allocate ``available`` units of one SKU across ``channels``.
+
+    ``threshold`` is the scarcity level (default: the number of managed channels).
+    """
+    managed = [c for c in channels if c.settings.managed_stock]
+    level = len(managed) if threshold is None else threshold
+    scarce = strict or available <= level
+    limits = {c.channel: base_quantity(available, c.settings) for c in managed}
+    if scarce:
+        ranked = sorted(managed, key=lambda c: (-c.settings.priority, -c.recent_sales, c.channel))
+        shown = _deal(max(available, 0), [(c.channel, limits[c.channel]) for c in ranked])
+    else:
+        shown = dict(limits)
+    for share in managed:
+        shown[share.channel] = max(shown[share.channel], share.settings.minimum)
+    total = sum(shown.values())
+    over = (
+        total > max(available, 0) if scarce else any(q > max(available, 0) for q in shown.values())
+    )
+    return Allocation(
+        available=available, shown=shown, scarce=scarce, threshold=level, overcommitted=over
+    )
+
+
+def _deal(units: int, ranked: list[tuple[str, int]]) -> dict[str, int]:
+    """Deal ``units`` in turn to channels in rank order, each up to its limit."""
+    shown = {name: 0 for name, _ in ranked}
+    limit = dict(ranked)
+    active = [name for name, cap in ranked if cap > 0]
+    remaining = units
+    while remaining > 0 and active:
+        per = remaining // len(active)
+        if per == 0:
+            # Fewer units than channels: the highest ranked get one each.
+            for name in active[:remaining]:
+                shown[name] += 1
+            break
+        for name in active:
+            give = min(per, limit[name] - shown[name])
+            shown[name] += give
+            remaining -= give
+        active = [name for name in active if shown[name] < limit[name]]
+    return shown

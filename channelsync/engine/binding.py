@@ -1,0 +1,114 @@
+"""Binding master SKUs to channel listings by the merchant code each listing carries.
+
+A listing whose merchant code matches a catalogue SKU is bound to it; one whose code
+matches nothing is reported as unbound, and a catalogue SKU no listing carries is
+reported as unlisted. A manual binding ties a listing to a SKU whatever its code
+says, and is never replaced by an automatic one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from channelsync.channels import Channel, ListingsCapability
+from channelsync.engine.context import EngineContext
+from channelsync.engine.errors import InputError, Problem
+from channelsync.store import Store
+
+__all__ = ["BindReport", "bind_channel", "bind_manually", "binding_report"]
+
+
+@dataclass
+class BindReport:
+    """The outcome of binding one channel's listings."""
+
+    channel: str
+    listings: int = 0
+    bound: int = 0
+    unbound: list[dict[str, Any]] = field(default_factory=list)
+    unlisted: list[str] = field(default_factory=list)
+
+
+async def bind_channel(context: EngineContext, channel: Channel[Any]) -> BindReport:
+    """Read every listing of ``channel`` and bind each to the SKU with its merchant code."""
+    if not isinstance(channel, ListingsCapability):
+        raise InputError(
+            "bindings", [Problem(f"channel {channel.name!r} cannot list its listings")]
+        )
+    listings = [listing async for listing in channel.iter_listings()]
+    now = context.clock.now()
+    with context.store.transaction() as session:
+        codes = {item.merchant_code for item in listings if item.merchant_code}
+        skus = {s.merchant_code: s.id for s in session.skus(codes)}
+        changed: set[int] = set()
+        for listing in listings:
+            sku_id = skus.get(listing.merchant_code or "")
+            before = session.binding_for_listing(channel.name, listing.item_id, listing.sku_id)
+            session.upsert_binding(
+                channel=channel.name,
+                item_id=listing.item_id,
+                listing_sku_id=listing.sku_id,
+                sku_id=sku_id,
+                merchant_code=listing.merchant_code,
+                manual=False,
+                title=listing.title,
+                channel_quantity=listing.quantity,
+                now=now,
+            )
+            after = session.binding_for_listing(channel.name, listing.item_id, listing.sku_id)
+            if (
+                after is not None
+                and after.sku_id is not None
+                and (before is None or before.sku_id != after.sku_id)
+            ):
+                changed.add(after.sku_id)
+        # Newly bound listings get their allocation and price in the next plan.
+        session.mark_changed(changed)
+    return binding_report(context.store, channel.name, listings=len(listings))
+
+
+def binding_report(store: Store, channel: str, *, listings: int | None = None) -> BindReport:
+    """Report a channel's bound and unbound listings and its unlisted SKUs."""
+    with store.transaction() as session:
+        bindings = session.bindings(channel=channel)
+        bound_ids = {b.sku_id for b in bindings if b.sku_id is not None}
+        report = BindReport(
+            channel=channel,
+            listings=len(bindings) if listings is None else listings,
+            bound=sum(1 for b in bindings if b.sku_id is not None),
+            unbound=[
+                {"item_id": b.item_id, "sku_id": b.listing_sku_id, "merchant_code": b.merchant_code}
+                for b in bindings
+                if b.sku_id is None
+            ],
+            unlisted=[s.merchant_code for s in session.skus() if s.id not in bound_ids],
+        )
+    return report
+
+
+def bind_manually(
+    context: EngineContext,
+    channel: str,
+    item_id: str,
+    merchant_code: str,
+    *,
+    listing_sku_id: str | None = None,
+) -> None:
+    """Bind one listing to a SKU by hand (for a listing whose merchant code differs)."""
+    with context.store.transaction() as session:
+        found = session.skus([merchant_code])
+        if not found:
+            raise InputError("bindings", [Problem(f"unknown SKU {merchant_code!r}", field="sku")])
+        session.upsert_binding(
+            channel=channel,
+            item_id=item_id,
+            listing_sku_id=listing_sku_id,
+            sku_id=found[0].id,
+            merchant_code=merchant_code,
+            manual=True,
+            title=None,
+            channel_quantity=None,
+            now=context.clock.now(),
+        )
+        session.mark_changed([found[0].id])

@@ -1,0 +1,342 @@
+"""Import and export the master catalogue as CSV or JSON.
+
+A file has one row per SKU and warehouse. Required columns: ``sku`` (the merchant
+code), ``title``, ``price``, ``currency``, ``quantity`` (on hand). Optional: ``cost``,
+``barcode``, ``warehouse``, ``product`` (the product code); every other column is kept
+as an attribute of the SKU. Every row is checked before anything is written: a file
+with any bad row raises :class:`~channelsync.engine.errors.InputError` listing each
+problem by row number and field, and the store is left as it was.
+
+On-hand quantities are set through the stock ledger as ``catalogue_import`` events,
+keyed by the file's content, so importing the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from channelsync.engine.errors import InputError, Problem
+from channelsync.models import Money, Sku
+from channelsync.store import LedgerEvent, Store, StoreSession
+
+__all__ = [
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "CatalogueRow",
+    "ImportSummary",
+    "export_catalogue",
+    "import_catalogue",
+    "parse_catalogue",
+    "read_catalogue_file",
+]
+
+REQUIRED_COLUMNS = ("sku", "title", "price", "currency", "quantity")
+OPTIONAL_COLUMNS = ("cost", "barcode", "warehouse", "product")
+Format = Literal["csv", "json"]
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueRow:
+    """One checked row: a SKU's data and its on-hand quantity in one warehouse."""
+
+    row: int
+    sku: str
+    title: str
+    price: Money
+    quantity: int
+    warehouse: str = ""
+    product: str | None = None
+    cost: Money | None = None
+    barcode: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    """What an import changed."""
+
+    skus: int
+    created: int
+    stock_events: int
+
+
+def read_catalogue_file(path: Path, fmt: Format | None = None) -> list[CatalogueRow]:
+    """Read and check a catalogue file (format from ``fmt`` or the file's suffix)."""
+    kind = fmt or ("json" if path.suffix.lower() == ".json" else "csv")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(str(path), [Problem("file not found")]) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            str(path), [Problem(f"not UTF-8 text (bad byte at offset {exc.start})")]
+        ) from None
+    return parse_catalogue(text, kind, source=str(path))
+
+
+def parse_catalogue(text: str, fmt: Format, *, source: str = "catalogue") -> list[CatalogueRow]:
+    """Check catalogue rows from CSV or JSON text; raise :class:`InputError` on any problem.
+
+    CSV rows are numbered as lines of the file (the header is row 1); JSON rows are
+    numbered from 1 in the order of the array.
+    """
+    records: list[tuple[int, Mapping[str, Any]]]
+    if fmt == "csv":
+        reader = csv.DictReader(io.StringIO(text))
+        columns = [c.strip() for c in reader.fieldnames or []]
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        if missing:
+            raise InputError(
+                source,
+                [Problem(f"missing required column {c!r}", row=1, field=c) for c in missing],
+            )
+        records = []
+        for number, raw in enumerate(reader, start=2):
+            if None in raw:
+                raise InputError(
+                    source, [Problem("more values than columns in the header", row=number)]
+                )
+            records.append((number, {k.strip(): v for k, v in raw.items()}))
+    else:
+        try:
+            data = json.loads(text, parse_float=Decimal)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                source, [Problem(f"invalid JSON at line {exc.lineno} column {exc.colno}")]
+            ) from None
+        if isinstance(data, dict) and "skus" in data:
+            data = data["skus"]
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise InputError(source, [Problem("expected an array of objects (one per row)")])
+        records = list(enumerate(data, start=1))
+    problems: list[Problem] = []
+    rows = [r for r in (_check_row(n, rec, problems) for n, rec in records) if r is not None]
+    _check_consistency(rows, problems)
+    if problems:
+        raise InputError(source, problems)
+    return rows
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value).strip()
+
+
+def _check_row(
+    number: int, record: Mapping[str, Any], problems: list[Problem]
+) -> CatalogueRow | None:
+    found = len(problems)
+
+    def problem(name: str, message: str) -> None:
+        problems.append(Problem(message, row=number, field=name))
+
+    values = {str(k).strip(): _text(v) for k, v in record.items()}
+    for name in REQUIRED_COLUMNS:
+        if not values.get(name):
+            problem(name, "required value is empty")
+    currency = values.get("currency", "")
+    price = _money(values.get("price", ""), currency, "price", problem, positive=True)
+    cost = _money(values["cost"], currency, "cost", problem) if values.get("cost") else None
+    quantity = 0
+    raw_quantity = values.get("quantity", "")
+    if raw_quantity:
+        try:
+            quantity = int(raw_quantity)
+        except ValueError:
+            problem("quantity", f"{raw_quantity!r} is not a whole number")
+        else:
+            if quantity < 0:
+                problem("quantity", f"{quantity} is negative")
+    barcode = values.get("barcode") or None
+    sku_code = values.get("sku", "")
+    if sku_code:
+        try:
+            Sku(merchant_code=sku_code, barcode=barcode)
+        except ValidationError as exc:
+            for error in exc.errors():
+                name = str(error["loc"][0]) if error["loc"] else "sku"
+                problem("sku" if name == "merchant_code" else name, _plain(error["msg"]))
+    if len(problems) > found or price is None:
+        return None
+    known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
+    return CatalogueRow(
+        row=number,
+        sku=sku_code,
+        title=values["title"],
+        price=price,
+        quantity=quantity,
+        warehouse=values.get("warehouse", ""),
+        product=values.get("product") or None,
+        cost=cost,
+        barcode=barcode,
+        attributes={k: v for k, v in sorted(values.items()) if k not in known and v},
+    )
+
+
+def _plain(message: str) -> str:
+    return message.removeprefix("Value error, ")
+
+
+def _money(
+    text: str, currency: str, name: str, problem: Any, *, positive: bool = False
+) -> Money | None:
+    if not text:
+        return None
+    try:
+        money = Money.of(text, currency)
+    except (ValidationError, ValueError) as exc:
+        message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        problem(name, _plain(message))
+        return None
+    if money.amount < 0 or (positive and money.amount == 0):
+        problem(name, f"{text} must be {'greater than 0' if positive else 'at least 0'}")
+        return None
+    return money
+
+
+def _check_consistency(rows: list[CatalogueRow], problems: list[Problem]) -> None:
+    first: dict[str, CatalogueRow] = {}
+    places: dict[tuple[str, str], int] = {}
+    for row in rows:
+        place = (row.sku, row.warehouse)
+        if place in places:
+            problems.append(
+                Problem(
+                    f"SKU {row.sku!r} in warehouse {row.warehouse or '(default)'!r} already "
+                    f"appears in row {places[place]}",
+                    row=row.row,
+                    field="sku",
+                )
+            )
+        places[place] = row.row
+        seen = first.setdefault(row.sku, row)
+        for name in ("title", "price", "product", "cost", "barcode"):
+            if getattr(row, name) != getattr(seen, name):
+                problems.append(
+                    Problem(
+                        f"differs from row {seen.row} for the same SKU {row.sku!r}",
+                        row=row.row,
+                        field=name,
+                    )
+                )
+
+
+def import_catalogue(
+    store: Store, rows: Iterable[CatalogueRow], *, now: datetime, source_key: str | None = None
+) -> ImportSummary:
+    """Write checked rows to the store in one transaction.
+
+    SKUs are created or updated by merchant code; each row's quantity becomes the
+    on-hand count of its warehouse through a ledger event. ``source_key`` names the
+    import for idempotency (default: a digest of the rows), so repeating an import
+    adds no second event.
+    """
+    rows = list(rows)
+    key = source_key or _digest(rows)
+    created = 0
+    events = 0
+    with store.transaction() as session:
+        existing = {s.merchant_code for s in session.skus(r.sku for r in rows)}
+        product_ids: dict[str, int] = {}
+        sku_ids: dict[str, int] = {}
+        for row in rows:
+            if row.sku not in sku_ids:
+                sku_ids[row.sku] = _write_sku(session, row, product_ids, now)
+                created += row.sku not in existing
+        for row in rows:
+            sku_id = sku_ids[row.sku]
+            current = session.on_hand(sku_id).get(row.warehouse, 0)
+            delta = row.quantity - current
+            if delta and session.apply_event(
+                LedgerEvent(
+                    idempotency_key=f"import:{key}:{row.sku}:{row.warehouse}",
+                    kind="catalogue_import",
+                    sku_id=sku_id,
+                    on_hand_delta=delta,
+                    warehouse=row.warehouse,
+                    note=f"count set to {row.quantity}",
+                ),
+                now,
+            ):
+                events += 1
+    return ImportSummary(skus=len(sku_ids), created=created, stock_events=events)
+
+
+def _write_sku(
+    session: StoreSession, row: CatalogueRow, product_ids: dict[str, int], now: datetime
+) -> int:
+    product_id = None
+    if row.product is not None:
+        if row.product not in product_ids:
+            product_ids[row.product] = session.upsert_product(row.product, row.title, {})
+        product_id = product_ids[row.product]
+    return session.upsert_sku(
+        merchant_code=row.sku,
+        product_id=product_id,
+        title=row.title,
+        price=format(row.price.amount, "f"),
+        currency=row.price.currency,
+        cost=None if row.cost is None else format(row.cost.amount, "f"),
+        barcode=row.barcode,
+        attributes=row.attributes,
+        now=now,
+    )
+
+
+def _digest(rows: list[CatalogueRow]) -> str:
+    text = "\n".join(
+        f"{r.sku}|{r.warehouse}|{r.quantity}|{r.price}|{r.title}|{r.cost}|{r.barcode}" for r in rows
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def export_catalogue(store: Store, fmt: Format = "csv") -> str:
+    """Return the catalogue as CSV or JSON, in the format :func:`parse_catalogue` reads."""
+    records: list[dict[str, str]] = []
+    attribute_names: set[str] = set()
+    with store.transaction() as session:
+        for sku in session.skus():
+            attribute_names.update(sku.attributes)
+            stock = session.on_hand(sku.id) or {"": 0}
+            for warehouse, quantity in sorted(stock.items()):
+                records.append(
+                    {
+                        "sku": sku.merchant_code,
+                        "product": sku.product_code or "",
+                        "title": sku.title,
+                        "price": sku.price,
+                        "currency": sku.currency,
+                        "quantity": str(quantity),
+                        "warehouse": warehouse,
+                        "cost": sku.cost or "",
+                        "barcode": sku.barcode or "",
+                        **sku.attributes,
+                    }
+                )
+    if fmt == "json":
+        return json.dumps(
+            [{k: v for k, v in r.items() if v != ""} for r in records],
+            indent=2,
+            ensure_ascii=False,
+        )
+    columns = [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *sorted(attribute_names)]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({c: record.get(c, "") for c in columns})
+    return out.getvalue()

@@ -1,0 +1,230 @@
+"""Sending the outbox: batches per channel, most urgent first, each item settled alone.
+
+Every outgoing change was written to the outbox in the same transaction as its cause;
+here it is sent. Stock goes first, ordered zero-outs, then decreases, then
+increases; then prices, then listing status, then shipments (which
+:mod:`channelsync.engine.shipments` sends). Sends are grouped into the channel's
+batch size; the transport paces each call to the channel's rate limits. Each item's
+answer settles that item: sent, retried later with exponential backoff, or parked
+with the marketplace's reason. When a whole batch is throttled or fails transiently
+the channel's remaining items wait for the next cycle, so the most urgent changes
+are the first to go once the marketplace accepts calls again. Every send is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from channelsync.channels import (
+    Capability,
+    Channel,
+    InventoryCapability,
+    ListingsCapability,
+    Operation,
+    PricingCapability,
+)
+from channelsync.engine.context import EngineContext
+from channelsync.models import (
+    ListingStatus,
+    ListingStatusChange,
+    Money,
+    PriceChange,
+    StockUpdate,
+    UpdateResult,
+)
+from channelsync.store import OutboxItem, OutboxState, StoreSession
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "FlushReport",
+    "Kind",
+    "backoff",
+    "flush_channel",
+    "stock_urgency",
+]
+
+#: A retryable failure is parked after this many attempts.
+MAX_ATTEMPTS = 8
+_BACKOFF_BASE = timedelta(seconds=30)
+_BACKOFF_MAX = timedelta(hours=1)
+
+
+class Kind(StrEnum):
+    """What an outbox entry changes."""
+
+    STOCK = "stock"
+    PRICE = "price"
+    LISTING = "listing"
+    SHIPMENT = "shipment"
+
+
+def stock_urgency(quantity: int, previous: int | None) -> int:
+    """Return 0 for a zero-out, 1 for a decrease, 2 for an increase (or a first send)."""
+    if quantity == 0:
+        return 0
+    if previous is not None and quantity < previous:
+        return 1
+    return 2
+
+
+def backoff(attempts: int) -> timedelta:
+    """Return the wait before attempt ``attempts + 1``: 30 s doubling, at most an hour."""
+    return min(_BACKOFF_BASE * (1 << min(max(attempts - 1, 0), 16)), _BACKOFF_MAX)
+
+
+@dataclass
+class FlushReport:
+    """What one flush of one channel did."""
+
+    sent: int = 0
+    retried: int = 0
+    parked: int = 0
+    calls: int = 0
+    deferred: bool = False
+    """The channel throttled or failed a whole batch; the rest waits for the next cycle."""
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, other: FlushReport) -> None:
+        """Add ``other``'s counts to this report."""
+        self.sent += other.sent
+        self.retried += other.retried
+        self.parked += other.parked
+        self.calls += other.calls
+        self.deferred = self.deferred or other.deferred
+        self.failures += other.failures
+
+
+def _stock(item: OutboxItem) -> StockUpdate:
+    p = item.payload
+    return StockUpdate(
+        item_id=p["item_id"],
+        sku_id=p["sku_id"],
+        merchant_code=p["merchant_code"],
+        quantity=p["quantity"],
+    )
+
+
+def _price(item: OutboxItem) -> PriceChange:
+    p = item.payload
+    return PriceChange(
+        item_id=p["item_id"],
+        sku_id=p["sku_id"],
+        merchant_code=p["merchant_code"],
+        price=Money.of(p["amount"], p["currency"]),
+    )
+
+
+def _status(item: OutboxItem) -> ListingStatusChange:
+    p = item.payload
+    return ListingStatusChange(
+        item_id=p["item_id"],
+        sku_id=p["sku_id"],
+        merchant_code=p["merchant_code"],
+        status=ListingStatus(p["status"]),
+    )
+
+
+async def flush_channel(context: EngineContext, channel: Channel[Any]) -> FlushReport:
+    """Send the channel's due stock, price and listing entries; settle each one."""
+    report = FlushReport()
+    plans: list[tuple[Kind, Capability, Operation]] = [
+        (Kind.STOCK, Capability.INVENTORY, Operation.SET_STOCK),
+        (Kind.PRICE, Capability.PRICING, Operation.SET_PRICE),
+        (Kind.LISTING, Capability.LISTINGS, Operation.SET_LISTING_STATUS),
+    ]
+    for kind, capability, operation in plans:
+        if not channel.supports(capability):
+            continue
+        size = channel.limits.batch_size(operation)
+        while not report.deferred:
+            with context.store.transaction() as session:
+                due = session.due(channel.name, kind, context.clock.now(), size)
+            if not due:
+                break
+            await _send_batch(context, channel, kind, due, report)
+    return report
+
+
+async def _send_batch(
+    context: EngineContext,
+    channel: Channel[Any],
+    kind: Kind,
+    items: Sequence[OutboxItem],
+    report: FlushReport,
+) -> None:
+    report.calls += 1
+    if kind is Kind.STOCK:
+        assert isinstance(channel, InventoryCapability)
+        results = await channel.set_stock([_stock(i) for i in items])
+    elif kind is Kind.PRICE:
+        assert isinstance(channel, PricingCapability)
+        results = await channel.set_prices([_price(i) for i in items])
+    else:
+        assert isinstance(channel, ListingsCapability)
+        results = await channel.set_listing_status([_status(i) for i in items])
+    whole_batch_retry = all(r.error is not None and r.error.retryable for r in results)
+    now = context.clock.now()
+    with context.store.transaction() as session:
+        for item, result in zip(items, results, strict=True):
+            _settle(session, item, result, report, now)
+    if whole_batch_retry:
+        report.deferred = True
+
+
+def _settle(
+    session: StoreSession,
+    item: OutboxItem,
+    result: UpdateResult,
+    report: FlushReport,
+    now: datetime,
+) -> None:
+    answer = None if result.error is None else _describe(result)
+    session.audit(
+        channel=item.channel,
+        kind=item.kind,
+        key=item.key,
+        sent=dict(item.payload),
+        ok=result.ok,
+        answer=answer,
+        now=now,
+    )
+    binding_id = item.payload.get("binding_id")
+    if result.ok:
+        if session.settle(item.id, item.version, OutboxState.SENT, now=now) and binding_id:
+            if item.kind == Kind.STOCK:
+                session.set_sent(binding_id, quantity=item.payload["quantity"])
+            elif item.kind == Kind.PRICE:
+                session.set_sent(binding_id, price=item.payload["amount"])
+        report.sent += 1
+        return
+    assert result.error is not None
+    attempts = item.attempts + 1
+    if result.error.retryable and attempts < MAX_ATTEMPTS:
+        session.settle(
+            item.id,
+            item.version,
+            OutboxState.PENDING,
+            now=now,
+            reason=answer,
+            next_attempt_at=now + backoff(attempts),
+        )
+        report.retried += 1
+    else:
+        reason = (
+            answer if not result.error.retryable else f"gave up after {attempts} attempts: {answer}"
+        )
+        session.settle(item.id, item.version, OutboxState.PARKED, now=now, reason=reason)
+        report.parked += 1
+        report.failures.append(
+            f"{item.channel} {item.kind} {item.payload.get('merchant_code')}: {reason}"
+        )
+
+
+def _describe(result: UpdateResult) -> str:
+    assert result.error is not None
+    code = f"({result.error.code}) " if result.error.code else ""
+    return f"{code}{result.error.message}"

@@ -1,0 +1,216 @@
+"""One sync cycle: pull orders, apply them, compute allocations and prices, flush the outbox.
+
+:class:`SyncEngine` is the SDK's entry point to the engine. ``run_cycle`` is what
+``channelsync sync --once`` runs; ``plan`` is what ``channelsync plan`` shows. One
+channel failing (a marketplace down, credentials rejected) is reported in the
+summary and never stops the other channels.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from channelsync.channels import Capability, Channel, ListingsCapability, OrdersCapability
+from channelsync.clock import Clock, SystemClock
+from channelsync.config import ChannelSyncSettings, Config, EngineConfig
+from channelsync.engine.binding import BindReport, bind_channel
+from channelsync.engine.context import ChannelInfo, EngineContext
+from channelsync.engine.orders import ingest_orders
+from channelsync.engine.outbox import FlushReport, flush_channel
+from channelsync.engine.planner import PlanReport, plan_changes
+from channelsync.engine.shipments import flush_shipments
+from channelsync.errors import ChannelError
+from channelsync.plugins import PluginHost
+from channelsync.store import OutboxState, Store
+
+__all__ = ["ChannelSummary", "CycleSummary", "SyncEngine"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ChannelSummary:
+    """What a cycle did on one channel."""
+
+    channel: str
+    orders_imported: int = 0
+    orders_parked: int = 0
+    sent: int = 0
+    retried: int = 0
+    parked: int = 0
+    calls: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CycleSummary:
+    """What one cycle did, per channel, and what it found."""
+
+    channels: dict[str, ChannelSummary] = field(default_factory=dict)
+    oversold: dict[str, int] = field(default_factory=dict)
+    overcommitted: list[str] = field(default_factory=list)
+    low_stock: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the summary as plain data (for ``--json``)."""
+        return {
+            "channels": {name: asdict(s) for name, s in self.channels.items()},
+            "orders_imported": sum(s.orders_imported for s in self.channels.values()),
+            "sent": sum(s.sent for s in self.channels.values()),
+            "parked": sum(s.parked for s in self.channels.values()),
+            "oversold": self.oversold,
+            "overcommitted": self.overcommitted,
+            "low_stock": self.low_stock,
+            "failures": self.failures,
+        }
+
+
+class SyncEngine:
+    """The sync engine over a store and a set of channels."""
+
+    def __init__(
+        self,
+        store: Store,
+        channels: Sequence[Channel[Any]],
+        *,
+        settings: Mapping[str, ChannelSyncSettings] | None = None,
+        config: EngineConfig | None = None,
+        host: PluginHost | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        settings = settings or {}
+        self.channels = {channel.name: channel for channel in channels}
+        self.context = EngineContext(
+            store=store,
+            clock=clock or SystemClock(),
+            channels={
+                c.name: ChannelInfo.of(c, settings.get(c.name, ChannelSyncSettings()))
+                for c in channels
+            },
+            config=config or EngineConfig(),
+            host=host,
+        )
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Config,
+        store: Store,
+        channels: Sequence[Channel[Any]],
+        *,
+        host: PluginHost | None = None,
+        clock: Clock | None = None,
+    ) -> SyncEngine:
+        """Build the engine with the allocation and price settings of a config file."""
+        return cls(
+            store,
+            channels,
+            settings={entry.name: entry.sync for entry in config.channels},
+            config=config.engine,
+            host=host,
+            clock=clock,
+        )
+
+    @property
+    def store(self) -> Store:
+        """The state store."""
+        return self.context.store
+
+    async def _open(self, stack: AsyncExitStack, names: Iterable[str]) -> None:
+        for name in names:
+            channel = self.channels[name]
+            if not channel.is_open:
+                await stack.enter_async_context(channel)
+
+    async def bind(self, names: Iterable[str] | None = None) -> list[BindReport]:
+        """Bind listings to SKUs by merchant code on these channels (default: all that list)."""
+        chosen = list(names) if names is not None else list(self.channels)
+        reports = []
+        async with AsyncExitStack() as stack:
+            await self._open(stack, chosen)
+            for name in chosen:
+                reports.append(await bind_channel(self.context, self.channels[name]))
+        return reports
+
+    async def run_cycle(self) -> CycleSummary:
+        """Run one full cycle and return its summary."""
+        summary = CycleSummary(channels={n: ChannelSummary(n) for n in self.channels})
+        plan = PlanReport()
+        async with AsyncExitStack() as stack:
+            await self._open(stack, self.channels)
+            await self._bind_new(summary)
+            for name, channel in self.channels.items():
+                if isinstance(channel, OrdersCapability):
+                    try:
+                        ingest = await ingest_orders(self.context, channel)
+                    except ChannelError as error:
+                        self._failed(summary, name, "pulling orders", error)
+                        continue
+                    summary.channels[name].orders_imported += ingest.imported
+                    summary.channels[name].orders_parked += ingest.parked
+                    plan.add(ingest.plan)
+            with self.store.transaction() as session:
+                plan.add(plan_changes(session, self.context))
+            self._alerts(plan, summary)
+            for name, channel in self.channels.items():
+                report = FlushReport()
+                try:
+                    report.add(await flush_channel(self.context, channel))
+                    report.add(await flush_shipments(self.context, channel))
+                except ChannelError as error:
+                    self._failed(summary, name, "sending", error)
+                channel_summary = summary.channels[name]
+                channel_summary.sent += report.sent
+                channel_summary.retried += report.retried
+                channel_summary.parked += report.parked
+                channel_summary.calls += report.calls
+                summary.failures += report.failures
+        summary.oversold = plan.oversold
+        summary.overcommitted = sorted(set(plan.overcommitted))
+        for code, units in sorted(plan.oversold.items()):
+            logger.warning("SKU %s is oversold by %d unit(s)", code, units)
+        return summary
+
+    async def _bind_new(self, summary: CycleSummary) -> None:
+        with self.store.transaction() as session:
+            unbound = [n for n in self.channels if not session.bindings(channel=n)]
+        for name in unbound:
+            channel = self.channels[name]
+            if not channel.supports(Capability.LISTINGS):
+                continue
+            assert isinstance(channel, ListingsCapability)
+            try:
+                await bind_channel(self.context, channel)
+            except ChannelError as error:
+                self._failed(summary, name, "reading listings", error)
+
+    def _failed(self, summary: CycleSummary, name: str, step: str, error: ChannelError) -> None:
+        message = f"{step}: {error}"
+        logger.warning("channel %s failed %s", name, message)
+        summary.channels[name].errors.append(message)
+
+    def _alerts(self, plan: PlanReport, summary: CycleSummary) -> None:
+        for alert in plan.alerts:
+            summary.low_stock.append(alert.merchant_code)
+            if self.context.host is not None:
+                self.context.host.low_stock(alert)
+
+    def plan(self) -> dict[str, list[dict[str, Any]]]:
+        """Return what the next cycle would send per channel, without sending or saving it.
+
+        Orders not yet pulled are not included: the plan covers stock, price and
+        listing changes from the state already stored, and queued shipments.
+        """
+        preview: dict[str, list[dict[str, Any]]] = {name: [] for name in self.channels}
+        with self.store.preview() as session:
+            plan_changes(session, self.context)
+            for item in session.outbox(state=OutboxState.PENDING):
+                preview.setdefault(item.channel, []).append(
+                    {"kind": item.kind, "key": item.key, **dict(item.payload)}
+                )
+        return preview

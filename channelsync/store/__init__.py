@@ -1,0 +1,48 @@
+"""Durable state: the catalogue, stock ledger, bindings, outbox, orders and audit trail.
+
+Open a store with :func:`open_store` (a SQLAlchemy URL; SQLite by default) and do all
+work inside ``with store.transaction() as session:``.
+"""
+
+from __future__ import annotations
+
+from channelsync.config import StoreConfig
+from channelsync.store.base import (
+    AuditEntry,
+    BindingRecord,
+    LedgerEvent,
+    OutboxItem,
+    OutboxState,
+    ParkedRecord,
+    ShipmentRecord,
+    SkuRecord,
+    StockPosition,
+    Store,
+    StoredOrder,
+    StoreSession,
+)
+from channelsync.store.sql import SqlStore, migrate
+
+__all__ = [
+    "AuditEntry",
+    "BindingRecord",
+    "LedgerEvent",
+    "OutboxItem",
+    "OutboxState",
+    "ParkedRecord",
+    "ShipmentRecord",
+    "SkuRecord",
+    "SqlStore",
+    "StockPosition",
+    "Store",
+    "StoreSession",
+    "StoredOrder",
+    "migrate",
+    "open_store",
+]
+
+
+def open_store(where: str | StoreConfig) -> Store:
+    """Open (creating and migrating as needed) the store at a URL or a ``[store]`` config."""
+    url = where.url if isinstance(where, StoreConfig) else where
+    return SqlStore(url)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the state store, shipped with the package and run on open."""

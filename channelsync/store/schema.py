@@ -1,0 +1,273 @@
+"""The tables of the state store, as SQLAlchemy Core metadata.
+
+The first migration (``migrations/versions/0001_initial.py``) creates exactly these
+tables; a test compares the migrated database with this metadata so the two never
+drift apart. Amounts are stored as decimal TEXT beside their currency (never as a
+float); times as aware ISO timestamps; flexible values (attributes, payloads, the raw
+core model of an order) as JSON. Nothing secret is ever stored here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "UtcDateTime",
+    "audit",
+    "bindings",
+    "cursors",
+    "ledger_events",
+    "metadata",
+    "notifications",
+    "orders",
+    "outbox",
+    "parked",
+    "products",
+    "reservations",
+    "shipments",
+    "skus",
+    "stock",
+]
+
+#: Constraint names are fixed so migrations on PostgreSQL and SQLite name them alike.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as UTC; read back aware in UTC on every database.
+
+    SQLite keeps no time zone, so the value is normalised to UTC on the way in and
+    marked UTC on the way out. A naive datetime is refused rather than guessed.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Normalise an aware datetime to naive UTC for storage."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store only keeps aware times")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """Return the stored time as an aware UTC datetime."""
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_TZ = UtcDateTime()
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(128), nullable=False, unique=True),
+    Column("title", Text, nullable=False),
+    Column("attributes", JSON, nullable=False, default=dict),
+)
+
+skus = Table(
+    "skus",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("merchant_code", String(128), nullable=False, unique=True),
+    Column("product_id", Integer, ForeignKey("products.id"), nullable=True),
+    Column("title", Text, nullable=False),
+    Column("price", Text, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("cost", Text, nullable=True),
+    Column("barcode", String(14), nullable=True),
+    Column("attributes", JSON, nullable=False, default=dict),
+    Column("safety_stock", Integer, nullable=False, default=0),
+    Column("dirty", Boolean, nullable=False, default=True),
+    Column("low_stock_alerted", Boolean, nullable=False, default=False),
+    Column("updated_at", _TZ, nullable=False),
+    Index("ix_skus_dirty", "dirty"),
+)
+
+stock = Table(
+    "stock",
+    metadata,
+    Column("sku_id", Integer, ForeignKey("skus.id"), primary_key=True),
+    Column("warehouse", String(128), primary_key=True),
+    Column("on_hand", Integer, nullable=False),
+)
+
+ledger_events = Table(
+    "ledger_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("idempotency_key", String(255), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("sku_id", Integer, ForeignKey("skus.id"), nullable=False),
+    Column("warehouse", String(128), nullable=False),
+    Column("on_hand_delta", Integer, nullable=False),
+    Column("reserved_delta", Integer, nullable=False),
+    Column("channel", String(64), nullable=True),
+    Column("order_id", String(128), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("at", _TZ, nullable=False),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sku_id", Integer, ForeignKey("skus.id"), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("order_id", String(128), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("at", _TZ, nullable=False),
+    UniqueConstraint("channel", "order_id", "sku_id", name="uq_reservations_order_sku"),
+    Index("ix_reservations_sku", "sku_id"),
+)
+
+bindings = Table(
+    "bindings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(64), nullable=False),
+    Column("item_id", String(128), nullable=False),
+    # '' when the listing has no SKU id: NULLs never compare equal in a unique key.
+    Column("listing_sku_id", String(128), nullable=False),
+    Column("sku_id", Integer, ForeignKey("skus.id"), nullable=True),
+    Column("merchant_code", String(128), nullable=True),
+    Column("manual", Boolean, nullable=False, default=False),
+    Column("title", Text, nullable=True),
+    Column("channel_quantity", Integer, nullable=True),
+    Column("planned_quantity", Integer, nullable=True),
+    Column("sent_quantity", Integer, nullable=True),
+    Column("planned_price", Text, nullable=True),
+    Column("sent_price", Text, nullable=True),
+    Column("seen_at", _TZ, nullable=True),
+    UniqueConstraint("channel", "item_id", "listing_sku_id", name="uq_bindings_listing"),
+    Index("ix_bindings_sku", "sku_id"),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("since", _TZ, nullable=False),
+    Column("token", Text, nullable=True),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("urgency", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", _TZ, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("updated_at", _TZ, nullable=False),
+    UniqueConstraint("channel", "kind", "key", name="uq_outbox_target"),
+    Index("ix_outbox_due", "state", "channel", "urgency", "next_attempt_at"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("order_id", String(128), primary_key=True),
+    Column("status", String(32), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("updated_at", _TZ, nullable=False),
+    Column("created_at", _TZ, nullable=False),
+    Column("on_hold", Boolean, nullable=False),
+    Column("raw", JSON, nullable=False),
+    Column("imported_at", _TZ, nullable=False),
+    Index("ix_orders_status", "status"),
+    Index("ix_orders_updated", "updated_at"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("order_id", String(128), primary_key=True),
+    Column("version", String(64), primary_key=True),
+    Column("previous_status", String(32), nullable=True),
+    Column("delivered", Boolean, nullable=False, default=False),
+)
+
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(255), nullable=False, unique=True),
+    Column("channel", String(64), nullable=False),
+    Column("order_id", String(128), nullable=False),
+    Column("carrier", String(32), nullable=False),
+    Column("tracking_number", String(128), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("marketplace_ref", Text, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("created_at", _TZ, nullable=False),
+    Column("updated_at", _TZ, nullable=False),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", _TZ, nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("sent", JSON, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("answer", Text, nullable=True),
+    Index("ix_audit_channel_key", "channel", "key"),
+)
+
+parked = Table(
+    "parked",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("at", _TZ, nullable=False),
+    UniqueConstraint("channel", "kind", "key", name="uq_parked_record"),
+)

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from channelsync.cli import cli
+from channelsync.cli.engine_cmd import CliOverrides
+from channelsync.clock import FakeClock
+from channelsync.plugins import build_plugin_manager
+from channelsync.testing import MemoryChannel
+
+CONFIG = """
+[engine]
+strict = false
+
+[[channels]]
+name = "shop-a"
+type = "memory"
+price = { markup = 10 }
+
+[[channels]]
+name = "shop-b"
+type = "memory"
+share = 0.5
+"""
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[Path, CliOverrides, MemoryChannel, MemoryChannel]:
+    config = tmp_path / "channelsync.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    catalogue = tmp_path / "catalogue.csv"
+    catalogue.write_text(
+        "sku,title,price,currency,quantity\nMUG,Mug,20.00,CNY,10\n", encoding="utf-8"
+    )
+    clock = FakeClock()
+    a, b = MemoryChannel("shop-a", clock=clock), MemoryChannel("shop-b", clock=clock)
+    a.add_listing("a1", "MUG")
+    b.add_listing("b1", "MUG")
+    b.add_listing("b2", "STRAY")
+    overrides = CliOverrides(
+        clock=clock, channels={"shop-a": a, "shop-b": b}, host=build_plugin_manager(autoload=False)
+    )
+    result = CliRunner().invoke(
+        cli, ["catalogue", "import", str(catalogue), "--config", str(config)]
+    )
+    assert result.exit_code == 0, result.output
+    return config, overrides, a, b
+
+
+def invoke(overrides: CliOverrides, *args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), obj=overrides)
+
+
+def test_plan_then_sync_then_orders_and_shipments(
+    setup: tuple[Path, CliOverrides, MemoryChannel, MemoryChannel], tmp_path: Path
+) -> None:
+    config, overrides, a, b = setup
+    assert overrides.clock is not None
+    clock = overrides.clock
+    assert isinstance(clock, FakeClock)
+    result = invoke(overrides, "bindings", "--refresh", "--json", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert rows[1]["unbound_listings"][0]["merchant_code"] == "STRAY"
+
+    calls = len(a.calls)
+    result = invoke(overrides, "plan", "--json", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    assert {(p["kind"], p.get("quantity"), p.get("amount")) for p in plan["shop-a"]} == {
+        ("stock", 10, None),
+        ("price", None, "22.00"),
+    }
+    assert len(a.calls) == calls
+
+    result = invoke(overrides, "sync", "--once", "--json", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["sent"] == 4
+    assert (a.listing("MUG").quantity, b.listing("MUG").quantity) == (10, 5)
+
+    clock.advance(60)
+    order = a.place_order([("MUG", 2)])
+    clock.advance(60)
+    result = invoke(overrides, "sync", "--once", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert "orders imported: 1" in result.output
+    assert b.listing("MUG").quantity == 4
+
+    result = invoke(
+        overrides, "orders", "list", "--status", "paid", "--json", "--config", str(config)
+    )
+    assert [o["order_id"] for o in json.loads(result.output)] == [order.order_id]
+    result = invoke(overrides, "orders", "list", "--since", "not-a-date", "--config", str(config))
+    assert result.exit_code == 2
+    assert "field 'since'" in result.output
+
+    result = invoke(
+        overrides,
+        "ship",
+        "shop-a",
+        order.order_id,
+        "--carrier",
+        "顺丰",
+        "--tracking",
+        "SF1",
+        "--config",
+        str(config),
+    )
+    assert result.exit_code == 0, result.output
+    assert "queued" in result.output
+    result = invoke(overrides, "sync", "--once", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert len(a.shipments) == 1
+
+    bad = tmp_path / "ship.csv"
+    bad.write_text(
+        "channel,order_id,carrier,tracking\nshop-a,1,sf,T1\nshop-z,2,nocarrier,T2\n",
+        encoding="utf-8",
+    )
+    result = invoke(overrides, "shipments", "import", str(bad), "--config", str(config))
+    assert result.exit_code == 2
+    assert "row 3, field 'channel'" in result.output
+    result = invoke(overrides, "outbox", "list", "--json", "--config", str(config))
+    assert all(
+        item["kind"] != "shipment" or item["key"].endswith("SF1")
+        for item in json.loads(result.output)
+    )
+
+
+def test_parked_changes_are_shown_and_requeued(
+    setup: tuple[Path, CliOverrides, MemoryChannel, MemoryChannel],
+) -> None:
+    config, overrides, a, _ = setup
+    a.reject("MUG", "item frozen", times=2)
+    result = invoke(overrides, "sync", "--once", "--config", str(config))
+    assert result.exit_code == 1
+    assert "item frozen" in result.output
+    result = invoke(overrides, "status", "--config", str(config))
+    assert "parked: 2" in result.output
+    result = invoke(overrides, "outbox", "retry", "--config", str(config))
+    assert "re-queued 2 parked entries" in result.output
+    result = invoke(overrides, "sync", "--once", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert a.listing("MUG").quantity == 10
+
+
+def test_a_bad_allocation_setting_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "channelsync.toml"
+    config.write_text('[[channels]]\nname = "a"\ntype = "memory"\nshare = 1.5\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["plan", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "channel 'a', field 'share'" in result.output
+    assert "Traceback" not in result.output

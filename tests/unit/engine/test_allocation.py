@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from channelsync.config import ChannelSyncSettings
+from channelsync.engine.allocation import ChannelShare, allocate, base_quantity
+
+shares = st.decimals(min_value=0, max_value=1, places=2)
+channel_settings = st.builds(
+    ChannelSyncSettings,
+    share=shares,
+    cap=st.none() | st.integers(0, 50),
+    buffer=st.integers(0, 5),
+    priority=st.integers(-3, 3),
+    managed_stock=st.booleans(),
+)
+channel_lists = st.lists(
+    st.tuples(channel_settings, st.integers(0, 20)), min_size=0, max_size=6
+).map(lambda items: [ChannelShare(f"c{i}", s, sales) for i, (s, sales) in enumerate(items)])
+
+
+@given(st.integers(-20, 200), channel_lists, st.booleans(), st.none() | st.integers(0, 30))
+@settings(max_examples=150)
+def test_no_channel_is_shown_more_than_available_or_less_than_zero(
+    available: int, channels: list[ChannelShare], strict: bool, threshold: int | None
+) -> None:
+    result = allocate(available, channels, strict=strict, threshold=threshold)
+    for quantity in result.shown.values():
+        assert 0 <= quantity <= max(available, 0)
+    assert not result.overcommitted
+
+
+@given(st.integers(-20, 200), channel_lists, st.booleans(), st.none() | st.integers(0, 30))
+@settings(max_examples=150)
+def test_in_the_scarce_state_the_sum_shown_never_exceeds_available(
+    available: int, channels: list[ChannelShare], strict: bool, threshold: int | None
+) -> None:
+    result = allocate(available, channels, strict=strict, threshold=threshold)
+    if result.scarce:
+        assert result.total <= max(available, 0)
+
+
+@given(st.integers(-5, 200), channel_lists)
+def test_unmanaged_channels_are_never_allocated(
+    available: int, channels: list[ChannelShare]
+) -> None:
+    result = allocate(available, channels)
+    assert set(result.shown) == {c.channel for c in channels if c.settings.managed_stock}
+
+
+@given(st.integers(1, 500), st.integers(1, 6))
+def test_with_default_settings_and_plenty_every_channel_shows_everything(
+    available: int, count: int
+) -> None:
+    channels = [ChannelShare(f"c{i}", ChannelSyncSettings()) for i in range(count)]
+    result = allocate(available, channels)
+    if available > count:
+        assert not result.scarce
+        assert set(result.shown.values()) == {available}
+
+
+@given(st.integers(0, 500), channel_lists)
+def test_strict_partitions_without_leaving_units_unshown(
+    available: int, channels: list[ChannelShare]
+) -> None:
+    result = allocate(available, channels, strict=True)
+    managed = [c for c in channels if c.settings.managed_stock]
+    limit_total = sum(base_quantity(available, c.settings) for c in managed)
+    # Every unit is dealt unless every channel has reached its own limit.
+    assert result.total == min(available, limit_total)
+
+
+def test_the_formula() -> None:
+    settings_ = ChannelSyncSettings(share=Decimal("0.5"), cap=8, buffer=1)
+    assert base_quantity(10, settings_) == 4
+    assert base_quantity(100, settings_) == 8
+    assert base_quantity(1, settings_) == 0
+    assert base_quantity(-3, settings_) == 0
+
+
+def test_the_last_unit_goes_to_one_channel_by_priority_then_recent_sales() -> None:
+    channels = [
+        ChannelShare("a", ChannelSyncSettings(), recent_sales=1),
+        ChannelShare("b", ChannelSyncSettings(), recent_sales=9),
+        ChannelShare("c", ChannelSyncSettings(priority=1)),
+    ]
+    assert allocate(1, channels).shown == {"a": 0, "b": 0, "c": 1}
+    assert allocate(2, channels).shown == {"a": 0, "b": 1, "c": 1}
+    assert allocate(3, channels).shown == {"a": 1, "b": 1, "c": 1}
+    assert allocate(4, channels).shown == {"a": 4, "b": 4, "c": 4}
+
+
+def test_strict_deals_units_in_turn() -> None:
+    channels = [ChannelShare(n, ChannelSyncSettings()) for n in "abc"]
+    assert allocate(10, channels, strict=True).shown == {"a": 4, "b": 3, "c": 3}
+
+
+def test_a_minimum_breaks_the_guarantee_and_is_reported() -> None:
+    channels = [
+        ChannelShare("a", ChannelSyncSettings(minimum=2)),
+        ChannelShare("b", ChannelSyncSettings()),
+    ]
+    result = allocate(1, channels)
+    assert result.shown == {"a": 2, "b": 1} or result.shown == {"a": 2, "b": 0}
+    assert result.overcommitted

@@ -1,0 +1,262 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from channelsync.errors import ConfigurationError
+from channelsync.store import (
+    LedgerEvent,
+    OutboxState,
+    ParkedRecord,
+    SqlStore,
+    Store,
+    StoredOrder,
+    open_store,
+)
+from channelsync.store.schema import metadata
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _sku(store: Store, code: str = "A-1", price: str = "12.30") -> int:
+    with store.transaction() as s:
+        return s.upsert_sku(
+            merchant_code=code,
+            product_id=None,
+            title="Mug",
+            price=price,
+            currency="CNY",
+            cost=None,
+            barcode=None,
+            attributes={"colour": "red"},
+            now=NOW,
+        )
+
+
+def test_migrated_schema_matches_the_metadata(store: Store) -> None:
+    assert isinstance(store, SqlStore)
+    with store.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), metadata)
+    assert diff == []
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(store: Store) -> None:
+    assert isinstance(store, SqlStore)
+    with store.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    assert version == "0001"
+
+
+def test_reopening_keeps_the_data_and_the_schema(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    first = open_store(url)
+    _sku(first)
+    first.close()
+    second = open_store(url)
+    with second.transaction() as s:
+        assert [sku.merchant_code for sku in s.skus()] == ["A-1"]
+    second.close()
+
+
+def test_a_missing_directory_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"store\.url"):
+        open_store(f"sqlite:///{tmp_path / 'nowhere' / 'state.db'}")
+
+
+def test_a_failing_transaction_changes_nothing(store: Store) -> None:
+    sku_id = _sku(store)
+
+    def fail_midway() -> None:
+        with store.transaction() as s:
+            s.apply_event(LedgerEvent("k1", "manual_adjustment", sku_id, on_hand_delta=5), NOW)
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_midway()
+    with store.transaction() as s:
+        assert s.on_hand(sku_id) == {}
+        assert s.ledger() == []
+
+
+def test_an_event_applied_twice_changes_nothing(store: Store) -> None:
+    sku_id = _sku(store)
+    event = LedgerEvent("adj-1", "manual_adjustment", sku_id, on_hand_delta=7, warehouse="SH")
+    with store.transaction() as s:
+        assert s.apply_event(event, NOW) is True
+        assert s.apply_event(event, NOW) is False
+        assert s.on_hand(sku_id) == {"SH": 7}
+        assert len(s.ledger(sku_id)) == 1
+
+
+def test_reservations_add_up_and_release(store: Store) -> None:
+    sku_id = _sku(store)
+    with store.transaction() as s:
+        s.apply_event(LedgerEvent("in", "manual_adjustment", sku_id, on_hand_delta=10), NOW)
+        s.apply_event(
+            LedgerEvent(
+                "r1", "order_reserved", sku_id, reserved_delta=3, channel="c", order_id="1"
+            ),
+            NOW,
+        )
+        position = s.positions([sku_id])[sku_id]
+        assert (position.on_hand, position.reserved, position.available) == (10, 3, 7)
+        assert s.recent_sales([sku_id], NOW - timedelta(days=1)) == {(sku_id, "c"): 3}
+        s.apply_event(
+            LedgerEvent(
+                "x1", "order_cancelled", sku_id, reserved_delta=-3, channel="c", order_id="1"
+            ),
+            NOW,
+        )
+        assert s.positions([sku_id])[sku_id].reserved == 0
+
+
+def test_releasing_more_than_reserved_is_refused(store: Store) -> None:
+    sku_id = _sku(store)
+    with pytest.raises(ValueError, match="releases more"), store.transaction() as s:
+        s.apply_event(
+            LedgerEvent(
+                "x", "order_cancelled", sku_id, reserved_delta=-1, channel="c", order_id="9"
+            ),
+            NOW,
+        )
+
+
+def test_changed_skus_are_tracked_until_cleared(store: Store) -> None:
+    a, b = _sku(store, "A"), _sku(store, "B")
+    with store.transaction() as s:
+        assert s.changed_skus() == [a, b]
+        s.clear_changed([a, b])
+        assert s.changed_skus() == []
+        s.apply_event(LedgerEvent("e", "manual_adjustment", b, on_hand_delta=1), NOW)
+        assert s.changed_skus() == [b]
+
+
+def test_outbox_coalesces_to_the_latest_value_and_versions_it(store: Store) -> None:
+    with store.transaction() as s:
+        first = s.enqueue(
+            channel="c", kind="stock", key="A", payload={"quantity": 5}, urgency=2, now=NOW
+        )
+        second = s.enqueue(
+            channel="c", kind="stock", key="A", payload={"quantity": 4}, urgency=1, now=NOW
+        )
+        items = s.due("c", "stock", NOW, 10)
+    assert (first, second) == (1, 2)
+    assert [(i.payload["quantity"], i.version) for i in items] == [(4, 2)]
+    with store.transaction() as s:
+        # An answer for the older version must not mark the newer one sent.
+        assert s.settle(items[0].id, 1, OutboxState.SENT, now=NOW) is False
+        assert s.settle(items[0].id, 2, OutboxState.SENT, now=NOW) is True
+        assert s.due("c", "stock", NOW, 10) == []
+
+
+def test_outbox_orders_by_urgency_and_respects_backoff(store: Store) -> None:
+    with store.transaction() as s:
+        for key, urgency in [("inc", 2), ("zero", 0), ("dec", 1)]:
+            s.enqueue(channel="c", kind="stock", key=key, payload={}, urgency=urgency, now=NOW)
+        items = s.due("c", "stock", NOW, 10)
+        assert [i.key for i in items] == ["zero", "dec", "inc"]
+        later = NOW + timedelta(minutes=1)
+        s.settle(items[0].id, 1, OutboxState.PENDING, now=NOW, reason="busy", next_attempt_at=later)
+        s.settle(items[1].id, 1, OutboxState.PARKED, now=NOW, reason="bad sku")
+        assert [i.key for i in s.due("c", "stock", NOW, 10)] == ["inc"]
+        assert [i.key for i in s.due("c", "stock", later, 10)] == ["zero", "inc"]
+        assert s.requeue_parked(NOW) == 1
+        parked_again = s.outbox(state=OutboxState.PARKED)
+    assert parked_again == []
+
+
+def test_manual_bindings_are_not_replaced_by_automatic_ones(store: Store) -> None:
+    a, b = _sku(store, "A"), _sku(store, "B")
+    with store.transaction() as s:
+        s.upsert_binding(
+            channel="c",
+            item_id="1",
+            listing_sku_id=None,
+            sku_id=a,
+            merchant_code="A",
+            manual=True,
+            title="t",
+            channel_quantity=3,
+            now=NOW,
+        )
+        s.upsert_binding(
+            channel="c",
+            item_id="1",
+            listing_sku_id=None,
+            sku_id=b,
+            merchant_code="B",
+            manual=False,
+            title="t2",
+            channel_quantity=2,
+            now=NOW,
+        )
+        binding = s.binding_for_listing("c", "1", None)
+    assert binding is not None
+    assert (binding.sku_id, binding.manual, binding.channel_quantity) == (a, True, 2)
+
+
+def test_orders_notifications_shipments_audit_and_parked(store: Store) -> None:
+    order = StoredOrder(
+        channel="c",
+        order_id="o1",
+        status="paid",
+        version="v1",
+        updated_at=NOW,
+        created_at=NOW,
+        on_hold=False,
+        raw={"x": 1},
+        imported_at=NOW,
+    )
+    with store.transaction() as s:
+        s.save_order(order)
+        assert s.order("c", "o1") == order
+        assert s.orders(status="paid", since=NOW) == [order]
+        assert s.orders(status="shipped") == []
+        assert s.add_notification("c", "o1", "v1", None) is True
+        assert s.add_notification("c", "o1", "v1", None) is False
+        s.mark_notified("c", "o1", "v1")
+        assert s.pending_notifications() == []
+        assert s.add_shipment(
+            key="k",
+            channel="c",
+            order_id="o1",
+            carrier="sf",
+            tracking_number="T",
+            payload={},
+            now=NOW,
+        )
+        assert not s.add_shipment(
+            key="k",
+            channel="c",
+            order_id="o1",
+            carrier="sf",
+            tracking_number="T",
+            payload={},
+            now=NOW,
+        )
+        s.set_shipment_state("k", "sent", NOW, marketplace_ref="R")
+        shipment = s.shipment("k")
+        assert shipment is not None
+        assert (shipment.state, shipment.marketplace_ref) == ("sent", "R")
+        s.audit(channel="c", kind="stock", key="A", sent={"q": 1}, ok=True, answer=None, now=NOW)
+        assert [e.at for e in s.audit_trail(channel="c")] == [NOW]
+        s.park(ParkedRecord("c", "order", "o2", "unreadable"), NOW)
+        s.park(ParkedRecord("c", "order", "o2", "still unreadable"), NOW)
+        assert [p.reason for p in s.parked()] == ["still unreadable"]
+        s.unpark("c", "order", "o2")
+        assert s.parked() == []
+
+
+def test_cursors_round_trip_aware_times(store: Store) -> None:
+    with store.transaction() as s:
+        assert s.cursor("c", "orders") is None
+        s.set_cursor("c", "orders", NOW, None)
+        s.set_cursor("c", "orders", NOW + timedelta(hours=1), "t")
+        assert s.cursor("c", "orders") == (NOW + timedelta(hours=1), "t")
