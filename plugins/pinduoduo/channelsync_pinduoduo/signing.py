@@ -11,7 +11,7 @@ never sent: PDD's own SDKs disagree on whether they are signed.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -123,22 +123,8 @@ class PddSigner(TokenSigner):
         """Return whether PDD answered error 10019 (``access_token`` expired)."""
         return is_expired_token(response)
 
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        """Sign token-issuing calls without a token; the rest as :class:`TokenSigner` does."""
-        await request.aread()
+    def sign_without_token(self, request: httpx.Request) -> httpx.Request | None:
+        """Sign token-issuing calls without a token."""
         if form_fields(request).get("type") in TOKEN_FREE_METHODS:
-            # The refresh call runs while the token cache is locked: it must not ask it.
-            yield self._sign(request, None)
-            return
-        flow = super().async_auth_flow(request)
-        response: httpx.Response | None = None
-        try:
-            while True:
-                sent = await (flow.__anext__() if response is None else flow.asend(response))
-                response = yield sent
-                # httpx leaves a streamed body unread here; the expired-token check needs it.
-                await response.aread()
-        except StopAsyncIteration:
-            return
+            return self._sign(request, None)
+        return None

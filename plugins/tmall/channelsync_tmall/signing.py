@@ -10,7 +10,7 @@ appears in a URL (URLs reach logs that channelsync does not control).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import Mapping
 from typing import Literal
 
 import httpx
@@ -131,18 +131,8 @@ class TopSigner(TokenSigner):
         error = body.get("error_response") if isinstance(body, dict) else None
         return isinstance(error, dict) and str(error.get("code")) == "27"
 
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+    def sign_without_token(self, request: httpx.Request) -> httpx.Request | None:
         """Sign token calls without a session (they run while a refresh holds the cache)."""
-        await request.aread()
         if form_fields(request).get("method") in SESSIONLESS_METHODS:
-            yield self._sign(request, None)
-            return
-        token = await self.tokens.token()
-        response = yield self.sign_with(request, token)
-        # Overriding the flow skips httpx's own read of the body this check needs.
-        await response.aread()
-        if self.tokens.can_refresh and self.is_token_expired(response):
-            fresh = await self.tokens.token(rejected=token)
-            yield self.sign_with(request, fresh)
+            return self._sign(request, None)
+        return None

@@ -181,3 +181,25 @@ def test_token_signer_refuses_a_sync_client() -> None:
         pytest.raises(UsageError, match="async client"),
     ):
         client.get("http://gw/router")
+
+
+class _RefreshThroughTheGateway(_ParamTokenSigner):
+    def sign_without_token(self, request: httpx.Request) -> httpx.Request | None:
+        if request.url.params.get("method") == "token.refresh":
+            return with_query_params(request, {**query_params(request), "sign": "tokenless"})
+        return None
+
+
+async def test_token_issuing_calls_are_signed_without_asking_the_cache() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.params.get("session", "-"))
+        return httpx.Response(200, json={"ok": True})
+
+    tokens = TokenCache(None)  # no token at all: asking it would be a usage error
+    auth = _RefreshThroughTheGateway(tokens)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler), auth=auth) as client:
+        response = await client.get("http://gw/router", params={"method": "token.refresh"})
+    assert response.json() == {"ok": True}
+    assert seen == ["-"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Literal
 
@@ -200,23 +200,8 @@ class DouyinSigner(TokenSigner):
             "isv.access-token-no-existed",
         }
 
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        """Sign token calls without a token; sign every other call with the shop's token."""
-        await request.aread()
+    def sign_without_token(self, request: httpx.Request) -> httpx.Request | None:
+        """Sign token calls without a token."""
         if method_of_path(request.url.path) in TOKEN_METHODS:
-            # The refresh runs while the token cache is locked: it must not ask it.
-            yield self._signed(request, None)
-            return
-        flow = super().async_auth_flow(request)
-        outgoing = await flow.__anext__()
-        while True:
-            response = yield outgoing
-            # TokenSigner reads the body to spot an expired token, but does not load it;
-            # on a real connection (not a mock transport) it must be read here first.
-            await response.aread()
-            try:
-                outgoing = await flow.asend(response)
-            except StopAsyncIteration:
-                return
+            return self._signed(request, None)
+        return None
