@@ -9,6 +9,11 @@ The file is TOML (read with :mod:`tomllib`). Example::
     strict = false               # partition stock between channels at every level
     scarce_threshold = 3         # per-SKU scarcity level (default: channels selling it)
 
+    [daemon]                     # optional: how `channelsync run` paces its work
+    pull_interval = 60           # seconds between order pulls of a channel
+    pull_intervals = { "tmall-main" = 30 }   # per-channel overrides
+
+
     [[channels]]
     name = "tmall-main"          # unique; letters, digits, '_', '.', '-'
     type = "tmall"               # a channel type provided by an installed plugin
@@ -28,7 +33,7 @@ The file is TOML (read with :mod:`tomllib`). Example::
 
 Rules:
 
-* ``[store]``, ``[engine]`` and ``[[channels]]`` are the only top-level entries;
+* ``[store]``, ``[engine]``, ``[daemon]`` and ``[[channels]]`` are the only top-level entries;
   anything else is refused by name.
 * The allocation and price keys of a channel (:data:`SYNC_KEYS`) are engine
   settings, checked here (:class:`ChannelSyncSettings`); every other key is a setting
@@ -79,6 +84,7 @@ __all__ = [
     "ChannelConfig",
     "ChannelSyncSettings",
     "Config",
+    "DaemonConfig",
     "EngineConfig",
     "PriceRule",
     "StoreConfig",
@@ -96,7 +102,7 @@ DEFAULT_STORE_FILENAME = "channelsync.db"
 CHANNEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 _SQLITE_PREFIX = "sqlite:///"
-_TOP_LEVEL_KEYS = frozenset({"store", "engine", "channels"})
+_TOP_LEVEL_KEYS = frozenset({"store", "engine", "daemon", "channels"})
 _STORE_KEYS = frozenset({"url"})
 _RESERVED_CHANNEL_KEYS = ("name", "type", "base_url")
 
@@ -218,6 +224,51 @@ class EngineConfig(_Settings):
     order_lookback_hours: int = Field(default=24, ge=1)
 
 
+class DaemonConfig(_Settings):
+    """The ``[daemon]`` table: how ``channelsync run`` paces its work (times in seconds).
+
+    ``pull_interval`` is the time between order pulls of a channel, overridden per
+    channel name in ``pull_intervals``; ``flush_interval`` how often a channel's outbox
+    is checked for entries whose retry time has come (new work wakes it at once);
+    ``reconcile_interval`` the time between full listing reads; ``stale_after`` how
+    long a channel may go without a successful sync before the health check fails;
+    ``shutdown_grace`` how long work in flight may run after a stop signal;
+    ``lock_ttl`` how long the store lock outlives its last heartbeat (a crashed
+    daemon's lock expires after it); ``max_backoff`` the longest wait after failures.
+    """
+
+    pull_interval: float = Field(default=60, gt=0)
+    pull_intervals: dict[str, float] = Field(default_factory=dict)
+    flush_interval: float = Field(default=5, gt=0)
+    reconcile_interval: float = Field(default=3600, gt=0)
+    stale_after: float = Field(default=900, gt=0)
+    shutdown_grace: float = Field(default=10, ge=0)
+    lock_ttl: float = Field(default=30, ge=3)
+    max_backoff: float = Field(default=300, gt=0)
+
+    @pydantic.field_validator("pull_intervals")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, seconds in value.items():
+            if seconds <= 0:
+                raise ValueError(f"the pull interval of {name!r} must be greater than 0")
+        return value
+
+    @pydantic.model_validator(mode="after")
+    def _check(self) -> DaemonConfig:
+        slowest = max([self.pull_interval, *self.pull_intervals.values()])
+        if self.stale_after <= slowest:
+            raise ValueError(
+                f"stale_after ({self.stale_after:g}) must be longer than the slowest pull "
+                f"interval ({slowest:g}), or every channel would look stale between pulls"
+            )
+        return self
+
+    def pull_interval_of(self, channel: str) -> float:
+        """Return the pull interval of ``channel``."""
+        return self.pull_intervals.get(channel, self.pull_interval)
+
+
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
     """Where channelsync keeps its durable state."""
@@ -257,6 +308,7 @@ class Config:
     store: StoreConfig
     channels: tuple[ChannelConfig, ...] = ()
     engine: EngineConfig = field(default_factory=EngineConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
 
     @property
     def channel_names(self) -> list[str]:
@@ -322,7 +374,7 @@ def _parse(data: dict[str, Any], file: Path) -> Config:
     if unknown:
         raise ConfigurationError(
             f"unknown top-level {_plural(unknown, 'entry', 'entries')} "
-            f"{_names(unknown)}; allowed: [store], [engine] and [[channels]]",
+            f"{_names(unknown)}; allowed: [store], [engine], [daemon] and [[channels]]",
             path=where,
         )
     store = _parse_store(data.get("store", {}), file)
@@ -348,7 +400,26 @@ def _parse(data: dict[str, Any], file: Path) -> Config:
             )
         seen[channel.name] = index
         channels.append(channel)
-    return Config(path=file, store=store, channels=tuple(channels), engine=engine)
+    daemon = _parse_daemon(data.get("daemon", {}), where, seen)
+    return Config(path=file, store=store, channels=tuple(channels), engine=engine, daemon=daemon)
+
+
+def _parse_daemon(raw: object, where: str, channels: Mapping[str, int]) -> DaemonConfig:
+    if not isinstance(raw, dict):
+        raise ConfigurationError("'daemon' must be a table, written as [daemon]", path=where)
+    try:
+        daemon = DaemonConfig.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        loc, message = _describe_sync_error(exc)
+        raise ConfigurationError(message, path=where, field=f"daemon.{loc}") from None
+    unknown = sorted(set(daemon.pull_intervals) - set(channels))
+    if unknown:
+        raise ConfigurationError(
+            f"no channel named {_names(unknown)} is configured",
+            path=where,
+            field="daemon.pull_intervals",
+        )
+    return daemon
 
 
 def _parse_engine(raw: object, where: str) -> EngineConfig:

@@ -82,6 +82,13 @@ class Channel(ABC, Generic[SettingsT]):
     """A short note for ``channelsync plugins``, e.g. what is not implemented yet."""
     capability_notes: ClassVar[Mapping[Capability, str]] = {}
     """Per-capability notes (scope, what is out of scope)."""
+    demo_module: ClassVar[str | None] = None
+    """The module exporting the marketplace's fake for ``channelsync demo``.
+
+    It exports ``demo_fake(*, clock=None, faults=None, seed=0)`` (a fake marketplace
+    holding the shared demo catalogue, served with ``.serve()``), ``DEMO_SETTINGS``
+    and ``DEMO_CREDENTIALS``; ``None`` leaves the channel type out of the demo.
+    """
 
     def __init__(
         self,

@@ -11,9 +11,12 @@ from channelsync.cli.bindings_cmd import bindings_group
 from channelsync.cli.catalogue_cmd import catalogue_group
 from channelsync.cli.channels_cmd import channels_command
 from channelsync.cli.credentials_cmd import credentials_group
+from channelsync.cli.demo_cmd import demo_command
 from channelsync.cli.orders_cmd import orders_group
 from channelsync.cli.outbox_cmd import outbox_group
 from channelsync.cli.plugins_cmd import plugins_command
+from channelsync.cli.reconcile_cmd import reconcile_command
+from channelsync.cli.run_cmd import run_command
 from channelsync.cli.ship_cmd import ship_command, shipments_group
 from channelsync.cli.sync_cmd import plan_command, status_command, sync_command
 from channelsync.http import RedactingFilter, Redactor
@@ -45,6 +48,9 @@ cli.add_command(orders_group)
 cli.add_command(bindings_group)
 cli.add_command(ship_command)
 cli.add_command(shipments_group)
+cli.add_command(reconcile_command)
+cli.add_command(run_command)
+cli.add_command(demo_command)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ import click
 
 from channelsync.cli._common import ExitCode, config_option, echo_json, reports_errors
 from channelsync.cli.engine_cmd import open_engine, reports_input_errors, run
-from channelsync.store import OutboxState
+from channelsync.store import OutboxState, SqlStore, lock_holder
 
 
 @click.command("sync")
@@ -75,8 +75,20 @@ def plan_command(config_path: Path | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @reports_errors
 def status_command(config_path: Path | None, as_json: bool) -> None:
-    """Show parked outbox entries and parked orders, with their reasons."""
+    """Show each channel's last pull and outbox, the daemon holding the store, and what is parked.
+
+    Safe while the daemon runs: it only reads.
+    """
     with open_engine(config_path) as engine, engine.store.transaction() as session:
+        channels: dict[str, dict[str, Any]] = {}
+        for name in engine.channels:
+            cursor = session.cursor(name, "orders")
+            channels[name] = {
+                "last_pull": cursor[0].isoformat() if cursor else None,
+                "cursor": cursor[1] if cursor else None,
+                "pending": len(session.outbox(channel=name, state=OutboxState.PENDING)),
+            }
+        holder = lock_holder(engine.store.engine) if isinstance(engine.store, SqlStore) else None
         parked: list[dict[str, Any]] = [
             {"channel": i.channel, "kind": i.kind, "key": i.key, "reason": i.reason}
             for i in session.outbox(state=OutboxState.PARKED)
@@ -86,9 +98,30 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
             {"channel": p.channel, "kind": p.kind, "key": p.key, "reason": p.reason}
             for p in session.parked()
         ]
+    daemon = None
+    if holder is not None:
+        daemon = {
+            "host": holder.host,
+            "pid": holder.pid,
+            "since": holder.since.isoformat(),
+            "lease_until": holder.expires.isoformat(),
+        }
     if as_json:
-        echo_json({"pending": pending, "parked": parked, "parked_records": orders})
+        echo_json(
+            {
+                "daemon": daemon,
+                "channels": channels,
+                "pending": pending,
+                "parked": parked,
+                "parked_records": orders,
+            }
+        )
         return
+    if holder is not None:
+        click.echo(f"daemon: {holder.describe()} (lease until {holder.expires.isoformat()})")
+    for name, info in channels.items():
+        pulled = info["last_pull"] or "never"
+        click.echo(f"{name}: orders pulled up to {pulled}, {info['pending']} pending")
     click.echo(f"pending: {pending}, parked: {len(parked)}, parked records: {len(orders)}")
     for entry in [*parked, *orders]:
         click.echo(f"  {entry['channel']} {entry['kind']} {entry['key']}: {entry['reason']}")

@@ -28,6 +28,7 @@ from channelsync.channels import (
     PricingCapability,
 )
 from channelsync.engine.context import EngineContext
+from channelsync.engine.guard import guard_raises
 from channelsync.models import (
     ListingStatus,
     ListingStatusChange,
@@ -51,6 +52,7 @@ __all__ = [
 MAX_ATTEMPTS = 8
 _BACKOFF_BASE = timedelta(seconds=30)
 _BACKOFF_MAX = timedelta(hours=1)
+_ALL = 10_000_000
 
 
 class Kind(StrEnum):
@@ -87,6 +89,8 @@ class FlushReport:
     deferred: bool = False
     """The channel throttled or failed a whole batch; the rest waits for the next cycle."""
     failures: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+    """SKUs whose raise the re-inflation guard holds back (an order is in flight)."""
 
     def add(self, other: FlushReport) -> None:
         """Add ``other``'s counts to this report."""
@@ -96,6 +100,7 @@ class FlushReport:
         self.calls += other.calls
         self.deferred = self.deferred or other.deferred
         self.failures += other.failures
+        self.held += other.held
 
 
 def _stock(item: OutboxItem) -> StockUpdate:
@@ -140,6 +145,8 @@ async def flush_channel(context: EngineContext, channel: Channel[Any]) -> FlushR
         if not channel.supports(capability):
             continue
         size = channel.limits.batch_size(operation)
+        if kind is Kind.STOCK:
+            await _guard(context, channel, report)
         while not report.deferred:
             with context.store.transaction() as session:
                 due = session.due(channel.name, kind, context.clock.now(), size)
@@ -147,6 +154,14 @@ async def flush_channel(context: EngineContext, channel: Channel[Any]) -> FlushR
                 break
             await _send_batch(context, channel, kind, due, report)
     return report
+
+
+async def _guard(context: EngineContext, channel: Channel[Any], report: FlushReport) -> None:
+    with context.store.transaction() as session:
+        due = session.due(channel.name, Kind.STOCK, context.clock.now(), _ALL)
+    guarded = await guard_raises(context, channel, due)
+    report.calls += guarded.calls
+    report.held += guarded.held
 
 
 async def _send_batch(
@@ -196,7 +211,7 @@ def _settle(
     if result.ok:
         if session.settle(item.id, item.version, OutboxState.SENT, now=now) and binding_id:
             if item.kind == Kind.STOCK:
-                session.set_sent(binding_id, quantity=item.payload["quantity"])
+                session.set_sent(binding_id, quantity=item.payload["quantity"], now=now)
             elif item.kind == Kind.PRICE:
                 session.set_sent(binding_id, price=item.payload["amount"])
         report.sent += 1

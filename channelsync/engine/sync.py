@@ -19,7 +19,7 @@ from channelsync.clock import Clock, SystemClock
 from channelsync.config import ChannelSyncSettings, Config, EngineConfig
 from channelsync.engine.binding import BindReport, bind_channel
 from channelsync.engine.context import ChannelInfo, EngineContext
-from channelsync.engine.orders import ingest_orders
+from channelsync.engine.orders import IngestReport, ingest_orders
 from channelsync.engine.outbox import FlushReport, flush_channel
 from channelsync.engine.planner import PlanReport, plan_changes
 from channelsync.engine.shipments import flush_shipments
@@ -195,9 +195,65 @@ class SyncEngine:
         summary.channels[name].errors.append(message)
 
     def _alerts(self, plan: PlanReport, summary: CycleSummary) -> None:
-        for alert in plan.alerts:
-            summary.low_stock.append(alert.merchant_code)
-            if self.context.host is not None:
+        summary.low_stock += [alert.merchant_code for alert in plan.alerts]
+        self._raise_alerts(plan)
+
+    # -- per-channel steps (what the daemon schedules, one channel at a time) ----------
+
+    def is_bound(self, name: str) -> bool:
+        """Whether any listing of channel ``name`` is bound (or recorded) yet."""
+        with self.store.transaction() as session:
+            return bool(session.bindings(channel=name))
+
+    async def bind_new(self, name: str) -> BindReport | None:
+        """Bind channel ``name``'s listings if it has none yet (its first run); needs it open."""
+        channel = self.channels[name]
+        if self.is_bound(name) or not channel.supports(Capability.LISTINGS):
+            return None
+        assert isinstance(channel, ListingsCapability)
+        return await bind_channel(self.context, channel)
+
+    async def pull(self, name: str) -> IngestReport | None:
+        """Pull and apply channel ``name``'s new orders (``None``: it has no orders).
+
+        The channel must be open. What the orders change for the other channels is
+        queued in the outbox by the same transactions; low-stock alerts are raised.
+        """
+        channel = self.channels[name]
+        if not isinstance(channel, OrdersCapability):
+            return None
+        report = await ingest_orders(self.context, channel)
+        self._raise_alerts(report.plan)
+        return report
+
+    def replan(self) -> PlanReport:
+        """Queue the allocation and price changes of every SKU marked changed."""
+        with self.store.transaction() as session:
+            report = plan_changes(session, self.context)
+        self._raise_alerts(report)
+        return report
+
+    async def flush(self, name: str) -> FlushReport:
+        """Send channel ``name``'s due outbox entries and queued shipments; needs it open."""
+        channel = self.channels[name]
+        report = FlushReport()
+        report.add(await flush_channel(self.context, channel))
+        report.add(await flush_shipments(self.context, channel))
+        return report
+
+    def backlog(self, name: str) -> tuple[int, int, int]:
+        """Return channel ``name``'s pending entries, those due now, and its parked ones."""
+        now = self.context.clock.now()
+        with self.store.transaction() as session:
+            pending = session.outbox(channel=name, state=OutboxState.PENDING)
+            parked = len(session.outbox(channel=name, state=OutboxState.PARKED))
+            parked += len(session.parked(channel=name))
+        due = sum(1 for item in pending if item.next_attempt_at <= now)
+        return len(pending), due, parked
+
+    def _raise_alerts(self, plan: PlanReport) -> None:
+        if self.context.host is not None:
+            for alert in plan.alerts:
                 self.context.host.low_stock(alert)
 
     def plan(self) -> dict[str, list[dict[str, Any]]]:

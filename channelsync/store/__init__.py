@@ -21,12 +21,14 @@ from channelsync.store.base import (
     StoredOrder,
     StoreSession,
 )
+from channelsync.store.lock import LockHolder, StoreLease, StoreLockedError, lock_holder
 from channelsync.store.sql import SqlStore, migrate
 
 __all__ = [
     "AuditEntry",
     "BindingRecord",
     "LedgerEvent",
+    "LockHolder",
     "OutboxItem",
     "OutboxState",
     "ParkedRecord",
@@ -35,8 +37,11 @@ __all__ = [
     "SqlStore",
     "StockPosition",
     "Store",
+    "StoreLease",
+    "StoreLockedError",
     "StoreSession",
     "StoredOrder",
+    "lock_holder",
     "migrate",
     "open_store",
 ]

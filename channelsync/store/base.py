@@ -109,6 +109,14 @@ class BindingRecord:
     sent_quantity: int | None
     planned_price: str | None
     sent_price: str | None
+    seen_at: datetime | None = None
+    """When ``channel_quantity`` was read from the channel."""
+    sent_at: datetime | None = None
+    """When the channel accepted ``sent_quantity``."""
+    held_since: datetime | None = None
+    """When an unexplained drop of the channel's quantity was first seen (raises wait)."""
+    held_shown: int | None = None
+    """What the channel showed when the drop was first seen."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,9 +320,26 @@ class StoreSession(ABC):
 
     @abstractmethod
     def set_sent(
-        self, binding_id: int, *, quantity: int | None = None, price: str | None = None
+        self,
+        binding_id: int,
+        *,
+        quantity: int | None = None,
+        price: str | None = None,
+        now: datetime | None = None,
     ) -> None:
-        """Remember the value the channel last accepted."""
+        """Remember the value the channel last accepted (a quantity at ``now``)."""
+
+    @abstractmethod
+    def set_observed(self, binding_id: int, quantity: int, now: datetime) -> None:
+        """Remember what the channel showed of the listing at ``now``."""
+
+    @abstractmethod
+    def set_hold(self, binding_id: int, since: datetime | None, shown: int | None) -> None:
+        """Hold the listing's raises from ``since`` (it showed ``shown``); ``None`` lifts it."""
+
+    @abstractmethod
+    def units_ordered_since(self, channel: str, sku_id: int, since: datetime) -> int:
+        """Return the units of a SKU in ``channel``'s imported orders created from ``since`` on."""
 
     # -- cursors -------------------------------------------------------------------------
 
@@ -371,6 +396,12 @@ class StoreSession(ABC):
         Returns ``False`` when the entry was replaced by a newer value meanwhile; the
         newer value stays pending.
         """
+
+    @abstractmethod
+    def defer(
+        self, item_id: int, version: int, *, until: datetime, reason: str, now: datetime
+    ) -> bool:
+        """Keep an entry's version pending until ``until``, without counting an attempt."""
 
     @abstractmethod
     def requeue_parked(self, now: datetime, channel: str | None = None) -> int:

@@ -34,6 +34,7 @@ __all__ = [
     "audit",
     "bindings",
     "cursors",
+    "daemon_lock",
     "ledger_events",
     "metadata",
     "notifications",
@@ -170,6 +171,12 @@ bindings = Table(
     Column("planned_price", Text, nullable=True),
     Column("sent_price", Text, nullable=True),
     Column("seen_at", _TZ, nullable=True),
+    # When the channel accepted ``sent_quantity``: orders created since explain a drop.
+    Column("sent_at", _TZ, nullable=True),
+    # An unexplained drop first seen at ``held_since`` (the channel then showed
+    # ``held_shown``): raises wait until orders explain it or a later look confirms it.
+    Column("held_since", _TZ, nullable=True),
+    Column("held_shown", Integer, nullable=True),
     UniqueConstraint("channel", "item_id", "listing_sku_id", name="uq_bindings_listing"),
     Index("ix_bindings_sku", "sku_id"),
 )
@@ -270,4 +277,16 @@ parked = Table(
     Column("payload", JSON, nullable=False),
     Column("at", _TZ, nullable=False),
     UniqueConstraint("channel", "kind", "key", name="uq_parked_record"),
+)
+
+#: The store lock: at most one row, the lease of the daemon working on this store.
+daemon_lock = Table(
+    "daemon_lock",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("since", _TZ, nullable=False),
+    Column("expires", _TZ, nullable=False),
 )

@@ -504,6 +504,10 @@ class SqlSession(StoreSession):
             sent_quantity=row.sent_quantity,
             planned_price=row.planned_price,
             sent_price=row.sent_price,
+            seen_at=row.seen_at,
+            sent_at=row.sent_at,
+            held_since=row.held_since,
+            held_shown=row.held_shown,
         )
 
     @override
@@ -549,15 +553,58 @@ class SqlSession(StoreSession):
 
     @override
     def set_sent(
-        self, binding_id: int, *, quantity: int | None = None, price: str | None = None
+        self,
+        binding_id: int,
+        *,
+        quantity: int | None = None,
+        price: str | None = None,
+        now: datetime | None = None,
     ) -> None:
         values: dict[str, Any] = {}
         if quantity is not None:
             values["sent_quantity"] = quantity
+            if now is not None:
+                # Once accepted, the quantity is what the channel shows.
+                values.update(sent_at=now, channel_quantity=quantity, seen_at=now)
         if price is not None:
             values["sent_price"] = price
         if values:
             self._c.execute(update(t.bindings).where(t.bindings.c.id == binding_id).values(values))
+
+    @override
+    def set_observed(self, binding_id: int, quantity: int, now: datetime) -> None:
+        self._c.execute(
+            update(t.bindings)
+            .where(t.bindings.c.id == binding_id)
+            .values(channel_quantity=quantity, seen_at=now)
+        )
+
+    @override
+    def set_hold(self, binding_id: int, since: datetime | None, shown: int | None) -> None:
+        self._c.execute(
+            update(t.bindings)
+            .where(t.bindings.c.id == binding_id)
+            .values(held_since=since, held_shown=None if since is None else shown)
+        )
+
+    @override
+    def units_ordered_since(self, channel: str, sku_id: int, since: datetime) -> int:
+        e, o = t.ledger_events.c, t.orders.c
+        rows = self._c.execute(
+            select(e.order_id, e.reserved_delta, e.on_hand_delta)
+            .join(t.orders, (o.channel == e.channel) & (o.order_id == e.order_id))
+            .where(
+                e.channel == channel,
+                e.sku_id == sku_id,
+                e.kind.in_(("order_reserved", "order_shipped")),
+                o.created_at >= since,
+            )
+        )
+        # An order reserves, then consumes when it ships: count its units once.
+        units: dict[str, int] = {}
+        for order_id, reserved, on_hand in rows:
+            units[order_id] = max(units.get(order_id, 0), reserved, -on_hand)
+        return sum(units.values())
 
     # -- cursors -------------------------------------------------------------------------
 
@@ -680,6 +727,18 @@ class SqlSession(StoreSession):
                 next_attempt_at=next_attempt_at or now,
                 updated_at=now,
             )
+        )
+        return bool(result.rowcount)
+
+    @override
+    def defer(
+        self, item_id: int, version: int, *, until: datetime, reason: str, now: datetime
+    ) -> bool:
+        o = t.outbox.c
+        result = self._c.execute(
+            update(t.outbox)
+            .where(o.id == item_id, o.version == version)
+            .values(reason=reason, next_attempt_at=until, updated_at=now)
         )
         return bool(result.rowcount)
 

@@ -97,6 +97,7 @@ class AmazonChannel(
     """Amazon seller accounts through the Selling Partner API (merchant-fulfilled and FBA)."""
 
     type_name: ClassVar[str] = "amazon"
+    demo_module: ClassVar[str | None] = "channelsync_amazon.fake"
     display_name: ClassVar[str] = "Amazon (Selling Partner API)"
     settings_model: ClassVar[type[ChannelSettings]] = AmazonSettings
     credential_fields: ClassVar[tuple[str, ...]] = ("lwa_client_secret", "refresh_token")

@@ -119,6 +119,7 @@ class JdChannel(
     """JD POP shops through the JD Open Platform (JOS) routerjson gateway."""
 
     type_name: ClassVar[str] = "jd"
+    demo_module: ClassVar[str | None] = "channelsync_jd.fake"
     display_name: ClassVar[str] = "JD (JOS)"
     settings_model: ClassVar[type[ChannelSettings]] = JdSettings
     credential_fields: ClassVar[tuple[str, ...]] = ("app_secret", "access_token")

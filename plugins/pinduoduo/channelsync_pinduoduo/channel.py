@@ -103,6 +103,7 @@ class PinduoduoChannel(
     """Pinduoduo shops through the PDD open platform gateway."""
 
     type_name: ClassVar[str] = "pinduoduo"
+    demo_module: ClassVar[str | None] = "channelsync_pinduoduo.fake"
     display_name: ClassVar[str] = "Pinduoduo"
     settings_model: ClassVar[type[ChannelSettings]] = PinduoduoSettings
     credential_fields: ClassVar[tuple[str, ...]] = ("client_secret", "access_token")

@@ -69,6 +69,7 @@ class TmallChannel(TopInventory, TopShipments):
     """Tmall and Taobao shops through the Taobao Open Platform (TOP) gateway."""
 
     type_name: ClassVar[str] = "tmall"
+    demo_module: ClassVar[str | None] = "channelsync_tmall.fake"
     display_name: ClassVar[str] = "Tmall / Taobao (TOP)"
     limits: ClassVar[ChannelLimits] = TMALL_LIMITS
     status_note: ClassVar[str] = "creating and editing items is out of scope"

@@ -1,0 +1,95 @@
+"""``channelsync run``: the daemon, for every configured channel, until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy.engine import make_url
+
+from channelsync.bootstrap import build_engine, open_state
+from channelsync.cli._common import config_option, read_config, reports_errors
+from channelsync.cli.engine_cmd import clock, overrides
+from channelsync.config import DEFAULT_CONFIG_FILENAME
+from channelsync.daemon import Daemon, serve, setup_logging
+from channelsync.engine.sync import SyncEngine
+from channelsync.store import SqlStore, StoreLease
+
+__all__ = ["run_command"]
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+
+
+@click.command("run")
+@config_option
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Readable lines, or one JSON object per line for a log collector.",
+)
+@click.option("--log-level", type=click.Choice(list(_LEVELS)), default="info", show_default=True)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus metrics on /metrics and a health check on /healthz.",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
+@reports_errors
+def run_command(
+    config_path: Path | None,
+    log_format: str,
+    log_level: str,
+    metrics_port: int | None,
+    metrics_host: str,
+) -> None:
+    """Keep every configured channel in sync until stopped (SIGTERM or Ctrl-C).
+
+    Pulls each channel's orders on its own interval, sends changes as soon as there
+    are any, and reconciles listings now and then; one failing channel never holds up
+    the others. Only one daemon may work on a store at a time. With no configuration
+    file at all, it runs against the demo marketplaces (see `channelsync demo`).
+    """
+    if config_path is None and not Path(DEFAULT_CONFIG_FILENAME).exists():
+        from channelsync.demo import run_demo  # noqa: PLC0415 - only for the embedded demo
+
+        click.echo(
+            f"No --config and no {DEFAULT_CONFIG_FILENAME} here: running against the demo "
+            "marketplaces (Ctrl-C stops). See `channelsync demo --help`.",
+            err=True,
+        )
+        sys.exit(run_demo(headless=True))
+    config = read_config(config_path)
+    found = overrides()
+    with open_state(config) as store:
+        engine = build_engine(
+            config, store, host=found.host, channels=found.channels.values(), clock=clock()
+        )
+        setup_logging(
+            "json" if log_format == "json" else "text",
+            level=_LEVELS[log_level],
+            secrets=_secrets(engine),
+        )
+        lease = None
+        if isinstance(store, SqlStore):
+            where = make_url(store.url).render_as_string(hide_password=True)
+            lease = StoreLease(store.engine, ttl=config.daemon.lock_ttl, clock=clock(), url=where)
+        daemon = Daemon(engine, config.daemon, clock=clock(), lease=lease)
+        code = asyncio.run(serve(daemon, metrics_port=metrics_port, metrics_host=metrics_host))
+    sys.exit(code)
+
+
+def _secrets(engine: SyncEngine) -> list[str]:
+    """Every credential value of the configured channels, to scrub from the log."""
+    values = []
+    for channel in engine.channels.values():
+        for field in channel.all_credential_fields():
+            value = channel.credentials.get(field)
+            if value:
+                values.append(value)
+    return values

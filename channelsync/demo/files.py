@@ -1,0 +1,119 @@
+"""The demo's files: a configuration pointing at the served fakes, and the catalogue.
+
+Secrets never go in the configuration file, in the demo too: the fakes' demo
+credentials are handed to the daemon as ``CHANNELSYNC_<CHANNEL>_<FIELD>`` variables.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from channelsync.credentials import env_var_name
+from channelsync.demo.marketplaces import DemoMarketplace
+from channelsync.testing.fakes import SeedItem, demo_catalogue
+
+__all__ = ["RACE_SKU", "DemoFiles", "catalogue_csv", "config_toml", "demo_environment", "write"]
+
+#: The SKU the demo stocks with one last unit, which buyers on every channel try to buy.
+RACE_SKU = "CS-0001-1"
+
+_DAEMON = {
+    "pull_interval": 3,
+    "flush_interval": 1,
+    "reconcile_interval": 20,
+    "stale_after": 30,
+    "shutdown_grace": 5,
+    "lock_ttl": 6,
+}
+
+
+@dataclass(frozen=True)
+class DemoFiles:
+    """Where the demo wrote its configuration and catalogue."""
+
+    config: Path
+    catalogue: Path
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    raise TypeError(f"the demo configuration cannot hold a {type(value).__name__}")
+
+
+def config_toml(markets: Sequence[DemoMarketplace]) -> str:
+    """Return the demo configuration: the store beside it, the daemon's pace, the channels."""
+    lines = [
+        "# channelsync demo: every channel points at a fake marketplace served on loopback.",
+        "# Credentials come from CHANNELSYNC_<CHANNEL>_<FIELD> variables, never this file.",
+        "",
+        "[engine]",
+        "# Deal stock out unit by unit below 8, so the last units are never shown twice.",
+        "scarce_threshold = 8",
+        "# The fakes' shops open with the demo: no need to read a day of past orders.",
+        "order_lookback_hours = 1",
+        "",
+        "[daemon]",
+        *(f"{key} = {_toml(value)}" for key, value in _DAEMON.items()),
+    ]
+    for market in markets:
+        lines += [
+            "",
+            "[[channels]]",
+            f"name = {_toml(market.channel)}",
+            f"type = {_toml(market.type_name)}",
+            f"base_url = {_toml(market.server.url)}",
+            *(f"{key} = {_toml(value)}" for key, value in market.settings.items()),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def catalogue_csv(items: Sequence[SeedItem] | None = None, race_sku: str = RACE_SKU) -> str:
+    """Return the demo catalogue as CSV: the fakes' merchant codes; one unit of ``race_sku``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["sku", "title", "price", "currency", "quantity", "product"])
+    for item in items if items is not None else demo_catalogue():
+        for sku in item.skus:
+            quantity = 1 if sku.merchant_code == race_sku else sku.quantity
+            title = f"{item.title} {sku.properties}"
+            writer.writerow(
+                [sku.merchant_code, title, sku.price, "CNY", quantity, item.merchant_code]
+            )
+    return out.getvalue()
+
+
+def demo_environment(markets: Sequence[DemoMarketplace]) -> dict[str, str]:
+    """Return the environment for the demo's daemon: every fake's demo credentials.
+
+    The keyring is switched off for it: the demo must never read or write the
+    user's real keyring (tokens a fake refreshes would land there otherwise).
+    """
+    env = {
+        env_var_name(market.channel, field): value
+        for market in markets
+        for field, value in market.credentials.items()
+    }
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+    return env
+
+
+def write(directory: Path, markets: Sequence[DemoMarketplace]) -> DemoFiles:
+    """Write ``channelsync.toml`` and ``catalogue.csv`` into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "channelsync.toml"
+    config.write_text(config_toml(markets), encoding="utf-8")
+    catalogue = directory / "catalogue.csv"
+    catalogue.write_text(catalogue_csv(), encoding="utf-8")
+    return DemoFiles(config=config, catalogue=catalogue)

@@ -1,0 +1,81 @@
+"""The demo marketplaces: each installed plugin's fake, served over loopback HTTP.
+
+A channel type takes part when its class names a ``demo_module``
+(:attr:`channelsync.channels.Channel.demo_module`); that module's ``demo_fake()`` is
+served with ``fake.serve()``, so the daemon reaches it through the plugin's real
+transport, signing and paging.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from channelsync.plugins import PluginHost
+from channelsync.testing.fakes import FakeMarketplace, LoopbackServer
+
+__all__ = ["DemoMarketplace", "start_marketplaces"]
+
+
+@dataclass
+class DemoMarketplace:
+    """One served fake and the channel entry that points at it."""
+
+    type_name: str
+    channel: str
+    fake: FakeMarketplace
+    server: LoopbackServer
+    settings: Mapping[str, Any]
+    credentials: Mapping[str, str]
+    order_lag: timedelta = timedelta(0)
+    """How far behind the marketplace's clock an order pull must end."""
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self.server.stop()
+
+    def stock(self) -> dict[str, int]:
+        """Return the stock the marketplace shows per merchant code."""
+        return self.fake.store.stock_by_merchant_code()
+
+    def orders_placed(self) -> int:
+        """Return how many orders buyers placed on this marketplace."""
+        with self.fake.store.lock:
+            return len(self.fake.store.orders)
+
+
+def start_marketplaces(
+    host: PluginHost, *, seed: int = 0, types: list[str] | None = None
+) -> list[DemoMarketplace]:
+    """Serve the demo fake of every channel type that has one (or of ``types``)."""
+    started: list[DemoMarketplace] = []
+    try:
+        for type_name in host.registry.types():
+            if types is not None and type_name not in types:
+                continue
+            channel_cls = host.registry.get(type_name)
+            module_name = channel_cls.demo_module
+            if module_name is None:
+                continue
+            module = importlib.import_module(module_name)
+            fake = module.demo_fake(seed=seed)
+            server = fake.serve()
+            started.append(
+                DemoMarketplace(
+                    type_name=type_name,
+                    channel=f"{type_name}-demo",
+                    fake=fake,
+                    server=server,
+                    settings=dict(module.DEMO_SETTINGS),
+                    credentials=dict(module.DEMO_CREDENTIALS),
+                    order_lag=channel_cls.limits.order_window.lag,
+                )
+            )
+    except BaseException:
+        for market in started:
+            market.stop()
+        raise
+    return started

@@ -1,0 +1,79 @@
+"""Buyers for the demo: a steady stream of orders, and a race for one last unit.
+
+A marketplace lets an order pull read only orders older than its indexing lag (one
+to five minutes, declared as ``limits.order_window.lag``); a demo of one minute
+cannot wait that long. So the demo's orders carry times that far in the past, as if
+the buyers had ordered a few minutes earlier; the stock still drops the moment the
+order is placed, as on the real marketplace.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from channelsync.demo.marketplaces import DemoMarketplace
+
+__all__ = ["OrderStream", "backdate", "buy"]
+
+
+def backdate(market: DemoMarketplace, orders: Iterable[Any]) -> None:
+    """Move new orders' times back past the marketplace's order lag (plus a margin)."""
+    shift = market.order_lag + timedelta(seconds=30)
+    with market.fake.store.lock:
+        for order in orders:
+            order.created -= shift
+            order.modified -= shift
+            if order.paid_at is not None:
+                order.paid_at -= shift
+
+
+def buy(market: DemoMarketplace, merchant_code: str) -> bool:
+    """Have a buyer order one unit of ``merchant_code`` on ``market``, if it shows any.
+
+    The marketplace's own order generator places the order (its id format, status and
+    stock decrement); every other SKU is hidden from it meanwhile, under the fake's
+    lock, so no request sees the difference.
+    """
+    fake: Any = market.fake
+    store = fake.store
+    with store.lock:
+        hidden = {}
+        for _item, sku in store.iter_skus():
+            if sku.merchant_code != merchant_code:
+                hidden[id(sku)] = (sku, sku.quantity)
+                sku.quantity = 0
+        try:
+            placed = fake.generate_orders(1)
+        finally:
+            for sku, quantity in hidden.values():
+                sku.quantity = quantity
+        backdate(market, placed)
+    return bool(placed)
+
+
+class OrderStream:
+    """Places orders on randomly chosen marketplaces at a steady rate (seeded: repeatable)."""
+
+    def __init__(self, markets: Sequence[DemoMarketplace], *, rate: float, seed: int = 0) -> None:
+        self.markets = list(markets)
+        self.rate = rate
+        self._rng = random.Random(seed)  # noqa: S311 - repeatable demo data, not security
+        self._owed = 0.0
+        self.placed = 0
+
+    def tick(self, seconds: float) -> int:
+        """Place the orders due after ``seconds`` more; return how many were placed."""
+        self._owed += seconds * self.rate
+        placed = 0
+        while self._owed >= 1 and self.markets:
+            self._owed -= 1
+            market = self._rng.choice(self.markets)
+            fake: Any = market.fake
+            orders = fake.generate_orders(1)
+            backdate(market, orders)
+            placed += len(orders)
+        self.placed += placed
+        return placed

@@ -1,0 +1,214 @@
+"""Reconciliation: a full read of a channel's listings, compared with what was last sent.
+
+Someone may change a back office by hand. :func:`reconcile_channel` reads every
+listing of a channel and compares each bound one with what the engine last sent it
+(quantity and price). Each difference is drift: it is reported (in the returned
+report and the audit trail) and corrected by queueing the engine's value through
+the outbox, so the correction is sent, retried and audited like any change.
+
+A quantity lower than the one sent may be a buyer's order the engine has not read
+yet rather than a hand edit. Such a drop is not simply overwritten: unless imported
+orders explain it, this read counts as the re-inflation guard's first look, and the
+queued correction waits until a later look confirms the hand edit (see
+:mod:`channelsync.engine.guard`). A quantity higher than the one sent is corrected at
+once: lowering a channel is always safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from channelsync.channels import Channel, ListingsCapability
+from channelsync.engine.context import EngineContext
+from channelsync.engine.errors import InputError, Problem
+from channelsync.engine.guard import listing_key
+from channelsync.engine.outbox import Kind, stock_urgency
+from channelsync.models import Listing
+from channelsync.store import BindingRecord, StoreSession
+
+__all__ = ["Drift", "ReconcileReport", "reconcile_channel"]
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """One listing whose channel value differs from what the engine last sent."""
+
+    merchant_code: str
+    item_id: str
+    sku_id: str | None
+    field: str
+    """``quantity`` or ``price``."""
+    shown: str
+    expected: str
+    action: str
+    """``queued`` (the correction is in the outbox) or ``held`` (it waits for a second look)."""
+
+
+@dataclass
+class ReconcileReport:
+    """What one reconciliation of one channel read and corrected."""
+
+    channel: str
+    listings: int = 0
+    compared: int = 0
+    drift: list[Drift] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    """Merchant codes of bound listings the channel no longer lists."""
+
+    @property
+    def corrected(self) -> int:
+        """How many corrections were queued."""
+        return len(self.drift)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as plain data (for ``--json``)."""
+        return {
+            "channel": self.channel,
+            "listings": self.listings,
+            "compared": self.compared,
+            "drift": [asdict(d) for d in self.drift],
+            "missing": self.missing,
+        }
+
+
+async def reconcile_channel(context: EngineContext, channel: Channel[Any]) -> ReconcileReport:
+    """Read every listing of ``channel``, report drift from what was sent, queue corrections."""
+    if not isinstance(channel, ListingsCapability):
+        raise InputError(
+            "reconcile", [Problem(f"channel {channel.name!r} cannot list its listings")]
+        )
+    report = ReconcileReport(channel=channel.name)
+    listings: dict[tuple[str, str], Listing] = {}
+    async for listing in channel.iter_listings():
+        listings[listing_key(listing.item_id, listing.sku_id)] = listing
+    report.listings = len(listings)
+    info = context.channels.get(channel.name)
+    now = context.clock.now()
+    with context.store.transaction() as session:
+        for binding in session.bindings(channel=channel.name):
+            if binding.sku_id is None:
+                continue
+            found = listings.get(listing_key(binding.item_id, binding.listing_sku_id))
+            if found is None:
+                report.missing.append(binding.merchant_code or binding.item_id)
+                continue
+            report.compared += 1
+            if info is not None and info.pushes_stock:
+                _quantity(session, context, binding, found, report)
+            if info is not None and info.pricing:
+                _price(session, binding, found, report, context)
+        for drift in report.drift:
+            session.audit(
+                channel=channel.name,
+                kind="reconcile",
+                key=f"{drift.item_id}/{drift.sku_id or ''}",
+                sent=asdict(drift),
+                ok=True,
+                answer=f"drift in {drift.field}: shown {drift.shown}, expected {drift.expected}",
+                now=now,
+            )
+    return report
+
+
+def _address(binding: BindingRecord) -> dict[str, Any]:
+    return {
+        "binding_id": binding.id,
+        "item_id": binding.item_id,
+        "sku_id": binding.listing_sku_id,
+        "merchant_code": binding.merchant_code,
+    }
+
+
+def _key(binding: BindingRecord) -> str:
+    return f"{binding.item_id}/{binding.listing_sku_id or ''}"
+
+
+def _quantity(
+    session: StoreSession,
+    context: EngineContext,
+    binding: BindingRecord,
+    listing: Listing,
+    report: ReconcileReport,
+) -> None:
+    now = context.clock.now()
+    shown = listing.quantity
+    if shown is None:
+        return
+    session.set_observed(binding.id, shown, now)
+    expected = binding.sent_quantity
+    if expected is None or shown == expected:
+        return
+    action = "queued"
+    if shown < expected:
+        explained = 0
+        if binding.sent_at is not None and binding.sku_id is not None:
+            explained = session.units_ordered_since(
+                binding.channel, binding.sku_id, binding.sent_at
+            )
+        if expected - shown <= explained:
+            return  # orders already imported explain it; the planner has queued their effect
+        if binding.held_since is None or binding.held_shown != shown:
+            session.set_hold(binding.id, now, shown)
+        action = "held"
+    # The newest planned value is what the channel should show.
+    target = binding.planned_quantity if binding.planned_quantity is not None else expected
+    session.enqueue(
+        channel=binding.channel,
+        kind=Kind.STOCK,
+        key=_key(binding),
+        payload={**_address(binding), "quantity": target, "previous": shown},
+        urgency=stock_urgency(target, shown),
+        now=now,
+    )
+    report.drift.append(
+        Drift(
+            merchant_code=binding.merchant_code or "",
+            item_id=binding.item_id,
+            sku_id=binding.listing_sku_id,
+            field="quantity",
+            shown=str(shown),
+            expected=str(target),
+            action=action,
+        )
+    )
+
+
+def _price(
+    session: StoreSession,
+    binding: BindingRecord,
+    listing: Listing,
+    report: ReconcileReport,
+    context: EngineContext,
+) -> None:
+    if listing.price is None or binding.sent_price is None:
+        return
+    try:
+        expected = Decimal(binding.sent_price)
+    except InvalidOperation:  # pragma: no cover - the engine only stores decimal text
+        return
+    if listing.price.amount == expected:
+        return
+    target = binding.planned_price if binding.planned_price is not None else binding.sent_price
+    assert binding.sku_id is not None
+    sku = session.skus_by_id([binding.sku_id])[binding.sku_id]
+    session.enqueue(
+        channel=binding.channel,
+        kind=Kind.PRICE,
+        key=_key(binding),
+        payload={**_address(binding), "amount": target, "currency": sku.currency},
+        urgency=0,
+        now=context.clock.now(),
+    )
+    report.drift.append(
+        Drift(
+            merchant_code=binding.merchant_code or "",
+            item_id=binding.item_id,
+            sku_id=binding.listing_sku_id,
+            field="price",
+            shown=format(listing.price.amount, "f"),
+            expected=target,
+            action="queued",
+        )
+    )

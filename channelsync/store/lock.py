@@ -1,0 +1,152 @@
+"""The store lock: a lease in the store so only one daemon works on it at a time.
+
+A PID file lies after a crash or on another host; a lease does not. The holder writes
+its host, pid and an expiry into the ``daemon_lock`` table and renews the expiry on a
+heartbeat. Another daemon is refused while the lease is live and may take it over once
+it has expired (its holder crashed, or lost the database for longer than the lease).
+Every change is a compare-and-set on the row, so two daemons starting at once cannot
+both win.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from channelsync.clock import Clock, SystemClock
+from channelsync.errors import ChannelSyncError
+from channelsync.store import schema as t
+
+__all__ = ["LockHolder", "StoreLease", "StoreLockedError", "lock_holder"]
+
+_NAME = "daemon"
+
+
+@dataclass(frozen=True, slots=True)
+class LockHolder:
+    """Who holds the store lock, since when, and until when the lease runs."""
+
+    host: str
+    pid: int
+    since: datetime
+    expires: datetime
+
+    def describe(self) -> str:
+        """Return ``host pid 123 since <time>``, for messages."""
+        return f"{self.host} pid {self.pid} since {self.since.isoformat(timespec='seconds')}"
+
+
+class StoreLockedError(ChannelSyncError):
+    """Another live daemon holds the store lock."""
+
+    def __init__(self, holder: LockHolder, url: str = "") -> None:
+        self.holder = holder
+        where = f" {url}" if url else ""
+        super().__init__(
+            f"another channelsync daemon is working on the store{where}: "
+            f"{holder.describe()} (lease until {holder.expires.isoformat(timespec='seconds')}). "
+            "Stop it first; if it crashed, its lock expires on its own at that time"
+        )
+
+
+def lock_holder(engine: Engine, now: datetime | None = None) -> LockHolder | None:
+    """Return the live holder of the store lock (``None``: free or expired at ``now``)."""
+    with engine.connect() as connection:
+        row = connection.execute(select(t.daemon_lock).where(t.daemon_lock.c.name == _NAME)).first()
+    if row is None:
+        return None
+    holder = LockHolder(row.host, row.pid, row.since, row.expires)
+    if now is not None and holder.expires <= now:
+        return None
+    return holder
+
+
+class StoreLease:
+    """This process's claim on the store lock: acquire, renew on a heartbeat, release."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        ttl: float,
+        clock: Clock | None = None,
+        host: str | None = None,
+        pid: int | None = None,
+        url: str = "",
+    ) -> None:
+        self.engine = engine
+        self.ttl = timedelta(seconds=ttl)
+        self.clock: Clock = clock or SystemClock()
+        self.host = host or socket.gethostname()
+        self.pid = os.getpid() if pid is None else pid
+        self.token = uuid.uuid4().hex
+        self.url = url
+        self.held = False
+
+    def acquire(self) -> None:
+        """Take the lock, or raise :class:`StoreLockedError` naming the live holder."""
+        now = self.clock.now()
+        table = t.daemon_lock
+        values = {
+            "holder": self.token,
+            "host": self.host[:255],
+            "pid": self.pid,
+            "since": now,
+            "expires": now + self.ttl,
+        }
+        try:
+            with self.engine.begin() as connection:
+                row = connection.execute(select(table).where(table.c.name == _NAME)).first()
+                if row is None:
+                    connection.execute(insert(table).values(name=_NAME, **values))
+                elif row.holder == self.token or row.expires <= now:
+                    taken = connection.execute(
+                        update(table)
+                        .where(table.c.name == _NAME, table.c.holder == row.holder)
+                        .where(table.c.expires == row.expires)
+                        .values(**values)
+                    )
+                    if taken.rowcount != 1:
+                        raise self._refused(now)
+                else:
+                    raise StoreLockedError(
+                        LockHolder(row.host, row.pid, row.since, row.expires), self.url
+                    )
+        except IntegrityError:
+            # Another daemon inserted the row between our read and our insert.
+            raise self._refused(now) from None
+        self.held = True
+
+    def renew(self) -> bool:
+        """Push the expiry forward; return ``False`` if the lock was lost to another holder."""
+        now = self.clock.now()
+        table = t.daemon_lock
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(table)
+                .where(table.c.name == _NAME, table.c.holder == self.token)
+                .values(expires=now + self.ttl)
+            )
+        self.held = result.rowcount == 1
+        return self.held
+
+    def release(self) -> None:
+        """Give the lock up (only if this process still holds it)."""
+        table = t.daemon_lock
+        with self.engine.begin() as connection:
+            connection.execute(
+                delete(table).where(table.c.name == _NAME, table.c.holder == self.token)
+            )
+        self.held = False
+
+    def _refused(self, now: datetime) -> StoreLockedError:
+        holder = lock_holder(self.engine)
+        if holder is None:  # pragma: no cover - the winner released it at once
+            holder = LockHolder("unknown", 0, now, now)
+        return StoreLockedError(holder, self.url)

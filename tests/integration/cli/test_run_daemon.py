@@ -1,0 +1,133 @@
+"""``channelsync run`` as a real process against a fake marketplace served on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
+
+from channelsync.cli.main import cli
+from channelsync.demo import catalogue_csv, config_toml, demo_environment, start_marketplaces
+from channelsync.demo.marketplaces import DemoMarketplace
+from channelsync.engine.catalogue import import_catalogue, parse_catalogue
+from channelsync.plugins import build_plugin_manager
+from channelsync.store import open_store
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def tmall() -> Iterator[DemoMarketplace]:
+    (market,) = start_marketplaces(build_plugin_manager(), types=["tmall"])
+    yield market
+    market.stop()
+
+
+@pytest.fixture
+def config(tmp_path: Path, tmall: DemoMarketplace) -> Path:
+    path = tmp_path / "channelsync.toml"
+    path.write_text(config_toml([tmall]), encoding="utf-8")
+    with open_store(f"sqlite:///{tmp_path / 'channelsync.db'}") as store:
+        rows = parse_catalogue(catalogue_csv(), "csv")
+        import_catalogue(store, rows, now=datetime.now(UTC))
+    return path
+
+
+def start(config: Path, tmall: DemoMarketplace, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, **demo_environment([tmall])}
+    command = [sys.executable, "-m", "channelsync.daemon", "--config", str(config), *args]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def sent(port: int) -> float:
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).text
+    except httpx.HTTPError:
+        return 0.0
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "channelsync_updates_sent_total"
+    )
+
+
+def health(port: int) -> int:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def test_run_syncs_refuses_a_second_daemon_and_stops_cleanly_on_sigterm(
+    config: Path, tmall: DemoMarketplace
+) -> None:
+    port = free_port()
+    daemon = start(config, tmall, "--log-format", "json", "--metrics-port", str(port))
+    try:
+        deadline = time.monotonic() + 20
+        while sent(port) == 0:
+            assert daemon.poll() is None, daemon.communicate()
+            assert time.monotonic() < deadline, "the daemon sent nothing"
+            time.sleep(0.1)
+        assert tmall.stock()["CS-0001-1"] <= 1  # the catalogue's last unit, pushed
+
+        second = start(config, tmall)
+        _, refused = second.communicate(timeout=20)
+        assert second.returncode == 1
+        assert "another channelsync daemon is working on the store" in refused
+        assert f"pid {daemon.pid}" in refused
+
+        status = CliRunner().invoke(
+            cli, ["status", "--config", str(config)], env=demo_environment([tmall])
+        )
+        assert status.exit_code == 0, status.output
+        assert f"daemon: {socket.gethostname()} pid {daemon.pid} since" in status.output
+        assert "tmall-demo: orders pulled up to" in status.output
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["ok"] is True
+
+        daemon.send_signal(signal.SIGTERM)
+        _, log = daemon.communicate(timeout=15)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert daemon.returncode == 0
+    records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    messages = [r["message"] for r in records]
+    assert any("SIGTERM received" in m for m in messages)
+    assert messages[-1] == "daemon stopped"
+    assert any(r.get("channel") == "tmall-demo" for r in records)
+    for secret in tmall.credentials.values():
+        assert secret not in log
+
+    # The lock was released: a new run starts at once where this one stopped.
+    port = free_port()
+    again = start(config, tmall, "--metrics-port", str(port))
+    try:
+        deadline = time.monotonic() + 20
+        while health(port) != 200:
+            assert again.poll() is None, again.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.communicate(timeout=15)
+    assert again.returncode == 0
