@@ -14,6 +14,7 @@ from channelsync.cli.credentials_cmd import credentials_group
 from channelsync.cli.demo_cmd import demo_command
 from channelsync.cli.orders_cmd import orders_group
 from channelsync.cli.outbox_cmd import outbox_group
+from channelsync.cli.plugin_cmd import plugin_group
 from channelsync.cli.plugins_cmd import plugins_command
 from channelsync.cli.reconcile_cmd import reconcile_command
 from channelsync.cli.run_cmd import run_command
@@ -37,6 +38,7 @@ def cli(verbose: int) -> None:
 
 
 cli.add_command(plugins_command)
+cli.add_command(plugin_group)
 cli.add_command(channels_command)
 cli.add_command(credentials_group)
 cli.add_command(catalogue_group)
