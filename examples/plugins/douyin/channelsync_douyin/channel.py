@@ -9,7 +9,6 @@ delisted: relisting needs ``product.editV2`` with the whole product.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
@@ -30,7 +29,7 @@ from channelsync.channels import (
     TimeWindow,
 )
 from channelsync.errors import ConflictError, DataError, InvalidRequestError
-from channelsync.http import AccessToken, RedactingFilter, ResponseClassifier, TokenCache
+from channelsync.http import AccessToken, ResponseClassifier, TokenCache
 from channelsync.models import (
     Listing,
     Order,
@@ -60,7 +59,6 @@ MAX_SEARCH_RESULTS = 50_000
 #: ``product.listV2``: page * size must stay within 10,000.
 MAX_PRODUCT_RESULTS = 10_000
 
-_HTTPX_LOGGER = logging.getLogger("httpx")
 
 _READ = RateLimit(rate=10.0, burst=10)
 _WRITE = RateLimit(rate=5.0, burst=5)
@@ -136,24 +134,7 @@ class DouyinChannel(
         ),
     }
 
-    _httpx_filter: RedactingFilter | None = None
-
     # -- wiring -----------------------------------------------------------------------
-
-    async def open(self) -> None:
-        """Open the transport, and scrub this shop's secrets from httpx's own log lines."""
-        await super().open()
-        if self._httpx_filter is None:
-            # httpx logs every request URL at INFO; the access token travels in the query.
-            self._httpx_filter = RedactingFilter(self.redactor)
-            _HTTPX_LOGGER.addFilter(self._httpx_filter)
-
-    async def close(self) -> None:
-        """Close the transport and stop filtering httpx's log lines."""
-        await super().close()
-        if self._httpx_filter is not None:
-            _HTTPX_LOGGER.removeFilter(self._httpx_filter)
-            self._httpx_filter = None
 
     def build_auth(self) -> httpx.Auth:
         """Return the signer; it refreshes the access token when the shop has a refresh token."""

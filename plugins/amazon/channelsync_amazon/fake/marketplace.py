@@ -56,7 +56,6 @@ _CURRENCIES = {
     "A1VC38T7YXB528": "JPY",
 }
 _S3_OPERATIONS = frozenset({"uploadFeedDocument", "downloadFeedDocument"})
-_CLOCK_SLACK = 1e-6
 _DENIED = "Access to requested resource is denied."
 _QUOTA = "You exceeded your quota for the requested resource."
 #: Statuses whose answers carry ``x-amzn-RateLimit-Limit`` in the models.
