@@ -148,12 +148,45 @@ class PriceRule(_Settings):
     result up to the next price with that ending (``"0.90"``: 12.34 becomes 12.90,
     ``"9"``: 123 becomes 129); ``floor_margin`` is a percentage over cost the price
     never goes below, and ``floor`` an absolute amount it never goes below.
+
+    ``currency`` is the currency the channel sells in (default: each SKU's catalogue
+    currency). A SKU priced in another currency is not sent to the channel (its price
+    change is parked as ``CURRENCY_MISMATCH``) unless ``rates`` gives the conversion
+    from the SKU's currency: ``rates = { CNY = "0.138" }`` means one CNY is 0.138 of
+    ``currency``. The markup, ending, floors and campaign prices are then in ``currency``.
     """
 
     markup: Decimal = Decimal(0)
     ending: Decimal | None = Field(default=None, ge=0)
     floor_margin: Decimal | None = None
     floor: Decimal | None = Field(default=None, gt=0)
+    currency: str | None = None
+    rates: dict[str, Decimal] = Field(default_factory=dict)
+
+    @pydantic.field_validator("currency")
+    @classmethod
+    def _check_currency(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z]{3}", value):
+            raise ValueError(f"{value!r} is not a three-letter currency code")
+        return None if value is None else value.upper()
+
+    @pydantic.field_validator("rates")
+    @classmethod
+    def _check_rates(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        checked = {}
+        for code, rate in value.items():
+            if not re.fullmatch(r"[A-Za-z]{3}", code):
+                raise ValueError(f"rates: {code!r} is not a three-letter currency code")
+            if not rate.is_finite() or rate <= 0:
+                raise ValueError(f"rates.{code}: {rate} must be a positive number")
+            checked[code.upper()] = rate
+        return checked
+
+    @pydantic.model_validator(mode="after")
+    def _check_rates_need_currency(self) -> PriceRule:
+        if self.rates and self.currency is None:
+            raise ValueError("rates need the channel's currency: set price.currency too")
+        return self
 
 
 class Campaign(_Settings):
@@ -439,7 +472,11 @@ def _describe_sync_error(exc: pydantic.ValidationError) -> tuple[str, str]:
     if error.get("type") == "extra_forbidden":
         message = "unknown key"
     value = error.get("input")
-    if isinstance(value, str | int | float | bool) and error.get("type") != "missing":
+    # The value of an unknown or secret-looking key is never echoed: it may be a secret.
+    shown = error.get("type") not in ("missing", "extra_forbidden") and not any(
+        is_secret_name(str(part)) for part in error.get("loc", ())
+    )
+    if shown and isinstance(value, str | int | float | bool):
         message = f"{message} (got {value!r})"
     return loc, message
 

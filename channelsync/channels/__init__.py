@@ -14,7 +14,7 @@ from channelsync.channels.capabilities import (
 from channelsync.channels.interfaces import CAPABILITY_INTERFACES
 from channelsync.channels.inventory import InventoryCapability, PricingCapability
 from channelsync.channels.listings import ListingsCapability
-from channelsync.channels.orders import OrderPull, OrdersCapability
+from channelsync.channels.orders import OrderCountCapability, OrderPull, OrdersCapability
 from channelsync.channels.paging import Page, next_page_number, paginate
 from channelsync.channels.refunds import RefundPull, RefundsCapability
 from channelsync.channels.shipments import ShipmentsCapability
@@ -37,6 +37,7 @@ __all__ = [
     "ListingScope",
     "ListingsCapability",
     "Operation",
+    "OrderCountCapability",
     "OrderPull",
     "OrderWindow",
     "OrdersCapability",

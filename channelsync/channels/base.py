@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 import httpx
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, field_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from channelsync.channels.capabilities import Capability, ChannelLimits
 from channelsync.clock import Clock, SystemClock
@@ -26,6 +26,7 @@ from channelsync.http import (
     RetryPolicy,
     TransportMetrics,
 )
+from channelsync.http.client import is_loopback_url, tls_verification
 
 if TYPE_CHECKING:
     from channelsync.credentials import ChannelCredentials
@@ -44,6 +45,21 @@ class ChannelSettings(BaseModel):
 
     base_url: str | None = None
     """Overrides the marketplace gateway (a sandbox or a local fake)."""
+    verify_tls: bool = Field(
+        default=True,
+        description="Check the gateway's TLS certificate; `false` is accepted only for a "
+        "loopback `base_url` (a local fake) unless `allow_insecure_tls` is set.",
+    )
+    ca_bundle: str | None = Field(
+        default=None,
+        description="A PEM file (or a directory of them) of trusted certificate authorities, "
+        "used instead of the system's; verification stays on.",
+    )
+    allow_insecure_tls: bool = Field(
+        default=False,
+        description="Accept `verify_tls = false` for a marketplace host; a warning is logged "
+        "every time the channel opens.",
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -52,6 +68,20 @@ class ChannelSettings(BaseModel):
             return None
         AnyHttpUrl(value)  # raises a ValueError naming the value when malformed
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> Self:
+        # Refused here too, so `channelsync channels --check` reports it before a run.
+        if self.verify_tls:
+            return self
+        if self.ca_bundle is not None:
+            raise ValueError("ca_bundle and verify_tls = false contradict each other")
+        if self.allow_insecure_tls or (self.base_url and is_loopback_url(self.base_url)):
+            return self
+        raise ValueError(
+            "verify_tls = false is only accepted for a loopback base_url; use ca_bundle for "
+            "a private certificate authority, or also set allow_insecure_tls = true"
+        )
 
 
 SettingsT = TypeVar("SettingsT", bound=ChannelSettings)
@@ -191,6 +221,13 @@ class Channel(ABC, Generic[SettingsT]):
             metrics=self.metrics,
             redactor=self.redactor,
             transport=self._transport,
+            verify=tls_verification(
+                self.name,
+                self.base_url,
+                verify_tls=self.settings.verify_tls,
+                ca_bundle=self.settings.ca_bundle,
+                allow_insecure_tls=self.settings.allow_insecure_tls,
+            ),
             **self.http_client_options(),
         )
         await http.__aenter__()

@@ -14,7 +14,7 @@ from channelsync.channels.windows import PullCursor, TimeWindow, read_next_windo
 from channelsync.clock import Clock
 from channelsync.models import Order
 
-__all__ = ["OrderPull", "OrdersCapability"]
+__all__ = ["OrderCountCapability", "OrderPull", "OrdersCapability"]
 
 
 class OrderPull(BaseModel):
@@ -45,6 +45,8 @@ class OrdersCapability(ABC):
 
     limits: ClassVar[ChannelLimits]
     clock: Clock
+    name: str
+    """The channel's name (set by :class:`~channelsync.channels.Channel`)."""
 
     async def marketplace_now(self) -> datetime:
         """Return the marketplace's current time (override to read the server's clock)."""
@@ -74,3 +76,27 @@ class OrdersCapability(ABC):
     @abstractmethod
     async def get_order(self, order_id: str) -> Order:
         """Return one order with full detail; ``NotFoundError`` when it does not exist."""
+
+
+class OrderCountCapability(ABC):
+    """Count the orders a marketplace holds for a span of time (optional, with orders).
+
+    Order completeness is checked with it: the engine asks for the number of orders
+    created inside a window that its order watermark has passed and compares it with
+    the orders it imported for the same window. Implement it only where the
+    marketplace answers with a total (a count field of a search, a report) without
+    reading every order again; a count that needs every page read proves nothing the
+    pull did not already do.
+    """
+
+    name: str
+    """The channel's name (set by :class:`~channelsync.channels.Channel`)."""
+
+    @abstractmethod
+    async def count_orders(self, window: TimeWindow) -> int:
+        """Return how many orders were created inside ``window``, whatever their status.
+
+        ``window.start`` is included and ``window.end`` excluded, as in
+        :meth:`OrdersCapability.fetch_orders`; a retryable or permanent failure raises
+        the usual :class:`~channelsync.errors.ChannelError`.
+        """

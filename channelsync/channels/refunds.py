@@ -36,6 +36,8 @@ class RefundsCapability(ABC):
 
     limits: ClassVar[ChannelLimits]
     clock: Clock
+    name: str
+    """The channel's name (set by :class:`~channelsync.channels.Channel`)."""
 
     async def marketplace_now(self) -> datetime:
         """Return the marketplace's current time."""

@@ -10,6 +10,9 @@ import click
 
 from channelsync.cli._common import ExitCode, config_option, echo_json, reports_errors
 from channelsync.cli.engine_cmd import open_engine, reports_input_errors, run
+from channelsync.engine.completeness import AUDIT_KIND as COMPLETENESS_AUDIT
+from channelsync.engine.completeness import CURSOR_KIND as COMPLETENESS_CURSOR
+from channelsync.engine.reconcile import RECONCILE_CURSOR
 from channelsync.store import OutboxState, SqlStore, lock_holder
 
 
@@ -32,13 +35,23 @@ def sync_command(once: bool, config_path: Path | None, as_json: bool) -> None:
     else:
         click.echo(
             f"orders imported: {data['orders_imported']}, updates sent: {data['sent']}, "
-            f"parked: {data['parked']}"
+            f"parked: {data['parked']}, held: {data['held']}"
         )
         for name, channel in summary.channels.items():
             click.echo(
                 f"  {name}: {channel.orders_imported} orders, {channel.sent} sent, "
-                f"{channel.retried} to retry, {channel.parked} parked"
+                f"{channel.retried} to retry, {channel.parked} parked, "
+                f"{channel.held} held for orders in flight"
             )
+            if channel.refunds_applied or channel.refunds_parked:
+                click.echo(
+                    f"    refunds: {channel.refunds_applied} applied to stock, "
+                    f"{channel.refunds_parked} waiting"
+                )
+            for note in channel.unrestocked:
+                click.echo(f"    return not restocked: {note}")
+            for mismatch in channel.completeness:
+                click.echo(f"    ORDER COUNT MISMATCH: {mismatch['message']}")
             for error in channel.errors:
                 click.echo(f"    error: {error}")
         for code, units in summary.oversold.items():
@@ -83,10 +96,27 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
         channels: dict[str, dict[str, Any]] = {}
         for name in engine.channels:
             cursor = session.cursor(name, "orders")
+            counted = session.cursor(name, COMPLETENESS_CURSOR)
+            mismatches = session.audit_trail(channel=name, kind=COMPLETENESS_AUDIT)
+            reconciled = session.cursor(name, RECONCILE_CURSOR)
+            drift = (
+                session.audit_trail(channel=name, kind="reconcile", since=reconciled[0])
+                if reconciled
+                else []
+            )
             channels[name] = {
                 "last_pull": cursor[0].isoformat() if cursor else None,
                 "cursor": cursor[1] if cursor else None,
                 "pending": len(session.outbox(channel=name, state=OutboxState.PENDING)),
+                "parked": len(session.outbox(channel=name, state=OutboxState.PARKED))
+                + len(session.parked(channel=name)),
+                "last_reconcile": reconciled[0].isoformat() if reconciled else None,
+                "orders_counted_until": counted[0].isoformat() if counted else None,
+                "order_count_mismatches": [entry.answer for entry in mismatches[-10:]],
+                "drift": [
+                    f"{entry.sent.get('merchant_code') or entry.key}: {entry.answer}"
+                    for entry in drift
+                ],
             }
         holder = lock_holder(engine.store.engine) if isinstance(engine.store, SqlStore) else None
         parked: list[dict[str, Any]] = [
@@ -121,7 +151,32 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
         click.echo(f"daemon: {holder.describe()} (lease until {holder.expires.isoformat()})")
     for name, info in channels.items():
         pulled = info["last_pull"] or "never"
-        click.echo(f"{name}: orders pulled up to {pulled}, {info['pending']} pending")
-    click.echo(f"pending: {pending}, parked: {len(parked)}, parked records: {len(orders)}")
+        click.echo(
+            f"{name}: orders pulled up to {pulled}, {info['pending']} pending, "
+            f"{info['parked']} parked"
+        )
+        if info["last_reconcile"] is None:
+            click.echo("  listings never reconciled")
+        else:
+            found = len(info["drift"])
+            click.echo(
+                f"  last reconciled {info['last_reconcile']}: "
+                f"{found} listing value{'s' if found != 1 else ''} drifted and corrected"
+            )
+            for answer in info["drift"]:
+                click.echo(f"    {answer}")
+        if info["orders_counted_until"] is not None:
+            found = len(info["order_count_mismatches"])
+            click.echo(
+                f"  order counts compared up to {info['orders_counted_until']}: "
+                f"{found} mismatch{'es' if found != 1 else ''}"
+            )
+            for answer in info["order_count_mismatches"]:
+                click.echo(f"    {answer}")
+    drifted = sum(len(info["drift"]) for info in channels.values())
+    click.echo(
+        f"pending: {pending}, parked: {len(parked)}, parked records: {len(orders)}, "
+        f"drift at last reconcile: {drifted}"
+    )
     for entry in [*parked, *orders]:
         click.echo(f"  {entry['channel']} {entry['kind']} {entry['key']}: {entry['reason']}")

@@ -14,7 +14,7 @@ from typing import Any
 from channelsync.channels import Channel, ListingsCapability
 from channelsync.engine.context import EngineContext
 from channelsync.engine.errors import InputError, Problem
-from channelsync.store import Store
+from channelsync.store import ListingBinding, Store
 
 __all__ = ["BindReport", "bind_channel", "bind_manually", "binding_report"]
 
@@ -41,28 +41,21 @@ async def bind_channel(context: EngineContext, channel: Channel[Any]) -> BindRep
     with context.store.transaction() as session:
         codes = {item.merchant_code for item in listings if item.merchant_code}
         skus = {s.merchant_code: s.id for s in session.skus(codes)}
-        changed: set[int] = set()
-        for listing in listings:
-            sku_id = skus.get(listing.merchant_code or "")
-            before = session.binding_for_listing(channel.name, listing.item_id, listing.sku_id)
-            session.upsert_binding(
-                channel=channel.name,
-                item_id=listing.item_id,
-                listing_sku_id=listing.sku_id,
-                sku_id=sku_id,
-                merchant_code=listing.merchant_code,
-                manual=False,
-                title=listing.title,
-                channel_quantity=listing.quantity,
-                now=now,
-            )
-            after = session.binding_for_listing(channel.name, listing.item_id, listing.sku_id)
-            if (
-                after is not None
-                and after.sku_id is not None
-                and (before is None or before.sku_id != after.sku_id)
-            ):
-                changed.add(after.sku_id)
+        changed = session.upsert_bindings(
+            [
+                ListingBinding(
+                    channel=channel.name,
+                    item_id=listing.item_id,
+                    listing_sku_id=listing.sku_id,
+                    sku_id=skus.get(listing.merchant_code or ""),
+                    merchant_code=listing.merchant_code,
+                    title=listing.title,
+                    channel_quantity=listing.quantity,
+                )
+                for listing in listings
+            ],
+            now,
+        )
         # Newly bound listings get their allocation and price in the next plan.
         session.mark_changed(changed)
     return binding_report(context.store, channel.name, listings=len(listings))

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from channelsync.engine.errors import InputError, Problem
 from channelsync.models import Money, Sku
-from channelsync.store import LedgerEvent, Store, StoreSession
+from channelsync.store import LedgerEvent, SkuData, Store
 
 __all__ = [
     "OPTIONAL_COLUMNS",
@@ -247,53 +247,48 @@ def import_catalogue(
     """
     rows = list(rows)
     key = source_key or _digest(rows)
-    created = 0
-    events = 0
     with store.transaction() as session:
         existing = {s.merchant_code for s in session.skus(r.sku for r in rows)}
         product_ids: dict[str, int] = {}
-        sku_ids: dict[str, int] = {}
         for row in rows:
-            if row.sku not in sku_ids:
-                sku_ids[row.sku] = _write_sku(session, row, product_ids, now)
-                created += row.sku not in existing
+            if row.product is not None and row.product not in product_ids:
+                product_ids[row.product] = session.upsert_product(row.product, row.title, {})
+        sku_ids = session.upsert_skus(
+            [_sku_data(row, product_ids) for row in {r.sku: r for r in reversed(rows)}.values()],
+            now,
+        )
+        created = sum(1 for code in sku_ids if code not in existing)
+        stock = session.on_hand_many(sku_ids.values())
+        changes = []
         for row in rows:
             sku_id = sku_ids[row.sku]
-            current = session.on_hand(sku_id).get(row.warehouse, 0)
-            delta = row.quantity - current
-            if delta and session.apply_event(
-                LedgerEvent(
-                    idempotency_key=f"import:{key}:{row.sku}:{row.warehouse}",
-                    kind="catalogue_import",
-                    sku_id=sku_id,
-                    on_hand_delta=delta,
-                    warehouse=row.warehouse,
-                    note=f"count set to {row.quantity}",
-                ),
-                now,
-            ):
-                events += 1
+            delta = row.quantity - stock.get(sku_id, {}).get(row.warehouse, 0)
+            if delta:
+                changes.append(
+                    LedgerEvent(
+                        idempotency_key=f"import:{key}:{row.sku}:{row.warehouse}",
+                        kind="catalogue_import",
+                        sku_id=sku_id,
+                        on_hand_delta=delta,
+                        warehouse=row.warehouse,
+                        note=f"count set to {row.quantity}",
+                    )
+                )
+        events = sum(session.apply_events(changes, now))
     return ImportSummary(skus=len(sku_ids), created=created, stock_events=events)
 
 
-def _write_sku(
-    session: StoreSession, row: CatalogueRow, product_ids: dict[str, int], now: datetime
-) -> int:
-    product_id = None
-    if row.product is not None:
-        if row.product not in product_ids:
-            product_ids[row.product] = session.upsert_product(row.product, row.title, {})
-        product_id = product_ids[row.product]
-    return session.upsert_sku(
+def _sku_data(row: CatalogueRow, product_ids: Mapping[str, int]) -> SkuData:
+    """Return the SKU data of a row (a SKU's rows agree on it; the first one is used)."""
+    return SkuData(
         merchant_code=row.sku,
-        product_id=product_id,
+        product_id=None if row.product is None else product_ids[row.product],
         title=row.title,
         price=format(row.price.amount, "f"),
         currency=row.price.currency,
         cost=None if row.cost is None else format(row.cost.amount, "f"),
         barcode=row.barcode,
         attributes=row.attributes,
-        now=now,
     )
 
 

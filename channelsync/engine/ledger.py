@@ -12,6 +12,7 @@ so a stock change and the outbox entries it causes commit together.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 
@@ -25,6 +26,7 @@ __all__ = [
     "reserve_event",
     "restock_event",
     "set_safety_stock",
+    "ship_event",
     "ship_events",
     "stock_position",
 ]
@@ -80,19 +82,35 @@ def ship_events(
     counts stay meaningful.
     """
     stock = session.on_hand(sku_id)
-    warehouse = max(stock, key=lambda w: (stock[w], w)) if stock else ""
     return [
-        LedgerEvent(
-            idempotency_key=f"ship:{channel}:{order_id}:{sku_id}",
-            kind=EventKind.ORDER_SHIPPED,
-            sku_id=sku_id,
-            on_hand_delta=-quantity,
-            reserved_delta=-reserved,
-            warehouse=warehouse,
-            channel=channel,
-            order_id=order_id,
-        )
+        ship_event(channel, order_id, sku_id, quantity=quantity, reserved=reserved, stock=stock)
     ]
+
+
+def ship_event(
+    channel: str,
+    order_id: str,
+    sku_id: int,
+    *,
+    quantity: int,
+    reserved: int,
+    stock: Mapping[str, int],
+) -> LedgerEvent:
+    """Consume ``quantity`` of a shipped line from ``stock`` (on hand per warehouse).
+
+    The units leave the warehouse holding the most of the SKU.
+    """
+    warehouse = max(stock, key=lambda w: (stock[w], w)) if stock else ""
+    return LedgerEvent(
+        idempotency_key=f"ship:{channel}:{order_id}:{sku_id}",
+        kind=EventKind.ORDER_SHIPPED,
+        sku_id=sku_id,
+        on_hand_delta=-quantity,
+        reserved_delta=-reserved,
+        warehouse=warehouse,
+        channel=channel,
+        order_id=order_id,
+    )
 
 
 def restock_event(

@@ -3,32 +3,33 @@
 Each pull reads one window after the cursor (with the overlap the channel declares)
 and is repeated until the channel has caught up. Orders are deduped by (channel,
 order id): an order already stored with the same or a newer version is skipped.
-Every order is applied in its own transaction together with its stock events and
-the outbox entries they cause; one that cannot be applied is parked with its reason
-and never blocks the rest. The cursor is stored after its window's orders are
-applied, so a crash re-reads the window and the dedupe makes that harmless.
+Each pulled page is applied in one transaction together with its stock events and
+the outbox entries they cause (:class:`OrderPage`: bulk reads, one decision per
+order, bulk writes); one order that cannot be applied is parked with its reason and
+never blocks the rest. The cursor is stored after its window's orders are applied,
+so a crash re-reads the window and the dedupe makes that harmless.
 
 Stock effects per status: paid (or partially shipped) reserves; cancelled or refunded
 before shipping releases; shipped or completed consumes on-hand stock and releases
 the reservation. The order-imported hook is called once per order and status change:
-the announcement is recorded in the order's transaction and marked delivered after
-the hook returns.
+the announcement is recorded in the order's transaction and marked delivered right
+after the hook returns.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from channelsync.channels import OrdersCapability, PullCursor
 from channelsync.engine.context import EngineContext
-from channelsync.engine.ledger import release_event, reserve_event, ship_events
+from channelsync.engine.ledger import release_event, reserve_event, ship_event
 from channelsync.engine.planner import PlanReport, plan_changes
 from channelsync.models import Order, OrderStatus
-from channelsync.store import ParkedRecord, StoredOrder, StoreSession
+from channelsync.store import LedgerEvent, ParkedRecord, StoredOrder, StoreSession
 
 __all__ = ["IngestReport", "apply_order", "deliver_notifications", "ingest_orders"]
 
@@ -53,10 +54,19 @@ class IngestReport:
     unbound_lines: list[str] = field(default_factory=list)
     plan: PlanReport = field(default_factory=PlanReport)
 
+    def add(self, other: IngestReport) -> None:
+        """Add ``other``'s counts and findings to this report."""
+        self.imported += other.imported
+        self.skipped += other.skipped
+        self.parked += other.parked
+        self.windows += other.windows
+        self.unbound_lines += other.unbound_lines
+        self.plan.add(other.plan)
+
 
 async def ingest_orders(context: EngineContext, channel: OrdersCapability) -> IngestReport:
     """Pull ``channel`` from its stored cursor until caught up, applying every order."""
-    name = channel.name  # type: ignore[attr-defined]
+    name = channel.name
     report = IngestReport(channel=name)
     with context.store.transaction() as session:
         stored = session.cursor(name, CURSOR_KIND)
@@ -68,8 +78,7 @@ async def ingest_orders(context: EngineContext, channel: OrdersCapability) -> In
     for _ in range(_MAX_WINDOWS):
         pull = await channel.pull_orders(cursor)
         report.windows += 1
-        for order in pull.orders:
-            _apply_one(context, name, order, report)
+        _apply_page(context, name, pull.orders, report)
         with context.store.transaction() as session:
             session.set_cursor(name, CURSOR_KIND, pull.cursor.since, pull.cursor.token)
         cursor = pull.cursor
@@ -79,25 +88,39 @@ async def ingest_orders(context: EngineContext, channel: OrdersCapability) -> In
     return report
 
 
-def _apply_one(context: EngineContext, channel: str, order: Order, report: IngestReport) -> None:
+def _apply_page(
+    context: EngineContext, channel: str, orders: Sequence[Order], report: IngestReport
+) -> None:
+    """Apply one pulled page in one transaction: a few set-based statements, not per order.
+
+    An order that cannot be applied is parked inside the same transaction. Should the
+    page's writes fail as a whole, each order is applied again in its own transaction,
+    so the failure is pinned on the order that causes it and the rest go in.
+    """
+    if not orders:
+        return
+    attempt = IngestReport(channel=channel)
     try:
         with context.store.transaction() as session:
-            applied = apply_order(session, context, order, report)
-            if applied:
-                session.unpark(channel, "order", order.order_id)
+            page = OrderPage.load(session, context, channel, orders)
+            for order in orders:
+                _apply_one(page, order, attempt)
+            page.write(attempt)
+    except Exception as error:  # noqa: BLE001 - fall back to one transaction per order
+        logger.warning("page of %d %s orders applied one by one: %s", len(orders), channel, error)
+        for order in orders:
+            _apply_alone(context, channel, order, report)
+        return
+    report.add(attempt)
+
+
+def _apply_one(page: OrderPage, order: Order, report: IngestReport) -> None:
+    """Apply one order of a page, or park it with its reason; it never blocks the rest."""
+    try:
+        applied = page.apply(order, report)
     except Exception as error:  # noqa: BLE001 - one bad order must never stop the rest
-        logger.warning("order %s/%s parked: %s", channel, order.order_id, error)
-        with context.store.transaction() as session:
-            session.park(
-                ParkedRecord(
-                    channel=channel,
-                    kind="order",
-                    key=order.order_id,
-                    reason=f"{type(error).__name__}: {error}",
-                    payload=order.model_dump(mode="json"),
-                ),
-                context.clock.now(),
-            )
+        logger.warning("order %s/%s parked: %s", page.channel, order.order_id, error)
+        page.park(order, error)
         report.parked += 1
         return
     if applied:
@@ -106,30 +129,151 @@ def _apply_one(context: EngineContext, channel: str, order: Order, report: Inges
         report.skipped += 1
 
 
+def _apply_alone(context: EngineContext, channel: str, order: Order, report: IngestReport) -> None:
+    attempt = IngestReport(channel=channel)
+    try:
+        with context.store.transaction() as session:
+            page = OrderPage.load(session, context, channel, [order])
+            _apply_one(page, order, attempt)
+            page.write(attempt)
+    except Exception as error:  # noqa: BLE001 - one bad order must never stop the rest
+        logger.warning("order %s/%s parked: %s", channel, order.order_id, error)
+        with context.store.transaction() as session:
+            session.park(_parked(channel, order, error), context.clock.now())
+        report.parked += 1
+        return
+    report.add(attempt)
+
+
+def _parked(channel: str, order: Order, error: Exception) -> ParkedRecord:
+    return ParkedRecord(
+        channel=channel,
+        kind="order",
+        key=order.order_id,
+        reason=f"{type(error).__name__}: {error}",
+        payload=order.model_dump(mode="json"),
+    )
+
+
 def apply_order(
     session: StoreSession, context: EngineContext, order: Order, report: IngestReport
 ) -> bool:
     """Apply one order in the caller's transaction; ``False`` if it was seen already."""
-    stored = session.order(order.channel, order.order_id)
-    if stored is not None and (
-        stored.version == order.version or stored.updated_at > order.updated_at
-    ):
-        return False
-    quantities: dict[int, int] = defaultdict(int)
-    for line in order.lines:
-        sku_id = _resolve(session, order.channel, line.item_id, line.sku_id, line.merchant_code)
-        if sku_id is None:
-            report.unbound_lines.append(
-                f"{order.channel}/{order.order_id}: {line.merchant_code or line.item_id}"
-            )
-            continue
-        quantities[sku_id] += line.quantity
-    for sku_id, quantity in quantities.items():
-        for event in _events(session, order, sku_id, quantity):
-            session.apply_event(event, context.clock.now())
-    previous = None if stored is None else stored.status
-    session.save_order(
-        StoredOrder(
+    page = OrderPage.load(session, context, order.channel, [order])
+    applied = page.apply(order, report)
+    page.write(report)
+    return applied
+
+
+@dataclass
+class OrderPage:
+    """Orders of one channel applied together: read in bulk, decided one by one, written in bulk.
+
+    :meth:`load` reads what the orders refer to (stored versions, bindings, SKUs,
+    reservations, stock, parked records) in a few statements; :meth:`apply` decides one
+    order and buffers its changes only when it succeeds; :meth:`write` records the
+    buffered ledger events, orders and announcements and plans what they change for
+    every channel, all in the caller's transaction.
+    """
+
+    session: StoreSession
+    context: EngineContext
+    channel: str
+    stored: dict[str, StoredOrder]
+    bindings: dict[tuple[str, str], int]
+    skus: dict[str, int]
+    applied: set[str]
+    """Keys of the ledger events applied already (or buffered in this page)."""
+    reserved: dict[tuple[str, int], int]
+    on_hand: dict[int, dict[str, int]]
+    parked: set[str]
+    events: list[LedgerEvent] = field(default_factory=list)
+    orders: list[StoredOrder] = field(default_factory=list)
+    notifications: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    touched: set[int] = field(default_factory=set)
+    unpark: set[str] = field(default_factory=set)
+    park_records: list[ParkedRecord] = field(default_factory=list)
+
+    @classmethod
+    def load(
+        cls, session: StoreSession, context: EngineContext, channel: str, orders: Sequence[Order]
+    ) -> OrderPage:
+        """Read in bulk what applying ``orders`` needs to know."""
+        ids = [o.order_id for o in orders]
+        lines = [line for o in orders for line in o.lines]
+        bindings = session.bindings_for_listings(channel, ((n.item_id, n.sku_id) for n in lines))
+        bound = {key: b.sku_id for key, b in bindings.items() if b.sku_id is not None}
+        codes = {
+            line.merchant_code
+            for line in lines
+            if line.merchant_code and (line.item_id, line.sku_id or "") not in bound
+        }
+        skus = {s.merchant_code: s.id for s in session.skus(codes)} if codes else {}
+        sku_ids = set(bound.values()) | set(skus.values())
+        pairs = set()
+        for order in orders:
+            for line in order.lines:
+                found = bound.get((line.item_id, line.sku_id or ""))
+                if found is None and line.merchant_code:
+                    found = skus.get(line.merchant_code)
+                if found is not None:
+                    pairs.add((order.order_id, found))
+        keys = [
+            f"{kind}:{channel}:{order_id}:{sku_id}"
+            for kind in ("reserve", "release", "ship")
+            for order_id, sku_id in pairs
+        ]
+        consumed = any(o.status in _CONSUMED for o in orders)
+        return cls(
+            session=session,
+            context=context,
+            channel=channel,
+            stored=session.orders_by_id(channel, ids),
+            bindings=bound,
+            skus=skus,
+            applied=session.applied_events(keys),
+            reserved=session.reservations(channel, ids),
+            on_hand=session.on_hand_many(sku_ids) if consumed else {},
+            parked={p.key for p in session.parked(channel=channel) if p.kind == "order"},
+        )
+
+    def apply(self, order: Order, report: IngestReport) -> bool:
+        """Decide one order and buffer its changes; ``False`` if it was seen already.
+
+        Raises (buffering nothing) when the order cannot be applied.
+        """
+        stored = self.stored.get(order.order_id)
+        if stored is not None and (
+            stored.version == order.version or stored.updated_at > order.updated_at
+        ):
+            return False
+        quantities: dict[int, int] = defaultdict(int)
+        unbound: list[str] = []
+        for line in order.lines:
+            sku_id = self._resolve(line.item_id, line.sku_id, line.merchant_code)
+            if sku_id is None:
+                unbound.append(
+                    f"{order.channel}/{order.order_id}: {line.merchant_code or line.item_id}"
+                )
+                continue
+            quantities[sku_id] += line.quantity
+        events = [
+            e
+            for s, q in quantities.items()
+            for e in self._events(order, s, q)
+            if e.idempotency_key not in self.applied  # applying it again changes nothing
+        ]
+        reserved = dict(self.reserved)
+        for event in events:
+            held = reserved.get((order.order_id, event.sku_id), 0) + event.reserved_delta
+            if held < 0:
+                raise ValueError(
+                    f"event {event.idempotency_key!r} releases more than order "
+                    f"{order.order_id!r} reserved ({held - event.reserved_delta})"
+                )
+            reserved[(order.order_id, event.sku_id)] = held
+        now = self.context.clock.now()
+        record = StoredOrder(
             channel=order.channel,
             order_id=order.order_id,
             status=order.status.value,
@@ -138,63 +282,99 @@ def apply_order(
             created_at=order.created_at,
             on_hold=order.on_hold,
             raw=order.model_dump(mode="json"),
-            imported_at=context.clock.now(),
+            imported_at=now,
         )
-    )
-    if previous != order.status.value:
-        session.add_notification(order.channel, order.order_id, order.version, previous)
-    if quantities:
-        # The stock change reaches every channel's outbox in this same transaction.
-        report.plan.add(plan_changes(session, context, quantities.keys()))
-    return True
+        # Nothing failed: buffer the order's changes.
+        self.reserved = reserved
+        for event in events:
+            if event.on_hand_delta:
+                stock = self.on_hand.setdefault(event.sku_id, {})
+                stock[event.warehouse] = stock.get(event.warehouse, 0) + event.on_hand_delta
+            self.applied.add(event.idempotency_key)
+        self.events += events
+        self.touched.update(quantities)
+        report.unbound_lines += unbound
+        self.orders.append(record)
+        self.stored[order.order_id] = record
+        previous = None if stored is None else stored.status
+        if previous != order.status.value:
+            self.notifications.append((order.channel, order.order_id, order.version, previous))
+        if order.order_id in self.parked:
+            self.unpark.add(order.order_id)
+        return True
 
+    def park(self, order: Order, error: Exception) -> None:
+        """Keep an order that could not be applied, with its reason."""
+        self.park_records.append(_parked(self.channel, order, error))
+        self.unpark.discard(order.order_id)
 
-def _resolve(
-    session: StoreSession,
-    channel: str,
-    item_id: str,
-    listing_sku_id: str | None,
-    merchant_code: str | None,
-) -> int | None:
-    binding = session.binding_for_listing(channel, item_id, listing_sku_id)
-    if binding is not None and binding.sku_id is not None:
-        return binding.sku_id
-    if merchant_code:
-        found = session.skus([merchant_code])
-        if found:
-            return found[0].id
-    return None
+    def write(self, report: IngestReport) -> None:
+        """Record what was buffered and queue what it changes for every channel."""
+        session, now = self.session, self.context.clock.now()
+        session.apply_events(self.events, now)
+        session.save_orders(self.orders)
+        session.add_notifications(self.notifications)
+        for order_id in sorted(self.unpark):
+            session.unpark(self.channel, "order", order_id)
+        for record in self.park_records:
+            session.park(record, now)
+        if self.touched:
+            # The stock change reaches every channel's outbox in this same transaction.
+            report.plan.add(plan_changes(session, self.context, sorted(self.touched)))
 
+    def _resolve(
+        self, item_id: str, listing_sku_id: str | None, merchant_code: str | None
+    ) -> int | None:
+        bound = self.bindings.get((item_id, listing_sku_id or ""))
+        if bound is not None:
+            return bound
+        return self.skus.get(merchant_code) if merchant_code else None
 
-def _events(session: StoreSession, order: Order, sku_id: int, quantity: int) -> list[Any]:
-    channel, order_id = order.channel, order.order_id
-    shipped = session.has_event(f"ship:{channel}:{order_id}:{sku_id}")
-    if order.status in _RESERVED:
-        return [reserve_event(channel, order_id, sku_id, quantity)]
-    if order.status in _CONSUMED and not shipped:
-        held = session.reservation(channel, order_id, sku_id)
-        return ship_events(session, channel, order_id, sku_id, quantity=quantity, reserved=held)
-    if order.status in _RELEASED and not shipped:
-        held = session.reservation(channel, order_id, sku_id)
-        return [release_event(channel, order_id, sku_id, held)] if held else []
-    return []
+    def _events(self, order: Order, sku_id: int, quantity: int) -> list[LedgerEvent]:
+        channel, order_id = order.channel, order.order_id
+        shipped = f"ship:{channel}:{order_id}:{sku_id}" in self.applied
+        held = self.reserved.get((order_id, sku_id), 0)
+        if order.status in _RESERVED:
+            return [reserve_event(channel, order_id, sku_id, quantity)]
+        if order.status in _CONSUMED and not shipped:
+            stock = self.on_hand.get(sku_id, {})
+            return [
+                ship_event(channel, order_id, sku_id, quantity=quantity, reserved=held, stock=stock)
+            ]
+        if order.status in _RELEASED and not shipped:
+            return [release_event(channel, order_id, sku_id, held)] if held else []
+        return []
 
 
 async def deliver_notifications(context: EngineContext) -> int:
     """Call the order-imported hook for every recorded, undelivered status change."""
     with context.store.transaction() as session:
         pending = session.pending_notifications()
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for channel, order_id, _, _ in pending:
+            wanted[channel].add(order_id)
+        stored = {
+            (channel, order_id): order
+            for channel, order_ids in wanted.items()
+            for order_id, order in session.orders_by_id(channel, order_ids).items()
+        }
+    if context.host is None:
+        # Nobody to tell: record them all as delivered at once.
+        known = [(c, o, v) for c, o, v, _ in pending if (c, o) in stored]
+        with context.store.transaction() as session:
+            session.mark_notified_many(known)
+        return len(known)
     delivered = 0
     for channel, order_id, version, previous in pending:
-        with context.store.transaction() as session:
-            stored = session.order(channel, order_id)
-        if stored is None:
+        found = stored.get((channel, order_id))
+        if found is None:
             continue
-        order = Order.model_validate(stored.raw)
-        if context.host is not None and order.version == version:
+        order = Order.model_validate(found.raw)
+        if order.version == version:
             await context.host.order_imported(
                 order, None if previous is None else OrderStatus(previous)
             )
+        # Recorded right after its hook returns: a crash repeats at most this one call.
         with context.store.transaction() as session:
             session.mark_notified(channel, order_id, version)
         delivered += 1

@@ -37,7 +37,7 @@ from channelsync.models import (
     StockUpdate,
     UpdateResult,
 )
-from channelsync.store import OutboxItem, OutboxState, StoreSession
+from channelsync.store import AuditEntry, OutboxItem, OutboxState, Settlement, StoreSession
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -184,59 +184,69 @@ async def _send_batch(
     whole_batch_retry = all(r.error is not None and r.error.retryable for r in results)
     now = context.clock.now()
     with context.store.transaction() as session:
-        for item, result in zip(items, results, strict=True):
-            _settle(session, item, result, report, now)
+        _settle(session, items, results, report, now)
     if whole_batch_retry:
         report.deferred = True
 
 
 def _settle(
     session: StoreSession,
-    item: OutboxItem,
-    result: UpdateResult,
+    items: Sequence[OutboxItem],
+    results: Sequence[UpdateResult],
     report: FlushReport,
     now: datetime,
 ) -> None:
-    answer = None if result.error is None else _describe(result)
-    session.audit(
-        channel=item.channel,
-        kind=item.kind,
-        key=item.key,
-        sent=dict(item.payload),
-        ok=result.ok,
-        answer=answer,
-        now=now,
-    )
-    binding_id = item.payload.get("binding_id")
+    """Record a batch's answers: audit each item, settle it, remember what was accepted."""
+    audits: list[AuditEntry] = []
+    outcomes: list[Settlement] = []
+    for item, result in zip(items, results, strict=True):
+        answer = None if result.error is None else _describe(result)
+        audits.append(
+            AuditEntry(
+                now, item.channel, item.kind, item.key, dict(item.payload), result.ok, answer
+            )
+        )
+        outcomes.append(_outcome(item, result, answer, report, now))
+    session.audit_many(audits)
+    current = session.settle_many(outcomes, now)
+    quantities: dict[int, int] = {}
+    prices: dict[int, str] = {}
+    for item, outcome, is_current in zip(items, outcomes, current, strict=True):
+        binding_id = item.payload.get("binding_id")
+        if outcome.state is not OutboxState.SENT or not is_current or not binding_id:
+            continue
+        if item.kind == Kind.STOCK:
+            quantities[int(binding_id)] = int(item.payload["quantity"])
+        elif item.kind == Kind.PRICE:
+            prices[int(binding_id)] = str(item.payload["amount"])
+    session.set_sent_many(quantities=quantities, prices=prices, now=now)
+
+
+def _outcome(
+    item: OutboxItem, result: UpdateResult, answer: str | None, report: FlushReport, now: datetime
+) -> Settlement:
     if result.ok:
-        if session.settle(item.id, item.version, OutboxState.SENT, now=now) and binding_id:
-            if item.kind == Kind.STOCK:
-                session.set_sent(binding_id, quantity=item.payload["quantity"], now=now)
-            elif item.kind == Kind.PRICE:
-                session.set_sent(binding_id, price=item.payload["amount"])
         report.sent += 1
-        return
+        return Settlement(item.id, item.version, OutboxState.SENT)
     assert result.error is not None
     attempts = item.attempts + 1
     if result.error.retryable and attempts < MAX_ATTEMPTS:
-        session.settle(
+        report.retried += 1
+        return Settlement(
             item.id,
             item.version,
             OutboxState.PENDING,
-            now=now,
             reason=answer,
             next_attempt_at=now + backoff(attempts),
         )
-        report.retried += 1
-    else:
-        reason = (
-            answer if not result.error.retryable else f"gave up after {attempts} attempts: {answer}"
-        )
-        session.settle(item.id, item.version, OutboxState.PARKED, now=now, reason=reason)
-        report.parked += 1
-        report.failures.append(
-            f"{item.channel} {item.kind} {item.payload.get('merchant_code')}: {reason}"
-        )
+    reason = (
+        answer if not result.error.retryable else f"gave up after {attempts} attempts: {answer}"
+    )
+    report.parked += 1
+    report.failures.append(
+        f"{item.channel} {item.kind} {item.payload.get('merchant_code')}: {reason}"
+    )
+    return Settlement(item.id, item.version, OutboxState.PARKED, reason=reason)
 
 
 def _describe(result: UpdateResult) -> str:

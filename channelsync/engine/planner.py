@@ -10,18 +10,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
 from channelsync.engine.allocation import Allocation, ChannelShare, allocate
 from channelsync.engine.context import EngineContext
 from channelsync.engine.outbox import Kind, stock_urgency
-from channelsync.engine.pricing import channel_price
+from channelsync.engine.pricing import CurrencyNote, check_currency, plan_price, record_currency
 from channelsync.models import ListingStatus
 from channelsync.plugins import LowStockAlert
-from channelsync.store import BindingRecord, SkuRecord, StoreSession
+from channelsync.store import BindingRecord, OutboxEntry, SkuRecord, StoreSession
 
 __all__ = ["PlanReport", "plan_changes"]
+
+#: SKUs planned per slice: enough for set-based writes, few enough to bound memory.
+_SLICE = 5_000
 
 
 @dataclass
@@ -52,8 +55,17 @@ def plan_changes(
     """Queue what changed for ``sku_ids`` (default: every SKU marked changed)."""
     ids = list(session.changed_skus() if sku_ids is None else sku_ids)
     report = PlanReport(skus=len(ids))
-    if not ids:
-        return report
+    # In slices, so a whole catalogue's entries are never held in memory at once; all
+    # of them still commit in the caller's one transaction.
+    for start in range(0, len(ids), _SLICE):
+        _plan_slice(session, context, ids[start : start + _SLICE], report)
+    session.clear_changed(ids)
+    return report
+
+
+def _plan_slice(
+    session: StoreSession, context: EngineContext, ids: list[int], report: PlanReport
+) -> None:
     now = context.clock.now()
     skus = session.skus_by_id(ids)
     positions = session.positions(ids)
@@ -62,6 +74,7 @@ def plan_changes(
     for binding in session.bindings(sku_ids=ids):
         if binding.channel in context.channels and binding.sku_id is not None:
             by_sku[binding.sku_id].append(binding)
+    queue = _Queue()
     for sku_id in ids:
         sku = skus.get(sku_id)
         if sku is None:
@@ -85,15 +98,58 @@ def plan_changes(
             report.overcommitted.append(sku.merchant_code)
         _check_low_stock(session, context, sku, allocation, report)
         for binding in bindings:
+            listing = binding
+            if _sold_since_sent(session, binding, allocation):
+                listing = replace(binding, planned_quantity=None)  # send the allocation again
             _plan_listing(
-                session, context, binding=binding, sku=sku, allocation=allocation, report=report
+                queue, context, binding=listing, sku=sku, allocation=allocation, report=report
             )
-    session.clear_changed(ids)
-    return report
+    # A few set-based writes instead of three statements per listing.
+    session.enqueue_many(queue.entries, now)
+    session.set_planned_many(quantities=queue.quantities, prices=queue.prices)
+    record_currency(session, queue.currency, now)
+
+
+def _sold_since_sent(session: StoreSession, binding: BindingRecord, allocation: Allocation) -> bool:
+    """Whether the channel sold units of the listing since it accepted its planned quantity.
+
+    A marketplace lowers its own quantity as it sells, so it then shows less than it
+    was sent. Usually the allocation changes too and is sent anyway; when it does not
+    (a cap, or the channel's share of a scarce SKU), the same value must be sent
+    again, or the channel keeps showing less than its allocation.
+    """
+    if (
+        binding.sent_at is None
+        or binding.sku_id is None
+        or binding.planned_quantity is None
+        or binding.planned_quantity != binding.sent_quantity
+        or allocation.shown.get(binding.channel) != binding.planned_quantity
+    ):
+        return False
+    # Marketplaces stamp orders in whole seconds: an order in the second of the send may
+    # be later than it. Counting it sends the same value once more, which is harmless.
+    since = binding.sent_at - timedelta(seconds=1)
+    return session.units_ordered_since(binding.channel, binding.sku_id, since) > 0
+
+
+@dataclass
+class _Queue:
+    """What one planning pass queues, written in bulk at its end."""
+
+    entries: list[OutboxEntry] = field(default_factory=list)
+    quantities: dict[int, int] = field(default_factory=dict)
+    prices: dict[int, str] = field(default_factory=dict)
+    currency: list[CurrencyNote] = field(default_factory=list)
+
+    def add(
+        self, channel: str, kind: Kind, key: str, payload: dict[str, object], urgency: int
+    ) -> None:
+        """Queue ``payload`` for the listing ``key`` of ``channel``."""
+        self.entries.append(OutboxEntry(channel, kind, key, payload, urgency))
 
 
 def _plan_listing(
-    session: StoreSession,
+    queue: _Queue,
     context: EngineContext,
     *,
     binding: BindingRecord,
@@ -114,73 +170,71 @@ def _plan_listing(
         quantity = allocation.shown[binding.channel]
         if quantity != binding.planned_quantity:
             previous = binding.sent_quantity
-            session.enqueue(
-                channel=binding.channel,
-                kind=Kind.STOCK,
-                key=key,
-                payload={**address, "quantity": quantity, "previous": previous},
-                urgency=stock_urgency(quantity, previous),
-                now=now,
+            queue.add(
+                binding.channel,
+                Kind.STOCK,
+                key,
+                {**address, "quantity": quantity, "previous": previous},
+                stock_urgency(quantity, previous),
             )
-            session.set_planned(binding.id, quantity=quantity)
+            queue.quantities[binding.id] = quantity
             report.queued[binding.channel] += 1
             if info.listings and info.settings.auto_delist:
                 _plan_status(
-                    session,
+                    queue,
                     binding=binding,
                     address=address,
                     key=key,
                     quantity=quantity,
                     previous=previous,
-                    now=now,
                 )
     if info.pricing:
-        price = channel_price(
-            sku,
+        price = check_currency(
+            queue.currency,
             info.settings,
-            channel=info.name,
-            channel_type=info.type_name,
-            now=now,
-            host=context.host,
+            channel=binding.channel,
+            key=key,
+            price=plan_price(
+                sku,
+                info.settings,
+                channel=info.name,
+                channel_type=info.type_name,
+                now=now,
+                host=context.host,
+            ),
         )
+        if price is None:
+            return  # parked as a currency mismatch: nothing to send
         text = format(price.amount, "f")
         if text != binding.planned_price:
-            session.enqueue(
-                channel=binding.channel,
-                kind=Kind.PRICE,
-                key=key,
-                payload={**address, "amount": text, "currency": price.currency},
-                urgency=0,
-                now=now,
+            queue.add(
+                binding.channel,
+                Kind.PRICE,
+                key,
+                {**address, "amount": text, "currency": price.currency},
+                0,
             )
-            session.set_planned(binding.id, price=text)
+            queue.prices[binding.id] = text
             report.queued[binding.channel] += 1
 
 
 def _plan_status(
-    session: StoreSession,
+    queue: _Queue,
     *,
     binding: BindingRecord,
     address: dict[str, object],
     key: str,
     quantity: int,
     previous: int | None,
-    now: datetime,
 ) -> None:
     if quantity == 0:
         status = ListingStatus.DELISTED
-    elif previous == 0 or previous is None:
+    elif previous == 0 or previous is None or binding.planned_quantity == 0:
+        # A delist queued but not sent yet is replaced (the entries coalesce).
         status = ListingStatus.ON_SALE
     else:
         return
-    session.enqueue(
-        channel=binding.channel,
-        kind=Kind.LISTING,
-        key=key,
-        payload={**address, "status": status.value},
-        urgency=0,
-        now=now,
-    )
+    queue.add(binding.channel, Kind.LISTING, key, {**address, "status": status.value}, 0)
 
 
 def _check_low_stock(

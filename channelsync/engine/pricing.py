@@ -5,19 +5,39 @@ replaces the rule's markup; otherwise the rule's markup or discount applies; the
 result is rounded up to the price ending; the price hook may adjust it; finally the
 floors (cost + margin, an absolute floor) are applied, so no rule or hook can take a
 price below them. The result is rounded to the currency's minor unit.
+
+Currency: a channel whose price rule names a ``currency`` sells in it. A SKU priced in
+another currency is converted with the rule's explicit rate for that currency (the
+markup, ending, floors and campaign prices are then in the channel's currency, and
+cost is converted with the same rate); without a rate there is no price to send, and
+:func:`plan_price` answers a :class:`CurrencyMismatch` that the planner parks.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from channelsync.config import ChannelSyncSettings
 from channelsync.models import Money, minor_unit_exponent
 from channelsync.plugins import PluginHost, PriceContext
-from channelsync.store import SkuRecord
+from channelsync.store import ParkedRecord, SkuRecord, StoreSession
 
-__all__ = ["channel_price", "round_to_ending"]
+__all__ = [
+    "MISMATCH_KIND",
+    "CurrencyMismatch",
+    "CurrencyMismatchError",
+    "CurrencyNote",
+    "channel_price",
+    "check_currency",
+    "plan_price",
+    "record_currency",
+    "round_to_ending",
+]
+
+#: The kind of parked record a price that cannot be sent is kept as.
+MISMATCH_KIND = "price"
 
 _HUNDRED = Decimal(100)
 
@@ -35,6 +55,34 @@ def round_to_ending(amount: Decimal, ending: Decimal) -> Decimal:
     return candidate
 
 
+@dataclass(frozen=True, slots=True)
+class CurrencyMismatch:
+    """A SKU priced in a currency its channel does not sell in, with no rate to convert."""
+
+    merchant_code: str
+    channel: str
+    catalogue_currency: str
+    channel_currency: str
+
+    @property
+    def reason(self) -> str:
+        """The parked reason, naming the SKU, the channel and both currencies."""
+        return (
+            f"CURRENCY_MISMATCH: SKU {self.merchant_code} is priced in "
+            f"{self.catalogue_currency} but channel {self.channel} sells in "
+            f"{self.channel_currency}; no price sent (give the channel's price rule "
+            f"rates.{self.catalogue_currency} to convert)"
+        )
+
+
+class CurrencyMismatchError(ValueError):
+    """Raised by :func:`channel_price` when there is no price in the channel's currency."""
+
+    def __init__(self, mismatch: CurrencyMismatch) -> None:
+        super().__init__(mismatch.reason)
+        self.mismatch = mismatch
+
+
 def channel_price(
     sku: SkuRecord,
     settings: ChannelSyncSettings,
@@ -44,10 +92,40 @@ def channel_price(
     now: datetime,
     host: PluginHost | None = None,
 ) -> Money:
-    """Return what ``channel`` should charge for ``sku`` at ``now``."""
+    """Return what ``channel`` should charge for ``sku`` at ``now``.
+
+    Raises :class:`CurrencyMismatchError` when the channel sells in another currency
+    and its price rule gives no rate (see :func:`plan_price`, which answers instead).
+    """
+    price = plan_price(
+        sku, settings, channel=channel, channel_type=channel_type, now=now, host=host
+    )
+    if isinstance(price, CurrencyMismatch):
+        raise CurrencyMismatchError(price)
+    return price
+
+
+def plan_price(
+    sku: SkuRecord,
+    settings: ChannelSyncSettings,
+    *,
+    channel: str,
+    channel_type: str,
+    now: datetime,
+    host: PluginHost | None = None,
+) -> Money | CurrencyMismatch:
+    """Return what ``channel`` should charge for ``sku`` at ``now``, or why it cannot."""
     base = Money.of(sku.price, sku.currency)
     rule = settings.price
-    amount = base.amount * (1 + rule.markup / _HUNDRED)
+    currency = rule.currency or sku.currency
+    rate = Decimal(1)
+    if currency != sku.currency:
+        found = rule.rates.get(sku.currency)
+        if found is None:
+            return CurrencyMismatch(sku.merchant_code, channel, sku.currency, currency)
+        rate = found
+    converted = base.amount * rate
+    amount = converted * (1 + rule.markup / _HUNDRED)
     for campaign in settings.campaigns:
         if campaign.start <= now < campaign.end and (
             not campaign.skus or sku.merchant_code in campaign.skus
@@ -55,12 +133,12 @@ def channel_price(
             if campaign.price is not None:
                 amount = campaign.price
             elif campaign.markup is not None:
-                amount = base.amount * (1 + campaign.markup / _HUNDRED)
+                amount = converted * (1 + campaign.markup / _HUNDRED)
             break
     if rule.ending is not None:
         amount = round_to_ending(amount, rule.ending)
-    price = Money.of(amount, sku.currency)
-    cost = None if sku.cost is None else Money.of(sku.cost, sku.currency)
+    price = Money.of(amount, currency)
+    cost = None if sku.cost is None else Money.of(Decimal(sku.cost) * rate, currency)
     if host is not None:
         context = PriceContext(
             channel=channel,
@@ -78,6 +156,56 @@ def channel_price(
     price = price.quantize()
     if floors and price.amount < max(floors):
         # Round the floor up: rounding it to the nearest minor unit could cross it.
-        step = Decimal(1).scaleb(-minor_unit_exponent(sku.currency))
-        price = Money.of(max(floors).quantize(step, rounding=ROUND_CEILING), sku.currency)
+        step = Decimal(1).scaleb(-minor_unit_exponent(currency))
+        price = Money.of(max(floors).quantize(step, rounding=ROUND_CEILING), currency)
     return price
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyNote:
+    """A listing's price outcome on a channel that declares its currency."""
+
+    channel: str
+    key: str
+    mismatch: CurrencyMismatch | None
+    """Why no price can be sent, or ``None`` when one can (an older mismatch is over)."""
+
+
+def check_currency(
+    notes: list[CurrencyNote],
+    settings: ChannelSyncSettings,
+    *,
+    channel: str,
+    key: str,
+    price: Money | CurrencyMismatch,
+) -> Money | None:
+    """Pass a price on, or answer ``None`` for a mismatch; note either for :func:`record_currency`.
+
+    Only channels that declare a currency are noted: no other can have a mismatch.
+    """
+    if settings.price.currency is not None:
+        mismatch = price if isinstance(price, CurrencyMismatch) else None
+        notes.append(CurrencyNote(channel, key, mismatch))
+    return None if isinstance(price, CurrencyMismatch) else price
+
+
+def record_currency(session: StoreSession, notes: list[CurrencyNote], now: datetime) -> None:
+    """Park each noted mismatch with its reason, and forget those that are over."""
+    for note in notes:
+        if note.mismatch is None:
+            session.unpark(note.channel, MISMATCH_KIND, note.key)
+            continue
+        session.park(
+            ParkedRecord(
+                channel=note.channel,
+                kind=MISMATCH_KIND,
+                key=note.key,
+                reason=note.mismatch.reason,
+                payload={
+                    "merchant_code": note.mismatch.merchant_code,
+                    "catalogue_currency": note.mismatch.catalogue_currency,
+                    "channel_currency": note.mismatch.channel_currency,
+                },
+            ),
+            now,
+        )

@@ -28,7 +28,10 @@ from channelsync.engine.outbox import Kind, stock_urgency
 from channelsync.models import Listing
 from channelsync.store import BindingRecord, StoreSession
 
-__all__ = ["Drift", "ReconcileReport", "reconcile_channel"]
+__all__ = ["RECONCILE_CURSOR", "Drift", "ReconcileReport", "reconcile_channel"]
+
+#: The cursor kind that records when a channel's listings were last read in full.
+RECONCILE_CURSOR = "reconcile"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,8 @@ async def reconcile_channel(context: EngineContext, channel: Channel[Any]) -> Re
                 answer=f"drift in {drift.field}: shown {drift.shown}, expected {drift.expected}",
                 now=now,
             )
+        # When the last full read finished, so status can tell "no drift" from "never looked".
+        session.set_cursor(channel.name, RECONCILE_CURSOR, now, None)
     return report
 
 
@@ -139,6 +144,11 @@ def _quantity(
     session.set_observed(binding.id, shown, now)
     expected = binding.sent_quantity
     if expected is None or shown == expected:
+        return
+    if shown == binding.planned_quantity:
+        # A send landed but its answer was lost (a crash in between): the outbox still
+        # holds it and records it when resent. Queueing it again would only renew the
+        # entry under a send in flight, whose answer then never settles it.
         return
     action = "queued"
     if shown < expected:
@@ -190,6 +200,8 @@ def _price(
         return
     if listing.price.amount == expected:
         return
+    if binding.planned_price is not None and listing.price.amount == Decimal(binding.planned_price):
+        return  # a send whose answer was lost, as for quantities above
     target = binding.planned_price if binding.planned_price is not None else binding.sent_price
     assert binding.sku_id is not None
     sku = session.skus_by_id([binding.sku_id])[binding.sku_id]

@@ -166,6 +166,10 @@ def read_shipments_csv(path: Path) -> list[ShipmentRequest]:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(str(path), [Problem("file not found")]) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            str(path), [Problem(f"not UTF-8 text (bad byte at offset {exc.start})")]
+        ) from None
     reader = csv.DictReader(io.StringIO(text))
     columns = [c.strip() for c in reader.fieldnames or []]
     missing = [c for c in ("channel", "order_id", "carrier", "tracking") if c not in columns]

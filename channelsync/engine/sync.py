@@ -14,14 +14,23 @@ from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from channelsync.channels import Capability, Channel, ListingsCapability, OrdersCapability
+from channelsync.channels import (
+    Capability,
+    Channel,
+    ListingsCapability,
+    OrderCountCapability,
+    OrdersCapability,
+    RefundsCapability,
+)
 from channelsync.clock import Clock, SystemClock
 from channelsync.config import ChannelSyncSettings, Config, EngineConfig
 from channelsync.engine.binding import BindReport, bind_channel
+from channelsync.engine.completeness import CompletenessReport, check_completeness
 from channelsync.engine.context import ChannelInfo, EngineContext
 from channelsync.engine.orders import IngestReport, ingest_orders
 from channelsync.engine.outbox import FlushReport, flush_channel
 from channelsync.engine.planner import PlanReport, plan_changes
+from channelsync.engine.refunds import RefundReport, ingest_refunds
 from channelsync.engine.shipments import flush_shipments
 from channelsync.errors import ChannelError
 from channelsync.plugins import PluginHost
@@ -42,7 +51,15 @@ class ChannelSummary:
     sent: int = 0
     retried: int = 0
     parked: int = 0
+    held: int = 0
+    """Stock raises the re-inflation guard held back (an order is in flight)."""
     calls: int = 0
+    refunds_applied: int = 0
+    refunds_parked: int = 0
+    unrestocked: list[str] = field(default_factory=list)
+    """Returns the engine could not restock by itself."""
+    completeness: list[dict[str, Any]] = field(default_factory=list)
+    """Windows in which the marketplace counts other than the orders imported."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -63,6 +80,7 @@ class CycleSummary:
             "orders_imported": sum(s.orders_imported for s in self.channels.values()),
             "sent": sum(s.sent for s in self.channels.values()),
             "parked": sum(s.parked for s in self.channels.values()),
+            "held": sum(s.held for s in self.channels.values()),
             "oversold": self.oversold,
             "overcommitted": self.overcommitted,
             "low_stock": self.low_stock,
@@ -154,6 +172,7 @@ class SyncEngine:
                     summary.channels[name].orders_imported += ingest.imported
                     summary.channels[name].orders_parked += ingest.parked
                     plan.add(ingest.plan)
+                    await self._refunds_and_count(name, summary, plan)
             with self.store.transaction() as session:
                 plan.add(plan_changes(session, self.context))
             self._alerts(plan, summary)
@@ -168,6 +187,7 @@ class SyncEngine:
                 channel_summary.sent += report.sent
                 channel_summary.retried += report.retried
                 channel_summary.parked += report.parked
+                channel_summary.held += len(report.held)
                 channel_summary.calls += report.calls
                 summary.failures += report.failures
         summary.oversold = plan.oversold
@@ -178,7 +198,7 @@ class SyncEngine:
 
     async def _bind_new(self, summary: CycleSummary) -> None:
         with self.store.transaction() as session:
-            unbound = [n for n in self.channels if not session.bindings(channel=n)]
+            unbound = [n for n in self.channels if not session.has_bindings(n)]
         for name in unbound:
             channel = self.channels[name]
             if not channel.supports(Capability.LISTINGS):
@@ -188,6 +208,28 @@ class SyncEngine:
                 await bind_channel(self.context, channel)
             except ChannelError as error:
                 self._failed(summary, name, "reading listings", error)
+
+    async def _refunds_and_count(self, name: str, summary: CycleSummary, plan: PlanReport) -> None:
+        channel_summary = summary.channels[name]
+        try:
+            refunds = await self.pull_refunds(name)
+        except ChannelError as error:
+            self._failed(summary, name, "pulling refunds", error)
+        else:
+            if refunds is not None:
+                channel_summary.refunds_applied += refunds.applied
+                channel_summary.refunds_parked += refunds.parked
+                channel_summary.unrestocked += refunds.unresolved
+                plan.add(refunds.plan)
+        try:
+            counted = await self.check_orders(name)
+        except ChannelError as error:
+            self._failed(summary, name, "counting orders", error)
+        else:
+            if counted is not None:
+                channel_summary.completeness += [
+                    {**m.to_dict(), "message": m.describe()} for m in counted.mismatches
+                ]
 
     def _failed(self, summary: CycleSummary, name: str, step: str, error: ChannelError) -> None:
         message = f"{step}: {error}"
@@ -203,7 +245,7 @@ class SyncEngine:
     def is_bound(self, name: str) -> bool:
         """Whether any listing of channel ``name`` is bound (or recorded) yet."""
         with self.store.transaction() as session:
-            return bool(session.bindings(channel=name))
+            return session.has_bindings(name)
 
     async def bind_new(self, name: str) -> BindReport | None:
         """Bind channel ``name``'s listings if it has none yet (its first run); needs it open."""
@@ -224,7 +266,33 @@ class SyncEngine:
             return None
         report = await ingest_orders(self.context, channel)
         self._raise_alerts(report.plan)
+        refunds = await self.pull_refunds(name)
+        if refunds is not None:
+            self._raise_alerts(refunds.plan)
+        await self.check_orders(name)
         return report
+
+    async def pull_refunds(self, name: str) -> RefundReport | None:
+        """Pull and apply channel ``name``'s refunds (``None``: it has no refunds); needs it open.
+
+        Returned goods are restocked and refunds before shipping release their
+        reservation; what that changes for every channel is queued in the outbox.
+        """
+        channel = self.channels[name]
+        if not isinstance(channel, RefundsCapability):
+            return None
+        return await ingest_refunds(self.context, channel)
+
+    async def check_orders(self, name: str) -> CompletenessReport | None:
+        """Compare channel ``name``'s own order count with the orders imported, per window.
+
+        ``None`` when the channel cannot count its orders; mismatches are also
+        written to the audit trail. The channel must be open.
+        """
+        channel = self.channels[name]
+        if not isinstance(channel, OrderCountCapability):
+            return None
+        return await check_completeness(self.context, channel)
 
     def replan(self) -> PlanReport:
         """Queue the allocation and price changes of every SKU marked changed."""

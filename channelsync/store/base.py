@@ -10,7 +10,7 @@ in the same transaction as the state change that caused it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,10 +21,14 @@ __all__ = [
     "AuditEntry",
     "BindingRecord",
     "LedgerEvent",
+    "ListingBinding",
+    "OutboxEntry",
     "OutboxItem",
     "OutboxState",
     "ParkedRecord",
+    "Settlement",
     "ShipmentRecord",
+    "SkuData",
     "SkuRecord",
     "StockPosition",
     "Store",
@@ -117,6 +121,56 @@ class BindingRecord:
     """When an unexplained drop of the channel's quantity was first seen (raises wait)."""
     held_shown: int | None = None
     """What the channel showed when the drop was first seen."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListingBinding:
+    """What a bulk binding write knows of one listing (see :meth:`StoreSession.upsert_bindings`)."""
+
+    channel: str
+    item_id: str
+    listing_sku_id: str | None
+    sku_id: int | None
+    merchant_code: str | None
+    manual: bool = False
+    title: str | None = None
+    channel_quantity: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SkuData:
+    """A SKU's catalogue data for a bulk write (see :meth:`StoreSession.upsert_skus`)."""
+
+    merchant_code: str
+    product_id: int | None
+    title: str
+    price: str
+    currency: str
+    cost: str | None = None
+    barcode: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One value to queue in a bulk enqueue (see :meth:`StoreSession.enqueue_many`)."""
+
+    channel: str
+    kind: str
+    key: str
+    payload: Mapping[str, Any]
+    urgency: int
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """The outcome of sending one version of an outbox entry (see ``settle_many``)."""
+
+    item_id: int
+    version: int
+    state: OutboxState
+    reason: str | None = None
+    next_attempt_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,9 +549,14 @@ class StoreSession(ABC):
 
     @abstractmethod
     def audit_trail(
-        self, *, channel: str | None = None, key: str | None = None
+        self,
+        *,
+        channel: str | None = None,
+        key: str | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
     ) -> list[AuditEntry]:
-        """Return audit entries, oldest first."""
+        """Return audit entries, oldest first, optionally only one kind or from ``since`` on."""
 
     @abstractmethod
     def park(self, record: ParkedRecord, now: datetime) -> None:
@@ -510,6 +569,114 @@ class StoreSession(ABC):
     @abstractmethod
     def parked(self, *, channel: str | None = None) -> list[ParkedRecord]:
         """Return parked records."""
+
+    # -- set-based operations ------------------------------------------------------------
+    # Each does in a few statements what the single-row methods above do row by row; a
+    # failure raises and (with the caller's transaction) changes nothing of the batch.
+
+    @abstractmethod
+    def upsert_skus(self, skus: Sequence[SkuData], now: datetime) -> dict[str, int]:
+        """Create or update SKUs by merchant code (marking them changed); return their ids."""
+
+    @abstractmethod
+    def on_hand_many(self, sku_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+        """Return on-hand stock per warehouse of each SKU that has any."""
+
+    @abstractmethod
+    def apply_events(self, events: Sequence[LedgerEvent], now: datetime) -> list[bool]:
+        """Record and apply ``events`` in order; return, per event, whether it was new.
+
+        An event whose key was applied before (or appears earlier in ``events``)
+        changes nothing. Raises ``ValueError`` when a release would take a reservation
+        below zero; the caller's transaction then rolls the whole batch back.
+        """
+
+    @abstractmethod
+    def applied_events(self, idempotency_keys: Iterable[str]) -> set[str]:
+        """Return which of these event keys have been applied."""
+
+    @abstractmethod
+    def reservations(self, channel: str, order_ids: Iterable[str]) -> dict[tuple[str, int], int]:
+        """Return units still reserved per ``(order_id, sku_id)`` for these orders."""
+
+    @abstractmethod
+    def upsert_bindings(self, listings: Sequence[ListingBinding], now: datetime) -> set[int]:
+        """Create or update the bindings of many listings; return the newly bound SKU ids.
+
+        Follows :meth:`upsert_binding` row for row: a manual binding is never replaced
+        by an automatic one, and a listing bound to another SKU starts from nothing
+        planned or sent.
+        """
+
+    @abstractmethod
+    def has_bindings(self, channel: str) -> bool:
+        """Return whether any listing of ``channel`` has a binding (bound or not) yet."""
+
+    @abstractmethod
+    def bindings_for_listings(
+        self, channel: str, listings: Iterable[tuple[str, str | None]]
+    ) -> dict[tuple[str, str], BindingRecord]:
+        """Return the bindings of ``(item_id, listing_sku_id)`` listings of one channel.
+
+        Keyed by ``(item_id, listing_sku_id or "")``.
+        """
+
+    @abstractmethod
+    def set_planned_many(
+        self,
+        *,
+        quantities: Mapping[int, int] | None = None,
+        prices: Mapping[int, str] | None = None,
+    ) -> None:
+        """Remember the values last queued, per binding id."""
+
+    @abstractmethod
+    def set_sent_many(
+        self,
+        *,
+        quantities: Mapping[int, int] | None = None,
+        prices: Mapping[int, str] | None = None,
+        now: datetime,
+    ) -> None:
+        """Remember the values the channels accepted, per binding id (quantities at ``now``)."""
+
+    @abstractmethod
+    def enqueue_many(self, entries: Sequence[OutboxEntry], now: datetime) -> None:
+        """Queue the latest value of each entry, as :meth:`enqueue` does for one.
+
+        Several entries for the same ``(channel, kind, key)`` coalesce to the last.
+        """
+
+    @abstractmethod
+    def settle_many(self, outcomes: Sequence[Settlement], now: datetime) -> list[bool]:
+        """Record many outcomes, as :meth:`settle` does for one; return each one's answer."""
+
+    @abstractmethod
+    def audit_many(self, entries: Sequence[AuditEntry]) -> None:
+        """Record many sends and answers (each at its own ``at``)."""
+
+    @abstractmethod
+    def orders_by_id(self, channel: str, order_ids: Iterable[str]) -> dict[str, StoredOrder]:
+        """Return the imported orders of ``channel`` with these ids."""
+
+    @abstractmethod
+    def save_orders(self, orders: Sequence[StoredOrder]) -> None:
+        """Insert or replace many imported orders."""
+
+    @abstractmethod
+    def mark_notified_many(self, notifications: Iterable[tuple[str, str, str]]) -> None:
+        """Record that the ``(channel, order_id, version)`` announcements were delivered."""
+
+    @abstractmethod
+    def add_notifications(self, notifications: Sequence[tuple[str, str, str, str | None]]) -> int:
+        """Record ``(channel, order_id, version, previous_status)`` announcements.
+
+        Those recorded before are left as they are; returns how many were new.
+        """
+
+    @abstractmethod
+    def count_orders_created(self, channel: str, start: datetime, end: datetime) -> int:
+        """Return how many of ``channel``'s imported orders were created in ``[start, end)``."""
 
 
 class Store(ABC):

@@ -34,6 +34,7 @@ from typing_extensions import override
 
 from channelsync.errors import ConfigurationError
 from channelsync.store import schema as t
+from channelsync.store._sql_bulk import SqlBulkOperations, binding_record, stored_order
 from channelsync.store.base import (
     AuditEntry,
     BindingRecord,
@@ -133,8 +134,8 @@ def _listing_key(listing_sku_id: str | None) -> str:
     return listing_sku_id or ""
 
 
-class SqlSession(StoreSession):
-    """The store operations on one open transaction."""
+class SqlSession(SqlBulkOperations, StoreSession):
+    """The store operations on one open transaction (set-based ones in the mixin)."""
 
     def __init__(self, connection: Connection) -> None:
         self._c = connection
@@ -246,73 +247,7 @@ class SqlSession(StoreSession):
 
     @override
     def apply_event(self, event: LedgerEvent, now: datetime) -> bool:
-        seen = self._c.execute(
-            select(t.ledger_events.c.id).where(
-                t.ledger_events.c.idempotency_key == event.idempotency_key
-            )
-        ).scalar()
-        if seen is not None:
-            return False
-        self._c.execute(
-            insert(t.ledger_events).values(
-                idempotency_key=event.idempotency_key,
-                kind=event.kind,
-                sku_id=event.sku_id,
-                warehouse=event.warehouse,
-                on_hand_delta=event.on_hand_delta,
-                reserved_delta=event.reserved_delta,
-                channel=event.channel,
-                order_id=event.order_id,
-                note=event.note,
-                at=now,
-            )
-        )
-        if event.on_hand_delta:
-            self._add_on_hand(event.sku_id, event.warehouse, event.on_hand_delta)
-        if event.reserved_delta:
-            self._add_reservation(event, now)
-        self._c.execute(update(t.skus).where(t.skus.c.id == event.sku_id).values(dirty=True))
-        return True
-
-    def _add_on_hand(self, sku_id: int, warehouse: str, delta: int) -> None:
-        where = (t.stock.c.sku_id == sku_id) & (t.stock.c.warehouse == warehouse)
-        current = self._c.execute(select(t.stock.c.on_hand).where(where)).scalar()
-        if current is None:
-            self._c.execute(
-                insert(t.stock).values(sku_id=sku_id, warehouse=warehouse, on_hand=delta)
-            )
-        else:
-            self._c.execute(update(t.stock).where(where).values(on_hand=current + delta))
-
-    def _add_reservation(self, event: LedgerEvent, now: datetime) -> None:
-        if event.channel is None or event.order_id is None:
-            raise ValueError(f"event {event.idempotency_key!r} reserves without channel and order")
-        where = (
-            (t.reservations.c.channel == event.channel)
-            & (t.reservations.c.order_id == event.order_id)
-            & (t.reservations.c.sku_id == event.sku_id)
-        )
-        current = self._c.execute(select(t.reservations.c.quantity).where(where)).scalar()
-        total = (current or 0) + event.reserved_delta
-        if total < 0:
-            raise ValueError(
-                f"event {event.idempotency_key!r} releases more than order "
-                f"{event.order_id!r} reserved ({current or 0})"
-            )
-        if current is None:
-            self._c.execute(
-                insert(t.reservations).values(
-                    sku_id=event.sku_id,
-                    channel=event.channel,
-                    order_id=event.order_id,
-                    quantity=total,
-                    at=now,
-                )
-            )
-        elif total == 0:
-            self._c.execute(delete(t.reservations).where(where))
-        else:
-            self._c.execute(update(t.reservations).where(where).values(quantity=total))
+        return self.apply_events([event], now)[0]
 
     @override
     def has_event(self, idempotency_key: str) -> bool:
@@ -488,27 +423,7 @@ class SqlSession(StoreSession):
         self._c.execute(update(t.bindings).where(where).values(**values))
         return int(row.id)
 
-    @staticmethod
-    def _binding(row: Row[Any]) -> BindingRecord:
-        return BindingRecord(
-            id=row.id,
-            channel=row.channel,
-            item_id=row.item_id,
-            listing_sku_id=row.listing_sku_id or None,
-            sku_id=row.sku_id,
-            merchant_code=row.merchant_code,
-            manual=bool(row.manual),
-            title=row.title,
-            channel_quantity=row.channel_quantity,
-            planned_quantity=row.planned_quantity,
-            sent_quantity=row.sent_quantity,
-            planned_price=row.planned_price,
-            sent_price=row.sent_price,
-            seen_at=row.seen_at,
-            sent_at=row.sent_at,
-            held_since=row.held_since,
-            held_shown=row.held_shown,
-        )
+    _binding = staticmethod(binding_record)
 
     @override
     def bindings(
@@ -762,19 +677,7 @@ class SqlSession(StoreSession):
 
     # -- orders --------------------------------------------------------------------------
 
-    @staticmethod
-    def _order(row: Row[Any]) -> StoredOrder:
-        return StoredOrder(
-            channel=row.channel,
-            order_id=row.order_id,
-            status=row.status,
-            version=row.version,
-            updated_at=row.updated_at,
-            created_at=row.created_at,
-            on_hold=bool(row.on_hold),
-            raw=dict(row.raw),
-            imported_at=row.imported_at,
-        )
+    _order = staticmethod(stored_order)
 
     @override
     def order(self, channel: str, order_id: str) -> StoredOrder | None:
@@ -961,7 +864,12 @@ class SqlSession(StoreSession):
 
     @override
     def audit_trail(
-        self, *, channel: str | None = None, key: str | None = None
+        self,
+        *,
+        channel: str | None = None,
+        key: str | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
     ) -> list[AuditEntry]:
         a = t.audit.c
         query = select(t.audit).order_by(a.id)
@@ -969,6 +877,10 @@ class SqlSession(StoreSession):
             query = query.where(a.channel == channel)
         if key is not None:
             query = query.where(a.key == key)
+        if kind is not None:
+            query = query.where(a.kind == kind)
+        if since is not None:
+            query = query.where(a.at >= since)
         return [
             AuditEntry(
                 at=r.at,
@@ -1020,6 +932,14 @@ class SqlSession(StoreSession):
             )
             for r in self._c.execute(query)
         ]
+
+    @override
+    def count_orders_created(self, channel: str, start: datetime, end: datetime) -> int:
+        o = t.orders.c
+        query = select(func.count()).where(
+            o.channel == channel, o.created_at >= start, o.created_at < end
+        )
+        return int(self._c.execute(query).scalar_one())
 
 
 def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:

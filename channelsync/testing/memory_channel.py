@@ -6,7 +6,10 @@ stock at once (before the order is pulled), orders are read by modified time ins
 the declared window rules, batches answer one result per item, one item of a batch
 can be rejected, a whole call can be throttled or fail transiently, an answer can be
 lost after the change was applied, and confirming an order shipped twice answers
-"already shipped". Every call is logged in :attr:`MemoryChannel.calls`.
+"already shipped". Refunds are read by modified time like orders, and the shop can
+count the orders created in a window (an order can be hidden from pulls while still
+counted, as a marketplace's lagging search index does). Every call is logged in
+:attr:`MemoryChannel.calls`.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from channelsync.channels import (
     InventoryCapability,
     ListingsCapability,
     Operation,
+    OrderCountCapability,
     OrdersCapability,
     OrderWindow,
     PricingCapability,
+    RefundsCapability,
     ShipmentsCapability,
     TimeWindow,
 )
@@ -48,6 +53,9 @@ from channelsync.models import (
     OrderLine,
     OrderStatus,
     PriceChange,
+    Refund,
+    RefundLine,
+    RefundStatus,
     Shipment,
     ShipmentResult,
     StockUpdate,
@@ -92,7 +100,9 @@ class MemoryChannel(
     InventoryCapability,
     PricingCapability,
     OrdersCapability,
+    OrderCountCapability,
     ShipmentsCapability,
+    RefundsCapability,
 ):
     """A marketplace in memory, for engine tests, demos and benchmarks."""
 
@@ -117,11 +127,15 @@ class MemoryChannel(
         self.listings: dict[tuple[str, str | None], MemoryListing] = {}
         self.orders: dict[str, Order] = {}
         self.shipments: list[Shipment] = []
+        self.refunds: dict[str, Refund] = {}
+        self.hidden_orders: set[str] = set()
+        """Orders the shop counts but its order search does not return."""
         self.calls: list[tuple[str, int]] = []
         self._rejections: dict[str, _Rejection] = {}
         self._faults: dict[str, list[_CallFault]] = {}
         self._opened = False
         self._order_seq = 0
+        self._refund_seq = 0
 
     # -- lifecycle: nothing to connect to ---------------------------------------------
 
@@ -273,6 +287,62 @@ class MemoryChannel(
         self.orders[order_id] = updated
         return updated
 
+    def request_refund(
+        self,
+        order_id: str,
+        lines: Sequence[tuple[str, int]] = (),
+        *,
+        returns_goods: bool = False,
+        status: RefundStatus = RefundStatus.REQUESTED,
+        refund_id: str | None = None,
+    ) -> Refund:
+        """Open a refund on an order for ``(merchant_code, quantity)`` lines (empty: unsaid)."""
+        order = self.orders[order_id]
+        self._refund_seq += 1
+        now = self.clock.now()
+        refund_lines = []
+        for code, quantity in lines:
+            line = next(x for x in order.lines if x.merchant_code == code)
+            refund_lines.append(
+                RefundLine(
+                    item_id=line.item_id,
+                    sku_id=line.sku_id,
+                    merchant_code=code,
+                    quantity=quantity,
+                )
+            )
+        amount = sum(
+            (x.unit_price * q for x in order.lines for code, q in lines if x.merchant_code == code),
+            Money.zero(order.total.currency),
+        )
+        refund = Refund(
+            channel=self.name,
+            refund_id=refund_id or f"{self.name}-r{self._refund_seq}",
+            order_id=order_id,
+            status=status,
+            raw_status=status.value,
+            amount=amount if lines else order.total,
+            created_at=now,
+            updated_at=now,
+            lines=tuple(refund_lines),
+            returns_goods=returns_goods,
+        )
+        self.refunds[refund.refund_id] = refund
+        return refund
+
+    def set_refund_status(self, refund_id: str, status: RefundStatus) -> Refund:
+        """Move a refund to ``status`` now."""
+        refund = self.refunds[refund_id]
+        updated = refund.model_copy(
+            update={
+                "status": status,
+                "raw_status": status.value,
+                "updated_at": max(self.clock.now(), refund.updated_at),
+            }
+        )
+        self.refunds[refund_id] = updated
+        return updated
+
     # -- listings -------------------------------------------------------------------------
 
     async def iter_listings(self) -> AsyncIterator[Listing]:
@@ -355,8 +425,23 @@ class MemoryChannel(
         """Yield orders modified inside ``window``."""
         self._call(Operation.PULL_ORDERS.value)
         for order in sorted(self.orders.values(), key=lambda o: (o.updated_at, o.order_id)):
-            if window.start <= order.updated_at < window.end:
+            hidden = order.order_id in self.hidden_orders
+            if window.start <= order.updated_at < window.end and not hidden:
                 yield order
+
+    async def count_orders(self, window: TimeWindow) -> int:
+        """Return how many orders were created inside ``window`` (hidden ones included)."""
+        self._call("orders.count")
+        return sum(1 for o in self.orders.values() if window.start <= o.created_at < window.end)
+
+    # -- refunds --------------------------------------------------------------------------
+
+    async def fetch_refunds(self, window: TimeWindow) -> AsyncIterator[Refund]:
+        """Yield refunds modified inside ``window``."""
+        self._call(Operation.PULL_REFUNDS.value)
+        for refund in sorted(self.refunds.values(), key=lambda r: (r.updated_at, r.refund_id)):
+            if window.start <= refund.updated_at < window.end:
+                yield refund
 
     async def get_order(self, order_id: str) -> Order:
         """Return one order."""

@@ -156,3 +156,34 @@ def test_a_bad_allocation_setting_is_named(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "channel 'a', field 'share'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_status_shows_the_drift_the_last_reconcile_found(
+    setup: tuple[Path, CliOverrides, MemoryChannel, MemoryChannel],
+) -> None:
+    config, overrides, a, _ = setup
+    result = invoke(overrides, "status", "--config", str(config))
+    assert "shop-a: orders pulled up to" in result.output
+    assert "listings never reconciled" in result.output
+    assert invoke(overrides, "sync", "--once", "--config", str(config)).exit_code == 0
+    a.listing("MUG").quantity = 40  # a hand edit in the back office
+    result = invoke(overrides, "reconcile", "--channel", "shop-a", "--config", str(config))
+    assert result.exit_code == 0, result.output
+
+    result = invoke(overrides, "status", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert "1 listing value drifted and corrected" in result.output
+    assert "MUG: drift in quantity: shown 40, expected 10" in result.output
+    assert "drift at last reconcile: 1" in result.output
+    shown = json.loads(invoke(overrides, "status", "--json", "--config", str(config)).output)
+    assert shown["channels"]["shop-a"]["drift"] == ["MUG: drift in quantity: shown 40, expected 10"]
+    assert shown["channels"]["shop-a"]["last_reconcile"] is not None
+
+    # The next reconcile finds nothing new once the correction is sent.
+    assert isinstance(overrides.clock, FakeClock)
+    overrides.clock.advance(60)
+    assert invoke(overrides, "sync", "--once", "--config", str(config)).exit_code == 0
+    assert invoke(overrides, "reconcile", "--config", str(config)).exit_code == 0
+    result = invoke(overrides, "status", "--config", str(config))
+    assert "0 listing values drifted and corrected" in result.output
+    assert a.listing("MUG").quantity == 10

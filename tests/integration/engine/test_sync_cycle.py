@@ -226,14 +226,14 @@ async def test_a_poison_order_is_parked_and_never_blocks_the_rest(
     clock.advance(60)
     bad = tmall.place_order([("MUG", 1)])
     good = tmall.place_order([("MUG", 2)])
-    real = orders_module.apply_order
+    real = orders_module.OrderPage.apply
 
-    def apply(session: Any, context: Any, order: Order, report: Any) -> bool:
+    def apply(page: Any, order: Order, report: Any) -> bool:
         if order.order_id == bad.order_id:
             raise DataError("line 1 has no price")
-        return real(session, context, order, report)
+        return real(page, order, report)
 
-    monkeypatch.setattr(orders_module, "apply_order", apply)
+    monkeypatch.setattr(orders_module.OrderPage, "apply", apply)
     clock.advance(60)
     summary = await sync.run_cycle()
     assert (summary.channels["tmall"].orders_imported, summary.channels["tmall"].orders_parked) == (
