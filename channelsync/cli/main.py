@@ -17,6 +17,7 @@ from channelsync.cli.outbox_cmd import outbox_group
 from channelsync.cli.plugin_cmd import plugin_group
 from channelsync.cli.plugins_cmd import plugins_command
 from channelsync.cli.reconcile_cmd import reconcile_command
+from channelsync.cli.report_cmd import report_command
 from channelsync.cli.run_cmd import run_command
 from channelsync.cli.ship_cmd import ship_command, shipments_group
 from channelsync.cli.sync_cmd import plan_command, status_command, sync_command
@@ -51,6 +52,7 @@ cli.add_command(bindings_group)
 cli.add_command(ship_command)
 cli.add_command(shipments_group)
 cli.add_command(reconcile_command)
+cli.add_command(report_command)
 cli.add_command(run_command)
 cli.add_command(demo_command)
 

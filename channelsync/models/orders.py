@@ -136,6 +136,8 @@ class Order(DomainModel):
     on_hold: bool = False
     hold_reason: NonEmptyStr | None = None
     raw_refund_status: str | None = None
+    buyer_id: Identifier | None = None
+    """The marketplace's stable id of the buyer; ``None`` where it gives none or masks it."""
 
     @model_validator(mode="after")
     def _check_order(self) -> Self:
