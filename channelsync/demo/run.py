@@ -37,13 +37,15 @@ from channelsync.demo.stream import OrderStream, buy
 from channelsync.demo.view import ChannelRow, plain_lines, table
 from channelsync.engine.catalogue import import_catalogue, read_catalogue_file
 from channelsync.plugins import PluginHost, build_plugin_manager
-from channelsync.store import OutboxState, Store
+from channelsync.store import OutboxState, Store, StoreSession
 
 __all__ = ["DemoOutcome", "run_demo"]
 
 _TICK = 0.25
 _FIRST_SYNC_TIMEOUT = 45.0
 _STOP_TIMEOUT = 20.0
+#: How long a stopped demo waits for the daemon to import the last orders.
+_SETTLE_TIMEOUT = 30.0
 
 
 @dataclass
@@ -140,6 +142,29 @@ def _first_sync_done(store: Store, markets: Sequence[DemoMarketplace]) -> bool:
         )
 
 
+def _caught_up(store: Store, markets: Sequence[DemoMarketplace]) -> bool:
+    with store.transaction() as session:
+        if session.outbox(state=OutboxState.PENDING):
+            return False
+        if not all(len(session.orders(channel=m.channel)) == m.orders_placed() for m in markets):
+            return False
+        return not _out_of_sync(session, markets)
+
+
+def _out_of_sync(session: StoreSession, markets: Sequence[DemoMarketplace]) -> list[str]:
+    """Return the listings whose marketplace stock differs from what the engine last sent."""
+    found = []
+    for market in markets:
+        shown = market.stock()
+        for binding in session.bindings(channel=market.channel):
+            code = binding.merchant_code
+            if binding.sku_id is None or binding.sent_quantity is None or code is None:
+                continue
+            if shown.get(code) != binding.sent_quantity:
+                found.append(f"{market.channel} {code}")
+    return found
+
+
 def _check(store: Store, markets: Sequence[DemoMarketplace], outcome: DemoOutcome) -> None:
     with store.transaction() as session:
         skus = session.skus()
@@ -148,14 +173,7 @@ def _check(store: Store, markets: Sequence[DemoMarketplace], outcome: DemoOutcom
         for sku_id, position in positions.items():
             if position.available < 0:
                 outcome.oversold[codes[sku_id]] = -position.available
-        for market in markets:
-            shown = market.stock()
-            for binding in session.bindings(channel=market.channel):
-                code = binding.merchant_code
-                if binding.sku_id is None or binding.sent_quantity is None or code is None:
-                    continue
-                if shown.get(code) != binding.sent_quantity:
-                    outcome.out_of_sync.append(f"{market.channel} {code}")
+        outcome.out_of_sync = _out_of_sync(session, markets)
 
 
 @dataclass
@@ -236,8 +254,13 @@ class _Demo:
                 )
                 try:
                     self._drive(store, child)
+                    self._settle(store, child)
                 except (KeyboardInterrupt, _Stop):
-                    say("stopping the demo")
+                    say(
+                        "stopping the demo: no new orders, letting the daemon catch up "
+                        "(press Ctrl-C again to stop at once)"
+                    )
+                    self._settle(store, child)
                 finally:
                     self._stop(child)
             self.outcome.rows = _rows(store, self.markets, self.throttles)
@@ -246,6 +269,17 @@ class _Demo:
             _check(store, self.markets, self.outcome)
         self._summary(log_path)
         return 0 if self.outcome.ok else 1
+
+    def _settle(self, store: Store, child: subprocess.Popen[bytes]) -> None:
+        """Give the daemon a bounded time to import the orders placed and send what is due."""
+        deadline = time.monotonic() + _SETTLE_TIMEOUT
+        try:
+            while child.poll() is None and time.monotonic() < deadline:
+                if _caught_up(store, self.markets):
+                    return
+                time.sleep(_TICK)
+        except (KeyboardInterrupt, _Stop):
+            return
 
     def _stop(self, child: subprocess.Popen[bytes]) -> None:
         if child.poll() is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated
 
@@ -16,8 +17,17 @@ class DomainModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def check_no_control_chars(value: str) -> str:
     """Return ``value`` unchanged, or raise ``ValueError`` naming it if it has control chars."""
+    if value.isascii():
+        # The common case (ids, codes), and a per-character category lookup is the main
+        # cost of validating an order.
+        if _ASCII_CONTROL.search(value):
+            raise ValueError(f"{value!r} contains control or invisible characters")
+        return value
     if any(unicodedata.category(char).startswith("C") for char in value):
         raise ValueError(f"{value!r} contains control or invisible characters")
     return value

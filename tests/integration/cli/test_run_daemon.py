@@ -19,11 +19,13 @@ from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
 from channelsync.cli.main import cli
+from channelsync.daemon.service import EXIT_FORCED
 from channelsync.demo import catalogue_csv, config_toml, demo_environment, start_marketplaces
 from channelsync.demo.marketplaces import DemoMarketplace
+from channelsync.demo.stream import backdate
 from channelsync.engine.catalogue import import_catalogue, parse_catalogue
 from channelsync.plugins import build_plugin_manager
-from channelsync.store import open_store
+from channelsync.store import OutboxState, open_store
 
 
 def free_port() -> int:
@@ -131,3 +133,66 @@ def test_run_syncs_refuses_a_second_daemon_and_stops_cleanly_on_sigterm(
         again.send_signal(signal.SIGTERM)
         again.communicate(timeout=15)
     assert again.returncode == 0
+
+
+def imported(database: Path) -> list[str]:
+    with open_store(f"sqlite:///{database}") as store, store.transaction() as session:
+        return [order.order_id for order in session.orders(channel="tmall-demo")]
+
+
+def test_a_second_signal_exits_at_once_and_loses_nothing(
+    config: Path, tmall: DemoMarketplace
+) -> None:
+    database = config.parent / "channelsync.db"
+    port = free_port()
+    daemon = start(config, tmall, "--log-format", "json", "--metrics-port", str(port))
+    try:
+        deadline = time.monotonic() + 20
+        while sent(port) == 0:
+            assert daemon.poll() is None, daemon.communicate()
+            assert time.monotonic() < deadline, "the daemon sent nothing"
+            time.sleep(0.1)
+        placed = tmall.fake.generate_orders(6)  # type: ignore[attr-defined]
+        backdate(tmall, placed)
+        assert placed
+        daemon.send_signal(signal.SIGTERM)
+        # A second signal of the same kind sent before the first is handled would merge
+        # with it in the kernel; wait until the daemon says it is stopping.
+        assert daemon.stderr is not None
+        for line in daemon.stderr:
+            if "SIGTERM received" in line:
+                break
+        daemon.send_signal(signal.SIGINT)
+        _, log = daemon.communicate(timeout=15)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert daemon.returncode == EXIT_FORCED, log
+    assert "SIGINT received again: exiting now" in log
+
+    # The forced exit gave the store lock up, and a new run finishes the work exactly once.
+    port = free_port()
+    again = start(config, tmall, "--metrics-port", str(port))
+    try:
+        deadline = time.monotonic() + 30
+        while sorted(imported(database)) != sorted(o.order_id for o in placed):
+            assert again.poll() is None, again.communicate()
+            assert time.monotonic() < deadline, imported(database)
+            time.sleep(0.2)
+        with open_store(f"sqlite:///{database}") as store:
+            while True:
+                with store.transaction() as session:
+                    pending = session.outbox(channel="tmall-demo", state=OutboxState.PENDING)
+                    bindings = session.bindings(channel="tmall-demo")
+                if not pending:
+                    break
+                assert time.monotonic() < deadline, pending
+                time.sleep(0.2)
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.communicate(timeout=15)
+    assert again.returncode == 0
+    shown = tmall.stock()
+    for binding in bindings:
+        assert binding.merchant_code is not None
+        assert shown[binding.merchant_code] == binding.sent_quantity, binding

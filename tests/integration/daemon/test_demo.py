@@ -1,0 +1,61 @@
+"""The embedded default: ``channelsync demo``, and ``channelsync run`` with no configuration."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CLI = [sys.executable, "-c", "from channelsync.cli.main import main; main()"]
+
+
+def check_summary(output: str) -> None:
+    placed = re.search(r"orders placed by buyers: (\d+), imported: (\d+)", output)
+    assert placed is not None, output
+    assert int(placed[1]) > 0
+    assert placed[1] == placed[2], output
+    assert "oversold SKUs: none" in output
+    assert "channels showing what the engine sent: all" in output
+    assert "daemon exit code: 0" in output
+    winners = re.search(r"last unit of \S+: .*; sold on (.+)", output)
+    assert winners is not None, output
+    assert "," not in winners[1], "the last unit was sold twice"
+
+
+def test_the_demo_runs_to_a_correct_summary(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*CLI, "demo", "--headless", "--duration", "25", "--dir", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    check_summary(result.stdout)
+    for name in ("tmall-demo", "jd-demo", "pinduoduo-demo", "amazon-demo"):
+        assert name in result.stdout
+
+
+def test_run_without_a_config_runs_the_demo_until_stopped(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [*CLI, "run"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 90
+        for line in process.stdout:
+            if "buyers ordering" in line:
+                break
+            assert time.monotonic() < deadline, "the demo never took orders"
+        process.send_signal(signal.SIGTERM)
+        rest, errors = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, rest + errors
+    assert "running against the demo marketplaces" in errors
+    assert "letting the daemon catch up" in rest
+    check_summary(rest)
