@@ -31,10 +31,11 @@ from channelsync.engine.orders import IngestReport, ingest_orders
 from channelsync.engine.outbox import FlushReport, flush_channel
 from channelsync.engine.planner import PlanReport, plan_changes
 from channelsync.engine.refunds import RefundReport, ingest_refunds
+from channelsync.engine.settings_change import note_settings
 from channelsync.engine.shipments import flush_shipments
 from channelsync.errors import ChannelError
 from channelsync.plugins import PluginHost
-from channelsync.store import OutboxState, Store
+from channelsync.store import OutboxState, Store, StoreSession
 
 __all__ = ["ChannelSummary", "CycleSummary", "SyncEngine"]
 
@@ -113,6 +114,7 @@ class SyncEngine:
             config=config or EngineConfig(),
             host=host,
         )
+        self._settings_noted = False
 
     @classmethod
     def from_config(
@@ -174,6 +176,7 @@ class SyncEngine:
                     plan.add(ingest.plan)
                     await self._refunds_and_count(name, summary, plan)
             with self.store.transaction() as session:
+                self._note_settings(session)
                 plan.add(plan_changes(session, self.context))
             self._alerts(plan, summary)
             for name, channel in self.channels.items():
@@ -297,9 +300,18 @@ class SyncEngine:
     def replan(self) -> PlanReport:
         """Queue the allocation and price changes of every SKU marked changed."""
         with self.store.transaction() as session:
+            self._note_settings(session)
             report = plan_changes(session, self.context)
         self._raise_alerts(report)
         return report
+
+    def _note_settings(self, session: StoreSession) -> None:
+        if self._settings_noted:
+            return
+        changed = note_settings(session, self.context)
+        if changed:
+            logger.info("settings of %s changed: replanning every SKU", ", ".join(changed))
+        self._settings_noted = True
 
     async def flush(self, name: str) -> FlushReport:
         """Send channel ``name``'s due outbox entries and queued shipments; needs it open."""
@@ -332,6 +344,7 @@ class SyncEngine:
         """
         preview: dict[str, list[dict[str, Any]]] = {name: [] for name in self.channels}
         with self.store.preview() as session:
+            note_settings(session, self.context)
             plan_changes(session, self.context)
             for item in session.outbox(state=OutboxState.PENDING):
                 preview.setdefault(item.channel, []).append(
