@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +49,8 @@ def _toml(value: object) -> str:
         return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{key} = {_toml(item)}" for key, item in value.items()) + " }"
     raise TypeError(f"the demo configuration cannot hold a {type(value).__name__}")
 
 
@@ -75,6 +77,7 @@ def config_toml(markets: Sequence[DemoMarketplace]) -> str:
             f"type = {_toml(market.type_name)}",
             f"base_url = {_toml(market.server.url)}",
             *(f"{key} = {_toml(value)}" for key, value in market.settings.items()),
+            *(f"{key} = {_toml(value)}" for key, value in market.sync.items()),
         ]
     return "\n".join(lines) + "\n"
 

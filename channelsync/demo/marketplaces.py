@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +32,9 @@ class DemoMarketplace:
     credentials: Mapping[str, str]
     order_lag: timedelta = timedelta(0)
     """How far behind the marketplace's clock an order pull must end."""
+    sync: Mapping[str, Any] = field(default_factory=dict)
+    """Engine settings of the demo channel (the module's optional ``DEMO_SYNC``), such as
+    a price rule for a marketplace that sells in another currency than the catalogue."""
 
     def stop(self) -> None:
         """Stop serving."""
@@ -72,6 +75,7 @@ def start_marketplaces(
                     settings=dict(module.DEMO_SETTINGS),
                     credentials=dict(module.DEMO_CREDENTIALS),
                     order_lag=channel_cls.limits.order_window.lag,
+                    sync=dict(getattr(module, "DEMO_SYNC", {})),
                 )
             )
     except BaseException:

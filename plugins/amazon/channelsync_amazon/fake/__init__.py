@@ -12,7 +12,11 @@ from channelsync.clock import Clock
 from channelsync.testing.fakes import FaultInjector, demo_catalogue
 from channelsync_amazon.fake.marketplace import FakeSellingPartner
 
-__all__ = ["DEMO_CREDENTIALS", "DEMO_SETTINGS", "FakeSellingPartner", "demo_fake"]
+__all__ = ["DEMO_CREDENTIALS", "DEMO_SETTINGS", "DEMO_SYNC", "FakeSellingPartner", "demo_fake"]
+
+#: Engine settings for the demo channel: the shared demo catalogue is priced in CNY and
+#: the fake sells in USD, so prices are converted (an illustrative rate, not a live one).
+DEMO_SYNC: dict[str, object] = {"price": {"currency": "USD", "rates": {"CNY": "0.138"}}}
 
 #: Channel settings for the demo fake (without ``base_url``). The token path is taken
 #: on ``base_url``, so one loopback server answers both SP-API and LWA.
