@@ -6,6 +6,7 @@ Exceptions are grouped by what the caller should do, then by domain. Retry code
     ChannelSyncError
     ├── ConfigurationError          bad config file, bad settings: fix the file
     ├── CredentialError             a secret cannot be read or stored
+    │   ├── KeyringUnavailableError  the keyring cannot be used; set the variable
     │   └── MissingCredentialError  a required secret is not set anywhere
     ├── PluginError                 a plugin failed to load or registered something invalid
     ├── ModelError (ValueError)     a domain value breaks a model rule (e.g. mixed currencies)
@@ -50,6 +51,7 @@ __all__ = [
     "CurrencyMismatchError",
     "DataError",
     "InvalidRequestError",
+    "KeyringUnavailableError",
     "MissingCredentialError",
     "ModelError",
     "NotFoundError",
@@ -97,6 +99,13 @@ class ConfigurationError(ChannelSyncError):
 
 class CredentialError(ChannelSyncError):
     """A secret could not be read, stored or deleted."""
+
+
+class KeyringUnavailableError(CredentialError):
+    """The system keyring cannot be used (no backend, locked, unreachable).
+
+    The message names the environment variable to set instead.
+    """
 
 
 class MissingCredentialError(CredentialError):

@@ -15,7 +15,7 @@ import keyring.backend
 import keyring.errors
 
 from channelsync.credentials.store import env_var_name
-from channelsync.errors import CredentialError
+from channelsync.errors import KeyringUnavailableError
 
 __all__ = ["KEYRING_SERVICE", "KeyringBackend", "keyring_username"]
 
@@ -51,11 +51,11 @@ class KeyringBackend:
 
     def _error(
         self, action: str, channel: str, field: str, exc: Exception, value: str | None = None
-    ) -> CredentialError:
+    ) -> KeyringUnavailableError:
         detail = str(exc)
         if value:
             detail = detail.replace(value, "***")
-        return CredentialError(
+        return KeyringUnavailableError(
             f"the system keyring is unavailable, so credential {field!r} of channel "
             f"{channel!r} could not be {action} ({type(exc).__name__}: {detail}). "
             f"Set the environment variable {env_var_name(channel, field)} instead, or "

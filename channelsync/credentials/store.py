@@ -27,7 +27,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
-from channelsync.errors import CredentialError, MissingCredentialError
+from channelsync.errors import CredentialError, KeyringUnavailableError, MissingCredentialError
 
 __all__ = [
     "ENV_PREFIX",
@@ -214,6 +214,7 @@ class ChannelCredentials:
         self._channel = channel
         self._fields: dict[str, None] = dict.fromkeys(fields)
         self._cache: dict[str, str] = {}
+        self._no_keyring: dict[str, KeyringUnavailableError] = {}
 
     @property
     def channel(self) -> str:
@@ -230,7 +231,13 @@ class ChannelCredentials:
         self._fields.setdefault(field)
         if field in self._cache:
             return self._cache[field]
-        secret = self._store.get(self._channel, field)
+        try:
+            secret = self._store.get(self._channel, field)
+        except KeyringUnavailableError as error:
+            # A server without a keyring runs on environment variables; a field set in
+            # neither is unset (require() still explains why it could not be read).
+            self._no_keyring[field] = error
+            return None
         if secret is None:
             return None
         value = secret.get_secret_value()
@@ -244,6 +251,8 @@ class ChannelCredentials:
         """
         value = self.get(field)
         if value is None:
+            if field in self._no_keyring:
+                raise self._no_keyring[field]
             raise MissingCredentialError(self._channel, field, env_var_name(self._channel, field))
         return value
 
@@ -254,9 +263,18 @@ class ChannelCredentials:
         the variable would win again after a restart, so a warning names it (never
         its value) and says to unset it.
         """
-        self._store.set(self._channel, field, value)
         self._fields.setdefault(field)
         self._cache[field] = value
+        try:
+            self._store.set(self._channel, field, value)
+        except KeyringUnavailableError:
+            _log.warning(
+                "channel %r: no keyring to save the new %s in; it is used from memory and "
+                "lost when the process exits",
+                self._channel,
+                field,
+            )
+            return
         variable = env_var_name(self._channel, field)
         if self._store._from_env(self._channel, field) is not None:
             _log.warning(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 import keyring
 import keyring.backend
 import keyring.core
@@ -15,7 +17,7 @@ from channelsync.credentials import (
     env_var_name,
 )
 from channelsync.credentials.memory import InMemoryKeyring, MemorySecretBackend
-from channelsync.errors import CredentialError, MissingCredentialError
+from channelsync.errors import CredentialError, KeyringUnavailableError, MissingCredentialError
 
 CANARY = "s3cr3t-CANARY-value"
 
@@ -298,3 +300,25 @@ def test_in_memory_keyring_is_never_auto_detected() -> None:
     assert InMemoryKeyring(priority=5).priority == 5
     with pytest.raises(keyring.errors.PasswordDeleteError):
         InMemoryKeyring().delete_password("channelsync", "nobody/x")
+
+
+def test_a_server_without_a_keyring_runs_on_environment_variables(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = KeyringBackend(BrokenKeyring(keyring.errors.NoKeyringError("no backend")))
+    environ = {"CHANNELSYNC_JD_POP_APP_SECRET": "s3cr3t-from-env"}
+    view = CredentialStore(backend=broken, environ=environ).for_channel("jd-pop")
+
+    assert view.require("app_secret") == "s3cr3t-from-env"
+    # An optional field set nowhere is simply unset, not an error.
+    assert view.get("access_token_expires_at") is None
+    # A required one explains that the keyring could not be asked, naming the variable.
+    with pytest.raises(KeyringUnavailableError, match="CHANNELSYNC_JD_POP_ACCESS_TOKEN"):
+        view.require("access_token")
+
+    # A refreshed token is used from memory, with a warning that it will not survive.
+    with caplog.at_level(logging.WARNING):
+        view.set("access_token", "new-token-value")
+    assert view.require("access_token") == "new-token-value"
+    assert "no keyring to save the new access_token" in caplog.text
+    assert "new-token-value" not in caplog.text
