@@ -11,6 +11,7 @@ from channelsync.channels.capabilities import (
     OrderWindow,
     RateLimit,
 )
+from channelsync.channels.detail_cache import DetailCache
 from channelsync.channels.interfaces import CAPABILITY_INTERFACES
 from channelsync.channels.inventory import InventoryCapability, PricingCapability
 from channelsync.channels.listings import ListingsCapability
@@ -33,6 +34,7 @@ __all__ = [
     "Channel",
     "ChannelLimits",
     "ChannelSettings",
+    "DetailCache",
     "InventoryCapability",
     "ListingScope",
     "ListingsCapability",
