@@ -9,6 +9,7 @@ from __future__ import annotations
 from channelsync.http.classify import (
     HttpStatusClassifier,
     ResponseClassifier,
+    UnreadableResponseError,
     parse_json,
     parse_retry_after,
     transport_error,
@@ -66,6 +67,7 @@ __all__ = [
     "TokenCache",
     "TokenSigner",
     "TransportMetrics",
+    "UnreadableResponseError",
     "amazon_rate_limit",
     "build_retrying",
     "concatenate_params",

@@ -34,6 +34,7 @@ from channelsync.errors import (
 __all__ = [
     "HttpStatusClassifier",
     "ResponseClassifier",
+    "UnreadableResponseError",
     "parse_json",
     "parse_retry_after",
     "transport_error",
@@ -46,6 +47,19 @@ _PERMANENT_STATUSES: dict[int, tuple[type[ChannelError], str]] = {
     404: (NotFoundError, "not found"),
     409: (ConflictError, "conflict"),
 }
+
+
+class UnreadableResponseError(TransientError, DataError):
+    """An answer whose body cannot be decoded at all: not JSON, cut short, empty, not UTF-8.
+
+    In practice such a body is a transport accident (a proxy's HTML error page, a
+    connection cut mid-body), so it is retried like any :class:`TransientError`, a
+    bounded number of times. It is also a :class:`DataError`, so code that handles
+    unreadable answers keeps doing so. An answer that decodes but breaks the model (a
+    missing field, a wrong type) is a plain :class:`DataError` and is never retried:
+    asking again returns the same answer. Like a timeout, an unreadable answer to a
+    write leaves its outcome unknown, so callers treat it as a possibly applied write.
+    """
 
 
 @runtime_checkable
@@ -145,10 +159,10 @@ def parse_json(
     operation: str | None = None,
     request_id: str | None = None,
 ) -> Any:
-    """Return the decoded JSON body, or raise :class:`DataError` if it is not JSON.
+    """Return the decoded JSON body, or raise :class:`UnreadableResponseError` if it is not JSON.
 
-    Malformed, truncated and empty bodies all become :class:`DataError` naming the
-    position of the fault, never the body itself.
+    Malformed, truncated and empty bodies all become :class:`UnreadableResponseError`
+    (a retryable :class:`DataError`) naming the position of the fault, never the body.
     """
     context: dict[str, Any] = {
         "channel": channel,
@@ -157,13 +171,13 @@ def parse_json(
         "request_id": request_id,
     }
     if not response.content.strip():
-        raise DataError("empty response body where JSON was expected", **context)
+        raise UnreadableResponseError("empty response body where JSON was expected", **context)
     try:
         return json.loads(response.content)
     except UnicodeDecodeError:
-        raise DataError("response body is not valid UTF-8 JSON", **context) from None
+        raise UnreadableResponseError("response body is not valid UTF-8 JSON", **context) from None
     except json.JSONDecodeError as exc:
-        raise DataError(
+        raise UnreadableResponseError(
             f"malformed JSON response: {exc.msg} at byte {exc.pos} of {len(response.content)}",
             **context,
         ) from None

@@ -8,10 +8,13 @@ headers, query strings or bodies.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -19,7 +22,13 @@ import httpx
 
 from channelsync._version import __version__
 from channelsync.clock import Clock, SystemClock
-from channelsync.errors import ChannelError, RateLimitedError, UsageError
+from channelsync.errors import (
+    ChannelError,
+    ConfigurationError,
+    InvalidRequestError,
+    RateLimitedError,
+    UsageError,
+)
 from channelsync.http.classify import (
     HttpStatusClassifier,
     ResponseClassifier,
@@ -37,7 +46,9 @@ __all__ = [
     "REQUEST_ID_HEADERS",
     "ChannelHttpClient",
     "amazon_rate_limit",
+    "is_loopback_url",
     "request_id_from_headers",
+    "tls_verification",
 ]
 
 logger = logging.getLogger("channelsync.http")
@@ -77,6 +88,77 @@ def request_id_from_headers(response: httpx.Response) -> str | None:
     return None
 
 
+def is_loopback_url(url: str) -> bool:
+    """Return whether ``url`` points at this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    host = (httpx.URL(url).host or "").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def tls_verification(
+    channel: str,
+    base_url: str,
+    *,
+    verify_tls: bool = True,
+    ca_bundle: str | None = None,
+    allow_insecure_tls: bool = False,
+) -> bool | ssl.SSLContext:
+    """Decide how a channel's client checks TLS certificates; the ``verify`` for httpx.
+
+    Verification is on by default (the system's trust store, through httpx). A
+    ``ca_bundle`` (a PEM file or a directory of them) replaces the trust store and
+    keeps verification on: the way to reach a gateway behind a company proxy.
+    Turning verification off (``verify_tls = false``) is accepted for a loopback
+    host (a local fake); for any other host it is refused with a
+    :class:`~channelsync.errors.ConfigurationError` unless ``allow_insecure_tls`` is
+    also set, and then a warning is logged every time a client is opened.
+    """
+    if ca_bundle is not None:
+        if not verify_tls:
+            raise ConfigurationError(
+                "ca_bundle and verify_tls = false contradict each other; keep one",
+                channel=channel,
+                field="ca_bundle",
+            )
+        bundle = Path(ca_bundle).expanduser()
+        try:
+            if bundle.is_dir():
+                return ssl.create_default_context(capath=str(bundle))
+            return ssl.create_default_context(cafile=str(bundle))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(
+                f"the CA bundle {str(bundle)!r} cannot be used: {exc}",
+                channel=channel,
+                field="ca_bundle",
+            ) from None
+    if verify_tls:
+        return True
+    if is_loopback_url(base_url):
+        return False
+    if not allow_insecure_tls:
+        raise ConfigurationError(
+            f"verify_tls = false is refused for {httpx.URL(base_url).host!r}: certificate "
+            "checks may only be turned off for a loopback host. Use ca_bundle for a private "
+            "certificate authority, or also set allow_insecure_tls = true to override "
+            "(a warning is logged at every start)",
+            channel=channel,
+            field="verify_tls",
+        )
+    logger.warning(
+        "TLS CERTIFICATE VERIFICATION IS OFF for channel %r talking to %s "
+        "(allow_insecure_tls = true): anyone on the network path can read and alter "
+        "its requests, credentials included",
+        channel,
+        httpx.URL(base_url).host,
+        extra={"channel": channel, "operation": "connect"},
+    )
+    return False
+
+
 class ChannelHttpClient:
     """An ``httpx.AsyncClient`` wrapped with pacing, retries, errors and metrics.
 
@@ -84,6 +166,8 @@ class ChannelHttpClient:
     rate limit per operation key (a ``ChannelLimits`` fits); pass a shared
     ``rate_limiter`` to pace several clients of one channel together.
     ``transport`` replaces the network (``httpx.MockTransport`` in tests).
+    ``verify`` is on by default; decide it with :func:`tls_verification`, which
+    refuses to turn it off silently for a marketplace host.
     """
 
     def __init__(
@@ -108,8 +192,17 @@ class ChannelHttpClient:
         pool_limits: httpx.Limits = DEFAULT_POOL_LIMITS,
         headers: Mapping[str, str] | None = None,
         rng: random.Random | None = None,
+        verify: bool | ssl.SSLContext = True,
     ) -> None:
         self.channel = channel
+        if verify is False and not is_loopback_url(base_url) and transport is None:
+            # The only way here is past tls_verification's checks: say it every time.
+            logger.warning(
+                "TLS certificate verification is off for channel %r (%s)",
+                channel,
+                httpx.URL(base_url).host,
+                extra={"channel": channel, "operation": "connect"},
+            )
         self.clock: Clock = clock or SystemClock()
         self.classifier: ResponseClassifier = classifier or HttpStatusClassifier(self.clock)
         self.retry_policy = retry_policy or RetryPolicy()
@@ -133,6 +226,7 @@ class ChannelHttpClient:
             timeout=timeout,
             limits=pool_limits,
             transport=transport,
+            verify=verify,
             http1=True,
             http2=False,
             follow_redirects=False,
@@ -184,12 +278,16 @@ class ChannelHttpClient:
         json: Any = None,
         content: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
+        expect_json: bool = False,
     ) -> httpx.Response:
         """Send a request, retrying per policy; return the successful response.
 
         ``operation`` is the rate-limit key and the label in logs, errors and
-        metrics. Raises a :class:`~channelsync.errors.ChannelError` subclass with
-        channel, operation and request id filled in.
+        metrics. With ``expect_json`` a successful answer whose body is not JSON (an
+        HTML error page, a body cut short) counts as a failed attempt and is retried
+        like a timeout (:class:`~channelsync.http.classify.UnreadableResponseError`).
+        Raises a :class:`~channelsync.errors.ChannelError` subclass with channel,
+        operation and request id filled in.
         """
         if self._closed:
             raise UsageError(f"HTTP client for channel {self.channel!r} is closed")
@@ -213,6 +311,7 @@ class ChannelHttpClient:
                         json=json,
                         content=content,
                         headers=headers,
+                        expect_json=expect_json,
                     )
         except ChannelError as error:
             # Logged once per call here; each backoff was logged by the retry policy.
@@ -239,7 +338,11 @@ class ChannelHttpClient:
         content: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """Like :meth:`request`, returning the decoded JSON body (:class:`DataError` if bad)."""
+        """Like :meth:`request`, returning the decoded JSON body.
+
+        A body that is not JSON is retried like a timeout, then raised as
+        :class:`~channelsync.http.classify.UnreadableResponseError` (a :class:`DataError`).
+        """
         response = await self.request(
             method,
             url,
@@ -249,6 +352,7 @@ class ChannelHttpClient:
             json=json,
             content=content,
             headers=headers,
+            expect_json=True,
         )
         return parse_json(
             response,
@@ -276,6 +380,19 @@ class ChannelHttpClient:
         if rate is not None:
             bucket.tighten(rate)
 
+    def _classify(
+        self, response: httpx.Response, operation: str, *, expect_json: bool
+    ) -> ChannelError | None:
+        try:
+            classified = self.classifier.classify(response, operation)
+            if classified is None and expect_json:
+                # Decoded here, inside the retried attempt: a body cut short or replaced
+                # on the way is a transport accident, not the marketplace's answer.
+                parse_json(response, channel=self.channel, operation=operation)
+        except ChannelError as raised:
+            return raised
+        return classified
+
     def _finish(self, error: ChannelError, operation: str, seconds: float) -> ChannelError:
         """Fill in context, scrub known secrets from the message and count the outcome."""
         error.with_context(channel=self.channel, operation=operation)
@@ -296,13 +413,19 @@ class ChannelHttpClient:
         json: Any,
         content: bytes | str | None,
         headers: Mapping[str, str] | None,
+        expect_json: bool = False,
     ) -> httpx.Response:
         bucket = self.rate_limiter.bucket(self.channel, operation)
         await bucket.acquire()
         # Built afresh for every attempt so a signer stamps a new timestamp and signature.
-        request = self._client.build_request(
-            method, url, params=params, data=data, json=json, content=content, headers=headers
-        )
+        try:
+            request = self._client.build_request(
+                method, url, params=params, data=data, json=json, content=content, headers=headers
+            )
+        except httpx.InvalidURL as exc:
+            # An id taken from a marketplace answer that cannot go in a URL (control bytes).
+            invalid = InvalidRequestError(f"{method} {self.redactor.redact_text(url)!r}: {exc}")
+            raise self._finish(invalid, operation, 0.0) from None
         extra = self._extra(operation)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
@@ -332,10 +455,7 @@ class ChannelHttpClient:
 
         request_id = self._request_id(response)
         self._tighten(bucket, response)
-        try:
-            classified = self.classifier.classify(response, operation)
-        except ChannelError as raised:
-            classified = raised
+        classified = self._classify(response, operation, expect_json=expect_json)
         if logger.isEnabledFor(logging.DEBUG):
             # Response bodies are not logged: order payloads carry buyers' personal data.
             logger.debug(

@@ -216,6 +216,13 @@ class TokenCache:
     token is refreshed when missing or within ``margin`` seconds of expiry, or when
     the marketplace rejected it (``rejected``). Concurrent callers share one refresh.
     New tokens are registered with ``redactor`` so they never reach a log.
+
+    A refresh that fails is not repeated at once: until a backoff has passed
+    (``failure_backoff`` seconds, doubling after each further failure up to
+    ``max_failure_backoff``) every caller gets the same error again without a call to
+    the marketplace. Otherwise every request of a busy channel whose token was
+    rejected would ask for a new token, and a refresh refused for good (the shop must
+    authorize again) would be repeated on every call.
     """
 
     def __init__(
@@ -226,6 +233,8 @@ class TokenCache:
         clock: Clock | None = None,
         margin: float = 60.0,
         redactor: Redactor | None = None,
+        failure_backoff: float = 5.0,
+        max_failure_backoff: float = 300.0,
     ) -> None:
         self._refresh = refresh
         self._clock: Clock = clock or SystemClock()
@@ -234,7 +243,15 @@ class TokenCache:
         self._token: str | None = None
         self._deadline: float | None = None
         self._lock = asyncio.Lock()
+        self._failure_backoff = failure_backoff
+        self._max_failure_backoff = max(failure_backoff, max_failure_backoff)
+        self._failure: Exception | None = None
+        self._failures = 0
+        self._retry_at = 0.0
+        #: Refreshes asked of the marketplace that returned a token.
         self.refresh_count = 0
+        #: Refreshes asked of the marketplace that failed.
+        self.failed_refreshes = 0
         if initial is not None:
             self._store(initial)
 
@@ -280,10 +297,26 @@ class TokenCache:
                 if current is None:
                     raise UsageError(f"{type(self).__name__} has no token and cannot refresh")
                 return current
-            issued = await self._refresh()
+            if self._failure is not None and self._clock.monotonic() < self._retry_at:
+                # The last refresh failed moments ago: asking again now would fail again.
+                raise self._failure.with_traceback(None)
+            try:
+                issued = await self._refresh()
+            except Exception as error:
+                self._failed(error)
+                raise
+            self._failure = None
+            self._failures = 0
             self.refresh_count += 1
             self._store(issued)
             return issued.value
+
+    def _failed(self, error: Exception) -> None:
+        self.failed_refreshes += 1
+        self._failures += 1
+        wait = min(self._max_failure_backoff, self._failure_backoff * 2 ** (self._failures - 1))
+        self._failure = error
+        self._retry_at = self._clock.monotonic() + wait
 
 
 class RefreshingAuth(TokenCache, httpx.Auth):
@@ -310,8 +343,17 @@ class RefreshingAuth(TokenCache, httpx.Auth):
         clock: Clock | None = None,
         margin: float = 60.0,
         redactor: Redactor | None = None,
+        failure_backoff: float = 5.0,
+        max_failure_backoff: float = 300.0,
     ) -> None:
-        super().__init__(refresh, clock=clock, margin=margin, redactor=redactor)
+        super().__init__(
+            refresh,
+            clock=clock,
+            margin=margin,
+            redactor=redactor,
+            failure_backoff=failure_backoff,
+            max_failure_backoff=max_failure_backoff,
+        )
 
     def is_token_expired(self, response: httpx.Response) -> bool:
         """Return whether ``response`` rejected the token as expired (default: HTTP 401)."""

@@ -274,7 +274,10 @@ def test_refresh_failure_surfaces_as_channel_error_with_context(make_client, clo
 
     with pytest.raises(TransientError) as info:
         asyncio.run(main())
-    assert calls == 5  # retryable, so retried per policy
+    # Retryable, so the call is retried per policy (5 attempts); the refresh itself is
+    # asked again only once its backoff (5 s, then 10 s) has passed.
+    assert calls == 2
+    assert len(clock.sleeps) == 4
     assert info.value.channel == "tmall"
 
 
