@@ -41,7 +41,9 @@ class FaultInjector:
     Faults come from two places: :meth:`force` queues exact faults for the next calls
     (for tests that need one specific failure), and ``rate`` draws random faults from
     ``kinds`` with a seeded generator (for chaos runs that must be repeatable).
-    A :attr:`Fault.PARTIAL_BATCH` is only drawn for batch calls.
+    A :attr:`Fault.PARTIAL_BATCH` is only drawn for batch calls, and a
+    :attr:`Fault.EXPIRED_TOKEN` only for calls that carry an access token (a token
+    refresh carries none, so no marketplace answers it "access token expired").
     """
 
     def __init__(
@@ -62,8 +64,11 @@ class FaultInjector:
         with self._lock:
             self._forced.extend([fault] * times)
 
-    def draw(self, *, batch: bool = False) -> Fault | None:
-        """Return the fault for this call, or ``None`` to answer normally."""
+    def draw(self, *, batch: bool = False, token: bool = True) -> Fault | None:
+        """Return the fault for this call, or ``None`` to answer normally.
+
+        ``batch``: the call writes several items; ``token``: it carries an access token.
+        """
         with self._lock:
             if self._forced and (batch or self._forced[0] is not Fault.PARTIAL_BATCH):
                 fault = self._forced.popleft()
@@ -71,7 +76,12 @@ class FaultInjector:
                 return fault
             if self.rate == 0.0 or self._rng.random() >= self.rate:
                 return None
-            choices = sorted(k for k in self.kinds if batch or k is not Fault.PARTIAL_BATCH)
+            choices = sorted(
+                k
+                for k in self.kinds
+                if (batch or k is not Fault.PARTIAL_BATCH)
+                and (token or k is not Fault.EXPIRED_TOKEN)
+            )
             if not choices:
                 return None
             fault = self._rng.choice(choices)

@@ -89,6 +89,13 @@ class FakeMarketplace(abc.ABC):
         """Return whether ``operation`` writes several items at once (default: no)."""
         return False
 
+    def takes_access_token(self, operation: str) -> bool:
+        """Return whether ``operation`` carries an access token (default: yes).
+
+        Token-issuing calls override this: they are never answered "token expired".
+        """
+        return True
+
     @abc.abstractmethod
     def handle(
         self, request: httpx.Request, operation: str, *, partial_failure: bool
@@ -118,7 +125,9 @@ class FakeMarketplace(abc.ABC):
         operation = self.operation_of(request)
         with self.store.lock:
             self.calls[operation] += 1
-        fault = self.faults.draw(batch=self.is_batch(operation))
+        fault = self.faults.draw(
+            batch=self.is_batch(operation), token=self.takes_access_token(operation)
+        )
         if fault is Fault.RESET:
             raise httpx.ReadError("connection reset by peer (injected)", request=request)
         if fault in (Fault.THROTTLE, Fault.SERVER_ERROR, Fault.EXPIRED_TOKEN):

@@ -8,6 +8,7 @@ marketplace, whose currency prices are in); orders are pulled from all of them.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from functools import cached_property
 from typing import ClassVar, Literal
 
 import httpx
@@ -17,6 +18,7 @@ from channelsync.channels import (
     Capability,
     Channel,
     ChannelSettings,
+    DetailCache,
     InventoryCapability,
     ListingsCapability,
     OrdersCapability,
@@ -219,12 +221,17 @@ class AmazonChannel(
             feed_threshold=self.limits.feed_threshold,
         )
 
+    @cached_property
+    def _order_details(self) -> DetailCache[Order]:
+        return DetailCache()
+
     def _orders(self) -> orders_wire.OrdersWire:
         return orders_wire.OrdersWire(
             self.http,
             channel=self.name,
             marketplace_ids=self.settings.marketplace_ids,
             fulfillment=self.settings.fulfillment,
+            details=self._order_details,
         )
 
     # -- listings -------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from channelsync.channels import Page, TimeWindow, paginate
+from channelsync.channels import DetailCache, Page, TimeWindow, paginate
 from channelsync.errors import DataError, ModelError
 from channelsync.http import ChannelHttpClient
 from channelsync.models import Address, Money, Order, OrderLine, OrderStatus
@@ -171,16 +171,22 @@ def build_order(channel: str, record: Mapping[str, Any], items: Sequence[Any]) -
         if currency is None:
             raise DataError(f"{what}: no currency in the order or its items")
         # ItemPrice is the line total (price x quantity); Pending orders carry none yet.
-        unit = (
-            Money.zero(currency)
-            if line_total is None
-            else Money(amount=line_total.amount / Decimal(quantity), currency=line_total.currency)
-        ).quantize()
+        try:
+            unit = (
+                Money.zero(currency)
+                if line_total is None
+                else Money(
+                    amount=line_total.amount / Decimal(quantity), currency=line_total.currency
+                )
+            ).quantize()
+        except ArithmeticError:
+            # decimal.InvalidOperation: an amount too large to hold in cents.
+            raise DataError(f"{what} item {item_id}: ItemPrice is out of range") from None
         for key, bucket in (("ShippingPrice", shipping), ("PromotionDiscount", discounts)):
             if key in item:
                 bucket.append(_money(item[key], f"{what} item {key}"))
-        lines.append(
-            OrderLine(
+        try:
+            line = OrderLine(
                 line_id=item_id,
                 item_id=sku or require_text(item, "ASIN", what=f"{what} item"),
                 merchant_code=sku,
@@ -188,7 +194,10 @@ def build_order(channel: str, record: Mapping[str, Any], items: Sequence[Any]) -
                 quantity=quantity,
                 unit_price=unit,
             )
-        )
+        except (ModelError, ValidationError) as exc:
+            # An empty SellerSKU or a bad id: the answer is unusable, not our bug.
+            raise DataError(f"{what} item {item_id}: {exc}") from None
+        lines.append(line)
     if not lines:
         return None
     assert currency is not None  # every kept line set it
@@ -223,11 +232,13 @@ class OrdersWire:
         channel: str,
         marketplace_ids: Sequence[str],
         fulfillment: str,
+        details: DetailCache[Order] | None = None,
     ) -> None:
         self._client = client
         self._channel = channel
         self._marketplace_ids = tuple(marketplace_ids)
         self._fulfillment = fulfillment
+        self._details: DetailCache[Order] = details if details is not None else DetailCache()
 
     async def search(self, window: TimeWindow) -> AsyncIterator[Order]:
         """Yield every order last updated inside ``window``, with its lines."""
@@ -249,7 +260,14 @@ class OrdersWire:
 
         async for record in paginate(fetch, "", what="getOrders pages"):
             order_id = require_text(record, "AmazonOrderId", what="order")
-            order = build_order(self._channel, record, await self._items(order_id))
+            # The overlap window lists unchanged orders again; getOrderItems (0.5 calls
+            # per second) is spent once per update of the order.
+            updated = opt_text(record, "LastUpdateDate", what="order")
+            order = self._details.get(order_id, updated)
+            if order is None:
+                order = build_order(self._channel, record, await self._items(order_id))
+                if order is not None:
+                    self._details.put(order_id, updated, order)
             if order is None:
                 logger.warning(
                     "order %s has no line with a positive quantity; skipped",

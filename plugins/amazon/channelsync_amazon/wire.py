@@ -15,7 +15,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
-from channelsync.errors import DataError
+from pydantic import ValidationError
+
+from channelsync.errors import DataError, ModelError
 from channelsync.models import Money
 
 __all__ = [
@@ -103,7 +105,12 @@ def parse_money(value: object, *, what: str, amount_key: str, currency_key: str)
         raise DataError(f"{what}: {raw!r} is not a decimal amount") from None
     if not amount.is_finite():
         raise DataError(f"{what}: {raw!r} is not a finite amount")
-    return Money(amount=amount, currency=currency)
+    try:
+        return Money(amount=amount, currency=currency)
+    except (ValidationError, ModelError) as exc:
+        # An unknown currency code or an amount out of range: the answer is wrong, not us.
+        problem = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        raise DataError(f"{what}: {problem}") from None
 
 
 def as_object(value: object, *, what: str) -> Mapping[str, Any]:

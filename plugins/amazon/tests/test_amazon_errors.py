@@ -118,7 +118,9 @@ async def test_malformed_and_truncated_bodies_are_data_errors(
 ) -> None:
     order_id = fake.generate_orders(1)[0].order_id
     await channel.get_order(order_id)  # token fetched
-    fake.faults.force(fault)
+    fake.faults.force(fault)  # once: a transport accident, retried
+    assert (await channel.get_order(order_id)).order_id == order_id
+    fake.faults.force(fault, times=5)  # on every attempt the policy allows
     with pytest.raises(DataError):
         await channel.get_order(order_id)
 

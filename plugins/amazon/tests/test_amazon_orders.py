@@ -224,3 +224,22 @@ def test_bad_orders_are_data_errors(record: dict[str, object]) -> None:
 
 def test_an_order_without_positive_lines_is_skipped() -> None:
     assert build_order("c", _record(), [_item(QuantityOrdered=0)]) is None
+
+
+async def test_an_unchanged_order_read_again_costs_no_second_items_call(
+    channel: AmazonChannel, fake: FakeSellingPartner, clock: FakeClock
+) -> None:
+    order = fake.generate_orders(1)[0]
+    clock.advance(600)
+    window = TimeWindow(start=START - timedelta(minutes=5), end=clock.now() - timedelta(minutes=3))
+    first = [o async for o in channel.fetch_orders(window)]
+    again = [o async for o in channel.fetch_orders(window)]  # the next pull's overlap
+    assert first == again
+    assert fake.calls["getOrderItems"] == 1
+
+    fake.cancel_order(order.order_id)  # a new LastUpdateDate: read in full again
+    clock.advance(600)
+    window = TimeWindow(start=window.start, end=clock.now() - timedelta(minutes=3))
+    (cancelled,) = [o async for o in channel.fetch_orders(window)]
+    assert cancelled.status is OrderStatus.CANCELLED
+    assert fake.calls["getOrderItems"] == 2

@@ -17,7 +17,7 @@ import httpx
 
 from channelsync.clock import Clock, SystemClock
 from channelsync.errors import ChannelError, DataError
-from channelsync.http import HttpStatusClassifier
+from channelsync.http import HttpStatusClassifier, UnreadableResponseError
 from channelsync_jd.codes import business_error, gateway_error
 
 __all__ = [
@@ -47,13 +47,13 @@ def decode_body(response: httpx.Response, operation: str | None = None) -> dict[
     context: dict[str, Any] = {"operation": operation, "status_code": response.status_code}
     content = response.content
     if not content.strip():
-        raise DataError("empty answer where JSON was expected", **context)
+        raise UnreadableResponseError("empty answer where JSON was expected", **context)
     try:
         body = json.loads(content, parse_float=Decimal)
     except UnicodeDecodeError:
-        raise DataError("answer is not UTF-8 JSON", **context) from None
+        raise UnreadableResponseError("answer is not UTF-8 JSON", **context) from None
     except json.JSONDecodeError as exc:
-        raise DataError(
+        raise UnreadableResponseError(
             f"malformed JSON answer: {exc.msg} at byte {exc.pos} of {len(content)}", **context
         ) from None
     if not isinstance(body, dict):

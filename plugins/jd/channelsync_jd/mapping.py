@@ -119,16 +119,24 @@ def optional_money(value: Any, field: str) -> Money | None:
 def parse_time(value: Any, field: str) -> datetime:
     """Read a JD time: ``yyyy-MM-dd HH:mm:ss`` GMT+8 (maybe with a fraction) or epoch ms."""
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
-        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+        return _from_epoch_ms(value, field)
     if isinstance(value, str) and value.strip():
         text = value.strip()
         if text.isdigit():
-            return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+            return _from_epoch_ms(text, field)
         try:
             return parse_local_time(text.split(".", 1)[0])
         except ValueError as exc:
             raise DataError(f"{field}: {exc}") from None
     raise DataError(f"{field} is missing or not a time")
+
+
+def _from_epoch_ms(value: int | Decimal | str, field: str) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        # A year past 9999 (or before 1), or beyond what the platform's time_t holds.
+        raise DataError(f"{field}: {value} ms is not a plausible time") from None
 
 
 def _int(value: Any, field: str) -> int:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from channelsync.errors import AuthenticationError, ChannelError, DataError
-from channelsync.http import HttpStatusClassifier, transport_error
+from channelsync.http import HttpStatusClassifier, UnreadableResponseError, transport_error
 
 __all__ = ["DEFAULT_REFRESH_URL", "IssuedToken", "refresh_access_token", "refresh_url_for"]
 
@@ -84,7 +84,7 @@ async def refresh_access_token(
     try:
         body = json.loads(response.content)
     except ValueError:
-        raise DataError("the token refresh answer is not JSON", **context) from None
+        raise UnreadableResponseError("the token refresh answer is not JSON", **context) from None
     if not isinstance(body, dict):
         raise DataError("the token refresh answer is not an object", **context)
     token = body.get("access_token")

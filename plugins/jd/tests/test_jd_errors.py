@@ -140,11 +140,14 @@ async def test_throttle_and_server_errors_are_retried(
 async def test_garbled_answers_fail_the_item_with_a_data_error(
     channel: JdChannel, fake: FakeJos, fault: Fault
 ) -> None:
-    fake.faults.force(fault)
+    # Garbled on every attempt the retry policy allows (once is retried and survived).
+    fake.faults.force(fault, times=5)
     _, sku = next(fake.store.iter_skus())
     results = await channel.set_stock([StockUpdate(item_id="1", sku_id=sku.sku_id, quantity=4)])
     assert not results[0].ok
-    fake.faults.force(fault)
+    assert results[0].error is not None
+    assert results[0].error.retryable
+    fake.faults.force(fault, times=5)
     with pytest.raises(DataError):
         await channel.get_order("2900000000001")
 
@@ -154,7 +157,7 @@ async def test_secrets_stay_out_of_logs_and_errors(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     fake.faults.force(Fault.THROTTLE)
-    fake.faults.force(Fault.TRUNCATED)
+    fake.faults.force(Fault.TRUNCATED, times=4)  # the other four attempts of the policy
     with pytest.raises(DataError):
         _ = [listing async for listing in channel.iter_listings()]
     fake.app_secret = "rotated-elsewhere"

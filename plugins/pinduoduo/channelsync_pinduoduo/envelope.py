@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from channelsync.errors import ChannelError, DataError, RateLimitedError
-from channelsync.http import HttpStatusClassifier
+from channelsync.http import HttpStatusClassifier, UnreadableResponseError
 from channelsync_pinduoduo.codes import EXPIRED_TOKEN_CODE, rule_for
 
 __all__ = [
@@ -59,13 +59,13 @@ def decode_body(response: httpx.Response, operation: str | None = None) -> Any:
     context: dict[str, Any] = {"operation": operation, "status_code": response.status_code}
     content = response.content
     if not content.strip():
-        raise DataError("empty response body where JSON was expected", **context)
+        raise UnreadableResponseError("empty response body where JSON was expected", **context)
     try:
         return json.loads(content, parse_float=Decimal)
     except UnicodeDecodeError:
-        raise DataError("response body is not valid UTF-8 JSON", **context) from None
+        raise UnreadableResponseError("response body is not valid UTF-8 JSON", **context) from None
     except json.JSONDecodeError as exc:
-        raise DataError(
+        raise UnreadableResponseError(
             f"malformed JSON response: {exc.msg} at byte {exc.pos} of {len(content)}", **context
         ) from None
 

@@ -71,6 +71,8 @@ REFUND_STATUSES: Mapping[int, RefundStatus] = {
 
 def field(record: Mapping[str, Any], name: str, what: str) -> Any:
     """Return ``record[name]``, or raise :class:`DataError` naming the field and record."""
+    if not isinstance(record, Mapping):
+        raise DataError(f"{what}: expected an object holding {name!r}, got {type(record).__name__}")
     if name not in record or record[name] is None:
         raise DataError(f"{what}: field {name!r} is missing")
     return record[name]

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from channelsync.errors import ChannelError, DataError
-from channelsync.http import HttpStatusClassifier
+from channelsync.http import HttpStatusClassifier, UnreadableResponseError
 from channelsync_tmall.codes import TopErrorDetail, error_for
 
 __all__ = [
@@ -110,8 +110,8 @@ def nested_list(
 class TopClassifier(HttpStatusClassifier):
     """Reads TOP's ``error_response`` (sent with HTTP 200) as well as HTTP failures.
 
-    Bodies that are not JSON are left to the caller's JSON parsing, which reports
-    them as :class:`DataError`.
+    A successful status with a body that is not JSON (an HTML error page, a body cut
+    short) is an :class:`UnreadableResponseError`, which the transport retries.
     """
 
     def classify(self, response: httpx.Response, operation: str) -> ChannelError | None:
@@ -122,7 +122,11 @@ class TopClassifier(HttpStatusClassifier):
         try:
             body = json.loads(response.content)
         except ValueError:
-            return None
+            return UnreadableResponseError(
+                f"the answer is not JSON ({len(response.content)} bytes)",
+                operation=operation,
+                status_code=response.status_code,
+            )
         detail = error_detail(body)
         if detail is None:
             return None

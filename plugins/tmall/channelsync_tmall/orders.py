@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, ClassVar
 
 from channelsync.channels import (
+    DetailCache,
     OrdersCapability,
     Page,
     RefundsCapability,
@@ -62,10 +64,15 @@ def _count(root: dict[str, Any], method: str) -> int:
     return total
 
 
+_SECOND = timedelta(seconds=1)
+
+
 class TopOrders(TopGateway, OrdersCapability, RefundsCapability):
     """Pulls trades and refunds by modified time and reads single trades in full."""
 
     trade_page_size: ClassVar[int] = 50
+    #: ``page_no * page_size`` TOP answers at most; busier slices are halved.
+    deep_paging_limit: ClassVar[int] = 20_000
     refund_page_size: ClassVar[int] = 100
 
     # -- orders -----------------------------------------------------------------------
@@ -74,11 +81,17 @@ class TopOrders(TopGateway, OrdersCapability, RefundsCapability):
         """Yield every trade modified inside ``window`` in full, slicing long windows."""
         seen: set[str] = set()
         for start, end in split_window(window, self.limits.order_window.span):
-            async for tid in self._trade_ids(start, end):
+            async for tid, modified in self._trade_ids(start, end):
                 if tid in seen:
                     continue  # trades on a slice boundary are answered by both slices
                 seen.add(tid)
-                yield await self.get_order(tid)
+                # The overlap window lists unchanged trades again; their detail call
+                # (the scarcest quota) is spent once per modification.
+                order = self._details.get(tid, modified)
+                if order is None:
+                    order = await self.get_order(tid)
+                    self._details.put(tid, modified, order)
+                yield order
 
     async def _increment_page(
         self, start: datetime, end: datetime, page_no: int
@@ -96,21 +109,46 @@ class TopOrders(TopGateway, OrdersCapability, RefundsCapability):
         trades = nested_list(root, "trades", "trade", operation=INCREMENT_METHOD)
         return trades, _count(root, INCREMENT_METHOD)
 
-    async def _trade_ids(self, start: datetime, end: datetime) -> AsyncIterator[str]:
-        """Yield the ids in one slice: last page first, page 1 read again at the end."""
-        first, total = await self._increment_page(start, end, 1)
-        pages = max(1, math.ceil(total / self.trade_page_size))
-        batches = [first]
-        if pages > 1:
-            batches = []
-            for page_no in range(pages, 0, -1):
-                trades, _ = await self._increment_page(start, end, page_no)
-                batches.append(trades)
-        for trades in batches:
-            for trade in trades:
-                tid = text_field(trade, "tid_str") or text_field(trade, "tid", required=True)
-                if tid is not None:
-                    yield tid
+    @cached_property
+    def _details(self) -> DetailCache[Order]:
+        return DetailCache()
+
+    async def _trade_ids(
+        self, start: datetime, end: datetime
+    ) -> AsyncIterator[tuple[str, str | None]]:
+        """Yield ids and modified times in one slice: last page first, page 1 again at the end.
+
+        A slice counting more trades than TOP pages through is halved (its halves
+        share the middle second; the caller drops the doubles), so neither a busy
+        half hour nor a corrupt count sends the reader through endless pages.
+        """
+        max_pages = max(1, self.deep_paging_limit // self.trade_page_size)
+        slices = [(start, end)]
+        while slices:
+            start, end = slices.pop()
+            first, total = await self._increment_page(start, end, 1)
+            pages = max(1, math.ceil(total / self.trade_page_size))
+            if pages > max_pages:
+                if end - start <= _SECOND:
+                    raise DataError(
+                        f"{total} trades counted in one second, more than the "
+                        f"{max_pages * self.trade_page_size} TOP serves",
+                        operation=INCREMENT_METHOD,
+                    )
+                middle = start + timedelta(seconds=(end - start).total_seconds() // 2)
+                slices.extend([(middle, end), (start, middle)])
+                continue
+            batches = [first]
+            if pages > 1:
+                batches = []
+                for page_no in range(pages, 0, -1):
+                    trades, _ = await self._increment_page(start, end, page_no)
+                    batches.append(trades)
+            for trades in batches:
+                for trade in trades:
+                    tid = text_field(trade, "tid_str") or text_field(trade, "tid", required=True)
+                    if tid is not None:
+                        yield tid, text_field(trade, "modified")
 
     async def get_order(self, order_id: str) -> Order:
         """Read one trade in full; :class:`NotFoundError` when TOP does not know it."""

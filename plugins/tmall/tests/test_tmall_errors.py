@@ -21,7 +21,7 @@ from channelsync.errors import (
     RateLimitedError,
     TransientError,
 )
-from channelsync.http import RetryPolicy
+from channelsync.http import RetryPolicy, UnreadableResponseError
 from channelsync.testing.fakes import Fault
 
 from .conftest import MakeChannel
@@ -164,7 +164,8 @@ def test_classifier_reads_error_response_with_http_200(body: bytes) -> None:
 def test_classifier_passes_success_and_non_json() -> None:
     classifier = TopClassifier(FakeClock())
     assert classifier.classify(_response(b'{"item_get_response":{}}'), "op") is None
-    assert classifier.classify(_response(b"<html>"), "op") is None
+    # Not JSON at all: a transport accident, retried by the transport.
+    assert isinstance(classifier.classify(_response(b"<html>"), "op"), UnreadableResponseError)
     assert isinstance(classifier.classify(_response(b"", 503), "op"), TransientError)
 
 
@@ -199,7 +200,7 @@ def test_nested_list_shapes() -> None:
 async def test_malformed_and_truncated_bodies_are_data_errors(
     channel: TmallChannel, fake: FakeTop, fault: Fault
 ) -> None:
-    fake.faults.force(fault)
+    fake.faults.force(fault, times=5)  # on every attempt the retry policy allows
     async with channel:
         with pytest.raises(DataError) as raised:
             await channel.get_order("1")

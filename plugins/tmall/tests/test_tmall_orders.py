@@ -233,3 +233,22 @@ async def test_declared_carrier_codes_are_on_the_carrier_list(channel: TmallChan
     codes = {company.code for company in companies}
     assert set(channel.limits.carrier_codes.values()) <= codes
     assert all(company.tracking_pattern for company in companies)
+
+
+async def test_an_unchanged_trade_read_again_costs_no_second_detail_call(
+    channel: TmallChannel, fake: FakeTop, clock: FakeClock
+) -> None:
+    clock.advance(60)
+    (made,) = fake.generate_orders(1)
+    clock.advance(600)
+    async with channel:
+        first = await channel.pull_orders(PullCursor.starting_at(START))
+        again = await channel.pull_orders(PullCursor.starting_at(START))  # the overlap
+        assert first.orders == again.orders
+        assert fake.calls["taobao.trade.fullinfo.get"] == 1
+
+        fake.close_by_taobao(made.order_id)  # modified again: read in full again
+        clock.advance(600)
+        (closed,) = (await channel.pull_orders(PullCursor.starting_at(START))).orders
+    assert closed.status is OrderStatus.CANCELLED
+    assert fake.calls["taobao.trade.fullinfo.get"] == 2

@@ -319,6 +319,10 @@ class FakeSellingPartner(FakeMarketplace):
         """Return the SP-API operation id (or ``lwaToken`` / the S3 calls)."""
         return self._route(request)[0]
 
+    def takes_access_token(self, operation: str) -> bool:
+        """Return ``False`` for the LWA token grant and the presigned S3 calls (no token)."""
+        return operation != "lwaToken" and operation not in _S3_OPERATIONS
+
     def is_batch(self, operation: str) -> bool:
         """Return whether ``operation`` is a batch (a feed: partial failure refuses one message)."""
         return operation == "createFeed"

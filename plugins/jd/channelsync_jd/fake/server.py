@@ -122,6 +122,8 @@ class FakeJos(FakeMarketplace):
         self.tokens: dict[str, datetime] = {access_token: self.clock.now() + token_lifetime}
         self.refresh_tokens: dict[str, str] = {refresh_token: access_token} if refresh_token else {}
         self.refreshes = 0
+        #: Access tokens issued by a refresh and not used yet, with their refresh tokens.
+        self._unconfirmed: dict[str, str] = {}
         #: Every accepted call: (method, business parameters as decoded).
         self.received: list[tuple[str, dict[str, Any]]] = []
         self._day_calls: dict[str, int] = {}
@@ -205,6 +207,10 @@ class FakeJos(FakeMarketplace):
 
     # -- FakeMarketplace ------------------------------------------------------------
 
+    def takes_access_token(self, operation: str) -> bool:
+        """Return ``False`` for the OAuth refresh (no access token); gateway calls carry one."""
+        return operation != "oauth2.refresh_token"
+
     def operation_of(self, request: httpx.Request) -> str:
         """Name the call: the JOS method, or the OAuth refresh."""
         if request.url.path == _REFRESH_PATH:
@@ -279,9 +285,15 @@ class FakeJos(FakeMarketplace):
             return error_response(CODE_INVALID_SIGNATURE)
         if sign_params(params, self.app_secret, digest) != params["sign"]:
             return error_response(CODE_INVALID_SIGNATURE)
-        expires = self.tokens.get(params.get("access_token", ""))
+        token = params.get("access_token", "")
+        expires = self.tokens.get(token)
         if expires is None or expires <= self.clock.now():
             return error_response(CODE_INVALID_TOKEN)
+        if token in self._unconfirmed:
+            # The new pair is in use: every older access and refresh token retires now.
+            self.refresh_tokens = {self._unconfirmed[token]: token}
+            self.tokens = {token: expires}
+            self._unconfirmed.clear()
         if self.throttled(method, ThrottleRule(rate=self.qps, burst=max(1, int(self.qps)))):
             return error_response(CODE_CALL_LIMITED)
         if self.daily_quota is not None:
@@ -296,7 +308,7 @@ class FakeJos(FakeMarketplace):
             return jos_json({"code": 2001, "msg": "app_key or app_secret invalid"})
         if params.get("grant_type") != "refresh_token":
             return jos_json({"code": 2002, "msg": "grant_type must be refresh_token"})
-        old = self.refresh_tokens.pop(params.get("refresh_token", ""), None)
+        old = self.refresh_tokens.get(params.get("refresh_token", ""))
         if old is None:
             return jos_json({"code": 2003, "msg": "refresh_token invalid"})
         if self.tokens.get(old, datetime.min.replace(tzinfo=UTC)) <= self.clock.now():
@@ -305,10 +317,14 @@ class FakeJos(FakeMarketplace):
         self.refreshes += 1
         suffix = f"{self._seed}-{self.refreshes}"
         access, refresh = f"fake-jd-access-{suffix}", f"fake-jd-refresh-{suffix}"
-        del self.tokens[old]
+        # Rotation with grace: the previous token pair keeps working until the new access
+        # token is first used, so a refresh whose answer was lost can be asked again. The
+        # public material does not say whether JD invalidates the old refresh token at once
+        # (unverified); this is the behaviour that lets a client recover at all.
         now = self.clock.now()
         self.tokens[access] = now + self.token_lifetime
         self.refresh_tokens[refresh] = access
+        self._unconfirmed[access] = refresh
         return jos_json(
             {
                 "access_token": access,

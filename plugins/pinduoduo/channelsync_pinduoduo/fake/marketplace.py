@@ -53,7 +53,8 @@ class FakePdd(PddHandlers):
     """The fake PDD gateway for one shop.
 
     ``client_id``, ``client_secret``, ``access_token`` and ``refresh_token`` are the
-    credentials it accepts; a refresh issues a new token pair and retires the old.
+    credentials it accepts; a refresh issues a new token pair, and the old pair retires
+    when the new access token is first used.
     """
 
     #: The tightest merchant/app limit PDD publishes per method (else the API total).
@@ -92,6 +93,8 @@ class FakePdd(PddHandlers):
         self.access_tokens: dict[str, datetime] = {access_token: self.clock.now() + token_lifetime}
         self.refresh_tokens: set[str] = {refresh_token} if refresh_token else set()
         self.refreshes = 0
+        #: Access tokens issued by a refresh and not used yet, with their refresh tokens.
+        self._unconfirmed: dict[str, str] = {}
         #: The verified parameters of every call, in order (``sign`` included).
         self.received: list[tuple[str, dict[str, str]]] = []
         self._next_goods = 300_000_000_001
@@ -137,6 +140,10 @@ class FakePdd(PddHandlers):
             return self._fields(request).get("type") or "unknown"
         except ValueError:
             return "unknown"
+
+    def takes_access_token(self, operation: str) -> bool:
+        """Token creation and refresh carry no access token."""
+        return operation not in _TOKEN_FREE
 
     def is_batch(self, operation: str) -> bool:
         """Return whether ``operation`` writes several SKUs in one call (a goods price commit)."""
@@ -201,8 +208,16 @@ class FakePdd(PddHandlers):
                 raise Reject(20032, "access_token或client_id错误")
             if self.clock.now() >= expires:
                 raise Reject(10019, "access_token已过期")
+            self._confirm(fields.get("access_token", ""), expires)
         self.received.append((method, dict(fields)))
         return Params(fields)
+
+    def _confirm(self, token: str, expires: datetime) -> None:
+        if token in self._unconfirmed:
+            # The new pair is in use: every older access and refresh token retires now.
+            self.refresh_tokens = {self._unconfirmed[token]}
+            self.access_tokens = {token: expires}
+            self._unconfirmed.clear()
 
     def _refresh(self, params: Params) -> httpx.Response:
         old = params.text("refresh_token")
@@ -213,8 +228,13 @@ class FakePdd(PddHandlers):
         renewed = f"fake-pdd-refresh-token-{self.seed}-{self.refreshes:04d}"
         now = self.clock.now()
         expires = now + self.token_lifetime
-        self.access_tokens = {access: expires}
-        self.refresh_tokens = {renewed}
+        # Rotation with grace: the previous token pair keeps working until the new access
+        # token is first used, so a refresh whose answer was lost can be asked again. The
+        # public material does not say whether PDD invalidates the old refresh token at once
+        # (unverified); this is the behaviour that lets a client recover at all.
+        self.access_tokens[access] = expires
+        self.refresh_tokens.add(renewed)
+        self._unconfirmed[access] = renewed
         grant_end = now + timedelta(days=30)
         return ok(
             _REFRESH,

@@ -272,7 +272,9 @@ class TopMethods:
             if mode == 1 and qty < 0:
                 raise _business("isv.invalid-parameter:quantity", "quantity must be >= 0")
             targets.extend((sku, qty) for sku in matched)
-        if partial_failure and targets:
+        # A partial failure needs another SKU that applies: TOP refuses a call whose
+        # every SKU is refused with an error, never with an answer that echoes none.
+        if partial_failure and len(targets) > 1:
             targets = targets[1:]  # the first SKU is refused, silently left out of the answer
         for sku, value in targets:
             sku.quantity = value if mode == 1 else max(0, sku.quantity + value)

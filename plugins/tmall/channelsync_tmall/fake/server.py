@@ -79,6 +79,8 @@ class FakeTop(TopMethods, FakeMarketplace):
         #: Sessions TOP accepts now; an expired one is kept and answered "session-expired".
         self.sessions: dict[str, bool] = {session: True}
         self.refresh_tokens: set[str] = {refresh_token} if refresh_token else set()
+        #: Sessions issued by a refresh and not used yet, with their refresh tokens.
+        self._unconfirmed: dict[str, str] = {}
         self._rng = random.Random(seed)  # noqa: S311 - fake request ids
         self._issued = itertools.count(1)
         self._request_ids = itertools.count(1)
@@ -257,6 +259,10 @@ class FakeTop(TopMethods, FakeMarketplace):
         except UnicodeDecodeError:
             return "unknown"
 
+    def takes_access_token(self, operation: str) -> bool:
+        """Return ``False`` for the token refresh, which carries no session."""
+        return operation not in _SESSIONLESS
+
     def is_batch(self, operation: str) -> bool:
         """``taobao.skus.quantity.update`` is the one batch write."""
         return operation == "taobao.skus.quantity.update"
@@ -328,6 +334,11 @@ class FakeTop(TopMethods, FakeMarketplace):
             raise TopFault(27, "Invalid session", "invalid-sessionkey", "SessionKey非法")
         if not valid:
             raise TopFault(27, "Invalid session", "session-expired", "SessionKey已过期")
+        if session in self._unconfirmed:
+            # The new pair is in use: every older session and refresh token retires now.
+            self.refresh_tokens = {self._unconfirmed[session]}
+            self.sessions = {session: True}
+            self._unconfirmed.clear()
 
     def _check_timestamp(self, raw: str | None) -> None:
         if not raw:
@@ -353,8 +364,13 @@ class FakeTop(TopMethods, FakeMarketplace):
             )
         number = next(self._issued)
         session, refresh = f"fake-session-{number}", f"fake-refresh-{number}"
-        self.refresh_tokens = {refresh}
-        self.sessions = {session: True}
+        # Rotation with grace: the previous token pair keeps working until the new access
+        # token is first used, so a refresh whose answer was lost can be asked again. The
+        # public material does not say whether TOP invalidates the old refresh token at once
+        # (unverified); this is the behaviour that lets a client recover at all.
+        self.refresh_tokens.add(refresh)
+        self.sessions[session] = True
+        self._unconfirmed[session] = refresh
         return {"token_result": token_result(session, refresh, self.token_lifetime)}
 
     def fault_response(
