@@ -31,7 +31,13 @@ from channelsync.engine.planner import PlanReport, plan_changes
 from channelsync.models import Order, OrderStatus
 from channelsync.store import LedgerEvent, ParkedRecord, StoredOrder, StoreSession
 
-__all__ = ["IngestReport", "apply_order", "deliver_notifications", "ingest_orders"]
+__all__ = [
+    "IngestReport",
+    "apply_order",
+    "deliver_notifications",
+    "ingest_orders",
+    "stored_cursor",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -64,17 +70,21 @@ class IngestReport:
         self.plan.add(other.plan)
 
 
+def stored_cursor(context: EngineContext, channel: str, kind: str) -> PullCursor:
+    """Return where ``channel``'s pull of ``kind`` resumes (the lookback on a first pull)."""
+    with context.store.transaction() as session:
+        stored = session.cursor(channel, kind)
+    if stored is None:
+        start = context.clock.now() - timedelta(hours=context.config.order_lookback_hours)
+        return PullCursor.starting_at(start)
+    return PullCursor(since=stored[0], token=stored[1])
+
+
 async def ingest_orders(context: EngineContext, channel: OrdersCapability) -> IngestReport:
     """Pull ``channel`` from its stored cursor until caught up, applying every order."""
     name = channel.name
     report = IngestReport(channel=name)
-    with context.store.transaction() as session:
-        stored = session.cursor(name, CURSOR_KIND)
-    if stored is None:
-        start = context.clock.now() - timedelta(hours=context.config.order_lookback_hours)
-        cursor = PullCursor.starting_at(start)
-    else:
-        cursor = PullCursor(since=stored[0], token=stored[1])
+    cursor = stored_cursor(context, name, CURSOR_KIND)
     for _ in range(_MAX_WINDOWS):
         pull = await channel.pull_orders(cursor)
         report.windows += 1

@@ -27,12 +27,12 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
 from enum import StrEnum
 
-from channelsync.channels import PullCursor, RefundsCapability
+from channelsync.channels import RefundsCapability
 from channelsync.engine.context import EngineContext
 from channelsync.engine.ledger import EventKind
+from channelsync.engine.orders import stored_cursor
 from channelsync.engine.planner import PlanReport, plan_changes
 from channelsync.models import Order, Refund, RefundStatus
 from channelsync.store import LedgerEvent, ParkedRecord, StoreSession
@@ -79,13 +79,7 @@ async def ingest_refunds(context: EngineContext, channel: RefundsCapability) -> 
     name = channel.name
     report = RefundReport(channel=name)
     _retry_parked(context, name, report)
-    with context.store.transaction() as session:
-        stored = session.cursor(name, CURSOR_KIND)
-    if stored is None:
-        start = context.clock.now() - timedelta(hours=context.config.order_lookback_hours)
-        cursor = PullCursor.starting_at(start)
-    else:
-        cursor = PullCursor(since=stored[0], token=stored[1])
+    cursor = stored_cursor(context, name, CURSOR_KIND)
     for _ in range(_MAX_WINDOWS):
         pull = await channel.pull_refunds(cursor)
         for refund in pull.refunds:
