@@ -17,7 +17,15 @@ from channelsync.credentials import env_var_name
 from channelsync.demo.marketplaces import DemoMarketplace
 from channelsync.testing.fakes import SeedItem, demo_catalogue
 
-__all__ = ["RACE_SKU", "DemoFiles", "catalogue_csv", "config_toml", "demo_environment", "write"]
+__all__ = [
+    "RACE_SKU",
+    "DemoFiles",
+    "catalogue_csv",
+    "config_toml",
+    "demo_environment",
+    "toml_value",
+    "write",
+]
 
 #: The SKU the demo stocks with one last unit, which buyers on every channel try to buy.
 RACE_SKU = "CS-0001-1"
@@ -40,7 +48,8 @@ class DemoFiles:
     catalogue: Path
 
 
-def _toml(value: object) -> str:
+def toml_value(value: object) -> str:
+    """Render ``value`` as a TOML value (the few types a demo configuration holds)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -48,9 +57,9 @@ def _toml(value: object) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml(item) for item in value) + "]"
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
     if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{key} = {_toml(item)}" for key, item in value.items()) + " }"
+        return "{ " + ", ".join(f"{key} = {toml_value(item)}" for key, item in value.items()) + " }"
     raise TypeError(f"the demo configuration cannot hold a {type(value).__name__}")
 
 
@@ -67,17 +76,17 @@ def config_toml(markets: Sequence[DemoMarketplace]) -> str:
         "order_lookback_hours = 1",
         "",
         "[daemon]",
-        *(f"{key} = {_toml(value)}" for key, value in _DAEMON.items()),
+        *(f"{key} = {toml_value(value)}" for key, value in _DAEMON.items()),
     ]
     for market in markets:
         lines += [
             "",
             "[[channels]]",
-            f"name = {_toml(market.channel)}",
-            f"type = {_toml(market.type_name)}",
-            f"base_url = {_toml(market.server.url)}",
-            *(f"{key} = {_toml(value)}" for key, value in market.settings.items()),
-            *(f"{key} = {_toml(value)}" for key, value in market.sync.items()),
+            f"name = {toml_value(market.channel)}",
+            f"type = {toml_value(market.type_name)}",
+            f"base_url = {toml_value(market.server.url)}",
+            *(f"{key} = {toml_value(value)}" for key, value in market.settings.items()),
+            *(f"{key} = {toml_value(value)}" for key, value in market.sync.items()),
         ]
     return "\n".join(lines) + "\n"
 
