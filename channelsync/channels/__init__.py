@@ -12,6 +12,16 @@ from channelsync.channels.capabilities import (
     RateLimit,
 )
 from channelsync.channels.detail_cache import DetailCache
+from channelsync.channels.events import (
+    ChannelEvent,
+    EventConnection,
+    EventKind,
+    EventListener,
+    EventsCapability,
+    ListenerState,
+    ListenerStatus,
+    ReconnectingListener,
+)
 from channelsync.channels.interfaces import CAPABILITY_INTERFACES
 from channelsync.channels.inventory import InventoryCapability, PricingCapability
 from channelsync.channels.listings import ListingsCapability
@@ -32,10 +42,17 @@ __all__ = [
     "CAPABILITY_INTERFACES",
     "Capability",
     "Channel",
+    "ChannelEvent",
     "ChannelLimits",
     "ChannelSettings",
     "DetailCache",
+    "EventConnection",
+    "EventKind",
+    "EventListener",
+    "EventsCapability",
     "InventoryCapability",
+    "ListenerState",
+    "ListenerStatus",
     "ListingScope",
     "ListingsCapability",
     "Operation",
@@ -47,6 +64,7 @@ __all__ = [
     "PricingCapability",
     "PullCursor",
     "RateLimit",
+    "ReconnectingListener",
     "RefundPull",
     "RefundsCapability",
     "ShipmentsCapability",

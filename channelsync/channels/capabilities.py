@@ -34,6 +34,7 @@ class Capability(StrEnum):
     ORDERS = "orders"
     SHIPMENTS = "shipments"
     REFUNDS = "refunds"
+    EVENTS = "events"
 
 
 class Operation(StrEnum):

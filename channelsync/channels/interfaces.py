@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from channelsync.channels.capabilities import Capability
+from channelsync.channels.events import EventsCapability
 from channelsync.channels.inventory import InventoryCapability, PricingCapability
 from channelsync.channels.listings import ListingsCapability
 from channelsync.channels.orders import OrdersCapability
@@ -20,4 +21,5 @@ CAPABILITY_INTERFACES: Mapping[Capability, type] = {
     Capability.ORDERS: OrdersCapability,
     Capability.SHIPMENTS: ShipmentsCapability,
     Capability.REFUNDS: RefundsCapability,
+    Capability.EVENTS: EventsCapability,
 }

@@ -18,8 +18,10 @@ from channelsync.testing.fakes.generate import (
     demo_catalogue,
 )
 from channelsync.testing.fakes.marketplace import FakeMarketplace, ThrottleRule
+from channelsync.testing.fakes.push import PushMessage, PushQueue
 from channelsync.testing.fakes.server import LoopbackServer
 from channelsync.testing.fakes.state import (
+    FakeChange,
     FakeItem,
     FakeOrder,
     FakeOrderLine,
@@ -32,6 +34,7 @@ from channelsync.testing.fakes.state import (
 __all__ = [
     "ALL_FAULTS",
     "CatalogueSeed",
+    "FakeChange",
     "FakeItem",
     "FakeMarketplace",
     "FakeOrder",
@@ -44,6 +47,8 @@ __all__ = [
     "FaultInjector",
     "LoopbackServer",
     "OrderGenerator",
+    "PushMessage",
+    "PushQueue",
     "SeedItem",
     "SeedSku",
     "ThrottleRule",

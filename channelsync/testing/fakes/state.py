@@ -8,13 +8,14 @@ marketplace-specific detail in the ``extra`` dicts.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 __all__ = [
+    "FakeChange",
     "FakeItem",
     "FakeOrder",
     "FakeOrderLine",
@@ -127,14 +128,54 @@ class FakeRefund:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class FakeChange:
+    """A change a fake's push service may announce.
+
+    ``kind`` is ``"order"``, ``"refund"`` or ``"item"``; ``change`` says what happened
+    in marketplace-neutral words (``"created"``, ``"updated"``, ``"paid"``,
+    ``"shipped"``, ``"cancelled"``, ``"refunded"`` …); ``record`` is the changed
+    record itself. Each fake maps these onto its own topics.
+    """
+
+    kind: str
+    key: str
+    change: str
+    record: FakeOrder | FakeRefund | FakeItem
+
+
 class FakeStore:
-    """Everything a fake marketplace knows, behind one lock (the loopback server is threaded)."""
+    """Everything a fake marketplace knows, behind one lock (the loopback server is threaded).
+
+    Listeners added with :meth:`on_change` hear every change made through
+    :meth:`add_order`, :meth:`add_refund` and :meth:`changed` (a fake calls the latter
+    where it changes a record in place), which is how a fake's push service learns
+    what to announce.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.items: dict[str, FakeItem] = {}
         self.orders: dict[str, FakeOrder] = {}
         self.refunds: dict[str, FakeRefund] = {}
+        self._listeners: list[Callable[[FakeChange], None]] = []
+
+    def on_change(self, listener: Callable[[FakeChange], None]) -> None:
+        """Call ``listener`` (under the store's lock, so keep it quick) on every change."""
+        with self.lock:
+            self._listeners.append(listener)
+
+    def changed(self, record: FakeOrder | FakeRefund | FakeItem, change: str) -> None:
+        """Announce that ``record`` changed in place (``change`` as in :class:`FakeChange`)."""
+        if isinstance(record, FakeOrder):
+            kind, key = "order", record.order_id
+        elif isinstance(record, FakeRefund):
+            kind, key = "refund", record.refund_id
+        else:
+            kind, key = "item", record.item_id
+        with self.lock:
+            for listener in self._listeners:
+                listener(FakeChange(kind=kind, key=key, change=change, record=record))
 
     def add_item(self, item: FakeItem) -> FakeItem:
         """Add (or replace) ``item``."""
@@ -143,15 +184,19 @@ class FakeStore:
             return item
 
     def add_order(self, order: FakeOrder) -> FakeOrder:
-        """Add (or replace) ``order``."""
+        """Add (or replace) ``order``; announced as ``"created"`` or ``"updated"``."""
         with self.lock:
+            known = order.order_id in self.orders
             self.orders[order.order_id] = order
+            self.changed(order, "updated" if known else "created")
             return order
 
     def add_refund(self, refund: FakeRefund) -> FakeRefund:
-        """Add (or replace) ``refund``."""
+        """Add (or replace) ``refund``; announced as ``"created"`` or ``"updated"``."""
         with self.lock:
+            known = refund.refund_id in self.refunds
             self.refunds[refund.refund_id] = refund
+            self.changed(refund, "updated" if known else "created")
             return refund
 
     def find_sku(self, sku_id: str) -> tuple[FakeItem, FakeSku] | None:
