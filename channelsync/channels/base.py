@@ -17,7 +17,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, 
 
 from channelsync.channels.capabilities import Capability, ChannelLimits
 from channelsync.clock import Clock, SystemClock
-from channelsync.errors import ChannelNotOpenError, UsageError
+from channelsync.errors import ChannelNotOpenError, ConfigurationError, UsageError
 from channelsync.http import (
     ChannelHttpClient,
     HttpStatusClassifier,
@@ -54,6 +54,12 @@ class ChannelSettings(BaseModel):
         default=None,
         description="A PEM file (or a directory of them) of trusted certificate authorities, "
         "used instead of the system's; verification stays on.",
+    )
+    events: bool = Field(
+        default=False,
+        description="Listen to the marketplace's pushed events (Taobao TMC, Pinduoduo PMC, "
+        "Amazon notifications through SQS) beside polling; only for a channel type with the "
+        "`events` capability, after the shop was opted in (`channelsync events enable`).",
     )
     allow_insecure_tls: bool = Field(
         default=False,
@@ -135,6 +141,13 @@ class Channel(ABC, Generic[SettingsT]):
             raise UsageError(
                 f"{type(self).__name__} needs settings of type "
                 f"{self.settings_model.__name__}, got {type(settings).__name__}"
+            )
+        if settings.events and not self.supports(Capability.EVENTS):
+            raise ConfigurationError(
+                f"events = true, but the {self.type_name} channel type cannot listen to "
+                "marketplace events",
+                channel=name,
+                field="events",
             )
         self.name = name
         self.settings = settings
