@@ -19,7 +19,7 @@ from channelsync.store import (
     Store,
     StoredOrder,
     open_store,
-    sql,
+    schema,
 )
 from channelsync.store.schema import metadata
 
@@ -59,7 +59,7 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(store: Store) -> None:
 
 def _head() -> str:
     config = AlembicConfig()
-    config.set_main_option("script_location", str(Path(sql.__file__).parent / "migrations"))
+    config.set_main_option("script_location", str(Path(schema.__file__).parent / "migrations"))
     heads = ScriptDirectory.from_config(config).get_heads()
     assert len(heads) == 1, f"the migrations have several heads: {heads}"
     return heads[0]

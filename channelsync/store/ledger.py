@@ -1,0 +1,117 @@
+"""The stock ledger: idempotent stock events, reservations and positions per SKU."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+__all__ = ["LedgerEvent", "LedgerSession", "StockPosition"]
+
+
+@dataclass(frozen=True, slots=True)
+class StockPosition:
+    """A SKU's stock: on hand across warehouses, reserved by open orders, safety stock."""
+
+    sku_id: int
+    on_hand: int
+    reserved: int
+    safety_stock: int
+
+    @property
+    def available(self) -> int:
+        """On hand minus reserved minus safety stock (negative when oversold)."""
+        return self.on_hand - self.reserved - self.safety_stock
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEvent:
+    """One stock event; ``idempotency_key`` makes applying it twice a no-op.
+
+    ``on_hand_delta`` changes the warehouse's on-hand count; ``reserved_delta``
+    changes the reservation held by ``(channel, order_id)`` for the SKU.
+    """
+
+    idempotency_key: str
+    kind: str
+    sku_id: int
+    on_hand_delta: int = 0
+    reserved_delta: int = 0
+    warehouse: str = ""
+    channel: str | None = None
+    order_id: str | None = None
+    note: str | None = None
+
+
+class LedgerSession(ABC):
+    """The stock ledger operations of a store transaction."""
+
+    @abstractmethod
+    def apply_event(self, event: LedgerEvent, now: datetime) -> bool:
+        """Record and apply ``event``; return ``False`` (changing nothing) if already applied."""
+
+    @abstractmethod
+    def has_event(self, idempotency_key: str) -> bool:
+        """Return whether the event with this key has been applied."""
+
+    @abstractmethod
+    def set_safety_stock(self, sku_id: int, quantity: int) -> None:
+        """Set the units of a SKU held back from every channel (and mark it changed)."""
+
+    @abstractmethod
+    def reservation(self, channel: str, order_id: str, sku_id: int) -> int:
+        """Return the units an order still holds reserved of a SKU."""
+
+    @abstractmethod
+    def on_hand(self, sku_id: int) -> dict[str, int]:
+        """Return on-hand stock of a SKU per warehouse (``""`` is the default warehouse)."""
+
+    @abstractmethod
+    def positions(self, sku_ids: Iterable[int]) -> dict[int, StockPosition]:
+        """Return the stock position of each SKU."""
+
+    @abstractmethod
+    def recent_sales(self, sku_ids: Iterable[int], since: datetime) -> dict[tuple[int, str], int]:
+        """Return units reserved per ``(sku_id, channel)`` by orders since ``since``."""
+
+    @abstractmethod
+    def ledger(self, sku_id: int | None = None) -> list[LedgerEvent]:
+        """Return the ledger events (of one SKU), oldest first."""
+
+    @abstractmethod
+    def changed_skus(self, limit: int | None = None) -> list[int]:
+        """Return the ids of SKUs changed since their allocation was last computed."""
+
+    @abstractmethod
+    def clear_changed(self, sku_ids: Iterable[int]) -> None:
+        """Mark these SKUs' allocations as computed."""
+
+    @abstractmethod
+    def mark_changed(self, sku_ids: Iterable[int]) -> None:
+        """Mark these SKUs for recomputation (e.g. newly bound)."""
+
+    @abstractmethod
+    def mark_all_changed(self) -> None:
+        """Mark every SKU for recomputation (after a settings change)."""
+
+    @abstractmethod
+    def on_hand_many(self, sku_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+        """Return on-hand stock per warehouse of each SKU that has any."""
+
+    @abstractmethod
+    def apply_events(self, events: Sequence[LedgerEvent], now: datetime) -> list[bool]:
+        """Record and apply ``events`` in order; return, per event, whether it was new.
+
+        An event whose key was applied before (or appears earlier in ``events``)
+        changes nothing. Raises ``ValueError`` when a release would take a reservation
+        below zero; the caller's transaction then rolls the whole batch back.
+        """
+
+    @abstractmethod
+    def applied_events(self, idempotency_keys: Iterable[str]) -> set[str]:
+        """Return which of these event keys have been applied."""
+
+    @abstractmethod
+    def reservations(self, channel: str, order_ids: Iterable[str]) -> dict[tuple[str, int], int]:
+        """Return units still reserved per ``(order_id, sku_id)`` for these orders."""

@@ -1,0 +1,159 @@
+"""The outbox: every outgoing change written durably before it is sent, and parked failures."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "OutboxEntry",
+    "OutboxItem",
+    "OutboxSession",
+    "OutboxState",
+    "ParkedRecord",
+    "Settlement",
+]
+
+
+class OutboxState(StrEnum):
+    """Where an outbox entry stands."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    PARKED = "parked"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One value to queue in a bulk enqueue (see :meth:`StoreSession.enqueue_many`)."""
+
+    channel: str
+    kind: str
+    key: str
+    payload: Mapping[str, Any]
+    urgency: int
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """The outcome of sending one version of an outbox entry (see ``settle_many``)."""
+
+    item_id: int
+    version: int
+    state: OutboxState
+    reason: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One outgoing change: the latest value for ``(channel, kind, key)``."""
+
+    id: int
+    channel: str
+    kind: str
+    key: str
+    payload: Mapping[str, Any]
+    version: int
+    urgency: int
+    state: OutboxState
+    attempts: int
+    next_attempt_at: datetime
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedRecord:
+    """An incoming record (an order) that could not be applied, kept with its reason."""
+
+    channel: str
+    kind: str
+    key: str
+    reason: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    at: datetime | None = None
+
+
+class OutboxSession(ABC):
+    """The outbox operations of a store transaction."""
+
+    @abstractmethod
+    def enqueue(
+        self,
+        *,
+        channel: str,
+        kind: str,
+        key: str,
+        payload: Mapping[str, Any],
+        urgency: int,
+        now: datetime,
+    ) -> int:
+        """Queue the latest value for ``(channel, kind, key)``, replacing a pending one.
+
+        Returns the entry's new version: each enqueue bumps it, so an answer for an
+        older version can never mark the newer value sent.
+        """
+
+    @abstractmethod
+    def due(self, channel: str, kind: str, now: datetime, limit: int) -> list[OutboxItem]:
+        """Return pending entries due by ``now``, most urgent first."""
+
+    @abstractmethod
+    def outbox(
+        self, *, channel: str | None = None, state: OutboxState | None = None
+    ) -> list[OutboxItem]:
+        """Return outbox entries (of a channel, in a state)."""
+
+    @abstractmethod
+    def settle(
+        self,
+        item_id: int,
+        version: int,
+        state: OutboxState,
+        *,
+        now: datetime,
+        reason: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> bool:
+        """Record the outcome of sending version ``version`` of an entry.
+
+        Returns ``False`` when the entry was replaced by a newer value meanwhile; the
+        newer value stays pending.
+        """
+
+    @abstractmethod
+    def defer(
+        self, item_id: int, version: int, *, until: datetime, reason: str, now: datetime
+    ) -> bool:
+        """Keep an entry's version pending until ``until``, without counting an attempt."""
+
+    @abstractmethod
+    def requeue_parked(self, now: datetime, channel: str | None = None) -> int:
+        """Put parked entries back in the queue; return how many."""
+
+    @abstractmethod
+    def park(self, record: ParkedRecord, now: datetime) -> None:
+        """Keep a record that could not be applied, with its reason (replacing an older one)."""
+
+    @abstractmethod
+    def unpark(self, channel: str, kind: str, key: str) -> None:
+        """Forget a parked record (it was applied after all)."""
+
+    @abstractmethod
+    def parked(self, *, channel: str | None = None) -> list[ParkedRecord]:
+        """Return parked records."""
+
+    @abstractmethod
+    def enqueue_many(self, entries: Sequence[OutboxEntry], now: datetime) -> None:
+        """Queue the latest value of each entry, as :meth:`enqueue` does for one.
+
+        Several entries for the same ``(channel, kind, key)`` coalesce to the last.
+        """
+
+    @abstractmethod
+    def settle_many(self, outcomes: Sequence[Settlement], now: datetime) -> list[bool]:
+        """Record many outcomes, as :meth:`settle` does for one; return each one's answer."""

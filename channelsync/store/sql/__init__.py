@@ -1,0 +1,117 @@
+"""The state store on SQLAlchemy Core: SQLite by default, PostgreSQL by URL.
+
+SQLite runs in WAL mode with foreign keys on and a busy timeout, in one file. The
+schema is brought to the newest revision with the packaged Alembic migrations when
+the store is opened. Statements are built with SQLAlchemy expressions only, so the
+same code serves every database SQLAlchemy supports. A session is composed of one
+part per aggregate (catalogue, ledger, bindings, outbox, orders, journal), each in
+its own module here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.pool import StaticPool
+from typing_extensions import override
+
+from channelsync.errors import ConfigurationError
+from channelsync.store.base import Store, StoreSession
+from channelsync.store.sql._common import SqlPart
+from channelsync.store.sql.bindings import SqlBindings
+from channelsync.store.sql.catalogue import SqlCatalogue
+from channelsync.store.sql.journal import SqlJournal
+from channelsync.store.sql.ledger import SqlLedger
+from channelsync.store.sql.orders import SqlOrders
+from channelsync.store.sql.outbox import SqlOutbox
+
+__all__ = ["SqlStore", "migrate"]
+
+_MIGRATIONS = Path(__file__).parent.parent / "migrations"
+
+
+def migrate(connection: Connection, revision: str = "head") -> None:
+    """Bring the database on ``connection`` to ``revision`` with the packaged migrations."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+class SqlStore(Store):
+    """The state store on a SQLAlchemy engine (see :func:`channelsync.store.open_store`)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine = _build_engine(url)
+        with self._engine.begin() as connection:
+            migrate(connection)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for tests and tools)."""
+        return self._engine
+
+    @override
+    @contextmanager
+    def transaction(self) -> Iterator[StoreSession]:
+        with self._engine.begin() as connection:
+            yield SqlSession(connection)
+
+    @override
+    @contextmanager
+    def preview(self) -> Iterator[StoreSession]:
+        with self._engine.connect() as connection:
+            transaction = connection.begin()
+            try:
+                yield SqlSession(connection)
+            finally:
+                transaction.rollback()
+
+    @override
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _build_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url)
+    memory = url in {"sqlite://", "sqlite:///:memory:"}
+    if not memory:
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.parent.is_dir():
+            raise ConfigurationError(
+                f"the directory of the state database does not exist: {path.parent}",
+                field="store.url",
+            )
+    engine = create_engine(
+        url,
+        poolclass=StaticPool if memory else None,
+        connect_args={"check_same_thread": False} if memory else {},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: object) -> None:
+        # Python's sqlite3 opens transactions implicitly; SQLAlchemy's begin() then
+        # issues BEGIN itself, which keeps every multi-row change in one transaction.
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    return engine
+
+
+class SqlSession(
+    SqlCatalogue, SqlLedger, SqlBindings, SqlOutbox, SqlOrders, SqlJournal, SqlPart, StoreSession
+):
+    """The store operations on one open transaction, one part per aggregate."""

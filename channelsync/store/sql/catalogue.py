@@ -1,0 +1,172 @@
+"""The catalogue on SQLAlchemy Core: products and SKUs, one by one and in bulk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Row,
+    insert,
+    select,
+    update,
+)
+from typing_extensions import override
+
+from channelsync.store import schema as t
+from channelsync.store.base import (
+    SkuData,
+    SkuRecord,
+    StoreSession,
+)
+from channelsync.store.sql._common import (
+    SqlPart,
+    chunks,
+    upsert_insert,
+)
+
+__all__ = ["SqlCatalogue"]
+
+
+class SqlCatalogue(SqlPart, StoreSession):
+    """The catalogue operations of a SQL store transaction."""
+
+    @override
+    def upsert_product(self, code: str, title: str, attributes: Mapping[str, str]) -> int:
+        found = self._c.execute(select(t.products.c.id).where(t.products.c.code == code)).scalar()
+        if found is None:
+            result = self._c.execute(
+                insert(t.products).values(code=code, title=title, attributes=dict(attributes))
+            )
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+        self._c.execute(
+            update(t.products)
+            .where(t.products.c.id == found)
+            .values(title=title, attributes=dict(attributes))
+        )
+        return int(found)
+
+    @override
+    def upsert_sku(
+        self,
+        *,
+        merchant_code: str,
+        product_id: int | None,
+        title: str,
+        price: str,
+        currency: str,
+        cost: str | None,
+        barcode: str | None,
+        attributes: Mapping[str, str],
+        now: datetime,
+    ) -> int:
+        values = {
+            "product_id": product_id,
+            "title": title,
+            "price": price,
+            "currency": currency,
+            "cost": cost,
+            "barcode": barcode,
+            "attributes": dict(attributes),
+            "dirty": True,
+            "updated_at": now,
+        }
+        found = self._c.execute(
+            select(t.skus.c.id).where(t.skus.c.merchant_code == merchant_code)
+        ).scalar()
+        if found is None:
+            result = self._c.execute(
+                insert(t.skus).values(
+                    merchant_code=merchant_code, safety_stock=0, low_stock_alerted=False, **values
+                )
+            )
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+        self._c.execute(update(t.skus).where(t.skus.c.id == found).values(**values))
+        return int(found)
+
+    def _sku_query(self) -> Any:
+        return select(t.skus, t.products.c.code.label("product_code")).select_from(
+            t.skus.outerjoin(t.products, t.skus.c.product_id == t.products.c.id)
+        )
+
+    @staticmethod
+    def _sku(row: Row[Any]) -> SkuRecord:
+        m = row._mapping
+        return SkuRecord(
+            id=m["id"],
+            merchant_code=m["merchant_code"],
+            product_code=m["product_code"],
+            title=m["title"],
+            price=m["price"],
+            currency=m["currency"],
+            cost=m["cost"],
+            barcode=m["barcode"],
+            attributes=dict(m["attributes"] or {}),
+            safety_stock=m["safety_stock"],
+            low_stock_alerted=bool(m["low_stock_alerted"]),
+        )
+
+    @override
+    def skus(self, merchant_codes: Iterable[str] | None = None) -> list[SkuRecord]:
+        query = self._sku_query().order_by(t.skus.c.merchant_code)
+        if merchant_codes is not None:
+            codes = list(merchant_codes)
+            rows: list[Row[Any]] = []
+            for chunk in chunks(codes):
+                rows += self._c.execute(query.where(t.skus.c.merchant_code.in_(chunk))).all()
+            return sorted((self._sku(r) for r in rows), key=lambda s: s.merchant_code)
+        return [self._sku(r) for r in self._c.execute(query)]
+
+    @override
+    def skus_by_id(self, sku_ids: Iterable[int]) -> dict[int, SkuRecord]:
+        found: dict[int, SkuRecord] = {}
+        for chunk in chunks(list(sku_ids)):
+            for row in self._c.execute(self._sku_query().where(t.skus.c.id.in_(chunk))):
+                sku = self._sku(row)
+                found[sku.id] = sku
+        return found
+
+    @override
+    def set_low_stock_alerted(self, sku_id: int, alerted: bool) -> None:
+        self._c.execute(
+            update(t.skus).where(t.skus.c.id == sku_id).values(low_stock_alerted=alerted)
+        )
+
+    def upsert_skus(self, skus: Sequence[SkuData], now: datetime) -> dict[str, int]:
+        """Create or update SKUs by merchant code (marking them changed); return their ids."""
+        if not skus:
+            return {}
+        latest = {s.merchant_code: s for s in skus}
+        rows = [
+            {
+                "merchant_code": s.merchant_code,
+                "product_id": s.product_id,
+                "title": s.title,
+                "price": s.price,
+                "currency": s.currency,
+                "cost": s.cost,
+                "barcode": s.barcode,
+                "attributes": dict(s.attributes),
+                "dirty": True,
+                "updated_at": now,
+                "safety_stock": 0,
+                "low_stock_alerted": False,
+            }
+            for s in latest.values()
+        ]
+        statement = upsert_insert(self._c, t.skus)
+        kept = ("merchant_code", "safety_stock", "low_stock_alerted")
+        statement = statement.on_conflict_do_update(
+            index_elements=[t.skus.c.merchant_code],
+            set_={name: statement.excluded[name] for name in rows[0] if name not in kept},
+        )
+        self._c.execute(statement, rows)
+        codes = list(latest)
+        found: dict[str, int] = {}
+        for chunk in chunks(codes):
+            query = select(t.skus.c.merchant_code, t.skus.c.id).where(
+                t.skus.c.merchant_code.in_(chunk)
+            )
+            found.update({str(code): int(sku_id) for code, sku_id in self._c.execute(query)})
+        return found

@@ -1,0 +1,117 @@
+"""The audit trail and pull cursors on SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    insert,
+    select,
+    update,
+)
+from typing_extensions import override
+
+from channelsync.store import schema as t
+from channelsync.store.base import (
+    AuditEntry,
+    StoreSession,
+)
+from channelsync.store.sql._common import (
+    SqlPart,
+)
+
+__all__ = ["SqlJournal"]
+
+
+class SqlJournal(SqlPart, StoreSession):
+    """The audit-trail and cursor operations of a SQL store transaction."""
+
+    @override
+    def cursor(self, channel: str, kind: str) -> tuple[datetime, str | None] | None:
+        c = t.cursors.c
+        row = self._c.execute(
+            select(c.since, c.token).where(c.channel == channel, c.kind == kind)
+        ).first()
+        return None if row is None else (row.since, row.token)
+
+    @override
+    def set_cursor(self, channel: str, kind: str, since: datetime, token: str | None) -> None:
+        c = t.cursors.c
+        where = (c.channel == channel) & (c.kind == kind)
+        if self._c.execute(select(c.channel).where(where)).first() is None:
+            self._c.execute(
+                insert(t.cursors).values(channel=channel, kind=kind, since=since, token=token)
+            )
+        else:
+            self._c.execute(update(t.cursors).where(where).values(since=since, token=token))
+
+    @override
+    def audit(
+        self,
+        *,
+        channel: str,
+        kind: str,
+        key: str,
+        sent: Mapping[str, Any],
+        ok: bool,
+        answer: str | None,
+        now: datetime,
+    ) -> None:
+        self._c.execute(
+            insert(t.audit).values(
+                at=now, channel=channel, kind=kind, key=key, sent=dict(sent), ok=ok, answer=answer
+            )
+        )
+
+    @override
+    def audit_trail(
+        self,
+        *,
+        channel: str | None = None,
+        key: str | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
+    ) -> list[AuditEntry]:
+        a = t.audit.c
+        query = select(t.audit).order_by(a.id)
+        if channel is not None:
+            query = query.where(a.channel == channel)
+        if key is not None:
+            query = query.where(a.key == key)
+        if kind is not None:
+            query = query.where(a.kind == kind)
+        if since is not None:
+            query = query.where(a.at >= since)
+        return [
+            AuditEntry(
+                at=r.at,
+                channel=r.channel,
+                kind=r.kind,
+                key=r.key,
+                sent=dict(r.sent),
+                ok=bool(r.ok),
+                answer=r.answer,
+            )
+            for r in self._c.execute(query)
+        ]
+
+    def audit_many(self, entries: Sequence[AuditEntry]) -> None:
+        """Record many sends and answers (each at its own ``at``)."""
+        if entries:
+            self._c.execute(
+                insert(t.audit),
+                [
+                    {
+                        "at": e.at,
+                        "channel": e.channel,
+                        "kind": e.kind,
+                        "key": e.key,
+                        "sent": dict(e.sent),
+                        "ok": e.ok,
+                        "answer": e.answer,
+                    }
+                    for e in entries
+                ],
+            )

@@ -1,0 +1,314 @@
+"""The stock ledger on SQLAlchemy Core: events, reservations, positions and dirty marks."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import (
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from typing_extensions import override
+
+from channelsync.store import schema as t
+from channelsync.store.base import (
+    LedgerEvent,
+    StockPosition,
+    StoreSession,
+)
+from channelsync.store.sql._common import (
+    SqlPart,
+    chunks,
+    upsert_insert,
+)
+
+__all__ = ["SqlLedger"]
+
+
+class SqlLedger(SqlPart, StoreSession):
+    """The stock ledger operations of a SQL store transaction."""
+
+    @override
+    def apply_event(self, event: LedgerEvent, now: datetime) -> bool:
+        return self.apply_events([event], now)[0]
+
+    @override
+    def has_event(self, idempotency_key: str) -> bool:
+        e = t.ledger_events.c
+        found = self._c.execute(select(e.id).where(e.idempotency_key == idempotency_key)).first()
+        return found is not None
+
+    @override
+    def set_safety_stock(self, sku_id: int, quantity: int) -> None:
+        self._c.execute(
+            update(t.skus).where(t.skus.c.id == sku_id).values(safety_stock=quantity, dirty=True)
+        )
+
+    @override
+    def reservation(self, channel: str, order_id: str, sku_id: int) -> int:
+        r = t.reservations.c
+        found = self._c.execute(
+            select(r.quantity).where(
+                r.channel == channel, r.order_id == order_id, r.sku_id == sku_id
+            )
+        ).scalar()
+        return int(found or 0)
+
+    @override
+    def on_hand(self, sku_id: int) -> dict[str, int]:
+        rows = self._c.execute(
+            select(t.stock.c.warehouse, t.stock.c.on_hand).where(t.stock.c.sku_id == sku_id)
+        )
+        return {str(row[0]): int(row[1]) for row in rows}
+
+    @override
+    def positions(self, sku_ids: Iterable[int]) -> dict[int, StockPosition]:
+        ids = list(sku_ids)
+        on_hand: dict[int, int] = {}
+        reserved: dict[int, int] = {}
+        safety: dict[int, int] = {}
+        for chunk in chunks(ids):
+            for sku_id, total in self._c.execute(
+                select(t.stock.c.sku_id, func.sum(t.stock.c.on_hand))
+                .where(t.stock.c.sku_id.in_(chunk))
+                .group_by(t.stock.c.sku_id)
+            ):
+                on_hand[sku_id] = int(total)
+            for sku_id, total in self._c.execute(
+                select(t.reservations.c.sku_id, func.sum(t.reservations.c.quantity))
+                .where(t.reservations.c.sku_id.in_(chunk))
+                .group_by(t.reservations.c.sku_id)
+            ):
+                reserved[sku_id] = int(total)
+            for sku_id, value in self._c.execute(
+                select(t.skus.c.id, t.skus.c.safety_stock).where(t.skus.c.id.in_(chunk))
+            ):
+                safety[sku_id] = int(value)
+        return {
+            sku_id: StockPosition(
+                sku_id=sku_id,
+                on_hand=on_hand.get(sku_id, 0),
+                reserved=reserved.get(sku_id, 0),
+                safety_stock=safety[sku_id],
+            )
+            for sku_id in ids
+            if sku_id in safety
+        }
+
+    @override
+    def recent_sales(self, sku_ids: Iterable[int], since: datetime) -> dict[tuple[int, str], int]:
+        sales: dict[tuple[int, str], int] = {}
+        e = t.ledger_events.c
+        for chunk in chunks(list(sku_ids)):
+            for sku_id, channel, total in self._c.execute(
+                select(e.sku_id, e.channel, func.sum(e.reserved_delta))
+                .where(
+                    e.sku_id.in_(chunk),
+                    e.at >= since,
+                    e.reserved_delta > 0,
+                    e.channel.is_not(None),
+                )
+                .group_by(e.sku_id, e.channel)
+            ):
+                sales[(sku_id, channel)] = int(total)
+        return sales
+
+    @override
+    def ledger(self, sku_id: int | None = None) -> list[LedgerEvent]:
+        query = select(t.ledger_events).order_by(t.ledger_events.c.id)
+        if sku_id is not None:
+            query = query.where(t.ledger_events.c.sku_id == sku_id)
+        return [
+            LedgerEvent(
+                idempotency_key=r.idempotency_key,
+                kind=r.kind,
+                sku_id=r.sku_id,
+                on_hand_delta=r.on_hand_delta,
+                reserved_delta=r.reserved_delta,
+                warehouse=r.warehouse,
+                channel=r.channel,
+                order_id=r.order_id,
+                note=r.note,
+            )
+            for r in self._c.execute(query)
+        ]
+
+    @override
+    def changed_skus(self, limit: int | None = None) -> list[int]:
+        query = select(t.skus.c.id).where(t.skus.c.dirty.is_(True)).order_by(t.skus.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        return [int(i) for i in self._c.execute(query).scalars()]
+
+    @override
+    def clear_changed(self, sku_ids: Iterable[int]) -> None:
+        for chunk in chunks(list(sku_ids)):
+            self._c.execute(update(t.skus).where(t.skus.c.id.in_(chunk)).values(dirty=False))
+
+    @override
+    def mark_changed(self, sku_ids: Iterable[int]) -> None:
+        for chunk in chunks(list(sku_ids)):
+            self._c.execute(update(t.skus).where(t.skus.c.id.in_(chunk)).values(dirty=True))
+
+    @override
+    def mark_all_changed(self) -> None:
+        self._c.execute(update(t.skus).values(dirty=True))
+
+    def on_hand_many(self, sku_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+        """Return on-hand stock per warehouse of each SKU that has any."""
+        found: dict[int, dict[str, int]] = defaultdict(dict)
+        s = t.stock.c
+        for chunk in chunks(list(dict.fromkeys(sku_ids))):
+            query = select(s.sku_id, s.warehouse, s.on_hand).where(s.sku_id.in_(chunk))
+            for sku_id, warehouse, on_hand in self._c.execute(query):
+                found[int(sku_id)][str(warehouse)] = int(on_hand)
+        return dict(found)
+
+    def applied_events(self, idempotency_keys: Iterable[str]) -> set[str]:
+        """Return which of these event keys have been applied."""
+        e = t.ledger_events.c
+        found: set[str] = set()
+        for chunk in chunks(list(dict.fromkeys(idempotency_keys))):
+            query = select(e.idempotency_key).where(e.idempotency_key.in_(chunk))
+            found.update(str(key) for key in self._c.execute(query).scalars())
+        return found
+
+    def reservations(self, channel: str, order_ids: Iterable[str]) -> dict[tuple[str, int], int]:
+        """Return units still reserved per ``(order_id, sku_id)`` for these orders."""
+        r = t.reservations.c
+        found: dict[tuple[str, int], int] = {}
+        for chunk in chunks(list(dict.fromkeys(order_ids))):
+            query = select(r.order_id, r.sku_id, r.quantity).where(
+                r.channel == channel, r.order_id.in_(chunk)
+            )
+            for order_id, sku_id, quantity in self._c.execute(query):
+                found[(str(order_id), int(sku_id))] = int(quantity)
+        return found
+
+    def apply_events(self, events: Sequence[LedgerEvent], now: datetime) -> list[bool]:
+        """Record and apply ``events`` in order; return, per event, whether it was new."""
+        if not events:
+            return []
+        seen = self.applied_events(e.idempotency_key for e in events)
+        fresh: list[LedgerEvent] = []
+        applied: list[bool] = []
+        for event in events:
+            new = event.idempotency_key not in seen
+            seen.add(event.idempotency_key)
+            applied.append(new)
+            if new:
+                fresh.append(event)
+        if not fresh:
+            return applied
+        reserved = self._reservation_totals(fresh, now)
+        self._c.execute(
+            insert(t.ledger_events),
+            [
+                {
+                    "idempotency_key": e.idempotency_key,
+                    "kind": e.kind,
+                    "sku_id": e.sku_id,
+                    "warehouse": e.warehouse,
+                    "on_hand_delta": e.on_hand_delta,
+                    "reserved_delta": e.reserved_delta,
+                    "channel": e.channel,
+                    "order_id": e.order_id,
+                    "note": e.note,
+                    "at": now,
+                }
+                for e in fresh
+            ],
+        )
+        on_hand: dict[tuple[int, str], int] = defaultdict(int)
+        for event in fresh:
+            if event.on_hand_delta:
+                on_hand[(event.sku_id, event.warehouse)] += event.on_hand_delta
+        if on_hand:
+            statement = upsert_insert(self._c, t.stock)
+            statement = statement.on_conflict_do_update(
+                index_elements=[t.stock.c.sku_id, t.stock.c.warehouse],
+                set_={"on_hand": t.stock.c.on_hand + statement.excluded.on_hand},
+            )
+            self._c.execute(
+                statement,
+                [{"sku_id": s, "warehouse": w, "on_hand": d} for (s, w), d in on_hand.items()],
+            )
+        self._write_reservations(reserved, now)
+        self._mark_dirty({e.sku_id for e in fresh})
+        return applied
+
+    def _reservation_totals(
+        self, events: Sequence[LedgerEvent], now: datetime
+    ) -> dict[tuple[str, str, int], tuple[int | None, int]]:
+        """Return ``(before, after)`` units per reservation; raise before anything is written."""
+        moving = [e for e in events if e.reserved_delta]
+        for event in moving:
+            if event.channel is None or event.order_id is None:
+                raise ValueError(
+                    f"event {event.idempotency_key!r} reserves without channel and order"
+                )
+        current: dict[tuple[str, str, int], int] = {}
+        by_channel: dict[str, set[str]] = defaultdict(set)
+        for event in moving:
+            assert event.channel is not None
+            assert event.order_id is not None
+            by_channel[event.channel].add(event.order_id)
+        for channel, order_ids in by_channel.items():
+            for (order_id, sku_id), quantity in self.reservations(channel, order_ids).items():
+                current[(channel, order_id, sku_id)] = quantity
+        totals: dict[tuple[str, str, int], tuple[int | None, int]] = {}
+        for event in moving:
+            assert event.channel is not None
+            assert event.order_id is not None
+            key = (event.channel, event.order_id, event.sku_id)
+            before, running = totals.get(key, (current.get(key), current.get(key, 0)))
+            running += event.reserved_delta
+            if running < 0:
+                raise ValueError(
+                    f"event {event.idempotency_key!r} releases more than order "
+                    f"{event.order_id!r} reserved ({running - event.reserved_delta})"
+                )
+            totals[key] = (before, running)
+        return totals
+
+    def _write_reservations(
+        self, totals: Mapping[tuple[str, str, int], tuple[int | None, int]], now: datetime
+    ) -> None:
+        created = [
+            {"channel": c, "order_id": o, "sku_id": s, "quantity": after, "at": now}
+            for (c, o, s), (before, after) in totals.items()
+            if before is None and after
+        ]
+        changed = [
+            {"_channel": c, "_order": o, "_sku": s, "quantity": after}
+            for (c, o, s), (before, after) in totals.items()
+            if before is not None and after and after != before
+        ]
+        emptied = [
+            {"_channel": c, "_order": o, "_sku": s}
+            for (c, o, s), (before, after) in totals.items()
+            if before is not None and not after
+        ]
+        r = t.reservations.c
+        where = (
+            (r.channel == bindparam("_channel"))
+            & (r.order_id == bindparam("_order"))
+            & (r.sku_id == bindparam("_sku"))
+        )
+        if created:
+            self._c.execute(insert(t.reservations), created)
+        if changed:
+            statement = update(t.reservations).where(where).values(quantity=bindparam("quantity"))
+            self._c.execute(statement, changed)
+        if emptied:
+            self._c.execute(delete(t.reservations).where(where), emptied)
+
+    def _mark_dirty(self, sku_ids: Iterable[int]) -> None:
+        for chunk in chunks(sorted(set(sku_ids))):
+            self._c.execute(update(t.skus).where(t.skus.c.id.in_(chunk)).values(dirty=True))

@@ -1,0 +1,296 @@
+"""Orders, notifications and shipments on SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Row,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from typing_extensions import override
+
+from channelsync.store import schema as t
+from channelsync.store.base import (
+    ShipmentRecord,
+    StoredOrder,
+    StoreSession,
+)
+from channelsync.store.sql._common import (
+    SqlPart,
+    chunks,
+    stored_order,
+    upsert_insert,
+)
+
+__all__ = ["SqlOrders"]
+
+
+class SqlOrders(SqlPart, StoreSession):
+    """The order and shipment operations of a SQL store transaction."""
+
+    @override
+    def order(self, channel: str, order_id: str) -> StoredOrder | None:
+        o = t.orders.c
+        row = self._c.execute(
+            select(t.orders).where(o.channel == channel, o.order_id == order_id)
+        ).first()
+        return None if row is None else stored_order(row)
+
+    @override
+    def save_order(self, order: StoredOrder) -> None:
+        o = t.orders.c
+        values = {
+            "status": order.status,
+            "version": order.version,
+            "updated_at": order.updated_at,
+            "created_at": order.created_at,
+            "on_hold": order.on_hold,
+            "raw": dict(order.raw),
+            "imported_at": order.imported_at,
+        }
+        where = (o.channel == order.channel) & (o.order_id == order.order_id)
+        if self._c.execute(select(o.order_id).where(where)).first() is None:
+            self._c.execute(
+                insert(t.orders).values(channel=order.channel, order_id=order.order_id, **values)
+            )
+        else:
+            self._c.execute(update(t.orders).where(where).values(**values))
+
+    @override
+    def orders(
+        self,
+        *,
+        channel: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+    ) -> list[StoredOrder]:
+        o = t.orders.c
+        query = select(t.orders).order_by(o.updated_at.desc(), o.channel, o.order_id)
+        if channel is not None:
+            query = query.where(o.channel == channel)
+        if status is not None:
+            query = query.where(o.status == status)
+        if since is not None:
+            query = query.where(o.updated_at >= since)
+        return [stored_order(r) for r in self._c.execute(query)]
+
+    @override
+    def add_notification(
+        self, channel: str, order_id: str, version: str, previous_status: str | None
+    ) -> bool:
+        n = t.notifications.c
+        exists = self._c.execute(
+            select(n.version).where(
+                n.channel == channel, n.order_id == order_id, n.version == version
+            )
+        ).first()
+        if exists is not None:
+            return False
+        self._c.execute(
+            insert(t.notifications).values(
+                channel=channel,
+                order_id=order_id,
+                version=version,
+                previous_status=previous_status,
+                delivered=False,
+            )
+        )
+        return True
+
+    @override
+    def pending_notifications(self) -> list[tuple[str, str, str, str | None]]:
+        n = t.notifications.c
+        rows = self._c.execute(
+            select(n.channel, n.order_id, n.version, n.previous_status)
+            .where(n.delivered.is_(False))
+            .order_by(n.channel, n.order_id, n.version)
+        )
+        return [(r.channel, r.order_id, r.version, r.previous_status) for r in rows]
+
+    @override
+    def mark_notified(self, channel: str, order_id: str, version: str) -> None:
+        n = t.notifications.c
+        self._c.execute(
+            update(t.notifications)
+            .where(n.channel == channel, n.order_id == order_id, n.version == version)
+            .values(delivered=True)
+        )
+
+    @override
+    def add_shipment(
+        self,
+        *,
+        key: str,
+        channel: str,
+        order_id: str,
+        carrier: str,
+        tracking_number: str,
+        payload: Mapping[str, Any],
+        now: datetime,
+    ) -> bool:
+        try:
+            with self._c.begin_nested():
+                self._c.execute(
+                    insert(t.shipments).values(
+                        key=key,
+                        channel=channel,
+                        order_id=order_id,
+                        carrier=carrier,
+                        tracking_number=tracking_number,
+                        payload=dict(payload),
+                        state="pending",
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    @staticmethod
+    def _shipment(row: Row[Any]) -> ShipmentRecord:
+        return ShipmentRecord(
+            id=row.id,
+            key=row.key,
+            channel=row.channel,
+            order_id=row.order_id,
+            carrier=row.carrier,
+            tracking_number=row.tracking_number,
+            payload=dict(row.payload),
+            state=row.state,
+            marketplace_ref=row.marketplace_ref,
+            reason=row.reason,
+        )
+
+    @override
+    def shipment(self, key: str) -> ShipmentRecord | None:
+        row = self._c.execute(select(t.shipments).where(t.shipments.c.key == key)).first()
+        return None if row is None else self._shipment(row)
+
+    @override
+    def shipments(self, *, channel: str | None = None) -> list[ShipmentRecord]:
+        query = select(t.shipments).order_by(t.shipments.c.id)
+        if channel is not None:
+            query = query.where(t.shipments.c.channel == channel)
+        return [self._shipment(r) for r in self._c.execute(query)]
+
+    @override
+    def set_shipment_state(
+        self,
+        key: str,
+        state: str,
+        now: datetime,
+        *,
+        marketplace_ref: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"state": state, "updated_at": now, "reason": reason}
+        if marketplace_ref is not None:
+            values["marketplace_ref"] = marketplace_ref
+        self._c.execute(update(t.shipments).where(t.shipments.c.key == key).values(values))
+
+    @override
+    def count_orders_created(self, channel: str, start: datetime, end: datetime) -> int:
+        o = t.orders.c
+        query = select(func.count()).where(
+            o.channel == channel, o.created_at >= start, o.created_at < end
+        )
+        return int(self._c.execute(query).scalar_one())
+
+    def orders_by_id(self, channel: str, order_ids: Iterable[str]) -> dict[str, StoredOrder]:
+        """Return the imported orders of ``channel`` with these ids."""
+        o = t.orders.c
+        found: dict[str, StoredOrder] = {}
+        for chunk in chunks(list(dict.fromkeys(order_ids))):
+            query = select(t.orders).where(o.channel == channel, o.order_id.in_(chunk))
+            for row in self._c.execute(query):
+                found[str(row.order_id)] = stored_order(row)
+        return found
+
+    def save_orders(self, orders: Sequence[StoredOrder]) -> None:
+        """Insert or replace many imported orders."""
+        latest = {(order.channel, order.order_id): order for order in orders}
+        if not latest:
+            return
+        statement = upsert_insert(self._c, t.orders)
+        replaced = ("status", "version", "updated_at", "created_at", "on_hold", "raw")
+        statement = statement.on_conflict_do_update(
+            index_elements=[t.orders.c.channel, t.orders.c.order_id],
+            set_={
+                **{name: statement.excluded[name] for name in replaced},
+                "imported_at": statement.excluded.imported_at,
+            },
+        )
+        self._c.execute(
+            statement,
+            [
+                {
+                    "channel": order.channel,
+                    "order_id": order.order_id,
+                    "status": order.status,
+                    "version": order.version,
+                    "updated_at": order.updated_at,
+                    "created_at": order.created_at,
+                    "on_hold": order.on_hold,
+                    "raw": dict(order.raw),
+                    "imported_at": order.imported_at,
+                }
+                for order in latest.values()
+            ],
+        )
+
+    def mark_notified_many(self, notifications: Iterable[tuple[str, str, str]]) -> None:
+        """Record that the ``(channel, order_id, version)`` announcements were delivered."""
+        rows = [{"_channel": c, "_order": o, "_version": v} for c, o, v in notifications]
+        if rows:
+            n = t.notifications.c
+            statement = (
+                update(t.notifications)
+                .where(
+                    n.channel == bindparam("_channel"),
+                    n.order_id == bindparam("_order"),
+                    n.version == bindparam("_version"),
+                )
+                .values(delivered=True)
+            )
+            self._c.execute(statement, rows)
+
+    def add_notifications(self, notifications: Sequence[tuple[str, str, str, str | None]]) -> int:
+        """Record announcements; those recorded before stay as they are; return how many new."""
+        n = t.notifications.c
+        wanted = {(c, o, v): previous for c, o, v, previous in notifications}
+        if not wanted:
+            return 0
+        known: set[tuple[str, str, str]] = set()
+        by_channel: dict[str, set[str]] = defaultdict(set)
+        for channel, order_id, _ in wanted:
+            by_channel[channel].add(order_id)
+        for channel, order_ids in by_channel.items():
+            for chunk in chunks(sorted(order_ids)):
+                query = select(n.channel, n.order_id, n.version).where(
+                    n.channel == channel, n.order_id.in_(chunk)
+                )
+                known.update((str(c), str(o), str(v)) for c, o, v in self._c.execute(query))
+        rows = [
+            {
+                "channel": c,
+                "order_id": o,
+                "version": v,
+                "previous_status": previous,
+                "delivered": False,
+            }
+            for (c, o, v), previous in wanted.items()
+            if (c, o, v) not in known
+        ]
+        if rows:
+            self._c.execute(insert(t.notifications), rows)
+        return len(rows)
