@@ -36,6 +36,18 @@ __all__ = ["SqlStore", "migrate"]
 _MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
 
+def _postgres_engine(url: str) -> Engine:
+    try:
+        import psycopg  # noqa: F401, PLC0415 - optional: only a PostgreSQL store needs it
+    except ImportError:
+        raise ConfigurationError(
+            "a PostgreSQL store needs the psycopg driver: pip install 'channelsync[postgres]'",
+            field="store.url",
+        ) from None
+    # psycopg 3 is the driver (SQLAlchemy would pick psycopg2 for a bare postgresql://).
+    return create_engine(f"postgresql+psycopg://{url.partition('://')[2]}", pool_pre_ping=True)
+
+
 def migrate(connection: Connection, revision: str = "head") -> None:
     """Bring the database on ``connection`` to ``revision`` with the packaged migrations."""
     config = AlembicConfig()
@@ -80,6 +92,8 @@ class SqlStore(Store):
 
 
 def _build_engine(url: str) -> Engine:
+    if url.startswith(("postgresql:", "postgres:", "postgresql+psycopg:")):
+        return _postgres_engine(url)
     if not url.startswith("sqlite"):
         return create_engine(url)
     memory = url in {"sqlite://", "sqlite:///:memory:"}

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,8 +21,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+def store(store_url: str, clock: FakeClock) -> Iterator[Store]:
+    opened = open_store(store_url)
     import_catalogue(opened, parse_catalogue(CATALOGUE, "csv"), now=clock.now())
     yield opened
     opened.close()

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -49,8 +48,8 @@ _SHARED: list[Store] = []
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = _new_store(f"sqlite:///{tmp_path / 's.db'}")
+def store(store_url: str) -> Iterator[Store]:
+    opened = _new_store(store_url)
     yield opened
     opened.close()
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -9,8 +8,8 @@ from channelsync.store import Store, open_store
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+def store(store_url: str) -> Iterator[Store]:
+    opened = open_store(store_url)
     try:
         yield opened
     finally:

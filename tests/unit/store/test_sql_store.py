@@ -48,11 +48,18 @@ def test_migrated_schema_matches_the_metadata(store: Store) -> None:
     assert diff == []
 
 
-def test_sqlite_runs_in_wal_mode_with_foreign_keys(store: Store) -> None:
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
     assert isinstance(store, SqlStore)
     with store.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    store.close()
+
+
+def test_the_store_is_migrated_to_the_newest_revision(store: Store) -> None:
+    assert isinstance(store, SqlStore)
+    with store.engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert version == _head()
 
