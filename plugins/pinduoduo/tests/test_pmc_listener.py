@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
@@ -258,13 +259,24 @@ async def test_a_stale_timestamp_is_refused(fake: FakePdd, pmc: FakePmcServer) -
         await consumer.stop()
 
 
+async def _server_beats(pmc: FakePmcServer, count: int) -> None:
+    sent = pmc.counts["heartbeats_sent"]
+    await eventually(lambda: pmc.counts["heartbeats_sent"] >= sent + count, "server heartbeats")
+
+
 async def test_no_server_heartbeat_for_3_minutes_reconnects(
     pmc: FakePmcServer, make_channel: MakeChannel, clock: FakeClock
 ) -> None:
     consumer = Consumer(_listen(make_channel, pmc))
     try:
         await eventually(lambda: pmc.connections == 1, "a connection")
+        # Server heartbeats keep it up however much time passes.
+        for _ in range(3):
+            clock.advance(100)
+            await _server_beats(pmc, 3)
+        assert consumer.listener.status.reconnects == 0
         pmc.stall_heartbeats()
+        await asyncio.sleep(0.05)  # a heartbeat already on its way is read
         clock.advance(170)
         beats = pmc.counts["heartbeats_received"]
         await eventually(lambda: pmc.counts["heartbeats_received"] >= beats + 3, "some checks")
