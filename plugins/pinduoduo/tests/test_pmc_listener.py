@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 from channelsync_pinduoduo import PinduoduoChannel, PinduoduoSettings
 from channelsync_pinduoduo.fake import DEMO_CREDENTIALS, DEMO_SETTINGS, FakePdd, FakePmcServer
-from channelsync_pinduoduo.pmc import PMC_TOPICS, PmcListener
+from channelsync_pinduoduo.pmc import PMC_TOPICS, PmcListener, pmc_sign
+from channelsync_pinduoduo.pmc.frames import millis
 
 from channelsync.channels.events import EventKind, ListenerState
 from channelsync.clock import FakeClock
@@ -343,3 +344,32 @@ async def test_enable_events_names_a_topic_the_app_did_not_subscribe(
     async with channel:
         with pytest.raises(InvalidRequestError, match="pdd_trade_NoSuchTopic"):
             await channel.enable_events()
+
+
+async def test_neither_the_secret_nor_the_signature_reaches_the_logs(
+    fake: FakePdd,
+    pmc: FakePmcServer,
+    make_channel: MakeChannel,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)  # the WebSocket library's frame and handshake logs too
+    listener = _listen(make_channel, pmc)
+    consumer = Consumer(listener)
+    try:
+        fake.generate_orders(1)
+        (event,) = await consumer.take()
+        await listener.ack(event)
+        await eventually(lambda: fake.push.counts["acked"] == 1, "the ack")
+    finally:
+        await consumer.stop()
+    secret = DEMO_CREDENTIALS["client_secret"]
+    sign = pmc_sign(fake.client_id, millis(START), secret)
+    # The client's side only: the fake's server logs are the marketplace's.
+    client = "\n".join(
+        r.getMessage() for r in caplog.records if not r.name.startswith("channelsync.fake")
+    )
+    assert "/message/" in client  # the handshake was logged, masked
+    assert "/***" in client
+    assert sign not in client
+    assert secret not in client
+    assert secret not in repr(listener)

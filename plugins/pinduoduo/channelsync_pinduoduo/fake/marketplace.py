@@ -273,7 +273,7 @@ class FakePdd(PddHandlers):
         *,
         heartbeat_interval: float = 10.0,
         idle_timeout: float = 60.0,
-        poll_interval: float = 0.02,
+        poll_interval: float = 0.05,
         max_skew: float = 600.0,
     ) -> FakePmcServer:
         """Serve the shop's PMC messages on loopback (port 0: any free port); stop it when done.

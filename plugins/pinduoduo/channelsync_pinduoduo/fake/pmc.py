@@ -195,7 +195,7 @@ class FakePmcServer:
         port: int = 0,
         heartbeat_interval: float = 10.0,
         idle_timeout: float = 60.0,
-        poll_interval: float = 0.02,
+        poll_interval: float = 0.05,
         max_skew: float = 600.0,
     ) -> None:
         self.push = push
