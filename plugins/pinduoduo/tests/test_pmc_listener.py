@@ -176,6 +176,7 @@ async def test_a_malformed_frame_is_skipped_and_logged_with_the_channel(
         pmc.send_malformed()
         pmc.send_raw(b"\x00\x01binary")
         pmc.send_raw('{"commandType": "Surprise"}')
+        pmc.send_raw('{"commandType": "Fail", "message": "quota exceeded"}')
         (order,) = fake.generate_orders(1)
         (event,) = await consumer.take()
         assert event.key == order.order_id
@@ -183,6 +184,8 @@ async def test_a_malformed_frame_is_skipped_and_logged_with_the_channel(
         assert len(skipped) == 3
         assert all("channel shop" in line for line in skipped)
         assert any("not JSON" in line for line in skipped)
+        notices = [r.getMessage() for r in caplog.records if "reported a failure" in r.message]
+        assert notices == ["PMC reported a failure to channel shop: quota exceeded"]
         assert consumer.listener.status.reconnects == 0
     finally:
         await consumer.stop()
