@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from typing import Any, ClassVar, TypeVar
 
 import httpx
-from pydantic import Field
 
 from channelsync.channels import (
     Capability,
@@ -76,6 +75,8 @@ from channelsync_pinduoduo.mapping import (
     refund_from_record,
     to_unix,
 )
+from channelsync_pinduoduo.pmc import PmcEvents
+from channelsync_pinduoduo.settings import PinduoduoSettings
 from channelsync_pinduoduo.signing import PddSigner, encode_params
 
 __all__ = ["REFUND_QUERY_STATUSES", "PinduoduoChannel", "PinduoduoSettings"]
@@ -83,12 +84,6 @@ __all__ = ["REFUND_QUERY_STATUSES", "PinduoduoChannel", "PinduoduoSettings"]
 ROUTER_PATH = "/api/router"
 
 UpdateT = TypeVar("UpdateT", StockUpdate, PriceChange, ListingStatusChange)
-
-
-class PinduoduoSettings(ChannelSettings):
-    """Non-secret settings of a ``pinduoduo`` channel entry in ``channelsync.toml``."""
-
-    client_id: str = Field(min_length=1, description="The app's client_id.")
 
 
 class PinduoduoChannel(
@@ -99,8 +94,9 @@ class PinduoduoChannel(
     OrdersCapability,
     ShipmentsCapability,
     RefundsCapability,
+    PmcEvents,
 ):
-    """Pinduoduo shops through the PDD open platform gateway."""
+    """Pinduoduo shops through the PDD open platform gateway, with PMC's pushed events."""
 
     type_name: ClassVar[str] = "pinduoduo"
     demo_module: ClassVar[str | None] = "channelsync_pinduoduo.fake"

@@ -48,6 +48,7 @@ RESPONSE_KEYS: Mapping[str, str] = {
     "pdd.pop.auth.token.refresh": "pop_auth_token_refresh_response",
     "pdd.open.decrypt.batch": "open_decrypt_batch_response",
     "pdd.fds.order.get": "pdd_fds_order_get_response",
+    "pdd.pmc.user.permit": "pmc_user_permit_response",
 }
 
 

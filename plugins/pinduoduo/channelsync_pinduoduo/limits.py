@@ -133,4 +133,9 @@ CAPABILITY_NOTES: Mapping[Capability, str] = {
         "after-sales cases by update time, one query per refund-related status; exchange, "
         "resend and repair cases are out of scope."
     ),
+    Capability.EVENTS: (
+        "PMC push over a signed WebSocket (events_url, client_id and client_secret): "
+        "pdd_trade_* topics as order events, pdd_refund_* as refund events; the shop opts "
+        "in with pdd.pmc.user.permit. A hint only: polling stays on as the safety net."
+    ),
 }

@@ -3,6 +3,8 @@
 ``demo_fake()`` returns a fake seeded with the shared demo catalogue that accepts
 :data:`DEMO_CREDENTIALS`; point a channel at it with :data:`DEMO_SETTINGS` plus the
 fake's URL (``fake.serve().url``) or mount it in-process with ``fake.transport()``.
+Its message service is ``fake.serve_events()``: set the channel's ``events = true`` and
+``events_url`` to that server's ``url``; the demo shop is already opted in to it.
 """
 
 from __future__ import annotations
@@ -10,8 +12,16 @@ from __future__ import annotations
 from channelsync.clock import Clock
 from channelsync.testing.fakes import FaultInjector, demo_catalogue
 from channelsync_pinduoduo.fake.marketplace import FakePdd
+from channelsync_pinduoduo.fake.pmc import APP_TOPICS, FakePmcServer
 
-__all__ = ["DEMO_CREDENTIALS", "DEMO_SETTINGS", "FakePdd", "demo_fake"]
+__all__ = [
+    "APP_TOPICS",
+    "DEMO_CREDENTIALS",
+    "DEMO_SETTINGS",
+    "FakePdd",
+    "FakePmcServer",
+    "demo_fake",
+]
 
 #: Channel settings for a config entry pointing at the fake (add its ``base_url``).
 DEMO_SETTINGS: dict[str, object] = {"client_id": "fake-pdd-client-0001"}
@@ -38,4 +48,6 @@ def demo_fake(
         refresh_token=DEMO_CREDENTIALS["refresh_token"],
     )
     fake.seed_catalogue(demo_catalogue())
+    # The demo shop was opted in to PMC already (an unset permit: every topic of the app).
+    fake.permit_events()
     return fake

@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from channelsync.testing.fakes import FakeItem, FakeMarketplace, FakeShipment, FakeSku
+from channelsync.testing.fakes import FakeItem, FakeMarketplace, FakeShipment, FakeSku, PushQueue
+from channelsync_pinduoduo.fake.pmc import APP_TOPICS
 from channelsync_pinduoduo.fake.wire import (
     LOGISTICS_COMPANIES,
     ok,
@@ -87,6 +88,8 @@ class PddHandlers(FakeMarketplace):
 
     #: Price commits accepted so far (PDD numbers each as a goods commit).
     price_commits: int = 0
+    #: The shop's PMC messages (set by the subclass).
+    push: PushQueue
 
     handlers: ClassVar[Mapping[str, str]] = {
         "pdd.goods.list.get": "_goods_list",
@@ -99,6 +102,7 @@ class PddHandlers(FakeMarketplace):
         "pdd.logistics.online.send": "_online_send",
         "pdd.logistics.companies.get": "_companies",
         "pdd.refund.list.increment.get": "_refund_increment",
+        "pdd.pmc.user.permit": "_pmc_permit",
     }
 
     def dispatch(self, method: str, params: Params, *, partial_failure: bool) -> httpx.Response:
@@ -282,6 +286,7 @@ class PddHandlers(FakeMarketplace):
         order.shipments.append(FakeShipment(order.order_id, company[2], tracking, now))
         order.status = "2"
         order.modified = now
+        self.store.changed(order, "shipped")
         return ok("pdd.logistics.online.send", {"is_success": True})
 
     # -- refunds ----------------------------------------------------------------------
@@ -314,3 +319,18 @@ class PddHandlers(FakeMarketplace):
                 "refund_list": [render_refund(r) for r in _paged(refunds, page, size)],
             },
         )
+
+    # -- message service --------------------------------------------------------------
+
+    def permit_events(self, topics: Sequence[str] | None = None) -> None:
+        """Opt the shop in to PMC: ``topics`` replace the last list; ``None`` inherits the app's."""
+        self.push.permit(APP_TOPICS if topics is None else topics)
+
+    def _pmc_permit(self, params: Params, _partial: bool) -> httpx.Response:
+        raw = params.get("topics")
+        topics = None if raw is None else [t.strip() for t in raw.split(",") if t.strip()]
+        for topic in topics or ():
+            if topic not in APP_TOPICS:
+                raise Reject(21001, "业务参数错误", f"topic {topic} is not subscribed by the app")
+        self.permit_events(topics)
+        return ok("pdd.pmc.user.permit", {"is_success": True})

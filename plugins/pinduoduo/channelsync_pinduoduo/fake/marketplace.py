@@ -28,16 +28,22 @@ from channelsync.testing.fakes import (
     Fault,
     FaultInjector,
     OrderGenerator,
+    PushQueue,
     SeedItem,
     ThrottleRule,
 )
 from channelsync_pinduoduo.fake.handlers import Params, PddHandlers, Reject
+from channelsync_pinduoduo.fake.pmc import FakePmcServer, announcer
 from channelsync_pinduoduo.fake.wire import ROOT_KEYS, error_response, ok
 
-__all__ = ["MAX_SKEW_SECONDS", "FakePdd"]
+__all__ = ["DEFAULT_MALL_ID", "MAX_SKEW_SECONDS", "FakePdd"]
 
 #: How far ``timestamp`` may be from the gateway's clock.
 MAX_SKEW_SECONDS = 600
+
+#: The fake shop's mall id. Real ones have nine digits; this one is past 2**53 so that a
+#: client reading PMC's mallID through a float echoes it wrongly and is caught.
+DEFAULT_MALL_ID = 2**53 + 4242
 
 _TOKEN_FREE = frozenset({"pdd.pop.auth.token.create", "pdd.pop.auth.token.refresh"})
 _REFRESH = "pdd.pop.auth.token.refresh"
@@ -55,6 +61,11 @@ class FakePdd(PddHandlers):
     ``client_id``, ``client_secret``, ``access_token`` and ``refresh_token`` are the
     credentials it accepts; a refresh issues a new token pair, and the old pair retires
     when the new access token is first used.
+
+    ``push`` holds the shop's PMC messages: the fake announces its own changes there
+    (order confirmed, shipped, completed, risk review; refund created, agreed, closed)
+    once the shop was opted in with ``pdd.pmc.user.permit`` (or :meth:`permit_events`),
+    and :meth:`serve_events` serves them as PDD's message service.
     """
 
     #: The tightest merchant/app limit PDD publishes per method (else the API total).
@@ -82,13 +93,17 @@ class FakePdd(PddHandlers):
         access_token: str = "fake-pdd-access-token-0000",  # noqa: S107
         refresh_token: str | None = "fake-pdd-refresh-token-0000",  # noqa: S107
         token_lifetime: timedelta = timedelta(days=1),
+        mall_id: int = DEFAULT_MALL_ID,
     ) -> None:
         super().__init__(clock=clock, faults=faults)
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_lifetime = token_lifetime
         self.seed = seed
+        self.mall_id = mall_id
         self.price_commits = 0
+        self.push = PushQueue(clock=self.clock, seed=seed)
+        self.store.on_change(announcer(self.push, lambda: self.mall_id, self.clock))
         #: Valid access tokens and when each expires.
         self.access_tokens: dict[str, datetime] = {access_token: self.clock.now() + token_lifetime}
         self.refresh_tokens: set[str] = {refresh_token} if refresh_token else set()
@@ -251,6 +266,37 @@ class FakePdd(PddHandlers):
             },
         )
 
+    def serve_events(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        heartbeat_interval: float = 10.0,
+        idle_timeout: float = 60.0,
+        poll_interval: float = 0.05,
+        max_skew: float = 600.0,
+    ) -> FakePmcServer:
+        """Serve the shop's PMC messages on loopback (port 0: any free port); stop it when done.
+
+        The timers are in seconds: how often the server sends ``HeartBeat``, how long a
+        silent client stays connected, how often due messages are looked for, and how far
+        a handshake's timestamp may be from the fake's clock (PDD's own is unverified).
+        """
+        server = FakePmcServer(
+            push=self.push,
+            clock=self.clock,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            mall_id=self.mall_id,
+            host=host,
+            port=port,
+            heartbeat_interval=heartbeat_interval,
+            idle_timeout=idle_timeout,
+            poll_interval=poll_interval,
+            max_skew=max_skew,
+        )
+        return server.start()
+
     # -- the shop's state, changed the way PDD and its buyers change it ------------------
 
     def seed_catalogue(self, items: Sequence[SeedItem]) -> list[FakeItem]:
@@ -311,11 +357,15 @@ class FakePdd(PddHandlers):
 
     def hold_for_risk_control(self, order_sn: str) -> FakeOrder:
         """Put an order under PDD's risk-control review (it must not ship)."""
-        return self._touch(self._order(order_sn), risk_control_status=1)
+        order = self._touch(self._order(order_sn), risk_control_status=1)
+        self.store.changed(order, "risk_changed")
+        return order
 
     def release_risk_control(self, order_sn: str) -> FakeOrder:
         """End the risk-control review of an order."""
-        return self._touch(self._order(order_sn), risk_control_status=0)
+        order = self._touch(self._order(order_sn), risk_control_status=0)
+        self.store.changed(order, "risk_changed")
+        return order
 
     def group_fails(self, order_sn: str) -> FakeOrder:
         """Fail the group buy: PDD cancels the order and puts the stock back."""
@@ -324,13 +374,17 @@ class FakePdd(PddHandlers):
             found = self.store.find_sku(line.sku_id or "")
             if found is not None:
                 found[1].quantity += line.quantity
-        return self._touch(order, group_status=2, confirm_status=2)
+        self._touch(order, group_status=2, confirm_status=2)
+        self.store.changed(order, "cancelled")
+        return order
 
     def buyer_confirms_receipt(self, order_sn: str) -> FakeOrder:
         """Confirm receipt of a shipped order, as its buyer."""
         order = self._order(order_sn)
         order.status = "3"
-        return self._touch(order, received_at=self.clock.now())
+        self._touch(order, received_at=self.clock.now())
+        self.store.changed(order, "completed")
+        return order
 
     def buyer_requests_refund(
         self, order_sn: str, *, return_goods: bool = False, reason: str = "不想要了"
@@ -363,7 +417,9 @@ class FakePdd(PddHandlers):
         self._touch(order, refund_status=2, after_sales_status=status)
         return self.store.add_refund(refund)
 
-    def _set_refund(self, refund_id: str, status: int, order_refund_status: int) -> FakeRefund:
+    def _set_refund(
+        self, refund_id: str, status: int, order_refund_status: int, change: str
+    ) -> FakeRefund:
         refund = self.store.refunds[refund_id]
         refund.status = str(status)
         refund.modified = self.clock.now()
@@ -372,15 +428,16 @@ class FakePdd(PddHandlers):
             refund_status=order_refund_status,
             after_sales_status=status,
         )
+        self.store.changed(refund, change)
         return refund
 
     def complete_refund(self, refund_id: str) -> FakeRefund:
         """Pay the refund out (after-sales status 10, order refund status 4)."""
-        return self._set_refund(refund_id, 10, 4)
+        return self._set_refund(refund_id, 10, 4, "refunded")
 
     def buyer_withdraws_refund(self, refund_id: str) -> FakeRefund:
         """Withdraw the case, as the buyer (after-sales status 11)."""
-        return self._set_refund(refund_id, 11, 1)
+        return self._set_refund(refund_id, 11, 1, "closed")
 
     def put_in_promotion(self, goods_id: str) -> None:
         """Place goods in a promotion slot: PDD then refuses to reduce its stock."""

@@ -47,6 +47,7 @@ ROOT_KEYS: Mapping[str, str] = {
     "pdd.logistics.companies.get": "logistics_companies_get_response",
     "pdd.refund.list.increment.get": "refund_increment_get_response",
     "pdd.pop.auth.token.refresh": "pop_auth_token_refresh_response",
+    "pdd.pmc.user.permit": "pmc_user_permit_response",
 }
 
 #: The fake's logistics companies: ``(id, name, code, available)``; ids are the fake's own.
