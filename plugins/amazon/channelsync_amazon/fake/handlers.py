@@ -67,10 +67,17 @@ def _token_fields(request: httpx.Request) -> dict[str, str]:
     return {}
 
 
+#: Scopes of LWA's client_credentials grant (grantless SP-API operations).
+_GRANTLESS_SCOPES = frozenset({"sellingpartnerapi::notifications", "sellingpartnerapi::migration"})
+
+
 def lwa_token(fake: FakeSellingPartner, request: httpx.Request) -> httpx.Response:
-    """Answer the refresh-token grant (form or JSON body, as LWA accepts both)."""
+    """Answer the refresh-token and client-credentials grants (form or JSON body)."""
     fields = _token_fields(request)
-    if fields.get("grant_type") != "refresh_token" or "refresh_token" not in fields:
+    grant = fields.get("grant_type")
+    if grant == "client_credentials":
+        return _grantless_token(fake, fields)
+    if grant != "refresh_token" or "refresh_token" not in fields:
         return lwa_error(400, "invalid_request", "The request is missing a required parameter")
     if (
         fields.get("client_id") != fake.client_id
@@ -91,6 +98,26 @@ def lwa_token(fake: FakeSellingPartner, request: httpx.Request) -> httpx.Respons
         fake.refresh_tokens = {rotated}
         body["refresh_token"] = rotated
     return httpx.Response(200, json=body)
+
+
+def _grantless_token(fake: FakeSellingPartner, fields: dict[str, str]) -> httpx.Response:
+    """Issue a grantless token: the app's own credentials and a scope, no refresh token."""
+    scope = fields.get("scope")
+    if not scope:
+        return lwa_error(400, "invalid_request", "The request is missing a required parameter")
+    if scope not in _GRANTLESS_SCOPES:
+        return lwa_error(400, "invalid_scope", "The requested scope is invalid")
+    if (
+        fields.get("client_id") != fake.client_id
+        or fields.get("client_secret") != fake.client_secret
+    ):
+        return lwa_error(401, "invalid_client", "Client authentication failed")
+    access = f"Atza|{fake.token('grantless')}"
+    fake.grantless_tokens[access] = (fake.clock.monotonic() + fake.token_lifetime, scope)
+    return httpx.Response(
+        200,
+        json={"access_token": access, "token_type": "bearer", "expires_in": fake.token_lifetime},
+    )
 
 
 def s3(
