@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,9 @@ class FakeEventsServer:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._held: PushMessage | None = None
+        self._held_since = 0.0
+        #: How long a held notification waits for one to swap with (wall-clock seconds).
+        self.hold_for = 0.5
         self._client: Any = None
 
     def _keys(self) -> dict[str, AwsKey]:
@@ -170,9 +174,10 @@ class FakeEventsServer:
             batch = self.fake.push.take("sqs", limit=10)
             for message in batch:
                 self._deliver(message)
-            if not batch and self._held is not None:
+            held = self._held
+            if held is not None and time.monotonic() - self._held_since >= self.hold_for:
                 # Nothing followed the held notification: send it anyway.
-                held, self._held = self._held, None
+                self._held = None
                 self._send(held)
 
     def _deliver(self, message: PushMessage) -> None:
@@ -180,7 +185,7 @@ class FakeEventsServer:
             self._send(message)
             return
         if self._held is None:
-            self._held = message
+            self._held, self._held_since = message, time.monotonic()
             return
         held, self._held = self._held, None
         self._send(message)

@@ -171,7 +171,7 @@ class SignedSqsServer(ThreadedMotoServer):
             self._ip_address, self._port, self.gate, True, request_handler=_QuietHandler
         )
         self._server_ready_event.set()
-        self._server.serve_forever()
+        self._server.serve_forever(poll_interval=0.05)  # stop() waits one interval
 
     @property
     def endpoint_url(self) -> str:
