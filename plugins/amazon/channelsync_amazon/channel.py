@@ -96,15 +96,15 @@ class AmazonSettings(ChannelSettings):
 
     events_region: str | None = Field(
         default=None,
-        description="The AWS region of the events_url queue, when its host does not name "
+        description="The AWS region of the `events_url` queue, when its host does not name "
         "one (a local test server, a private endpoint name).",
     )
     events_url: str | None = Field(
         default=None,
         description="The SQS queue URL Amazon writes the seller's notifications to "
-        "(https://sqs.<region>.amazonaws.com/<account>/<queue>); required with "
-        "`events = true`. The queue is read with the credentials aws_access_key_id and "
-        "aws_secret_access_key (and aws_session_token for temporary keys).",
+        "(`https://sqs.<region>.amazonaws.com/<account>/<queue>`); required with "
+        "`events = true`. The queue is read with the credentials `aws_access_key_id` and "
+        "`aws_secret_access_key` (and `aws_session_token` for temporary keys).",
     )
 
     @field_validator("token_url")
