@@ -265,7 +265,7 @@ async def test_an_ack_after_the_visibility_deadline_is_not_confirmed(
             [event] = await _take(events, 1)
             await asyncio.sleep(1.3)
             assert await listener.ack(event) is False
-    assert any("visibility" in r.getMessage() for r in caplog.records)
+    assert any("after its visibility deadline" in r.getMessage() for r in caplog.records)
 
 
 # -- refusals, backoff, closing -----------------------------------------------------------

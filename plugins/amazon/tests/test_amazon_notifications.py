@@ -18,6 +18,8 @@ from channelsync_amazon.events import (
 )
 from channelsync_amazon.fake import DEMO_CREDENTIALS, DEMO_SETTINGS
 from channelsync_amazon.fake.schemas import validate_notification
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from channelsync.channels import Capability, EventKind
@@ -186,6 +188,7 @@ def test_ids_are_kept_as_the_exact_text() -> None:
         ('{"NotificationType": NaN}', "non-JSON constant"),
         (_with(SCHEMA_EXAMPLE, "NotificationMetadata", _DROP), "NotificationMetadata"),
         (_with(SCHEMA_EXAMPLE, "EventTime", "yesterday"), "EventTime"),
+        (_with(SCHEMA_EXAMPLE, "EventTime", "9999-12-31T23:59:59-23:59"), "EventTime"),
         (_with(SCHEMA_EXAMPLE, "NotificationType", "ANY_OFFER_CHANGED"), "ANY_OFFER_CHANGED"),
         (
             _with(SCHEMA_EXAMPLE, "Payload.OrderChangeNotification.AmazonOrderId", _DROP),
@@ -349,3 +352,52 @@ def test_the_aws_keys_are_optional_credentials_required_to_listen() -> None:
 def test_the_aws_keys_are_never_settings() -> None:
     with pytest.raises(ValidationError):
         _settings(aws_secret_access_key="x")
+
+
+# -- damaged bodies -----------------------------------------------------------------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+def _damage(document: dict[str, Any], data: st.DataObject) -> object:
+    """Replace, drop or retype one value somewhere in ``document``."""
+    damaged = copy.deepcopy(document)
+    node: Any = damaged
+    while isinstance(node, dict) and node:
+        key = data.draw(st.sampled_from(sorted(node)))
+        if not isinstance(node[key], dict) or data.draw(st.booleans()):
+            if data.draw(st.booleans()):
+                del node[key]
+            else:
+                node[key] = data.draw(_JSON)
+            break
+        node = node[key]
+    return damaged
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_a_damaged_envelope_is_refused_or_read_never_anything_else(data: st.DataObject) -> None:
+    source = data.draw(st.sampled_from([SCHEMA_EXAMPLE, LISTING_STATUS]))
+    body = json.dumps(_damage(source, data))
+    try:
+        event = parse_notification(body).event(delivery="h")
+    except NotificationError:
+        return
+    assert event.message_id
+    assert event.key
+    assert event.occurred_at is not None
+    assert event.occurred_at.utcoffset() is not None
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.binary(max_size=64) | st.text(max_size=64))
+def test_arbitrary_bytes_are_refused_with_a_notification_error(body: bytes | str) -> None:
+    with pytest.raises(NotificationError):
+        parse_notification(body)

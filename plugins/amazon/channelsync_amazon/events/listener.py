@@ -65,6 +65,8 @@ class _Held:
     received_at: float
     deadline: float
     message_id: str
+    kept: bool = True
+    """Whether the keeper still extends its visibility (not after ``max_hold``)."""
 
 
 class _Once:
@@ -146,7 +148,7 @@ class SqsConnection(EventConnection):
                 answer = await client.get_queue_attributes(
                     QueueUrl=queue.url, AttributeNames=["VisibilityTimeout"]
                 )
-            except aws_errors() as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure to connect is retried
                 raise sqs_error(exc, "GetQueueAttributes", redactor) from None
             visibility = float(answer.get("Attributes", {}).get("VisibilityTimeout", "30"))
         except BaseException:
@@ -207,7 +209,7 @@ class SqsConnection(EventConnection):
             return None
         try:
             answer = receive.result()
-        except self._errors as exc:
+        except Exception as exc:  # noqa: BLE001 - a failed poll reconnects, never ends the listener
             raise sqs_error(exc, "ReceiveMessage", self._redactor) from None
         now = self._timer.monotonic()
         messages: list[dict[str, Any]] = list(answer.get("Messages") or [])
@@ -345,10 +347,10 @@ class SqsConnection(EventConnection):
             now = self._timer.monotonic()
             due = []
             for handle, held in list(self._held.items()):
-                if held.deadline - now > self.visibility_timeout / 2:
+                if not held.kept or held.deadline - now > self.visibility_timeout / 2:
                     continue
                 if now - held.received_at >= self.max_hold:
-                    self._held.pop(handle, None)
+                    held.kept = False
                     _log.warning(
                         "channel %s: SQS message %s unsettled for %.0f s; it is let go and "
                         "comes back after its visibility timeout",
@@ -409,7 +411,8 @@ class SqsConnection(EventConnection):
             self._keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._keeper
-        held, self._held = list(self._held), {}
+        held = [handle for handle, entry in self._held.items() if entry.kept]
+        self._held = {}
         if held:
             with contextlib.suppress(TimeoutError, ChannelError):
                 async with asyncio.timeout(5):

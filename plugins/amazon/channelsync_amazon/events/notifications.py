@@ -180,12 +180,12 @@ def _time(value: str, what: str) -> datetime:
         text = text[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            # SP-API times are UTC; one written without an offset is read as UTC too.
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise NotificationError(f"{what} is not an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        # SP-API times are UTC; one written without an offset is read as UTC too.
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _problem(error: ValidationError, where: str) -> str:
