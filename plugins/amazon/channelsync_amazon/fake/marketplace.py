@@ -39,7 +39,7 @@ from channelsync.testing.fakes import (
     SeedItem,
     ThrottleRule,
 )
-from channelsync_amazon.fake import handlers, notifications
+from channelsync_amazon.fake import access, handlers, notifications
 from channelsync_amazon.fake.aws_keys import AwsKey
 from channelsync_amazon.fake.feeds import FakeDocument, FakeFeed
 from channelsync_amazon.fake.notifications import (
@@ -49,6 +49,7 @@ from channelsync_amazon.fake.notifications import (
     FakeSubscription,
 )
 from channelsync_amazon.fake.notifier import Notifier
+from channelsync_amazon.fake.subscriptions import NotificationsMixin
 from channelsync_amazon.fake.wire import (
     DEFAULT_MARKETPLACE,
     FakeRequestError,
@@ -81,7 +82,7 @@ _RATE_HEADER_STATUSES = frozenset({200, 201, 202, 204, 400, 404})
 Route = tuple[str, tuple[str, ...]]
 
 
-class FakeSellingPartner(FakeMarketplace):
+class FakeSellingPartner(NotificationsMixin, FakeMarketplace):
     """A fake Amazon seller account: listings, FBA stock, feeds, orders, shipments."""
 
     #: SP-API default usage plans (reference §5).
@@ -312,77 +313,6 @@ class FakeSellingPartner(FakeMarketplace):
             self.store.changed(order, "buyer_cancel_requested")
             return order
 
-    # -- notifications --------------------------------------------------------------
-
-    def add_aws_key(self, access_key_id: str, secret_access_key: str) -> None:
-        """Let these AWS keys read the served queue (any other key is refused)."""
-        self.aws_keys[access_key_id] = AwsKey(access_key_id, secret_access_key)
-
-    def subscriptions_changed(self) -> None:
-        """Permit on ``push`` the subscribed types whose destination is the served queue."""
-        served = self.events.arn if self.events is not None else None
-        self.push.permit(
-            kind
-            for kind, subscription in self.subscriptions.items()
-            if (destination := self.destinations.get(subscription.destination_id)) is not None
-            and destination.arn == served
-        )
-
-    def subscribe(self, notification_type: str, destination_arn: str) -> FakeSubscription:
-        """Opt the seller in directly (as a shop enabled earlier), with the usual filter."""
-        with self.store.lock:
-            destination = next(
-                (d for d in self.destinations.values() if d.arn == destination_arn), None
-            )
-            if destination is None:
-                destination = FakeDestination(self.request_id(), "channelsync", destination_arn)
-                self.destinations[destination.destination_id] = destination
-            directive = None
-            if notification_type == "ORDER_CHANGE":
-                directive = {
-                    "eventFilter": {
-                        "eventFilterType": "ORDER_CHANGE",
-                        "orderChangeTypes": ["OrderStatusChange", "BuyerRequestedChange"],
-                        "marketplaceIds": list(self.marketplace_ids),
-                    }
-                }
-            subscription = FakeSubscription(
-                self.request_id(), notification_type, "1.0", destination.destination_id, directive
-            )
-            self.subscriptions[notification_type] = subscription
-            self.subscriptions_changed()
-            return subscription
-
-    def serve_events(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        visibility_timeout: int = 2,
-        subscribed: bool = True,
-    ) -> FakeEventsServer:
-        """Serve the notifications queue (moto's SQS) on loopback; ``.url`` is the queue URL.
-
-        With ``subscribed`` the seller is already subscribed to ``ORDER_CHANGE`` on that
-        queue, as a shop whose events were enabled; without it nothing is published
-        until ``createSubscription``. Needs the plugin's ``demo`` extra (moto).
-        """
-        try:
-            from channelsync_amazon.fake.events import FakeEventsServer  # noqa: PLC0415
-        except ImportError as exc:
-            raise ImportError(
-                f"serving the fake's SQS queue needs moto: pip install "
-                f"'channelsync-amazon[demo]' ({exc})"
-            ) from None
-        server = FakeEventsServer(self, host=host, port=port, visibility_timeout=visibility_timeout)
-        server.start()
-        with self.store.lock:
-            self.events = server
-            self.subscriptions_changed()
-        if subscribed:
-            self.subscribe("ORDER_CHANGE", server.arn)
-        return server
-
     def expire_access_tokens(self) -> None:
         """Make every issued access token expired (as after an hour)."""
         for token in self.access_tokens:
@@ -469,9 +399,9 @@ class FakeSellingPartner(FakeMarketplace):
         """Answer one call from the store."""
         _, args = self._route(request)
         if operation == "lwaToken":
-            return handlers.lwa_token(self, request)
+            return access.lwa_token(self, request)
         if operation in _S3_OPERATIONS:
-            return handlers.s3(self, request, operation, args[0])
+            return access.s3(self, request, operation, args[0])
         request_id = self.request_id()
         if operation == "unknown":
             return sp_error(404, "NotFound", "Resource not found", request_id=request_id)
