@@ -301,6 +301,25 @@ async def test_an_unknown_key_is_refused(
     assert "InvalidClientTokenId" in (listener.status.last_error or "")
 
 
+async def test_an_sqs_outage_ends_the_connection_and_the_listener_reconnects(
+    fake: FakeSellingPartner, served: FakeEventsServer, clock: FakeClock
+) -> None:
+    listener = _listener(served, clock)
+    async with _stream(listener) as events:
+        fake.generate_orders(1)
+        [first] = await _take(events, 1)
+        assert await listener.ack(first) is True
+        served.outage(3)  # botocore tries each call three times
+        [order] = fake.generate_orders(1)
+        [event] = await _take(events, 1)
+        assert event.key == order.order_id
+        assert await listener.ack(event) is True
+    assert served.refused["ServiceUnavailable"] == 3
+    assert listener.status.reconnects == 1
+    assert "ServiceUnavailable" in (listener.status.last_error or "")
+    assert clock.sleeps  # the backoff, on the fake clock
+
+
 async def test_closing_ends_a_long_poll_promptly(
     served: FakeEventsServer, clock: FakeClock
 ) -> None:

@@ -66,7 +66,12 @@ class FakeEventsServer:
             "AKIA" + uuid.UUID(int=fake._rng.getrandbits(128)).hex[:16].upper(),
             uuid.UUID(int=fake._rng.getrandbits(128)).hex,
         )
-        self._server = SignedSqsServer(self._keys, host=host, port=port)
+        self._server = SignedSqsServer(
+            self._keys,
+            host=host,
+            port=port,
+            outage_spares=frozenset({self._publisher_key.access_key_id}),
+        )
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._held: PushMessage | None = None
@@ -152,6 +157,11 @@ class FakeEventsServer:
         self.stop()
 
     # -- sending --------------------------------------------------------------------
+
+    def outage(self, requests: int) -> None:
+        """Answer the readers' next ``requests`` SQS calls with 503 ``ServiceUnavailable``."""
+        if self._server.gate is not None:
+            self._server.gate.outage = requests
 
     def send_raw(self, body: str) -> None:
         """Put ``body`` on the queue as it is (a malformed or hand-made message, for tests)."""

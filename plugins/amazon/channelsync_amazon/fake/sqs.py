@@ -60,17 +60,39 @@ def _environ_header(name: str) -> str:
 class SigV4Gate:
     """WSGI middleware: lets a request through to ``app`` only if its SigV4 signature verifies."""
 
-    def __init__(self, app: WsgiApp, keys: Callable[[], Mapping[str, AwsKey]]) -> None:
+    def __init__(
+        self,
+        app: WsgiApp,
+        keys: Callable[[], Mapping[str, AwsKey]],
+        *,
+        outage_spares: frozenset[str] = frozenset(),
+    ) -> None:
         self._app = app
         self._keys = keys
+        self._spared = outage_spares
         #: Requests refused, by error code (for tests).
         self.refused: dict[str, int] = {}
+        #: Answer this many of the next requests with 503 ``ServiceUnavailable`` (an
+        #: outage), except those of the access keys in ``outage_spares`` (the fake's own).
+        self.outage = 0
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         """Answer a refused request as SQS does, pass the others on to moto."""
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
+        match = _AUTHORIZATION.match(str(environ.get("HTTP_AUTHORIZATION", "")))
+        if self.outage > 0 and (match is None or match["key"] not in self._spared):
+            self.outage -= 1
+            self.refused["ServiceUnavailable"] = self.refused.get("ServiceUnavailable", 0) + 1
+            return _refuse(
+                environ,
+                start_response,
+                "ServiceUnavailable",
+                "The request has failed due to a temporary failure of the server.",
+                status="503 Service Unavailable",
+                fault="Receiver",
+            )
         problem = self.check(environ, body)
         if problem is None:
             return self._app(environ, start_response)
@@ -124,7 +146,13 @@ class SigV4Gate:
 
 
 def _refuse(
-    environ: Mapping[str, Any], start_response: Callable[..., Any], code: str, message: str
+    environ: Mapping[str, Any],
+    start_response: Callable[..., Any],
+    code: str,
+    message: str,
+    *,
+    status: str = "403 Forbidden",
+    fault: str = "Sender",
 ) -> list[bytes]:
     request_id = str(uuid.uuid4())
     if str(environ.get("CONTENT_TYPE", "")).startswith("application/x-amz-json"):
@@ -134,17 +162,17 @@ def _refuse(
         ).encode()
         headers = [
             ("Content-Type", "application/x-amz-json-1.0"),
-            ("x-amzn-query-error", f"{code};Sender"),
+            ("x-amzn-query-error", f"{code};{fault}"),
         ]
     else:
         body = (
             '<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/'
-            f'2012-11-05/"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}'
+            f'2012-11-05/"><Error><Type>{fault}</Type><Code>{code}</Code><Message>{message}'
             f"</Message><Detail/></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
         ).encode()
         headers = [("Content-Type", "text/xml")]
     headers += [("x-amzn-RequestId", request_id), ("Content-Length", str(len(body)))]
-    start_response("403 Forbidden", headers)
+    start_response(status, headers)
     return [body]
 
 
@@ -158,15 +186,25 @@ class SignedSqsServer(ThreadedMotoServer):
     """moto's threaded server with :class:`SigV4Gate` in front of its application."""
 
     def __init__(
-        self, keys: Callable[[], Mapping[str, AwsKey]], *, host: str = "127.0.0.1", port: int = 0
+        self,
+        keys: Callable[[], Mapping[str, AwsKey]],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        outage_spares: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(ip_address=host, port=port, verbose=False)
         self.gate: SigV4Gate | None = None
         self._keys = keys
+        self._spared = outage_spares
 
     def _server_entry(self) -> None:
         # ThreadedMotoServer's own entry, with the gate wrapped around moto's application.
-        self.gate = SigV4Gate(DomainDispatcherApplication(create_backend_app), self._keys)
+        self.gate = SigV4Gate(
+            DomainDispatcherApplication(create_backend_app),
+            self._keys,
+            outage_spares=self._spared,
+        )
         self._server = make_server(
             self._ip_address, self._port, self.gate, True, request_handler=_QuietHandler
         )
