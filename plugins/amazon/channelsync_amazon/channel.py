@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from functools import cached_property
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import httpx
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from channelsync.channels import (
     Capability,
     Channel,
     ChannelSettings,
     DetailCache,
+    EventsCapability,
     InventoryCapability,
     ListingsCapability,
     OrdersCapability,
@@ -28,6 +29,8 @@ from channelsync.channels import (
     TimeWindow,
     paginate,
 )
+from channelsync.credentials import ChannelCredentials
+from channelsync.errors import ConfigurationError
 from channelsync.http import ChannelHttpClient, ResponseClassifier
 from channelsync.models import (
     Listing,
@@ -44,6 +47,17 @@ from channelsync_amazon import fba, listings
 from channelsync_amazon import orders_v0 as orders_wire
 from channelsync_amazon.auth import REFRESH_MARGIN, SpApiAuth, refresh_access_token
 from channelsync_amazon.errors import SpApiClassifier
+from channelsync_amazon.events import (
+    AWS_CREDENTIAL_FIELDS,
+    EVENT_TOPICS,
+    AwsKeys,
+    SqsListener,
+    SqsQueue,
+    parse_queue_url,
+    request_grantless_token,
+    require_events_extra,
+    subscribe_order_changes,
+)
 from channelsync_amazon.feeds import FEED_QUOTA_KEY, FeedSubmitter
 from channelsync_amazon.limits import AMAZON_LIMITS, AmazonLimits
 from channelsync_amazon.shipments import confirm_shipment_body, package_reference, shipment_items
@@ -80,12 +94,39 @@ class AmazonSettings(ChannelSettings):
         description="LWA token endpoint: an absolute URL, or a path on base_url (test servers).",
     )
 
+    events_region: str | None = Field(
+        default=None,
+        description="The AWS region of the `events_url` queue, when its host does not name "
+        "one (a local test server, a private endpoint name).",
+    )
+    events_url: str | None = Field(
+        default=None,
+        description="The SQS queue URL Amazon writes the seller's notifications to "
+        "(`https://sqs.<region>.amazonaws.com/<account>/<queue>`); required with "
+        "`events = true`. The queue is read with the credentials `aws_access_key_id` and "
+        "`aws_secret_access_key` (and `aws_session_token` for temporary keys).",
+    )
+
     @field_validator("token_url")
     @classmethod
     def _check_token_url(cls, value: str) -> str:
         if not value.startswith(("https://", "http://", "/")):
             raise ValueError(f"token_url {value!r} must be an http(s) URL or a path")
         return value
+
+    @field_validator("events_url")
+    @classmethod
+    def _check_events_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        return parse_queue_url(value, region=info.data.get("events_region")).url
+
+    @property
+    def events_queue(self) -> SqsQueue | None:
+        """The queue ``events_url`` names, or ``None`` when it is unset."""
+        if self.events_url is None:
+            return None
+        return parse_queue_url(self.events_url, region=self.events_region)
 
 
 class AmazonChannel(
@@ -95,6 +136,7 @@ class AmazonChannel(
     PricingCapability,
     OrdersCapability,
     ShipmentsCapability,
+    EventsCapability,
 ):
     """Amazon seller accounts through the Selling Partner API (merchant-fulfilled and FBA)."""
 
@@ -103,7 +145,8 @@ class AmazonChannel(
     display_name: ClassVar[str] = "Amazon (Selling Partner API)"
     settings_model: ClassVar[type[ChannelSettings]] = AmazonSettings
     credential_fields: ClassVar[tuple[str, ...]] = ("lwa_client_secret", "refresh_token")
-    optional_credential_fields: ClassVar[tuple[str, ...]] = ()
+    optional_credential_fields: ClassVar[tuple[str, ...]] = AWS_CREDENTIAL_FIELDS
+    event_topics: Sequence[str] = EVENT_TOPICS
     limits: ClassVar[AmazonLimits] = AMAZON_LIMITS
     status_note: ClassVar[str] = (
         "orders on Orders API v0 (deprecated by Amazon; v2026-01-01 is the target)"
@@ -128,7 +171,26 @@ class AmazonChannel(
             "(Amazon ships them); no buyer PII (needs a Restricted Data Token)"
         ),
         Capability.SHIPMENTS: "confirmShipment for MFN orders; carriers without a code go as Other",
+        Capability.EVENTS: (
+            "SP-API notifications read from the seller's own SQS queue (events_url, AWS keys "
+            "as credentials; the events extra): ORDER_CHANGE as order events, "
+            "LISTINGS_ITEM_STATUS_CHANGE and LISTINGS_ITEM_MFN_QUANTITY_CHANGE as listing "
+            "events; enabling registers the queue (createDestination, grantless) and "
+            "subscribes ORDER_CHANGE for the channel's marketplaces"
+        ),
     }
+
+    def __init__(
+        self,
+        name: str,
+        settings: AmazonSettings,
+        credentials: ChannelCredentials,
+        **options: Any,
+    ) -> None:
+        super().__init__(name, settings, credentials, **options)
+        if self.settings.events:
+            self._events_queue()
+            require_events_extra(name)
 
     @property
     def base_url(self) -> str:
@@ -233,6 +295,70 @@ class AmazonChannel(
             fulfillment=self.settings.fulfillment,
             details=self._order_details,
         )
+
+    # -- events ---------------------------------------------------------------------
+
+    def _events_queue(self) -> SqsQueue:
+        queue = self.settings.events_queue
+        if queue is None:
+            raise ConfigurationError(
+                "events = true needs events_url, the URL of the SQS queue Amazon writes "
+                "the seller's notifications to",
+                channel=self.name,
+                field="events_url",
+            )
+        return queue
+
+    def listen(self) -> SqsListener:
+        """Return a listener on the ``events_url`` queue (not yet polling).
+
+        Raises :class:`~channelsync.errors.ConfigurationError` without ``events_url`` or
+        the ``events`` extra, and :class:`~channelsync.errors.MissingCredentialError`
+        without the AWS keys.
+        """
+        queue = self._events_queue()
+        require_events_extra(self.name)
+        return SqsListener(
+            self.name,
+            self.clock,
+            queue=queue,
+            keys=AwsKeys.from_credentials(self.credentials),
+            seller_id=self.settings.seller_id,
+            redactor=self.redactor,
+        )
+
+    async def enable_events(self) -> str:
+        """Register the queue as a destination and subscribe the seller to ORDER_CHANGE."""
+        queue = self._events_queue()
+        grantless = ChannelHttpClient(
+            channel=self.name,
+            base_url=self.base_url,
+            limits=self.limits,
+            auth=SpApiAuth(
+                lambda: request_grantless_token(
+                    self.plain,
+                    self.token_url,
+                    self.settings.lwa_client_id,
+                    self.credentials.require("lwa_client_secret"),
+                ),
+                clock=self.clock,
+                margin=REFRESH_MARGIN,
+                redactor=self.redactor,
+            ),
+            classifier=self.build_classifier(),
+            retry_policy=self.retry_policy,
+            clock=self.clock,
+            metrics=self.metrics,
+            redactor=self.redactor,
+            rate_limiter=self.http.rate_limiter,
+            transport=self._transport,
+            **self.http_client_options(),
+        )
+        async with grantless:
+            opted_in = await subscribe_order_changes(
+                self.http, grantless, queue, self.settings.marketplace_ids
+            )
+        return opted_in.summary(self.name)
 
     # -- listings -------------------------------------------------------------------
 

@@ -37,6 +37,20 @@ RATE_LIMITS: dict[str, RateLimit] = {
     "getFeed": RateLimit(rate=2.0, burst=15),
     "getFeedDocument": RateLimit(rate=0.0222, burst=10),
     "getInventorySummaries": RateLimit(rate=2.0, burst=2),
+    # Notifications API v1: every operation 1 per second, burst 5.
+    **dict.fromkeys(
+        (
+            "createDestination",
+            "getDestinations",
+            "getDestination",
+            "deleteDestination",
+            "createSubscription",
+            "getSubscription",
+            "getSubscriptionById",
+            "deleteSubscriptionById",
+        ),
+        RateLimit(rate=1.0, burst=5),
+    ),
     # Five JSON_LISTINGS_FEED submissions per five minutes per region, besides createFeed's plan.
     FEED_QUOTA_KEY: RateLimit(rate=5 / 300, burst=5),
     # Amazon states no plan for these; they are paced gently all the same.

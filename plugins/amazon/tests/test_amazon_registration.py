@@ -53,6 +53,7 @@ def test_capabilities_and_limits_are_declared() -> None:
         Capability.PRICING,
         Capability.ORDERS,
         Capability.SHIPMENTS,
+        Capability.EVENTS,
     }
     limits = AmazonChannel.limits
     assert limits.batch_size(Operation.SET_STOCK) == 25_000

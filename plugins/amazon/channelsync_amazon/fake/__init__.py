@@ -3,7 +3,9 @@
 ``FakeSellingPartner`` mounts in-process (``fake.transport()``) for tests and serves
 on loopback HTTP (``fake.serve()``) for the demo. ``DEMO_SETTINGS`` and
 ``DEMO_CREDENTIALS`` configure a channel for the fake made by :func:`demo_fake`
-(add ``base_url`` pointing at the fake).
+(add ``base_url`` pointing at the fake; for events, ``events = true`` and
+``events_url`` = ``fake.serve_events().url``: the fake AWS keys and the queue's region
+are here already).
 """
 
 from __future__ import annotations
@@ -27,12 +29,17 @@ DEMO_SETTINGS: dict[str, object] = {
     "lwa_client_id": "amzn1.application-oa2-client.fake-demo",
     "fulfillment": "MFN",
     "token_url": "/auth/o2/token",
+    # The served SQS queue is on loopback, whose host names no AWS region.
+    "events_region": "us-east-1",
 }
 
 #: Credentials the demo fake accepts (obviously not real).
 DEMO_CREDENTIALS: dict[str, str] = {
     "lwa_client_secret": "fake-lwa-client-secret-not-real",
     "refresh_token": "Atzr|fake-refresh-token-not-real",
+    # Read the fake's SQS queue (moto on loopback): nothing here reaches AWS.
+    "aws_access_key_id": "AKIAFAKEDEMO00000000",
+    "aws_secret_access_key": "fake-aws-secret-access-key-not-real",
 }
 
 
@@ -48,6 +55,9 @@ def demo_fake(
         clock=clock,
         faults=faults,
         seed=seed,
+    )
+    fake.add_aws_key(
+        DEMO_CREDENTIALS["aws_access_key_id"], DEMO_CREDENTIALS["aws_secret_access_key"]
     )
     fake.seed_catalogue(demo_catalogue())
     return fake

@@ -8,10 +8,8 @@ operation ids so the dispatch is a lookup.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 import httpx
 
@@ -21,10 +19,8 @@ from channelsync_amazon.fake.feeds import FakeFeed, advance
 from channelsync_amazon.fake.wire import (
     FakeRequestError,
     iso,
-    lwa_error,
     parse_iso,
     read_json,
-    s3_error,
 )
 
 if TYPE_CHECKING:
@@ -46,76 +42,6 @@ _INCLUDED = frozenset(
 )
 _FBA_PAGE = 50
 _FBA_TOKEN_LIFETIME = 30.0
-
-
-# -- LWA and S3 -----------------------------------------------------------------------
-
-
-def _token_fields(request: httpx.Request) -> dict[str, str]:
-    kind = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-    text = request.content.decode("utf-8", "replace")
-    if kind == "application/json":
-        try:
-            body = json.loads(text)
-        except json.JSONDecodeError:
-            return {}
-        return (
-            {k: v for k, v in body.items() if isinstance(v, str)} if isinstance(body, dict) else {}
-        )
-    if kind == "application/x-www-form-urlencoded":
-        return dict(parse_qsl(text, keep_blank_values=True))
-    return {}
-
-
-def lwa_token(fake: FakeSellingPartner, request: httpx.Request) -> httpx.Response:
-    """Answer the refresh-token grant (form or JSON body, as LWA accepts both)."""
-    fields = _token_fields(request)
-    if fields.get("grant_type") != "refresh_token" or "refresh_token" not in fields:
-        return lwa_error(400, "invalid_request", "The request is missing a required parameter")
-    if (
-        fields.get("client_id") != fake.client_id
-        or fields.get("client_secret") != fake.client_secret
-    ):
-        return lwa_error(401, "invalid_client", "Client authentication failed")
-    if fields["refresh_token"] not in fake.refresh_tokens:
-        return lwa_error(400, "invalid_grant", "The request has an invalid grant parameter")
-    access = f"Atza|{fake.token('access')}"
-    fake.access_tokens[access] = fake.clock.monotonic() + fake.token_lifetime
-    body: dict[str, Any] = {
-        "access_token": access,
-        "token_type": "bearer",
-        "expires_in": fake.token_lifetime,
-    }
-    if fake.rotate_refresh_tokens:
-        rotated = f"Atzr|{fake.token('refresh')}"
-        fake.refresh_tokens = {rotated}
-        body["refresh_token"] = rotated
-    return httpx.Response(200, json=body)
-
-
-def s3(
-    fake: FakeSellingPartner, request: httpx.Request, operation: str, document_id: str
-) -> httpx.Response:
-    """Answer a pre-signed document URL: upload the feed, or download a result."""
-    document = fake.documents.get(document_id)
-    signature = dict(parse_qsl(request.url.query.decode("ascii", "replace"))).get("X-Amz-Signature")
-    if document is None or signature != document.signature:
-        return s3_error(403, "SignatureDoesNotMatch", "The request signature does not match.")
-    if "x-amz-access-token" in request.headers:
-        # Headers named x-amz-* must be signed on a pre-signed URL; this one never is.
-        return s3_error(403, "AccessDenied", "There were headers present that were not signed.")
-    if operation == "uploadFeedDocument":
-        if request.headers.get("Content-Type") != document.content_type:
-            return s3_error(
-                403, "SignatureDoesNotMatch", "Content-Type differs from the signed one."
-            )
-        document.content = request.content
-        return httpx.Response(200, headers={"ETag": f'"{document.signature[:32]}"'})
-    if document.content is None:
-        return s3_error(404, "NoSuchKey", "The specified key does not exist.")
-    return httpx.Response(
-        200, headers={"Content-Type": document.content_type}, content=document.content
-    )
 
 
 # -- Listings Items -------------------------------------------------------------------

@@ -7,6 +7,11 @@ unknown or expired), the per-operation usage plans (429 ``QuotaExceeded``, no
 rate-limit header), the JSON_LISTINGS_FEED quota (5 per 5 minutes), pre-signed
 document URLs (no access token, the declared ``Content-Type``), order windows,
 page sizes and batch limits.
+
+Its Notifications API (:mod:`~channelsync_amazon.fake.notifications`) takes
+grantless tokens (LWA ``client_credentials``) for destinations and the seller's token
+for subscriptions; :meth:`FakeSellingPartner.serve_events` serves the SQS queue the
+subscribed notifications are written to (:mod:`~channelsync_amazon.fake.events`).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import random
 from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, unquote
 
 import httpx
@@ -30,11 +35,21 @@ from channelsync.testing.fakes import (
     FaultInjector,
     LoopbackServer,
     OrderGenerator,
+    PushQueue,
     SeedItem,
     ThrottleRule,
 )
-from channelsync_amazon.fake import handlers
+from channelsync_amazon.fake import access, handlers, notifications
+from channelsync_amazon.fake.aws_keys import AwsKey
 from channelsync_amazon.fake.feeds import FakeDocument, FakeFeed
+from channelsync_amazon.fake.notifications import (
+    GRANTLESS_OPERATIONS,
+    NOTIFICATION_OPERATIONS,
+    FakeDestination,
+    FakeSubscription,
+)
+from channelsync_amazon.fake.notifier import Notifier
+from channelsync_amazon.fake.subscriptions import NotificationsMixin
 from channelsync_amazon.fake.wire import (
     DEFAULT_MARKETPLACE,
     FakeRequestError,
@@ -43,6 +58,9 @@ from channelsync_amazon.fake.wire import (
     s3_error,
     sp_error,
 )
+
+if TYPE_CHECKING:
+    from channelsync_amazon.fake.events import FakeEventsServer
 
 __all__ = ["FakeSellingPartner"]
 
@@ -64,7 +82,7 @@ _RATE_HEADER_STATUSES = frozenset({200, 201, 202, 204, 400, 404})
 Route = tuple[str, tuple[str, ...]]
 
 
-class FakeSellingPartner(FakeMarketplace):
+class FakeSellingPartner(NotificationsMixin, FakeMarketplace):
     """A fake Amazon seller account: listings, FBA stock, feeds, orders, shipments."""
 
     #: SP-API default usage plans (reference §5).
@@ -82,6 +100,7 @@ class FakeSellingPartner(FakeMarketplace):
         "getFeed": ThrottleRule(2.0, 15),
         "getFeedDocument": ThrottleRule(0.0222, 10),
         "getInventorySummaries": ThrottleRule(2.0, 2),
+        **dict.fromkeys(sorted(NOTIFICATION_OPERATIONS), ThrottleRule(1.0, 5)),
     }
     #: JSON_LISTINGS_FEED submissions: 5 per 5 minutes per region.
     feed_quota: ClassVar[ThrottleRule] = ThrottleRule(5 / 300, 5)
@@ -126,7 +145,22 @@ class FakeSellingPartner(FakeMarketplace):
         self.item_tokens: dict[str, tuple[str, int]] = {}
         self.listing_tokens: dict[str, tuple[list[str], int, int]] = {}
         self.inventory_tokens: dict[str, tuple[list[str], int, float]] = {}
+        #: Grantless access tokens -> (monotonic expiry, scope).
+        self.grantless_tokens: dict[str, tuple[float, str]] = {}
+        self.application_id = "amzn1.sp.solution.fake-application"
+        self.destinations: dict[str, FakeDestination] = {}
+        #: The seller's subscriptions, by notification type.
+        self.subscriptions: dict[str, FakeSubscription] = {}
+        #: The AWS keys that may read the served queue (by access key id).
+        self.aws_keys: dict[str, AwsKey] = {}
+        self.aws_region = "us-east-1"
+        self.aws_account_id = "123456789012"  # moto's account for every key
+        #: What the push service sends next; delivery itself is SQS's (moto's).
+        self.push = PushQueue(clock=self.clock, redeliver_after=1.0, seed=seed)
+        self.events: FakeEventsServer | None = None
+        self.notifier = Notifier(self)
         self._counter = 0
+        self.store.on_change(self.notifier)
         self._orders = OrderGenerator(
             self.store,
             self.clock,
@@ -254,6 +288,7 @@ class FakeSellingPartner(FakeMarketplace):
             order = self.store.orders[order_id]
             order.status = status
             order.modified = self.clock.now()
+            self.store.changed(order, "status")
             return order
 
     def cancel_order(self, order_id: str) -> FakeOrder:
@@ -264,12 +299,26 @@ class FakeSellingPartner(FakeMarketplace):
                 found = self.store.find_sku(line.sku_id or "")
                 if found is not None:
                     found[1].quantity += line.quantity
-            return self.set_order_status(order_id, "Canceled")
+            order.status = "Canceled"
+            order.modified = self.clock.now()
+            self.store.changed(order, "cancelled")
+            return order
+
+    def request_cancellation(self, order_id: str) -> FakeOrder:
+        """Record a buyer's request to cancel (``BuyerRequestedChange``); the seller decides."""
+        with self.store.lock:
+            order = self.store.orders[order_id]
+            order.extra["buyer_cancel_requested"] = True
+            order.modified = self.clock.now()
+            self.store.changed(order, "buyer_cancel_requested")
+            return order
 
     def expire_access_tokens(self) -> None:
         """Make every issued access token expired (as after an hour)."""
         for token in self.access_tokens:
             self.access_tokens[token] = float("-inf")
+        for token, (_, scope) in self.grantless_tokens.items():
+            self.grantless_tokens[token] = (float("-inf"), scope)
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> LoopbackServer:
         """Serve on loopback; document URLs then point at the same server."""
@@ -300,6 +349,18 @@ class FakeSellingPartner(FakeMarketplace):
             ("GET", ("orders", "v0", "orders", "*", "orderItems"), "getOrderItems"),
             ("POST", ("orders", "v0", "orders", "*", "shipmentConfirmation"), "confirmShipment"),
             ("GET", ("fba", "inventory", "v1", "summaries"), "getInventorySummaries"),
+            ("POST", ("notifications", "v1", "destinations"), "createDestination"),
+            ("GET", ("notifications", "v1", "destinations"), "getDestinations"),
+            ("GET", ("notifications", "v1", "destinations", "*"), "getDestination"),
+            ("DELETE", ("notifications", "v1", "destinations", "*"), "deleteDestination"),
+            ("POST", ("notifications", "v1", "subscriptions", "*"), "createSubscription"),
+            ("GET", ("notifications", "v1", "subscriptions", "*"), "getSubscription"),
+            ("GET", ("notifications", "v1", "subscriptions", "*", "*"), "getSubscriptionById"),
+            (
+                "DELETE",
+                ("notifications", "v1", "subscriptions", "*", "*"),
+                "deleteSubscriptionById",
+            ),
         ]
         for verb, pattern, name in routes:
             if verb == method and len(pattern) == len(parts):
@@ -338,22 +399,24 @@ class FakeSellingPartner(FakeMarketplace):
         """Answer one call from the store."""
         _, args = self._route(request)
         if operation == "lwaToken":
-            return handlers.lwa_token(self, request)
+            return access.lwa_token(self, request)
         if operation in _S3_OPERATIONS:
-            return handlers.s3(self, request, operation, args[0])
+            return access.s3(self, request, operation, args[0])
         request_id = self.request_id()
         if operation == "unknown":
             return sp_error(404, "NotFound", "Resource not found", request_id=request_id)
-        token = request.headers.get("x-amz-access-token")
-        if not token or self.access_tokens.get(token, float("-inf")) <= self.clock.monotonic():
+        if not self._token_accepted(request.headers.get("x-amz-access-token"), operation):
             return sp_error(403, "Unauthorized", _DENIED, request_id=request_id)
         plan = self.usage_plans.get(operation)
         if self.quota_spent(operation, plan):
             return sp_error(429, "QuotaExceeded", _QUOTA, request_id=request_id)
         rate = plan.rate if plan is not None else None
-        handler: Callable[..., tuple[int, object]] = getattr(handlers, operation)
         try:
-            status, body = handler(self, request, *args, partial_failure=partial_failure)
+            if operation in NOTIFICATION_OPERATIONS:
+                status, body = notifications.handle(self, request, operation, args)
+            else:
+                handler: Callable[..., tuple[int, object]] = getattr(handlers, operation)
+                status, body = handler(self, request, *args, partial_failure=partial_failure)
         except FakeRequestError as error:
             return sp_error(
                 error.status,
@@ -367,6 +430,16 @@ class FakeSellingPartner(FakeMarketplace):
                 204, headers={"x-amzn-RequestId": request_id, "x-amzn-RateLimit-Limit": f"{rate:g}"}
             )
         return json_response(status, body, request_id=request_id, rate=rate)
+
+    def _token_accepted(self, token: str | None, operation: str) -> bool:
+        """Check the token: a grantless one for grantless operations, else a seller's."""
+        now = self.clock.monotonic()
+        if not token:
+            return False
+        if operation in GRANTLESS_OPERATIONS:
+            expiry, scope = self.grantless_tokens.get(token, (float("-inf"), ""))
+            return expiry > now and scope == "sellingpartnerapi::notifications"
+        return self.access_tokens.get(token, float("-inf")) > now
 
     def fault_response(  # noqa: PLR0911 - three transports, three faults
         self, fault: Fault, request: httpx.Request, operation: str
@@ -387,6 +460,8 @@ class FakeSellingPartner(FakeMarketplace):
             token = request.headers.get("x-amz-access-token")
             if token in self.access_tokens:
                 self.access_tokens[token] = float("-inf")
+            if token in self.grantless_tokens:
+                self.grantless_tokens[token] = (float("-inf"), self.grantless_tokens[token][1])
             return sp_error(403, "Unauthorized", _DENIED, request_id=request_id)
         return sp_error(
             503, "ServiceUnavailable", "Service temporarily unavailable", request_id=request_id

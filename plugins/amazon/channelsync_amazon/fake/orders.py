@@ -318,3 +318,4 @@ def confirm_shipment(fake: FakeSellingPartner, order_id: str, request: Any) -> N
     complete = all(planned.get(line.line_id, 0) >= line.quantity for line in order.lines)
     order.status = "Shipped" if complete else "PartiallyShipped"
     order.modified = fake.clock.now()
+    fake.store.changed(order, "shipped")
