@@ -83,7 +83,7 @@ class PageServed:
     kind: PageKind
     operation: str
     keys: tuple[str, ...]
-    #: How many pages of this kind the fake has served so far, this one included.
+    #: How many pages of this kind holding records the fake has served so far.
     number: int
 
 
@@ -112,7 +112,7 @@ class ControlSurface:
 
     def _init_control(self) -> None:
         self.forced_page_size: int | None = None
-        #: Pages served so far, by kind.
+        #: Pages served so far that held at least one record, by kind.
         self.pages_served: Counter[PageKind] = Counter()
         self._page_hooks: list[PageHook] = []
 
@@ -151,7 +151,8 @@ class ControlSurface:
     def page_served(self, kind: PageKind, operation: str, keys: Sequence[str]) -> None:
         """Record a page just answered (a fake calls this from its list handlers)."""
         with self.store.lock:
-            self.pages_served[kind] += 1
+            if keys:
+                self.pages_served[kind] += 1
             served = PageServed(kind, operation, tuple(keys), self.pages_served[kind])
             for hook in list(self._page_hooks):
                 hook(served)

@@ -23,7 +23,6 @@ import httpx
 from channelsync.clock import Clock
 from channelsync.testing.fakes import (
     FakeItem,
-    FakeMarketplace,
     FakeOrder,
     FakeSku,
     Fault,
@@ -34,6 +33,7 @@ from channelsync.testing.fakes import (
     ThrottleRule,
 )
 from channelsync_amazon.fake import handlers
+from channelsync_amazon.fake.control import SellingPartnerControl
 from channelsync_amazon.fake.feeds import FakeDocument, FakeFeed
 from channelsync_amazon.fake.wire import (
     DEFAULT_MARKETPLACE,
@@ -64,7 +64,7 @@ _RATE_HEADER_STATUSES = frozenset({200, 201, 202, 204, 400, 404})
 Route = tuple[str, tuple[str, ...]]
 
 
-class FakeSellingPartner(FakeMarketplace):
+class FakeSellingPartner(SellingPartnerControl):
     """A fake Amazon seller account: listings, FBA stock, feeds, orders, shipments."""
 
     #: SP-API default usage plans (reference §5).
