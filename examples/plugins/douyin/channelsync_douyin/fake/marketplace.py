@@ -175,8 +175,11 @@ class FakeDouyin(FakeMarketplace):
         return self.change_order(order_id, OrderChange.REFUND_REQUESTED)
 
     def apply_order_change(self, order: FakeOrder, change: OrderChange) -> None:
-        """Write ``change`` as the gateway reports it: ``order_status``, ``main_status``,
-        the SKU orders' after-sale state, the shipment."""
+        """Write ``change`` as the gateway reports it.
+
+        That is ``order_status``, ``main_status``, the SKU orders' after-sale state and
+        the shipment.
+        """
         if change is OrderChange.REFUND_REQUESTED:
             # after_sale_status 6 (售后申请), refund_status 1 (待退款) on every SKU order.
             order.extra["after_sale"] = {line.line_id: (6, 1) for line in order.lines}
