@@ -2,21 +2,21 @@
 
 Each check's docstring states the promise; :attr:`Promise.fix` says how a plugin
 usually comes to break it and what to change. A check runs against a fresh fake
-marketplace and a fake clock (:class:`ContractHarness`).
+marketplace and a fake clock (:class:`ContractHarness`). The checks of paged reads,
+of following the marketplace's changes and of writes at their edges live in
+:mod:`~channelsync.testing.contract.paging`, :mod:`~channelsync.testing.contract.following`
+and :mod:`~channelsync.testing.contract.edges`; :data:`PROMISES` lists them all.
 """
 
 from __future__ import annotations
 
-import abc
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 from channelsync.channels import Capability, Operation
-from channelsync.channels.windows import PullCursor
 from channelsync.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -25,155 +25,47 @@ from channelsync.errors import (
 )
 from channelsync.models import (
     Carrier,
-    Listing,
     Money,
     Order,
     OrderStatus,
     PriceChange,
     Shipment,
-    StockUpdate,
+)
+from channelsync.testing.contract.base import (
+    Promise,
+    any_read,
+    first_cursor,
+    generate_spread,
+    pick_targets,
+    read_listings,
+    read_stock,
+    stock_update,
+)
+from channelsync.testing.contract.edges import (
+    ListingStatusChangesLand,
+    PricesLandToTheCent,
+    SoldOutLands,
+)
+from channelsync.testing.contract.following import (
+    ChangedOldOrderComesBack,
+    ListingPriceFollowsTheMarketplace,
+    ListingStatusFollowsTheMarketplace,
+    OrderStatusFollowsTheMarketplace,
+    RefundStatusFollowsTheMarketplace,
 )
 from channelsync.testing.contract.harness import ContractHarness
+from channelsync.testing.contract.paging import (
+    ListingReadIsComplete,
+    OrderPullIsComplete,
+    PagesStayConsistentWhileOrdersChange,
+    PagesStayConsistentWhileRefundsChange,
+    RefundPullIsComplete,
+)
 from channelsync.testing.fakes import Fault
 
 __all__ = ["PROMISES", "Promise"]
 
-_ROUNDS = 3
-_ORDERS_PER_ROUND = 12
-_ROUND_GAP = timedelta(minutes=10)
-
-
-class Promise(abc.ABC):
-    """One promise a channel makes; subclasses state it in their docstring."""
-
-    #: The capability the promise belongs to (``None``: every channel).
-    capability: ClassVar[Capability | None] = None
-    #: How a plugin usually breaks it, and what to change.
-    fix: ClassVar[str] = ""
-
-    @classmethod
-    def statement(cls) -> str:
-        """Return the promise: the first paragraph of the docstring."""
-        return (cls.__doc__ or cls.__name__).strip().split("\n\n")[0].replace("\n", " ")
-
-    @classmethod
-    def applies_to(cls, capabilities: frozenset[Capability]) -> bool:
-        """Return whether a channel with ``capabilities`` makes this promise."""
-        return cls.capability is None or cls.capability in capabilities
-
-    @abc.abstractmethod
-    async def check(self, h: ContractHarness) -> None:
-        """Raise :class:`ContractViolation` when the channel breaks the promise."""
-
-
-# -- shared steps ---------------------------------------------------------------------
-
-
-async def _listings(channel: Any) -> list[Listing]:
-    return [listing async for listing in channel.iter_listings()]
-
-
-@dataclass(frozen=True)
-class _Target:
-    """A SKU to write to, as the channel names it."""
-
-    item_id: str
-    sku_id: str | None
-    merchant_code: str | None
-    currency: str
-
-    @property
-    def key(self) -> tuple[str, str | None]:
-        return (self.item_id, self.sku_id)
-
-
-async def _targets(h: ContractHarness, channel: Any, count: int) -> list[_Target]:
-    """Return SKUs to write to: read through listings, or from the fake's own records."""
-    if channel.supports(Capability.LISTINGS):
-        found = [
-            _Target(
-                listing.item_id,
-                listing.sku_id,
-                listing.merchant_code,
-                listing.price.currency if listing.price is not None else "CNY",
-            )
-            for listing in await _listings(channel)
-        ]
-    else:
-        found = [
-            _Target(item.item_id, sku.sku_id, sku.merchant_code, "CNY")
-            for item, sku in h.fake.store.iter_skus()
-        ]
-    h.expect(bool(found), "the fake's seeded catalogue has no SKUs to write to")
-    return found[:count]
-
-
-async def _shown(h: ContractHarness, channel: Any) -> dict[tuple[str, str | None], int | None]:
-    """Return each SKU's quantity: as the channel reads it, or from the fake's records."""
-    if channel.supports(Capability.LISTINGS):
-        return {listing.key: listing.quantity for listing in await _listings(channel)}
-    return {(item.item_id, sku.sku_id): sku.quantity for item, sku in h.fake.store.iter_skus()}
-
-
-def _generate_spread(h: ContractHarness) -> list[str]:
-    """Generate orders in rounds a few minutes apart; return their ids."""
-    ids: list[str] = []
-    for _ in range(_ROUNDS):
-        ids.extend(order.order_id for order in h.generate_orders(_ORDERS_PER_ROUND))
-        h.advance(_ROUND_GAP.total_seconds())
-    h.past_the_horizon()
-    h.expect(bool(ids), "the fake generated no orders (is its catalogue seeded with stock?)")
-    return ids
-
-
-def _first_cursor(h: ContractHarness) -> PullCursor:
-    return PullCursor(since=h.start - timedelta(hours=1))
-
-
-async def _any_read(channel: Any) -> None:
-    """Make one read call through whichever read capability the channel has."""
-    if channel.supports(Capability.LISTINGS):
-        await _listings(channel)
-    elif channel.supports(Capability.ORDERS):
-        await channel.pull_orders(PullCursor(since=channel.clock.now() - timedelta(hours=1)))
-    else:  # pragma: no cover - a channel with neither has nothing to read
-        raise AssertionError("channel has no read capability")
-
-
-def _stock_update(target: _Target, quantity: int) -> StockUpdate:
-    return StockUpdate(
-        item_id=target.item_id,
-        sku_id=target.sku_id,
-        merchant_code=target.merchant_code,
-        quantity=quantity,
-    )
-
-
 # -- orders ---------------------------------------------------------------------------
-
-
-class OrderPullIsComplete(Promise):
-    """A pull from a cursor until caught up returns every order changed since, on every page.
-
-    Orders are generated in rounds minutes apart, so the pull spans several windows.
-    """
-
-    capability = Capability.ORDERS
-    fix = (
-        "fetch_orders must follow every page of a window (check the last-page test and the "
-        "page-size parameter) and must not drop orders at a window's edges: the window is "
-        "half-open, [start, end)."
-    )
-
-    async def check(self, h: ContractHarness) -> None:
-        generated = set(_generate_spread(h))
-        async with h.channel() as channel:
-            orders, _ = await h.pull_all(channel, _first_cursor(h))
-        pulled = {order.order_id for order in orders}
-        missing = sorted(generated - pulled)
-        h.expect(not missing, f"{len(missing)} of {len(generated)} orders missing: {missing[:5]}")
-        unknown = sorted(pulled - set(h.fake.store.orders))
-        h.expect(not unknown, f"orders the marketplace does not have: {unknown[:5]}")
 
 
 class OrderPullIsRepeatable(Promise):
@@ -189,10 +81,10 @@ class OrderPullIsRepeatable(Promise):
     )
 
     async def check(self, h: ContractHarness) -> None:
-        _generate_spread(h)
+        generate_spread(h)
         async with h.channel() as channel:
-            first, _ = await h.pull_all(channel, _first_cursor(h))
-            second, _ = await h.pull_all(channel, _first_cursor(h))
+            first, _ = await h.pull_all(channel, first_cursor(h))
+            second, _ = await h.pull_all(channel, first_cursor(h))
         newest = {o.order_id: o.version for o in first}
         again = {o.order_id: o.version for o in second}
         h.expect(newest == again, "a second pull of the same span returned different orders")
@@ -211,10 +103,10 @@ class NewOrdersAfterACursorAreSeen(Promise):
     )
 
     async def check(self, h: ContractHarness) -> None:
-        _generate_spread(h)
+        generate_spread(h)
         async with h.channel() as channel:
-            _, cursor = await h.pull_all(channel, _first_cursor(h))
-            later = set(_generate_spread(h))
+            _, cursor = await h.pull_all(channel, first_cursor(h))
+            later = set(generate_spread(h))
             orders, _ = await h.pull_all(channel, cursor)
         missing = sorted(later - {order.order_id for order in orders})
         h.expect(not missing, f"orders created after the first pull were lost: {missing[:5]}")
@@ -234,9 +126,9 @@ class OrderTimesAreTheSameInstant(Promise):
     )
 
     async def check(self, h: ContractHarness) -> None:
-        _generate_spread(h)
+        generate_spread(h)
         async with h.channel() as channel:
-            orders, _ = await h.pull_all(channel, _first_cursor(h))
+            orders, _ = await h.pull_all(channel, first_cursor(h))
         for order in orders:
             h.expect(
                 order.created_at.tzinfo is not None and order.updated_at.tzinfo is not None,
@@ -263,9 +155,9 @@ class OrderStatusesAreMapped(Promise):
     )
 
     async def check(self, h: ContractHarness) -> None:
-        _generate_spread(h)
+        generate_spread(h)
         async with h.channel() as channel:
-            orders, _ = await h.pull_all(channel, _first_cursor(h))
+            orders, _ = await h.pull_all(channel, first_cursor(h))
         for order in orders:
             h.expect(isinstance(order.status, OrderStatus), f"{order.order_id}: status unmapped")
             h.expect(bool(order.raw_status), f"{order.order_id}: raw status not kept")
@@ -286,9 +178,9 @@ class OrderMoneyIsExact(Promise):
     )
 
     async def check(self, h: ContractHarness) -> None:
-        _generate_spread(h)
+        generate_spread(h)
         async with h.channel() as channel:
-            orders, _ = await h.pull_all(channel, _first_cursor(h))
+            orders, _ = await h.pull_all(channel, first_cursor(h))
         for order in orders:
             _check_money(h, order)
 
@@ -315,9 +207,9 @@ class GetOrderMatchesThePull(Promise):
     fix = "get_order and fetch_orders must share one parser from the marketplace record."
 
     async def check(self, h: ContractHarness) -> None:
-        _generate_spread(h)
+        generate_spread(h)
         async with h.channel() as channel:
-            orders, _ = await h.pull_all(channel, _first_cursor(h))
+            orders, _ = await h.pull_all(channel, first_cursor(h))
             h.expect(bool(orders), "no orders pulled")
             pulled = orders[0]
             single = await channel.get_order(pulled.order_id)
@@ -344,13 +236,13 @@ class AbsoluteStockLands(Promise):
 
     async def check(self, h: ContractHarness) -> None:
         async with h.channel() as channel:
-            targets = await _targets(h, channel, 3)
+            targets = await pick_targets(h, channel, 3)
             wanted = {t.key: 7 + index for index, t in enumerate(targets)}
-            updates = [_stock_update(t, wanted[t.key]) for t in targets]
+            updates = [stock_update(t, wanted[t.key]) for t in targets]
             results = await channel.set_stock(updates)
             failed = [r for r in results if not r.ok]
             h.expect(not failed, f"updates failed: {[str(r.error) for r in failed]}")
-            shown = await _shown(h, channel)
+            shown = await read_stock(h, channel)
         for key, quantity in wanted.items():
             h.expect(shown.get(key) == quantity, f"{key}: shows {shown.get(key)}, sent {quantity}")
 
@@ -367,9 +259,9 @@ class StockBatchesRespectTheDeclaredSize(Promise):
     async def check(self, h: ContractHarness) -> None:
         size = h.channel_class.limits.batch_size(Operation.SET_STOCK)
         async with h.channel() as channel:
-            targets = await _targets(h, channel, size + 1)
+            targets = await pick_targets(h, channel, size + 1)
             before = h.transport.requests
-            results = await channel.set_stock([_stock_update(t, 5) for t in targets])
+            results = await channel.set_stock([stock_update(t, 5) for t in targets])
             calls = h.transport.requests - before
         h.expect(len(results) == len(targets), f"{len(results)} results for {len(targets)}")
         h.expect(all(r.ok for r in results), f"failures: {[str(r.error) for r in results]}")
@@ -392,13 +284,13 @@ class OneBadSkuFailsAlone(Promise):
 
     async def check(self, h: ContractHarness) -> None:
         async with h.channel() as channel:
-            targets = await _targets(h, channel, 2)
-            good = [_stock_update(t, 3) for t in targets]
+            targets = await pick_targets(h, channel, 2)
+            good = [stock_update(t, 3) for t in targets]
             bad = good[0].model_copy(
                 update={"sku_id": "999999999999", "merchant_code": "CONTRACT-NO-SUCH-SKU"}
             )
             results = await channel.set_stock([good[0], bad, *good[1:]])
-            shown = await _shown(h, channel)
+            shown = await read_stock(h, channel)
         h.expect(len(results) == len(good) + 1, "not one result per update")
         h.expect(not results[1].ok, "the unknown SKU was reported as updated")
         h.expect(
@@ -420,7 +312,7 @@ class PricesLand(Promise):
 
     async def check(self, h: ContractHarness) -> None:
         async with h.channel() as channel:
-            targets = await _targets(h, channel, 2)
+            targets = await pick_targets(h, channel, 2)
             changes = [
                 PriceChange(
                     item_id=t.item_id,
@@ -433,7 +325,7 @@ class PricesLand(Promise):
             results = await channel.set_prices(changes)
             h.expect(all(r.ok for r in results), f"failures: {[str(r.error) for r in results]}")
             if channel.supports(Capability.LISTINGS):
-                read = {listing.key: listing.price for listing in await _listings(channel)}
+                read = {listing.key: listing.price for listing in await read_listings(channel)}
                 shown = {key: None if p is None else p.amount for key, p in read.items()}
             else:
                 shown = {(i.item_id, s.sku_id): s.price for i, s in h.fake.store.iter_skus()}
@@ -452,7 +344,7 @@ class ListingMoneyIsDecimal(Promise):
 
     async def check(self, h: ContractHarness) -> None:
         async with h.channel() as channel:
-            listings = await _listings(channel)
+            listings = await read_listings(channel)
         h.expect(bool(listings), "no listings read from a seeded fake")
         for listing in listings:
             h.expect(
@@ -597,7 +489,7 @@ class SecretsStaySecret(Promise):
                 h.fake.faults.force(fault)
                 async with h.channel() as channel:
                     try:
-                        await _any_read(channel)
+                        await any_read(channel)
                     except ChannelError as error:
                         texts.extend([str(error), repr(error)])
                     texts.append(repr(channel))
@@ -609,7 +501,7 @@ class SecretsStaySecret(Promise):
 
 async def _expect_error(h: ContractHarness, channel: Any) -> ChannelError:
     try:
-        await _any_read(channel)
+        await any_read(channel)
     except ChannelError as error:
         return error
     except Exception as error:
@@ -621,15 +513,27 @@ PROMISES: Sequence[type[Promise]] = (
     OrderPullIsComplete,
     OrderPullIsRepeatable,
     NewOrdersAfterACursorAreSeen,
+    PagesStayConsistentWhileOrdersChange,
+    OrderStatusFollowsTheMarketplace,
+    ChangedOldOrderComesBack,
     OrderTimesAreTheSameInstant,
     OrderStatusesAreMapped,
     OrderMoneyIsExact,
     GetOrderMatchesThePull,
+    RefundPullIsComplete,
+    PagesStayConsistentWhileRefundsChange,
+    RefundStatusFollowsTheMarketplace,
+    ListingReadIsComplete,
     ListingMoneyIsDecimal,
+    ListingStatusFollowsTheMarketplace,
+    ListingPriceFollowsTheMarketplace,
+    ListingStatusChangesLand,
     AbsoluteStockLands,
+    SoldOutLands,
     StockBatchesRespectTheDeclaredSize,
     OneBadSkuFailsAlone,
     PricesLand,
+    PricesLandToTheCent,
     ShipmentCarrierIsMapped,
     RepeatedShipmentIsOne,
     ThrottleIsRetryableWithTheWait,

@@ -54,6 +54,30 @@ class ChannelContract:
         """Return every promise in the contract, in order."""
         return list(PROMISES)
 
+    def harness(self) -> ContractHarness:
+        """Return a fresh harness: a new fake on a new clock, for one check."""
+        return ContractHarness(
+            channel_class=self.channel_class,
+            settings=self.settings,
+            credentials=self.credentials,
+            make_fake=self.make_fake,
+            start=self.start,
+        )
+
+    def violation(self, promise: type[Promise]) -> str | None:
+        """Run one promise against a fresh fake; return what broke it, or ``None`` if kept.
+
+        A crash inside the check breaks the promise too. The promise must apply to the
+        channel (see :meth:`Promise.applies_to`).
+        """
+        try:
+            asyncio.run(promise().check(self.harness()))
+        except ContractViolation as violation:
+            return str(violation)
+        except Exception as error:  # noqa: BLE001 - a crash breaks the promise too
+            return f"raised {type(error).__name__}: {error}"
+        return None
+
     def test_promise(self, promise: type[Promise]) -> None:
         """Run one promise against a fresh fake (parametrized by the channelsync pytest plugin)."""
         capabilities = self.channel_class.capabilities()
@@ -61,20 +85,8 @@ class ChannelContract:
             pytest.skip(f"{self.channel_class.type_name} does not claim {promise.capability}")
         if promise.__name__ in self.excused:
             pytest.skip(f"excused: {self.excused[promise.__name__]}")
-        harness = ContractHarness(
-            channel_class=self.channel_class,
-            settings=self.settings,
-            credentials=self.credentials,
-            make_fake=self.make_fake,
-            start=self.start,
-        )
-        try:
-            asyncio.run(promise().check(harness))
-        except ContractViolation as violation:
-            observed = str(violation)
-        except Exception as error:  # noqa: BLE001 - a crash breaks the promise too
-            observed = f"raised {type(error).__name__}: {error}"
-        else:
+        observed = self.violation(promise)
+        if observed is None:
             return
         pytest.fail(
             f"{self.channel_class.type_name} breaks the promise {promise.__name__}: "

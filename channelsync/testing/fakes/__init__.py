@@ -4,11 +4,21 @@ A fake marketplace is a stateful stand-in for one marketplace's API, written fro
 wire reference so that it catches a plugin that gets the wire format wrong. The
 built-in plugins' fakes are built from these parts, and so can a third party's: the
 author writes only the wire format (:meth:`FakeMarketplace.operation_of`,
-:meth:`FakeMarketplace.handle`, :meth:`FakeMarketplace.fault_response`).
+:meth:`FakeMarketplace.handle`, :meth:`FakeMarketplace.fault_response`) and the
+marketplace's own words for the changes tests drive (:class:`ControlSurface`).
 """
 
 from __future__ import annotations
 
+from channelsync.testing.fakes.control import (
+    ControlSurface,
+    OrderChange,
+    PageHook,
+    PageKind,
+    PageServed,
+    RefundChange,
+    UnsupportedChange,
+)
 from channelsync.testing.fakes.faults import ALL_FAULTS, Fault, FaultInjector
 from channelsync.testing.fakes.generate import (
     CatalogueSeed,
@@ -34,6 +44,7 @@ from channelsync.testing.fakes.state import (
 __all__ = [
     "ALL_FAULTS",
     "CatalogueSeed",
+    "ControlSurface",
     "FakeChange",
     "FakeItem",
     "FakeMarketplace",
@@ -46,11 +57,17 @@ __all__ = [
     "Fault",
     "FaultInjector",
     "LoopbackServer",
+    "OrderChange",
     "OrderGenerator",
+    "PageHook",
+    "PageKind",
+    "PageServed",
     "PushMessage",
     "PushQueue",
+    "RefundChange",
     "SeedItem",
     "SeedSku",
     "ThrottleRule",
+    "UnsupportedChange",
     "demo_catalogue",
 ]

@@ -11,6 +11,7 @@ from typing import ClassVar
 import httpx
 
 from channelsync.clock import Clock, SystemClock
+from channelsync.testing.fakes.control import ControlSurface
 from channelsync.testing.fakes.faults import Fault, FaultInjector
 from channelsync.testing.fakes.server import LoopbackServer
 from channelsync.testing.fakes.state import FakeStore
@@ -52,7 +53,7 @@ class _Bucket:
         return (1.0 - self.tokens) / self.rule.rate
 
 
-class FakeMarketplace(abc.ABC):
+class FakeMarketplace(ControlSurface, abc.ABC):
     """A stateful stand-in for one marketplace's API, written from its wire reference.
 
     Subclasses implement the wire format only: :meth:`operation_of` names the call
@@ -67,7 +68,9 @@ class FakeMarketplace(abc.ABC):
     and :attr:`Fault.TRUNCATED` replace or cut the real answer after it was applied.
 
     Mount it in-process with :meth:`transport` (an ``httpx.MockTransport``), or serve
-    it on loopback HTTP with :meth:`serve`.
+    it on loopback HTTP with :meth:`serve`. Tests drive it through the control surface
+    (:class:`~channelsync.testing.fakes.control.ControlSurface`): forced page sizes,
+    hooks between pages, and order, refund, listing and price changes.
     """
 
     #: Per-operation limits enforced with the marketplace's own throttle answer.
@@ -80,6 +83,7 @@ class FakeMarketplace(abc.ABC):
         #: Calls answered, by operation (faulted ones included).
         self.calls: Counter[str] = Counter()
         self._buckets: dict[str, _Bucket] = {}
+        self._init_control()
 
     @abc.abstractmethod
     def operation_of(self, request: httpx.Request) -> str:

@@ -22,6 +22,7 @@ from channelsync.channels import (
     EventsCapability,
     InventoryCapability,
     ListingsCapability,
+    Operation,
     OrdersCapability,
     Page,
     PricingCapability,
@@ -294,6 +295,7 @@ class AmazonChannel(
             marketplace_ids=self.settings.marketplace_ids,
             fulfillment=self.settings.fulfillment,
             details=self._order_details,
+            page_size=self.limits.batch_size(Operation.PULL_ORDERS),
         )
 
     # -- events ---------------------------------------------------------------------
@@ -363,14 +365,15 @@ class AmazonChannel(
     # -- listings -------------------------------------------------------------------
 
     async def iter_listings(self) -> AsyncIterator[Listing]:
-        """Yield every listing in the home marketplace, 20 per page, sorted by SKU."""
+        """Yield every listing in the home marketplace, a declared page (20) at a time."""
+        size = self.limits.batch_size(Operation.LIST_LISTINGS)
 
         async def fetch(token: str) -> Page[Listing, str]:
             body = await self.http.request_json(
                 "GET",
                 listings.items_path(self.settings.seller_id),
                 operation="searchListingsItems",
-                params=listings.search_params(self.marketplace_id, token or None),
+                params=listings.search_params(self.marketplace_id, token or None, page_size=size),
             )
             page = listings.parse_search_page(body, self.name, self.marketplace_id)
             if self.settings.fulfillment == "AFN" and page.items:

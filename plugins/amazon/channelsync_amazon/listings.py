@@ -59,12 +59,14 @@ def items_path(seller_id: str, sku: str | None = None) -> str:
     return base if sku is None else f"{base}/{sku_path(sku)}"
 
 
-def search_params(marketplace_id: str, page_token: str | None) -> dict[str, str]:
+def search_params(
+    marketplace_id: str, page_token: str | None, *, page_size: int = LISTINGS_PAGE_SIZE
+) -> dict[str, str]:
     """Return the query of one ``searchListingsItems`` page, sorted by SKU for stable paging."""
     params = {
         "marketplaceIds": marketplace_id,
         "includedData": _INCLUDED,
-        "pageSize": str(LISTINGS_PAGE_SIZE),
+        "pageSize": str(page_size),
         "sortBy": "sku",
         "sortOrder": "ASC",
     }

@@ -80,6 +80,8 @@ def orders_params(
     marketplace_ids: Sequence[str],
     fulfillment: str,
     next_token: str | None,
+    *,
+    page_size: int = MAX_RESULTS_PER_PAGE,
 ) -> dict[str, str]:
     """Return one ``getOrders`` query: the window's filters, or the ``NextToken`` page."""
     params = {"MarketplaceIds": ",".join(marketplace_ids)}
@@ -92,7 +94,7 @@ def orders_params(
     params["LastUpdatedAfter"] = format_time(window.start)
     params["LastUpdatedBefore"] = format_time(window.end)
     params["FulfillmentChannels"] = fulfillment
-    params["MaxResultsPerPage"] = str(MAX_RESULTS_PER_PAGE)
+    params["MaxResultsPerPage"] = str(page_size)
     return params
 
 
@@ -233,8 +235,10 @@ class OrdersWire:
         marketplace_ids: Sequence[str],
         fulfillment: str,
         details: DetailCache[Order] | None = None,
+        page_size: int = MAX_RESULTS_PER_PAGE,
     ) -> None:
         self._client = client
+        self._page_size = page_size
         self._channel = channel
         self._marketplace_ids = tuple(marketplace_ids)
         self._fulfillment = fulfillment
@@ -249,7 +253,11 @@ class OrdersWire:
                 "/orders/v0/orders",
                 operation="getOrders",
                 params=orders_params(
-                    window, self._marketplace_ids, self._fulfillment, token or None
+                    window,
+                    self._marketplace_ids,
+                    self._fulfillment,
+                    token or None,
+                    page_size=self._page_size,
                 ),
             )
             payload = _payload(body, "getOrders answer")

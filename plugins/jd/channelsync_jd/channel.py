@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -145,6 +146,7 @@ class JdChannel(
             default_span=timedelta(days=1),
             lag=timedelta(minutes=1),
             overlap=timedelta(minutes=5),
+            paging="backward",
         ),
         # The ids every community map agrees on; all others come from the carrier list.
         carrier_codes={Carrier.SF: "467", Carrier.EMS: "465"},
@@ -390,24 +392,37 @@ class JdChannel(
         """Yield every order modified inside ``window``, cut into spans JD accepts."""
         size = self.limits.batch_size(Operation.PULL_ORDERS)
         for piece in split_window(window, self.limits.order_window.max_span):
+            async for info in self._order_infos(piece, size):
+                yield order_from_info(info, channel=self.name)
+
+    async def _order_infos(self, piece: TimeWindow, size: int) -> AsyncIterator[dict[str, Any]]:
+        """Yield the orders of one span: the last page first, page 1 again at the end.
+
+        An order that changes while the pages are read leaves the span and moves the
+        ones behind it a place forward; read backwards, they move onto pages still to
+        come instead of past the reader. Without a total, pages are read forward until
+        a short one.
+        """
+        first = await self._search_orders(piece, 1, size)
+        infos, total = _order_page(first)
+        if total is None:
             page: int | None = 1
             while page is not None:
-                result = await self._search_orders(piece, page, size)
-                infos = result.get("orderInfoList") or []
-                if not isinstance(infos, list):
-                    raise DataError("orderInfoList is not a list", operation=SEARCH_ORDERS)
                 for info in infos:
-                    if not isinstance(info, dict):
-                        raise DataError("an orderInfo is not an object", operation=SEARCH_ORDERS)
-                    yield order_from_info(info, channel=self.name)
-                total = result.get("orderTotal")
-                try:
-                    known = None if total in (None, "") else int(total)
-                except (TypeError, ValueError):
-                    raise DataError(
-                        f"orderTotal {total!r} is not a number", operation=SEARCH_ORDERS
-                    ) from None
-                page = next_page_number(page, size, len(infos), known)
+                    yield info
+                page = next_page_number(page, size, len(infos), None)
+                if page is not None:
+                    infos, _ = _order_page(await self._search_orders(piece, page, size))
+            return
+        pages = max(1, math.ceil(total / size))
+        if pages == 1:
+            for info in infos:
+                yield info
+            return
+        for number in range(pages, 0, -1):
+            infos, _ = _order_page(await self._search_orders(piece, number, size))
+            for info in infos:
+                yield info
 
     async def _search_orders(self, window: TimeWindow, page: int, size: int) -> dict[str, Any]:
         root = await self.call(
@@ -519,3 +534,18 @@ class JdChannel(
         if order.status in SHIPPED:
             return ShipmentResult(order_id=shipment.order_id, already_shipped=True)
         raise error
+
+
+def _order_page(result: Mapping[str, Any]) -> tuple[list[dict[str, Any]], int | None]:
+    """Return the order infos of one search answer and its ``orderTotal`` (``None``: absent)."""
+    infos = result.get("orderInfoList") or []
+    if not isinstance(infos, list):
+        raise DataError("orderInfoList is not a list", operation=SEARCH_ORDERS)
+    if not all(isinstance(info, dict) for info in infos):
+        raise DataError("an orderInfo is not an object", operation=SEARCH_ORDERS)
+    total = result.get("orderTotal")
+    try:
+        known = None if total in (None, "") else int(total)
+    except (TypeError, ValueError):
+        raise DataError(f"orderTotal {total!r} is not a number", operation=SEARCH_ORDERS) from None
+    return infos, known

@@ -13,6 +13,7 @@ from channelsync.channels import ChannelLimits, Operation, PullCursor, TimeWindo
 from channelsync.clock import CHINA_STANDARD_TIME, FakeClock, parse_local_time
 from channelsync.errors import DataError, InvalidRequestError, NotFoundError
 from channelsync.models import Money, OrderStatus, Shipment
+from channelsync.testing.fakes import OrderChange, PageKind, PageServed
 
 SEARCH = "jingdong.pop.order.search"
 
@@ -66,14 +67,15 @@ async def test_search_sends_beijing_wall_clock_times(channel: JdChannel, fake: F
     assert params["end_date"] == "2024-03-01 11:30:00"
 
 
-@pytest.mark.parametrize(("page_size", "count", "pages"), [(2, 4, 2), (2, 5, 3), (3, 0, 1)])
+# Past one page, the last page is read first and page 1 again at the end.
+@pytest.mark.parametrize(("page_size", "count", "calls"), [(2, 4, 3), (2, 5, 4), (3, 0, 1)])
 async def test_order_paging_edges(
     fake: FakeJos,
     clock: FakeClock,
     make: Callable[..., JdChannel],
     page_size: int,
     count: int,
-    pages: int,
+    calls: int,
 ) -> None:
     start = clock.now()
     made = fake.generate_orders(count)
@@ -83,7 +85,31 @@ async def test_order_paging_edges(
     async with make(_paged(page_size)) as channel:
         found = [order async for order in channel.fetch_orders(window)]
     assert sorted(o.order_id for o in found) == sorted(o.order_id for o in made)
-    assert fake.calls[SEARCH] == pages
+    assert fake.calls[SEARCH] == calls
+
+
+async def test_orders_shipped_while_their_pages_are_read_cost_no_other_order(
+    fake: FakeJos, clock: FakeClock, make: Callable[..., JdChannel]
+) -> None:
+    # Found by the contract (PagesStayConsistentWhileOrdersChange): pages were read first
+    # to last, so orders shipped during the read shifted others past the reader.
+    start = clock.now()
+    made = [order.order_id for order in fake.generate_orders(7)]
+    clock.advance(120)
+    shipped: list[str] = []
+
+    def ship_the_first_page(page: PageServed) -> None:
+        if page.kind is PageKind.ORDERS and not shipped:
+            for order_id in page.keys:
+                fake.change_order(order_id, OrderChange.SHIPPED)
+                shipped.append(order_id)
+
+    fake.on_page(ship_the_first_page)
+    window = TimeWindow(start=start - timedelta(minutes=1), end=start + timedelta(minutes=1))
+    async with make(_paged(3)) as channel:
+        found = {order.order_id async for order in channel.fetch_orders(window)}
+    assert len(shipped) == 3
+    assert set(made) - set(shipped) <= found
 
 
 async def test_a_window_longer_than_a_month_is_split(

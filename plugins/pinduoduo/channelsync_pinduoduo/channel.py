@@ -14,6 +14,7 @@ from channelsync.channels import (
     ChannelSettings,
     InventoryCapability,
     ListingsCapability,
+    Operation,
     OrdersCapability,
     Page,
     PricingCapability,
@@ -61,7 +62,6 @@ from channelsync_pinduoduo.carriers import PddCarrier, carrier_from_record, find
 from channelsync_pinduoduo.envelope import PddClassifier, decode_body, success_root
 from channelsync_pinduoduo.limits import (
     CAPABILITY_NOTES,
-    MAX_PAGE_SIZE,
     PDD_LIMITS,
     REFUND_QUERY_STATUSES,
 )
@@ -209,15 +209,16 @@ class PinduoduoChannel(
     # -- listings -------------------------------------------------------------------
 
     async def iter_listings(self) -> AsyncIterator[Listing]:
-        """Yield every SKU of every goods, on sale or not, 100 goods per page."""
+        """Yield every SKU of every goods, on sale or not, a declared page (100) at a time."""
         method = "pdd.goods.list.get"
+        size = self.limits.batch_size(Operation.LIST_LISTINGS)
 
         async def fetch(page: int) -> Page[Listing, int]:
-            root = await self.call(method, {"page": page, "page_size": MAX_PAGE_SIZE})
+            root = await self.call(method, {"page": page, "page_size": size})
             goods = list_of(root, "goods_list", method)
             listings = [x for entry in goods for x in listings_from_goods(entry, self.name)]
             listings = [await self._with_price(listing) for listing in listings]
-            following = next_page_number(page, MAX_PAGE_SIZE, len(goods), total_count(root, method))
+            following = next_page_number(page, size, len(goods), total_count(root, method))
             return Page(listings, following)
 
         async for listing in paginate(fetch, 1, what=method):
@@ -361,22 +362,22 @@ class PinduoduoChannel(
     # -- orders ---------------------------------------------------------------------
 
     async def _backward(
-        self, method: str, params: Mapping[str, Any], key: str
+        self, method: str, params: Mapping[str, Any], key: str, size: int
     ) -> AsyncIterator[Any]:
         """Yield every entry of a windowed list, reading the last page first as PDD advises.
 
         An entry that changes while the pages are read leaves the window; reading
         backwards, that shifts entries onto pages already read instead of past them.
         """
-        first = await self.call(method, {**params, "page": 1, "page_size": MAX_PAGE_SIZE})
-        last = math.ceil(total_count(first, method) / MAX_PAGE_SIZE)
+        first = await self.call(method, {**params, "page": 1, "page_size": size})
+        last = math.ceil(total_count(first, method) / size)
         if last <= 1:
             for entry in list_of(first, key, method):
                 yield entry
             return
 
         async def fetch(page: int) -> Page[Any, int]:
-            root = await self.call(method, {**params, "page": page, "page_size": MAX_PAGE_SIZE})
+            root = await self.call(method, {**params, "page": page, "page_size": size})
             return Page(list_of(root, key, method), page - 1 if page > 1 else None)
 
         async for entry in paginate(fetch, last, what=method):
@@ -392,7 +393,8 @@ class PinduoduoChannel(
             "is_lucky_flag": 0,
         }
         method = "pdd.order.number.list.increment.get"
-        async for record in self._backward(method, params, "order_sn_list"):
+        size = self.limits.batch_size(Operation.PULL_ORDERS)
+        async for record in self._backward(method, params, "order_sn_list", size):
             yield order_from_record(record, self.name)
 
     async def _order_record(self, order_id: str) -> dict[str, Any]:
@@ -498,5 +500,6 @@ class PinduoduoChannel(
                 "start_updated_at": to_unix(window.start),
                 "end_updated_at": to_unix(window.end),
             }
-            async for record in self._backward(method, params, "refund_list"):
+            size = self.limits.batch_size(Operation.PULL_REFUNDS)
+            async for record in self._backward(method, params, "refund_list", size):
                 yield refund_from_record(record, self.name)

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from channelsync.channels import ListingsCapability
+from channelsync.channels import ListingsCapability, Operation
 from channelsync.clock import CHINA_STANDARD_TIME
 from channelsync.errors import AuthenticationError, AuthorizationError, ChannelError, DataError
 from channelsync.models import Listing, ListingStatus, ListingStatusChange, UpdateResult
@@ -56,8 +56,12 @@ class TopListings(TopGateway, ListingsCapability):
 
     #: ``page_no * page_size`` TOP answers at most; slices stay under it.
     deep_paging_limit: ClassVar[int] = 20_000
-    item_page_size: ClassVar[int] = 200
     sku_group_size: ClassVar[int] = 40
+
+    @property
+    def item_page_size(self) -> int:
+        """Items per page of the item lists: the declared ``LIST_LISTINGS`` size."""
+        return self.limits.batch_size(Operation.LIST_LISTINGS)
 
     async def iter_listings(self) -> AsyncIterator[Listing]:
         """Yield every listing of the shop: on sale, shelved off and sold out."""

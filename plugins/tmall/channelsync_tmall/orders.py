@@ -17,12 +17,10 @@ from typing import Any, ClassVar
 
 from channelsync.channels import (
     DetailCache,
+    Operation,
     OrdersCapability,
-    Page,
     RefundsCapability,
     TimeWindow,
-    next_page_number,
-    paginate,
 )
 from channelsync.errors import DataError, NotFoundError
 from channelsync.models import Order, Refund
@@ -70,10 +68,18 @@ _SECOND = timedelta(seconds=1)
 class TopOrders(TopGateway, OrdersCapability, RefundsCapability):
     """Pulls trades and refunds by modified time and reads single trades in full."""
 
-    trade_page_size: ClassVar[int] = 50
     #: ``page_no * page_size`` TOP answers at most; busier slices are halved.
     deep_paging_limit: ClassVar[int] = 20_000
-    refund_page_size: ClassVar[int] = 100
+
+    @property
+    def trade_page_size(self) -> int:
+        """Trades per page of the increment list: the declared ``PULL_ORDERS`` size."""
+        return self.limits.batch_size(Operation.PULL_ORDERS)
+
+    @property
+    def refund_page_size(self) -> int:
+        """Refunds per page of the refund list: the declared ``PULL_REFUNDS`` size."""
+        return self.limits.batch_size(Operation.PULL_REFUNDS)
 
     # -- orders -----------------------------------------------------------------------
 
@@ -179,27 +185,44 @@ class TopOrders(TopGateway, OrdersCapability, RefundsCapability):
     async def fetch_refunds(self, window: TimeWindow) -> AsyncIterator[Refund]:
         """Yield every refund modified inside ``window``, slicing long windows."""
         for start, end in split_window(window, self.limits.order_window.span):
-
-            async def page(
-                page_no: int, start: datetime = start, end: datetime = end
-            ) -> Page[dict[str, Any], int]:
-                root = await self.call(
-                    REFUNDS_METHOD,
-                    {
-                        "fields": REFUND_FIELDS,
-                        "start_modified": format_time(start),
-                        "end_modified": format_time(end),
-                        "page_no": page_no,
-                        "page_size": self.refund_page_size,
-                    },
-                )
-                refunds = nested_list(root, "refunds", "refund", operation=REFUNDS_METHOD)
-                total = _count(root, REFUNDS_METHOD)
-                following = next_page_number(page_no, self.refund_page_size, len(refunds), total)
-                return Page(refunds, following)
-
-            async for record in paginate(page, 1, what=REFUNDS_METHOD):
+            async for record in self._refund_records(start, end):
                 try:
                     yield refund_from_record(self.name, record)
                 except DataError as error:
                     raise error.with_context(channel=self.name, operation=REFUNDS_METHOD) from None
+
+    async def _refund_page(
+        self, start: datetime, end: datetime, page_no: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        root = await self.call(
+            REFUNDS_METHOD,
+            {
+                "fields": REFUND_FIELDS,
+                "start_modified": format_time(start),
+                "end_modified": format_time(end),
+                "page_no": page_no,
+                "page_size": self.refund_page_size,
+            },
+        )
+        refunds = nested_list(root, "refunds", "refund", operation=REFUNDS_METHOD)
+        return refunds, _count(root, REFUNDS_METHOD)
+
+    async def _refund_records(
+        self, start: datetime, end: datetime
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Yield the refunds of one slice: the last page first, page 1 again at the end.
+
+        A refund that changes while the pages are read leaves the slice and moves the
+        ones behind it a place forward; read backwards, they move onto pages still to
+        come instead of past the reader (TOP's advice for its modified-time lists).
+        """
+        first, total = await self._refund_page(start, end, 1)
+        pages = max(1, math.ceil(total / self.refund_page_size))
+        if pages == 1:
+            for record in first:
+                yield record
+            return
+        for page_no in range(pages, 0, -1):
+            refunds, _ = await self._refund_page(start, end, page_no)
+            for record in refunds:
+                yield record

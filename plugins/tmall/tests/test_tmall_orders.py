@@ -18,6 +18,7 @@ from channelsync.models import (
     Shipment,
     ShipmentLine,
 )
+from channelsync.testing.fakes import PageKind, PageServed
 
 from .conftest import START, MakeChannel
 
@@ -138,7 +139,8 @@ async def test_refunds_pull(channel: TmallChannel, fake: FakeTop, clock: FakeClo
     assert got.updated_at == datetime(2024, 3, 1, 4, 2, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("count", "calls"), [(0, 1), (100, 1), (101, 2)])
+# Past one page, the last page is read first and page 1 again at the end.
+@pytest.mark.parametrize(("count", "calls"), [(0, 1), (100, 1), (101, 3)])
 async def test_refund_paging(
     channel: TmallChannel, fake: FakeTop, clock: FakeClock, count: int, calls: int
 ) -> None:
@@ -153,6 +155,32 @@ async def test_refund_paging(
         refunds = [r async for r in channel.fetch_refunds(window)]
     assert len(refunds) == count
     assert fake.calls["taobao.refunds.receive.get"] == calls
+
+
+async def test_refunds_settled_while_their_pages_are_read_cost_no_other_refund(
+    channel: TmallChannel, fake: FakeTop, clock: FakeClock
+) -> None:
+    # Found by the contract (PagesStayConsistentWhileRefundsChange): refunds were paged
+    # first to last, so refunds settled during the read shifted others past the reader.
+    for item in fake.store.items.values():
+        for sku in item.skus:
+            sku.quantity = 1000
+    opened = [fake.request_refund(o.order_id).refund_id for o in fake.generate_orders(150)]
+    clock.advance(400)
+    settled: list[str] = []
+
+    def settle_the_first_page(page: PageServed) -> None:
+        if page.kind is PageKind.REFUNDS and not settled:
+            for refund_id in page.keys:
+                fake.settle_refund(refund_id)
+                settled.append(refund_id)
+
+    fake.on_page(settle_the_first_page)
+    window = TimeWindow(start=START, end=START + timedelta(minutes=5))
+    async with channel:
+        pulled = {r.refund_id async for r in channel.fetch_refunds(window)}
+    assert len(settled) == 100
+    assert set(opened) - set(settled) <= pulled
 
 
 def _shipment(order_id: str, *lines: str, tracking: str = "SF1234567890") -> Shipment:

@@ -100,7 +100,8 @@ class DouyinSettings(ChannelSettings):
     sign_method: SignMethod = "hmac-sha256"
     """``hmac-sha256`` (what the official SDKs send) or ``md5``."""
     page_size: int = Field(default=100, ge=1, le=100)
-    """Orders and products per page (the gateway allows at most 100)."""
+    """Orders and products per page (the gateway allows at most 100; the declared
+    limits cap it too)."""
 
 
 class DouyinChannel(
@@ -172,6 +173,10 @@ class DouyinChannel(
         )
         return read_data(response, method)
 
+    def page_size(self, operation: Operation) -> int:
+        """Return the page size for a paged read: the setting, within the declared limit."""
+        return min(self.settings.page_size, self.limits.batch_size(operation))
+
     async def _refresh_token(self) -> AccessToken:
         data = await self.call(
             "token.refresh",
@@ -201,7 +206,7 @@ class DouyinChannel(
                 yield order
 
     async def _search(self, start: int, end: int) -> AsyncIterator[object]:
-        size = self.settings.page_size
+        size = self.page_size(Operation.PULL_ORDERS)
         first, total = await self._search_page(start, end, 0)
         if total > MAX_SEARCH_RESULTS:
             if end - start < 2:
@@ -236,7 +241,7 @@ class DouyinChannel(
                 "order_by": "update_time",
                 "order_asc": True,
                 "page": page,
-                "size": self.settings.page_size,
+                "size": self.page_size(Operation.PULL_ORDERS),
             },
         )
         what = f"order.searchList page {page}"
@@ -252,7 +257,7 @@ class DouyinChannel(
 
     async def iter_listings(self) -> AsyncIterator[Listing]:
         """Yield one listing per SKU of every product on sale or in the warehouse."""
-        size = self.settings.page_size
+        size = self.page_size(Operation.LIST_LISTINGS)
         page = 1
         while True:
             data = await self.call("product.listV2", {"page": page, "size": size})

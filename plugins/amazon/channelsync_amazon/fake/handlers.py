@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from channelsync.testing.fakes import PageKind
 from channelsync_amazon.fake import orders
 from channelsync_amazon.fake.catalogue import apply_patches, is_afn, issue, render_item
 from channelsync_amazon.fake.feeds import FakeFeed, advance
@@ -102,8 +103,9 @@ def searchListingsItems(
             size = int(params.get("pageSize", "10"))
         except ValueError:
             size = 0
-        if not 1 <= size <= 20:
-            raise FakeRequestError(400, "InvalidInput", "pageSize must be 1 to 20")
+        most = fake.page_size_limit(20)
+        if not 1 <= size <= most:
+            raise FakeRequestError(400, "InvalidInput", f"pageSize must be 1 to {most}")
         sort_by = params.get("sortBy", "lastUpdatedDate")
         descending = params.get("sortOrder", "DESC") == "DESC"
         pairs = list(fake.store.iter_skus())
@@ -128,6 +130,7 @@ def searchListingsItems(
         next_token = fake.token("listings")
         fake.listing_tokens[next_token] = (skus, offset + size, size)
         body["pagination"] = {"nextToken": next_token}
+    fake.page_served(PageKind.LISTINGS, "searchListingsItems", page)
     return 200, body
 
 

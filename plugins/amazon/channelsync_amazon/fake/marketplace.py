@@ -28,7 +28,6 @@ import httpx
 from channelsync.clock import Clock
 from channelsync.testing.fakes import (
     FakeItem,
-    FakeMarketplace,
     FakeOrder,
     FakeSku,
     Fault,
@@ -41,6 +40,7 @@ from channelsync.testing.fakes import (
 )
 from channelsync_amazon.fake import access, handlers, notifications
 from channelsync_amazon.fake.aws_keys import AwsKey
+from channelsync_amazon.fake.control import SellingPartnerControl
 from channelsync_amazon.fake.feeds import FakeDocument, FakeFeed
 from channelsync_amazon.fake.notifications import (
     GRANTLESS_OPERATIONS,
@@ -82,7 +82,7 @@ _RATE_HEADER_STATUSES = frozenset({200, 201, 202, 204, 400, 404})
 Route = tuple[str, tuple[str, ...]]
 
 
-class FakeSellingPartner(NotificationsMixin, FakeMarketplace):
+class FakeSellingPartner(NotificationsMixin, SellingPartnerControl):
     """A fake Amazon seller account: listings, FBA stock, feeds, orders, shipments."""
 
     #: SP-API default usage plans (reference §5).

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from channelsync.testing.fakes import FakeOrder, FakeShipment
+from channelsync.testing.fakes import FakeOrder, FakeShipment, PageKind
 from channelsync_amazon.fake.wire import FakeRequestError, iso, parse_iso, read_json
 
 if TYPE_CHECKING:
@@ -161,6 +161,7 @@ def get_orders(fake: FakeSellingPartner, params: Mapping[str, str]) -> dict[str,
         next_token = fake.token("orders")
         fake.order_tokens[next_token] = (matched, offset + size, size, echo)
         payload["NextToken"] = next_token
+    fake.page_served(PageKind.ORDERS, "getOrders", page)
     return {"payload": payload}
 
 
@@ -188,8 +189,9 @@ def _filter(
         size = int(params.get("MaxResultsPerPage", "100"))
     except ValueError:
         size = 0
-    if not 1 <= size <= 100:
-        raise FakeRequestError(400, "InvalidInput", "MaxResultsPerPage must be 1 to 100")
+    most = fake.page_size_limit(100)
+    if not 1 <= size <= most:
+        raise FakeRequestError(400, "InvalidInput", f"MaxResultsPerPage must be 1 to {most}")
     statuses = set(_csv(params, "OrderStatuses"))
     if statuses - _STATUSES:
         raise FakeRequestError(400, "InvalidInput", "OrderStatuses has an unknown status")

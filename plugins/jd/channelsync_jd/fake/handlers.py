@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from channelsync.clock import CHINA_STANDARD_TIME, parse_local_time
+from channelsync.testing.fakes import PageKind
 from channelsync_jd.fake.wire import (
     CODE_PARAMETER,
     error_response,
@@ -83,8 +84,9 @@ def _page(rows: list[dict[str, Any]], page_no: int, size: int) -> dict[str, Any]
 def search_wares(fake: FakeJos, params: dict[str, Any]) -> httpx.Response:
     """``jingdong.ware.read.searchWare4Valid``: wares by status, paged by pageNo/pageSize."""
     page_no, size = _int(params.get("pageNo", 1)), _int(params.get("pageSize", 20))
-    if page_no is None or page_no < 1 or size is None or not 1 <= size <= _WARE_PAGE_MAX:
-        return error_response(CODE_PARAMETER, f"pageNo >= 1, pageSize 1..{_WARE_PAGE_MAX}")
+    most = fake.page_size_limit(_WARE_PAGE_MAX)
+    if page_no is None or page_no < 1 or size is None or not 1 <= size <= most:
+        return error_response(CODE_PARAMETER, f"pageNo >= 1, pageSize 1..{most}")
     statuses = {int(s) for s in _ids(params.get("wareStatusValue")) if s.isdigit()}
     wanted = _ids(params.get("wareId"))
     rows = [
@@ -95,15 +97,19 @@ def search_wares(fake: FakeJos, params: dict[str, Any]) -> httpx.Response:
     ]
     if page_no > _WARE_PAGES_SERVED:
         return success("jingdong.ware.read.searchWare4Valid", _page([], 1, size))
-    return success("jingdong.ware.read.searchWare4Valid", _page(rows, page_no, size))
+    page = _page(rows, page_no, size)
+    keys = [str(row["wareId"]) for row in page["page"]["data"]]
+    fake.page_served(PageKind.LISTINGS, "jingdong.ware.read.searchWare4Valid", keys)
+    return success("jingdong.ware.read.searchWare4Valid", page)
 
 
 def search_skus(fake: FakeJos, params: dict[str, Any]) -> httpx.Response:
     """``jingdong.sku.read.searchSkuList``: SKUs of wares, paged by pageNo/page_size."""
     page_no = _int(params.get("pageNo", 1))
     size = _int(params.get("page_size", _SKU_PAGE_DEFAULT))
-    if page_no is None or page_no < 1 or size is None or not 1 <= size <= _SKU_PAGE_MAX:
-        return error_response(CODE_PARAMETER, f"pageNo >= 1, page_size 1..{_SKU_PAGE_MAX}")
+    most = fake.page_size_limit(_SKU_PAGE_MAX)
+    if page_no is None or page_no < 1 or size is None or not 1 <= size <= most:
+        return error_response(CODE_PARAMETER, f"pageNo >= 1, page_size 1..{most}")
     wares, skus = _ids(params.get("wareId")), _ids(params.get("skuId"))
     statuses = _ids(params.get("skuStatuValue")) or {"1", "2"}
     rows = [
@@ -217,8 +223,9 @@ def search_orders(  # noqa: PLR0911 - one refusal per documented rule
     if not fields:
         return _search_failure("optional_fields is required", "optional_fields不能为空")
     page, size = _int(params.get("page", "1")), _int(params.get("page_size", "20"))
-    if page is None or page < 1 or size is None or not 1 <= size <= _ORDER_PAGE_MAX:
-        return _search_failure(f"page >= 1, page_size 1..{_ORDER_PAGE_MAX}", "分页参数错误")
+    most = fake.page_size_limit(_ORDER_PAGE_MAX)
+    if page is None or page < 1 or size is None or not 1 <= size <= most:
+        return _search_failure(f"page >= 1, page_size 1..{most}", "分页参数错误")
     try:
         start, end = _window(params, states, fake.clock.now())
     except ValueError:
@@ -243,7 +250,9 @@ def search_orders(  # noqa: PLR0911 - one refusal per documented rule
         "orderInfoList": [_fields(order_info(order), fields) for order in chunk],
         "orderTotal": len(matched),
     }
-    return success("jingdong.pop.order.search", {"searchorderinfo_result": result})
+    answer = success("jingdong.pop.order.search", {"searchorderinfo_result": result})
+    fake.page_served(PageKind.ORDERS, "jingdong.pop.order.search", [o.order_id for o in chunk])
+    return answer
 
 
 def get_order(fake: FakeJos, params: dict[str, Any]) -> httpx.Response:

@@ -20,7 +20,6 @@ from channelsync.clock import CHINA_STANDARD_TIME, Clock, SystemClock
 from channelsync.http import ParamDigest, sign_params
 from channelsync.testing.fakes import (
     FakeItem,
-    FakeMarketplace,
     FakeOrder,
     FakeShipment,
     FakeSku,
@@ -31,6 +30,7 @@ from channelsync.testing.fakes import (
     ThrottleRule,
 )
 from channelsync_jd.fake import handlers
+from channelsync_jd.fake.control import JosControl
 from channelsync_jd.fake.wire import (
     CODE_CALL_LIMITED,
     CODE_INVALID_METHOD,
@@ -86,7 +86,7 @@ def _parse_timestamp(text: str) -> datetime | None:
     return naive.replace(tzinfo=CHINA_STANDARD_TIME)
 
 
-class FakeJos(FakeMarketplace):
+class FakeJos(JosControl):
     """A fake JD shop behind the JOS gateway: wares, SKUs, stock, orders, shipments.
 
     Accepts one app (``app_key``/``app_secret``) and the tokens it issued. Per-method

@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from channelsync.testing.fakes import FakeItem, FakeMarketplace, FakeShipment, FakeSku, PushQueue
+from channelsync.testing.fakes import FakeItem, FakeShipment, FakeSku, PageKind, PushQueue
+from channelsync_pinduoduo.fake.control import PddControl
 from channelsync_pinduoduo.fake.pmc import APP_TOPICS
 from channelsync_pinduoduo.fake.wire import (
     LOGISTICS_COMPANIES,
@@ -71,11 +72,11 @@ class Params:
         except ValueError:
             raise Reject(21001, "业务参数错误", f"{name} is not an integer") from None
 
-    def page(self) -> tuple[int, int]:
-        """Return ``(page, page_size)``: pages from 1, at most 100 per page."""
-        page, size = self.integer("page", 1), self.integer("page_size", MAX_PAGE_SIZE)
-        if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
-            raise Reject(21001, "业务参数错误", f"page >= 1 and page_size <= {MAX_PAGE_SIZE}")
+    def page(self, most: int = MAX_PAGE_SIZE) -> tuple[int, int]:
+        """Return ``(page, page_size)``: pages from 1, at most ``most`` (100) per page."""
+        page, size = self.integer("page", 1), self.integer("page_size", most)
+        if page < 1 or not 1 <= size <= most:
+            raise Reject(21001, "业务参数错误", f"page >= 1 and page_size <= {most}")
         return page, size
 
 
@@ -83,7 +84,7 @@ def _paged(entries: Sequence[Any], page: int, size: int) -> list[Any]:
     return list(entries[(page - 1) * size : page * size])
 
 
-class PddHandlers(FakeMarketplace):
+class PddHandlers(PddControl):
     """The business methods of the fake PDD gateway (authentication lives in the subclass)."""
 
     #: Price commits accepted so far (PDD numbers each as a goods commit).
@@ -128,20 +129,20 @@ class PddHandlers(FakeMarketplace):
         raise Reject(21001, "业务参数错误", "sku not found in goods")
 
     def _goods_list(self, params: Params, _partial: bool) -> httpx.Response:
-        page, size = params.page()
+        page, size = params.page(self.page_size_limit(MAX_PAGE_SIZE))
         goods = list(self.store.items.values())
         on_sale, outer_id = params.get("is_onsale"), params.get("outer_id")
         if on_sale is not None:
             goods = [g for g in goods if int(g.on_sale) == int(on_sale)]
         elif outer_id is not None:
             goods = [g for g in goods if any(s.merchant_code == outer_id for s in g.skus)]
-        return ok(
+        chunk = _paged(goods, page, size)
+        answer = ok(
             "pdd.goods.list.get",
-            {
-                "total_count": len(goods),
-                "goods_list": [render_goods(g) for g in _paged(goods, page, size)],
-            },
+            {"total_count": len(goods), "goods_list": [render_goods(g) for g in chunk]},
         )
+        self.page_served(PageKind.LISTINGS, "pdd.goods.list.get", [g.item_id for g in chunk])
+        return answer
 
     def _skus_get(self, params: Params, _partial: bool) -> httpx.Response:
         item = self._goods(params)
@@ -218,7 +219,7 @@ class PddHandlers(FakeMarketplace):
 
     def _order_increment(self, params: Params, _partial: bool) -> httpx.Response:
         start, end = self._window(params)
-        page, size = params.page()
+        page, size = params.page(self.page_size_limit(MAX_PAGE_SIZE))
         status, refund = params.integer("order_status"), params.integer("refund_status")
         if status not in (1, 2, 3, 5) or refund not in (1, 2, 3, 4, 5):
             raise Reject(21001, "业务参数错误", "order_status or refund_status out of range")
@@ -232,14 +233,16 @@ class PddHandlers(FakeMarketplace):
             ),
             key=lambda order: (order.modified, order.order_id),
         )
-        body: dict[str, Any] = {
-            "order_sn_list": [render_order(o, self.store) for o in _paged(matching, page, size)]
-        }
+        chunk = _paged(matching, page, size)
+        body: dict[str, Any] = {"order_sn_list": [render_order(o, self.store) for o in chunk]}
         if params.get("use_has_next") == "true":
             body["has_next"] = page * size < len(matching)
         else:
             body["total_count"] = len(matching)
-        return ok("pdd.order.number.list.increment.get", body)
+        answer = ok("pdd.order.number.list.increment.get", body)
+        keys = [o.order_id for o in chunk]
+        self.page_served(PageKind.ORDERS, "pdd.order.number.list.increment.get", keys)
+        return answer
 
     @staticmethod
     def _refund_group(extra: Mapping[str, Any]) -> int:
@@ -294,7 +297,7 @@ class PddHandlers(FakeMarketplace):
     def _refund_increment(self, params: Params, _partial: bool) -> httpx.Response:
         wanted, kind = params.integer("after_sales_status"), params.integer("after_sales_type")
         start, end = self._window(params)
-        page, size = params.page()
+        page, size = params.page(self.page_size_limit(MAX_PAGE_SIZE))
         if kind not in (1, 2, 3, 4, 5):
             raise Reject(21001, "业务参数错误", "after_sales_type out of range")
         order_sn = params.get("order_sn")
@@ -312,13 +315,14 @@ class PddHandlers(FakeMarketplace):
             ),
             key=lambda r: (r.modified, r.refund_id),
         )
-        return ok(
+        chunk = _paged(refunds, page, size)
+        answer = ok(
             "pdd.refund.list.increment.get",
-            {
-                "total_count": len(refunds),
-                "refund_list": [render_refund(r) for r in _paged(refunds, page, size)],
-            },
+            {"total_count": len(refunds), "refund_list": [render_refund(r) for r in chunk]},
         )
+        keys = [r.refund_id for r in chunk]
+        self.page_served(PageKind.REFUNDS, "pdd.refund.list.increment.get", keys)
+        return answer
 
     # -- message service --------------------------------------------------------------
 

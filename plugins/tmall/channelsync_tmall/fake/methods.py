@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channelsync.clock import Clock, parse_local_time
-from channelsync.testing.fakes import FakeItem, FakeOrder, FakeShipment, FakeSku, FakeStore
+from channelsync.testing.fakes import (
+    FakeItem,
+    FakeOrder,
+    FakeShipment,
+    FakeSku,
+    FakeStore,
+    PageKind,
+)
 from channelsync_tmall.fake.wire import (
     TopFault,
     item_record,
@@ -122,6 +129,16 @@ class TopMethods:
     #: ``page_no * page_size`` beyond which the item lists refuse to page.
     deep_paging_limit: int = 20_000
 
+    if TYPE_CHECKING:  # the fake-marketplace toolkit's control surface
+
+        def page_size_limit(self, documented: int) -> int:
+            """Return the largest page to serve."""
+            ...
+
+        def page_served(self, kind: PageKind, operation: str, keys: Sequence[str]) -> None:
+            """Record a page just answered."""
+            ...
+
     # -- helpers ----------------------------------------------------------------------
 
     def _item(self, params: Params) -> FakeItem:
@@ -143,7 +160,7 @@ class TopMethods:
         unknown = [f for f in fields if f not in ITEM_LIST_FIELDS]
         if unknown:
             raise _invalid("fields", f"not allowed here: {','.join(unknown)}")
-        page_no, page_size = _page(params, 200)
+        page_no, page_size = _page(params, self.page_size_limit(200))
         if page_no * page_size > self.deep_paging_limit or (not on_sale and page_no > 101):
             raise _invalid("page_no", "page too deep; narrow start_modified/end_modified")
         start, end = _time(params, "start_modified"), _time(params, "end_modified")
@@ -171,6 +188,8 @@ class TopMethods:
         body: Body = {"total_results": len(chosen)}
         if page:
             body["items"] = {"item": [item_record(item, fields) for item in page]}
+        method = "taobao.items.onsale.get" if on_sale else "taobao.items.inventory.get"
+        self.page_served(PageKind.LISTINGS, method, [item.item_id for item in page])
         return body
 
     def items_onsale_get(self, params: Params) -> Body:
@@ -357,7 +376,7 @@ class TopMethods:
             raise _missing("end_modified")
         if end < start or end - start > timedelta(days=1):
             raise _invalid("end_modified", "start_modified to end_modified must be within one day")
-        page_no, page_size = _page(params, 100)
+        page_no, page_size = _page(params, self.page_size_limit(100))
         status = params.get("status")
         chosen = [
             o
@@ -373,6 +392,8 @@ class TopMethods:
             body["total_results"] = len(chosen)
         if page:
             body["trades"] = {"trade": [trade_record(o, fields, full=False) for o in page]}
+        keys = [o.order_id for o in page]
+        self.page_served(PageKind.ORDERS, "taobao.trades.sold.increment.get", keys)
         return body
 
     def _order(self, tid: str) -> FakeOrder | None:
@@ -449,7 +470,7 @@ class TopMethods:
     def refunds_receive_get(self, params: Params) -> Body:
         """``taobao.refunds.receive.get``."""
         _fields(params)
-        page_no, page_size = _page(params, 100)
+        page_no, page_size = _page(params, self.page_size_limit(100))
         start, end = _time(params, "start_modified"), _time(params, "end_modified")
         status = params.get("status")
         chosen = [
@@ -466,6 +487,8 @@ class TopMethods:
             body = {"has_next": page_no * page_size < len(chosen)}
         if page:
             body["refunds"] = {"refund": [refund_record(r, self._order(r.order_id)) for r in page]}
+        keys = [r.refund_id for r in page]
+        self.page_served(PageKind.REFUNDS, "taobao.refunds.receive.get", keys)
         return body
 
 

@@ -19,7 +19,6 @@ from channelsync.clock import Clock, parse_local_time
 from channelsync.http import ParamDigest, sign_params
 from channelsync.testing.fakes import (
     FakeItem,
-    FakeMarketplace,
     FakeOrder,
     FakeRefund,
     FakeSku,
@@ -29,6 +28,7 @@ from channelsync.testing.fakes import (
     SeedItem,
     ThrottleRule,
 )
+from channelsync_tmall.fake.control import TopControl
 from channelsync_tmall.fake.methods import Body, Params, TopMethods, token_result
 from channelsync_tmall.fake.wire import TopFault, error_body, json_response, root_key
 
@@ -49,7 +49,7 @@ _COLOUR_VID = 28320
 _HTML_502 = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
-class FakeTop(TopMethods, FakeMarketplace):
+class FakeTop(TopMethods, TopControl):
     """A stateful fake of the TOP gateway for one app and one shop.
 
     Verifies the app key, the signature (``md5``, ``hmac``, ``hmac-sha256``), the

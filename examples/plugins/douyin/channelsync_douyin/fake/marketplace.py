@@ -26,7 +26,9 @@ from channelsync.testing.fakes import (
     FakeSku,
     Fault,
     FaultInjector,
+    OrderChange,
     OrderGenerator,
+    PageKind,
     SeedItem,
     ThrottleRule,
 )
@@ -73,6 +75,7 @@ class FakeDouyin(FakeMarketplace):
 
     #: QPS per method for one app; the real grants are per app and not published.
     throttle_rules: ClassVar[dict[str, ThrottleRule]] = {}
+    order_changes: ClassVar[frozenset[OrderChange]] = frozenset(OrderChange)
     default_throttle = ThrottleRule(rate=20.0, burst=20)
 
     def __init__(
@@ -163,22 +166,40 @@ class FakeDouyin(FakeMarketplace):
             # The first SKU order shares the shop order's id, as on the platform.
             line.line_id = str(int(order.order_id) + position)
 
-    def _touch(self, order: FakeOrder) -> None:
-        order.modified = self.clock.now()
-
     def cancel_order(self, order_id: str) -> FakeOrder:
         """Cancel an order as a buyer does before it ships (已取消)."""
-        order = self.store.orders[order_id]
-        order.status = "4"
-        self._touch(order)
-        return order
+        return self.change_order(order_id, OrderChange.CANCELLED)
 
     def request_refund(self, order_id: str) -> FakeOrder:
         """Open an after-sale refund request on every line (售后申请, 待退款)."""
-        order = self.store.orders[order_id]
-        order.extra["after_sale"] = {line.line_id: (6, 1) for line in order.lines}
-        self._touch(order)
-        return order
+        return self.change_order(order_id, OrderChange.REFUND_REQUESTED)
+
+    def apply_order_change(self, order: FakeOrder, change: OrderChange) -> None:
+        """Write ``change`` as the gateway reports it.
+
+        That is ``order_status``, ``main_status``, the SKU orders' after-sale state and
+        the shipment.
+        """
+        if change is OrderChange.REFUND_REQUESTED:
+            # after_sale_status 6 (售后申请), refund_status 1 (待退款) on every SKU order.
+            order.extra["after_sale"] = {line.line_id: (6, 1) for line in order.lines}
+            return
+        if change in (OrderChange.SHIPPED, OrderChange.COMPLETED) and not order.shipments:
+            # Shipped from the shop's back office, not through order.logisticsAdd.
+            number = f"SF{int(order.order_id) % 10**13:013d}"
+            order.shipments.append(
+                FakeShipment(order.order_id, "shunfeng", number, self.clock.now())
+            )
+        order.status = {
+            OrderChange.SHIPPED: "3",
+            OrderChange.COMPLETED: "5",
+            OrderChange.CANCELLED: "4",
+            OrderChange.REFUNDED: "4",
+        }[change]
+        if change is OrderChange.REFUNDED:
+            # A fully refunded order closes (4) with a refund-closed main_status.
+            order.extra["main_status"] = 39
+            order.extra["after_sale"] = {line.line_id: (12, 3) for line in order.lines}
 
     def expire_token(self, token: str) -> None:
         """Make ``token`` expired, as the gateway does after its lifetime."""
@@ -291,7 +312,7 @@ class FakeDouyin(FakeMarketplace):
         size, page = params.get("size"), params.get("page")
         if not isinstance(size, int) or not isinstance(page, int):
             raise _Refused(40002, "缺少必选参数", "isv.missing-parameter", "page和size必填")
-        if not 0 < size <= 100:
+        if not 0 < size <= self.page_size_limit(100):
             raise _invalid("isv.parameter-invalid:20008", "单次查询订单数超过限制")
         if page < 0:
             raise _invalid("isv.parameter-invalid:10035", "查询订单列表页数不能小于0")
@@ -317,7 +338,7 @@ class FakeDouyin(FakeMarketplace):
         )
         matched.sort(key=sort_key, reverse=not params.get("order_asc", False))
         chunk = matched[page * size : (page + 1) * size]
-        return ok(
+        answer = ok(
             {
                 "page": page,
                 "size": size,
@@ -325,6 +346,8 @@ class FakeDouyin(FakeMarketplace):
                 "shop_order_list": [render_order(o, self.shop_id) for o in chunk],
             }
         )
+        self.page_served(PageKind.ORDERS, "order.searchList", [o.order_id for o in chunk])
+        return answer
 
     def _order_detail(self, params: dict[str, Any]) -> httpx.Response:
         if not params.get("shop_order_id"):
@@ -400,11 +423,12 @@ class FakeDouyin(FakeMarketplace):
         page, size = params.get("page"), params.get("size")
         if not isinstance(page, int) or page < 1:
             raise _invalid("isv.parameter-invalid:2010004", "页数从1开始")
-        if not isinstance(size, int) or not 1 <= size <= 100 or page * size > 10_000:
+        limit = self.page_size_limit(100)
+        if not isinstance(size, int) or not 1 <= size <= limit or page * size > 10_000:
             raise _invalid("isv.parameter-invalid:2010004", "size填写范围1~100，page*size不超过1万")
         products = [i for i in self.store.items.values() if i.extra.get("status", 0) != 2]
         chunk = products[(page - 1) * size : page * size]
-        return ok(
+        answer = ok(
             {
                 "data": [render_product(item) for item in chunk],
                 "total": len(products),
@@ -412,6 +436,8 @@ class FakeDouyin(FakeMarketplace):
                 "size": size,
             }
         )
+        self.page_served(PageKind.LISTINGS, "product.listV2", [i.item_id for i in chunk])
+        return answer
 
     def _refresh(self, params: dict[str, Any]) -> httpx.Response:
         if params.get("grant_type") != "refresh_token":
