@@ -132,3 +132,8 @@ def test_the_topic_lists_follow_the_reference() -> None:
     assert {topic_kind(t) for t in ITEM_TOPICS} == {EventKind.LISTING}
     assert topic_kind("taobao_trade_TradeAlipayCreate") is EventKind.ORDER  # by prefix
     assert topic_kind("taobao_fenxiao_FxOrderSuccess") is None
+
+
+def test_deeply_nested_content_is_a_problem_not_a_crash() -> None:
+    with pytest.raises(MessageProblem, match="not JSON"):
+        to_event(_message("taobao_trade_TradeCreate", "[" * 100_000), delivery="c1")

@@ -74,6 +74,11 @@ _quiet = logging.getLogger("channelsync_tmall.fake.tmc_server.websockets")
 _quiet.setLevel(logging.WARNING)
 
 
+def _data_id(key: str) -> HeaderValue:
+    # The SDK reads ``dataid`` with toString(): a number where it is one, else text.
+    return Int64(int(key)) if key.isdigit() and int(key) < 2**63 else key
+
+
 class _Connection(ServerConnection):
     """A server connection that remembers when it last heard from its client."""
 
@@ -472,7 +477,7 @@ class TmcServer:
             "userid": Int64(SELLER_ID),
             "nick": SELLER_NICK,
             "publisher": _PUBLISHER,
-            "dataid": Int64(int(message.key)) if message.key.isdigit() else message.key,
+            "dataid": _data_id(message.key),
             "outtime": self.clock.now(),
         }
         if self._rng.random() < 0.5:  # whether the server sets __kind=3 is not documented

@@ -110,7 +110,7 @@ def _content(message: DataMessage) -> Mapping[str, Any]:
     try:
         # Decimal for fractions: no value of the message ever passes through a float.
         document = json.loads(message.content, parse_float=Decimal)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise MessageProblem("content is not JSON", message.message_id) from None
     if not isinstance(document, dict):
         raise MessageProblem("content is not a JSON object", message.message_id)
