@@ -151,10 +151,13 @@ async def test_malformed_frames_are_skipped_and_logged_with_the_channel(
     bad = tmc.inject("bad_content")
     unknown = tmc.inject("unknown_topic")
     stranger = tmc.inject("unknown_token")
-    fake.generate_orders(1)
-    event = await stream.next()
-    assert event.topic == "taobao_trade_TradeCreate"
+    waiting = asyncio.ensure_future(stream.next())
     await until(lambda: {bad, unknown} <= set(tmc.confirmed))
+    await until(lambda: len(caplog.records) >= 6)
+    assert not waiting.done()  # none of them became an event
+    fake.generate_orders(1)
+    event = await waiting
+    assert event.topic == "taobao_trade_TradeCreate"
     assert stranger not in tmc.confirmed  # dropped, never confirmed
     messages = [r.getMessage() for r in caplog.records]
     assert all(CHANNEL in m for m in messages)
@@ -178,7 +181,7 @@ async def test_a_bad_signature_is_refused_and_the_listener_backs_off(
         listener = channel.listen()
         stream = EventStream(listener)
         waiting = asyncio.ensure_future(stream.next())
-        await until(lambda: tmc.counts["refused"] >= 2)
+        await until(lambda: listener.status.reconnects >= 2)
         assert not waiting.done()  # refused every time: no event, only waits
         waiting.cancel()
         await asyncio.gather(waiting, return_exceptions=True)
@@ -290,7 +293,7 @@ async def test_the_auth_token_is_fetched_for_every_connect_where_required(
         async with make_channel(events_url=server.url) as plain:
             stream = EventStream(plain.listen())
             waiting = asyncio.ensure_future(stream.next())
-            await until(lambda: server.counts["refused"] >= 1)
+            await until(lambda: stream.listener.status.reconnects >= 1)
             waiting.cancel()
             await asyncio.gather(waiting, return_exceptions=True)
             await stream.close()

@@ -233,11 +233,22 @@ class TmcConnection(EventConnection):
             return
         self._closed = True
         task, self._pull_task = self._pull_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self._ws.close()
+        try:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        finally:
+            await _close(self._ws)
+
+
+async def _close(websocket: ClientConnection) -> None:
+    """Close ``websocket``; if the closing handshake is interrupted, drop the connection."""
+    try:
+        await websocket.close()
+    except BaseException:
+        websocket.transport.abort()
+        raise
 
 
 def _close_reason(exc: ConnectionClosed) -> str:
@@ -292,7 +303,7 @@ class TmcListener(ReconnectingListener):
         try:
             session = await self._handshake(websocket, token)
         except BaseException:
-            await websocket.close()
+            await _close(websocket)
             raise
         connection = TmcConnection(
             websocket,
