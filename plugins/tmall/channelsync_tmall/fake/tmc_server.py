@@ -67,6 +67,8 @@ _PULL, _CONFIRM, _DATA, _FAILED = 1, 2, 3, 20
 _PUBLISHER = "taobao"
 _REFUSED = 401
 _BAD_REQUEST = 400
+#: Messages pushed per look at the queue.
+_BATCH = 32
 
 # The WebSocket library logs every connection at INFO; the fake stays quiet, as its
 # HTTP servers do, and keeps the library's warnings.
@@ -443,9 +445,13 @@ class TmcServer:
             outbox, session.outbox = session.outbox, []
             for raw in outbox:
                 await session.websocket.send(raw)
-            for message in self.push.take(session.name):
+            duplicated = self.push.counts["duplicated"]
+            batch = self.push.take(session.name, _BATCH)
+            for message in batch:
                 await session.websocket.send(self._data_frame(message, session.token))
                 self.counts["data_frames"] += 1
+            if len(batch) >= _BATCH and self.push.counts["duplicated"] == duplicated:
+                continue  # a full batch of due messages: more may be waiting
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.tick):
                     await session.wake.wait()
