@@ -14,6 +14,7 @@ from channelsync.channels import (
     OrderWindow,
     RateLimit,
 )
+from channelsync_tmall.events import TopEvents
 from channelsync_tmall.gateway import TmallSettings
 from channelsync_tmall.inventory import TopInventory
 from channelsync_tmall.mapping import CARRIER_CODES
@@ -65,7 +66,7 @@ TMALL_LIMITS = ChannelLimits(
 )
 
 
-class TmallChannel(TopInventory, TopShipments):
+class TmallChannel(TopInventory, TopShipments, TopEvents):
     """Tmall and Taobao shops through the Taobao Open Platform (TOP) gateway."""
 
     type_name: ClassVar[str] = "tmall"
@@ -97,4 +98,9 @@ class TmallChannel(TopInventory, TopShipments):
             "chosen sub-orders; a trade already shipped counts as success."
         ),
         Capability.REFUNDS: "refunds pulled by modified time (taobao.refunds.receive.get).",
+        Capability.EVENTS: (
+            "Taobao's message service (TMC) over WebSocket (events_url, group_name): trade, "
+            "refund and item topics as order, refund and listing events; the shop is opted in "
+            "with taobao.tmc.user.permit. A hint beside polling, which stays on."
+        ),
     }

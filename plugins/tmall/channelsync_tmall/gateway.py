@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import httpx
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from channelsync.channels import Channel, ChannelSettings
 from channelsync.errors import AuthenticationError, ChannelError, DataError, PermanentChannelError
@@ -35,6 +35,28 @@ class TmallSettings(ChannelSettings):
 
     app_key: str = Field(min_length=1, description="The app's AppKey.")
     sign_method: Literal["md5", "hmac", "hmac-sha256"] = "md5"
+    events_url: str = Field(
+        default="ws://mc.api.taobao.com/",
+        description="The TMC (message service) WebSocket endpoint the events listener "
+        "connects to: production `ws://mc.api.taobao.com/`, the sandbox "
+        "`ws://mc.api.tbsandbox.com/`, or a local fake.",
+    )
+    group_name: str = Field(
+        default="default",
+        min_length=1,
+        max_length=32,
+        description="The TMC message group the events listener consumes (`default` unless "
+        "the app added groups with taobao.tmc.group.add).",
+    )
+
+    @field_validator("events_url")
+    @classmethod
+    def _websocket_url(cls, value: str) -> str:
+        scheme, _, rest = value.partition("://")
+        host = rest.split("/", 1)[0]
+        if scheme not in ("ws", "wss") or not host:
+            raise ValueError(f"must be a ws:// or wss:// URL, got {value!r}")
+        return value
 
 
 class TopGateway(Channel[TmallSettings]):

@@ -46,7 +46,9 @@ DIGESTS: Mapping[str, ParamDigest] = {
 }
 
 #: Gateway methods called with the app's own signature only (no shop session).
-SESSIONLESS_METHODS = frozenset({"taobao.top.auth.token.refresh", "taobao.top.auth.token.create"})
+SESSIONLESS_METHODS = frozenset(
+    {"taobao.top.auth.token.refresh", "taobao.top.auth.token.create", "taobao.tmc.auth.get"}
+)
 
 #: The parameters a signer owns; replaced, never signed twice, when a call is re-signed.
 _SYSTEM_NAMES = frozenset(

@@ -25,11 +25,15 @@ from channelsync.testing.fakes import (
     Fault,
     FaultInjector,
     OrderGenerator,
+    PushQueue,
     SeedItem,
     ThrottleRule,
 )
 from channelsync_tmall.fake.control import TopControl
 from channelsync_tmall.fake.methods import Body, Params, TopMethods, token_result
+from channelsync_tmall.fake.tmc_methods import TmcMethods
+from channelsync_tmall.fake.tmc_server import TmcServer
+from channelsync_tmall.fake.tmc_topics import TmcAnnouncer
 from channelsync_tmall.fake.wire import TopFault, error_body, json_response, root_key
 
 __all__ = ["FakeTop"]
@@ -39,7 +43,7 @@ _DIGESTS = {
     "hmac": ParamDigest.HMAC_MD5,
     "hmac-sha256": ParamDigest.HMAC_SHA256,
 }
-_SESSIONLESS = frozenset({"taobao.top.auth.token.refresh"})
+_SESSIONLESS = frozenset({"taobao.top.auth.token.refresh", "taobao.tmc.auth.get"})
 _SKEW = timedelta(minutes=10)
 _FIRST_TID = 3725362658812595205
 _FIRST_ITEM = 600000000001
@@ -49,13 +53,17 @@ _COLOUR_VID = 28320
 _HTML_502 = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
-class FakeTop(TopMethods, TopControl):
+class FakeTop(TopMethods, TmcMethods, TopControl):
     """A stateful fake of the TOP gateway for one app and one shop.
 
     Verifies the app key, the signature (``md5``, ``hmac``, ``hmac-sha256``), the
     timestamp (GMT+8 or epoch milliseconds, within 10 minutes of its clock) and the
     session, then answers with TOP's envelopes. Calls are throttled per app and
     method with TOP's code 7 answer. Answers on ``/router/rest`` (and ``/``).
+
+    Its changes are announced as TMC messages on :attr:`push` (only the topics the
+    shop permitted with ``taobao.tmc.user.permit``: none until then);
+    :meth:`serve_events` serves them over TMC's WebSocket protocol.
     """
 
     #: Every method: what one app may call per second before TOP bans it.
@@ -96,6 +104,16 @@ class FakeTop(TopMethods, TopControl):
             seed=seed,
             decorate=self._number_sub_orders,
         )
+        #: The shop's TMC messages (what the TMC server pushes).
+        self.push = PushQueue(clock=self.clock, seed=seed)
+        self.tmc_auth_tokens: set[str] = set()
+        self.tmc_groups: frozenset[str] = frozenset({"default"})
+        #: Serving events opts the shop in to every topic if it never called the permit
+        #: (the demo shop); otherwise nothing is announced before a permit.
+        self.tmc_permit_on_serve = False
+        self.tmc = TmcAnnouncer(self.push, self.store)
+        self.store.on_change(self.tmc)
+        self._seed = seed
         self._handlers: dict[str, Callable[[Params, bool], Body]] = {
             "taobao.items.onsale.get": lambda p, _f: self.items_onsale_get(p),
             "taobao.items.inventory.get": lambda p, _f: self.items_inventory_get(p),
@@ -112,6 +130,9 @@ class FakeTop(TopMethods, TopControl):
             "taobao.logistics.offline.send": lambda p, _f: self.logistics_offline_send(p),
             "taobao.refunds.receive.get": lambda p, _f: self.refunds_receive_get(p),
             "taobao.top.auth.token.refresh": lambda p, _f: self._refresh(p),
+            "taobao.tmc.user.permit": lambda p, _f: self.tmc_user_permit(dict(p)),
+            "taobao.tmc.user.get": lambda p, _f: self.tmc_user_get(dict(p)),
+            "taobao.tmc.auth.get": lambda p, _f: self.tmc_auth_get(dict(p)),
         }
 
     # -- state the marketplace itself changes -----------------------------------------
@@ -177,24 +198,25 @@ class FakeTop(TopMethods, TopControl):
         for position, line in enumerate(order.lines, start=1):
             line.line_id = str(int(order.order_id) + position)
 
-    def _change(self, tid: str, status: str) -> FakeOrder:
+    def _change(self, tid: str, status: str, change: str) -> FakeOrder:
         with self.store.lock:
             order = self.store.orders[tid]
             order.status = status
             order.modified = self.clock.now()
+            self.store.changed(order, change)
             return order
 
     def close_by_taobao(self, tid: str) -> FakeOrder:
         """Close the trade before payment (the buyer cancelled or it timed out)."""
-        return self._change(tid, "TRADE_CLOSED_BY_TAOBAO")
+        return self._change(tid, "TRADE_CLOSED_BY_TAOBAO", "cancelled")
 
     def forbid_shipping(self, tid: str) -> FakeOrder:
         """Forbid shipping the paid trade (group buy not formed, controlled goods)."""
-        return self._change(tid, "PAID_FORBID_CONSIGN")
+        return self._change(tid, "PAID_FORBID_CONSIGN", "updated")
 
     def confirm_receipt(self, tid: str) -> FakeOrder:
         """Confirm receipt for the buyer: the trade is finished."""
-        return self._change(tid, "TRADE_FINISHED")
+        return self._change(tid, "TRADE_FINISHED", "finished")
 
     def request_refund(
         self,
@@ -235,7 +257,45 @@ class FakeTop(TopMethods, TopControl):
             if refund.line_id is not None:
                 order.extra.setdefault("line_refund", {})[refund.line_id] = status
             order.modified = refund.modified
+            change = {"SUCCESS": "refunded", "CLOSED": "closed"}.get(status, "updated")
+            self.store.changed(refund, change)
             return refund
+
+    def serve_events(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        require_auth_token: bool = False,
+        gzip_rate: float = 0.3,
+        idle_timeout: float | None = None,
+        timestamp_tolerance: timedelta = timedelta(minutes=10),
+    ) -> TmcServer:
+        """Serve this shop's TMC messages over WebSocket; ``.url`` is the ``events_url``.
+
+        Stop it with ``.stop()`` or use it as a context manager.
+        """
+        server = TmcServer(
+            app_key=self.app_key,
+            secret=self._secret,
+            push=self.push,
+            clock=self.clock,
+            auth_tokens=self.tmc_auth_tokens,
+            groups=self.tmc_groups,
+            host=host,
+            port=port,
+            require_auth_token=require_auth_token,
+            gzip_rate=gzip_rate,
+            idle_timeout=idle_timeout,
+            timestamp_tolerance=timestamp_tolerance,
+            seed=self._seed,
+        )
+        if self.tmc_permit_on_serve and self.push.permitted == frozenset():
+            self.tmc_user_permit({})
+        server.start()
+        self.tmc.add_waker(server.wake)
+        server.on_stop(lambda: self.tmc.remove_waker(server.wake))
+        return server
 
     def expire_session(self) -> None:
         """Every session issued so far expires (TOP answers code 27 ``session-expired``)."""
@@ -292,6 +352,7 @@ class FakeTop(TopMethods, TopControl):
             body = self._handlers[method](params, partial_failure)
         except TopFault as fault:
             return self._error(fault)
+        self.tmc.announce_call(method, params)
         body["request_id"] = self._request_id()
         return json_response({root_key(operation): body})
 

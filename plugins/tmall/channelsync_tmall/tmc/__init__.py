@@ -1,0 +1,1 @@
+"""Taobao's message service (TMC): the toplink frames, the messages, topics and the listener."""
