@@ -247,7 +247,9 @@ class EngineConfig(_Settings):
     "recent sales" reach when ranking channels of equal priority;
     ``low_stock_threshold`` is the level below which the low-stock alert fires (by
     default the scarcity level); ``order_lookback_hours`` is how far back the first
-    order pull of a channel reaches.
+    order pull of a channel reaches. ``fresh_reads`` lets order pulls also read the
+    newest span a channel's completeness lag excludes, for early visibility (only
+    channels that declare a floor for it; the span is read again later, complete).
     """
 
     strict: bool = False
@@ -255,6 +257,7 @@ class EngineConfig(_Settings):
     sales_window_days: int = Field(default=7, ge=1)
     low_stock_threshold: NonNegativeInt | None = None
     order_lookback_hours: int = Field(default=24, ge=1)
+    fresh_reads: bool = True
 
 
 class DaemonConfig(_Settings):

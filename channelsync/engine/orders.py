@@ -1,8 +1,13 @@
 """Order ingestion: pull each channel from its stored cursor and apply what changed.
 
 Each pull reads one window after the cursor (with the overlap the channel declares)
-and is repeated until the channel has caught up. Orders are deduped by (channel,
-order id): an order already stored with the same or a newer version is skipped.
+and is repeated until the channel has caught up; the last one also reads the newest
+span the channel's completeness lag excludes, where the channel declares a floor for
+it and ``[engine] fresh_reads`` is on. Those orders are applied at once, as early
+visibility; the cursor moves by the lagged rule only, so the span is read again,
+complete, by later pulls, and the dedupe makes the second read harmless. Orders are
+deduped by (channel, order id): an order already stored with the same or a newer
+version is skipped, and a newer version read later supersedes it.
 Each pulled page is applied in one transaction together with its stock events and
 the outbox entries they cause (:class:`OrderPage`: bulk reads, one decision per
 order, bulk writes); one order that cannot be applied is parked with its reason and
@@ -86,7 +91,7 @@ async def ingest_orders(context: EngineContext, channel: OrdersCapability) -> In
     report = IngestReport(channel=name)
     cursor = stored_cursor(context, name, CURSOR_KIND)
     for _ in range(_MAX_WINDOWS):
-        pull = await channel.pull_orders(cursor)
+        pull = await channel.pull_orders(cursor, fresh=context.config.fresh_reads)
         report.windows += 1
         _apply_page(context, name, pull.orders, report)
         with context.store.transaction() as session:

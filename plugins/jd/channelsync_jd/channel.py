@@ -145,6 +145,8 @@ class JdChannel(
             default_span=timedelta(days=1),
             lag=timedelta(minutes=1),
             overlap=timedelta(minutes=5),
+            # JOS sets no floor: fresh reads go up to the clock.
+            fresh_lag=timedelta(0),
         ),
         # The ids every community map agrees on; all others come from the carrier list.
         carrier_codes={Carrier.SF: "467", Carrier.EMS: "465"},
