@@ -16,6 +16,7 @@ from datetime import timedelta
 from channelsync.engine.allocation import Allocation, ChannelShare, allocate
 from channelsync.engine.context import EngineContext
 from channelsync.engine.outbox import Kind, stock_urgency
+from channelsync.engine.pace import SlicePace
 from channelsync.engine.pricing import CurrencyNote, check_currency, plan_price, record_currency
 from channelsync.models import ListingStatus
 from channelsync.plugins import LowStockAlert
@@ -70,6 +71,13 @@ def _plan_slice(
     skus = session.skus_by_id(ids)
     positions = session.positions(ids)
     sales = session.recent_sales(ids, now - timedelta(days=context.config.sales_window_days))
+    pace = SlicePace.read(
+        session,
+        context.visibility,
+        ids,
+        window_seconds=context.config.pace_window_seconds,
+        now=now,
+    )
     by_sku: dict[int, list[BindingRecord]] = defaultdict(list)
     for binding in session.bindings(sku_ids=ids):
         if binding.channel in context.channels and binding.sku_id is not None:
@@ -84,15 +92,17 @@ def _plan_slice(
             report.oversold[sku.merchant_code] = -available
         bindings = by_sku.get(sku_id, [])
         selling = sorted({b.channel for b in bindings})
+        shares = [
+            ChannelShare(name, context.channels[name].settings, sales.get((sku_id, name), 0))
+            for name in selling
+            if context.channels[name].pushes_stock
+        ]
         allocation = allocate(
             available,
-            [
-                ChannelShare(name, context.channels[name].settings, sales.get((sku_id, name), 0))
-                for name in selling
-                if context.channels[name].pushes_stock
-            ],
+            shares,
             strict=context.config.strict,
             threshold=context.config.scarce_threshold,
+            in_flight=pace.in_flight(sku_id, (share.channel for share in shares)),
         )
         if allocation.overcommitted:
             report.overcommitted.append(sku.merchant_code)

@@ -51,6 +51,10 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "fresh_reads": "Order pulls also read the newest span a channel's completeness lag "
         "excludes, for early visibility (channels that declare a floor for it); the span "
         "is read again later, complete.",
+        "pace_window_seconds": "How far back a SKU's sales per channel are counted for its "
+        "pace: the units it may have sold and not yet been seen (pace times each channel's "
+        "visibility delay) are held back and it is partitioned that much earlier; `0` turns "
+        "this off.",
     },
     "DaemonConfig": {
         "pull_interval": "Seconds between order pulls of a channel.",
