@@ -13,8 +13,9 @@ soon as its available stock is at or below the fixed threshold plus that amount;
 :func:`channelsync.engine.allocation.allocate` and the oversell explanation page for
 the rule and what it proves.
 
-``r_c`` is the SKU's units reserved by channel ``c``'s orders over the last
-``[engine] pace_window_seconds`` divided by that window. ``d_c`` is *measured*: the
+``r_c`` is the SKU's units reserved by channel ``c``'s orders per second, over the last
+``[engine] pace_window_seconds`` or over its last quarter, whichever is higher (so a
+burst counts within minutes). ``d_c`` is *measured*: the
 engine records, for every order imported for the first time while it was keeping up,
 the seconds between the order's creation on the marketplace and its import, per
 channel and per way of seeing orders (:class:`VisibilityMode`); the store keeps the
@@ -48,6 +49,8 @@ __all__ = [
 
 #: Samples a mode needs before its measured figure replaces the declared one.
 MIN_SAMPLES = 20
+#: The pace is the higher of the window's and of its last 1/_SHORT's.
+_SHORT = 4
 #: The pull interval assumed where no daemon said otherwise (the daemon's default).
 DEFAULT_PULL_INTERVAL = 60.0
 
@@ -173,8 +176,15 @@ class SlicePace:
         """Read the sales of the last ``window_seconds`` and the measured delays (two queries)."""
         if window_seconds <= 0:
             return cls({}, {})
-        sold = session.recent_sales(sku_ids, now - timedelta(seconds=window_seconds))
-        rates = {key: units / window_seconds for key, units in sold.items() if units > 0}
+        ids = list(sku_ids)
+        rates: dict[tuple[int, str], float] = {}
+        # The whole window, and its last quarter: a burst shows in the pace within
+        # minutes instead of being averaged over the quiet time before it.
+        for seconds in (window_seconds, max(1, window_seconds // _SHORT)):
+            sold = session.recent_sales(ids, now - timedelta(seconds=seconds))
+            for key, units in sold.items():
+                if units > 0:
+                    rates[key] = max(rates.get(key, 0.0), units / seconds)
         return cls(rates, visibility.delays(session.visibility()) if rates else {})
 
     def in_flight(self, sku_id: int, channels: Iterable[str]) -> int:
