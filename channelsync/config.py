@@ -247,7 +247,12 @@ class EngineConfig(_Settings):
     "recent sales" reach when ranking channels of equal priority;
     ``low_stock_threshold`` is the level below which the low-stock alert fires (by
     default the scarcity level); ``order_lookback_hours`` is how far back the first
-    order pull of a channel reaches.
+    order pull of a channel reaches. ``fresh_reads`` lets order pulls also read the
+    newest span a channel's completeness lag excludes, for early visibility (only
+    channels that declare a floor for it; the span is read again later, complete).
+    ``pace_window_seconds`` is how far back a SKU's sales rate per channel is measured
+    for pace-aware protection (the units that may be sold and not yet seen are held
+    back, and the SKU is partitioned that much earlier); ``0`` turns that off.
     """
 
     strict: bool = False
@@ -255,6 +260,8 @@ class EngineConfig(_Settings):
     sales_window_days: int = Field(default=7, ge=1)
     low_stock_threshold: NonNegativeInt | None = None
     order_lookback_hours: int = Field(default=24, ge=1)
+    fresh_reads: bool = True
+    pace_window_seconds: NonNegativeInt = 900
 
 
 class DaemonConfig(_Settings):

@@ -34,6 +34,7 @@ from channelsync.channels.windows import (
     TimeWindow,
     WindowRead,
     collect_newest,
+    plan_fresh_read,
     plan_window,
     read_next_window,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "collect_newest",
     "next_page_number",
     "paginate",
+    "plan_fresh_read",
     "plan_window",
     "read_next_window",
 ]

@@ -83,6 +83,15 @@ class OrderWindow(_Frozen):
     advises); ``lag`` how far behind the marketplace clock a window must end;
     ``overlap`` how far each pull reaches back before the stored cursor so that late
     writes on the marketplace side are not missed.
+
+    ``fresh_lag`` opts the channel in to fresh reads: how close to the marketplace
+    clock a read may end at all (the marketplace's own floor, such as Amazon's
+    "``*Before`` at least two minutes ago"). A pull that has caught up then also reads
+    ``[now - lag, now - fresh_lag)``, the span the completeness lag still excludes, so
+    orders are seen early; the cursor still advances by ``lag`` only, so that span is
+    read again later, complete. Declare it only where a young read may *miss* records
+    (read again later) but never returns an order incomplete under a version the
+    later read repeats. ``None`` (the default): no fresh reads.
     """
 
     max_span: timedelta
@@ -90,6 +99,7 @@ class OrderWindow(_Frozen):
     lag: timedelta = timedelta(0)
     overlap: timedelta = timedelta(minutes=5)
     paging: Literal["forward", "backward"] = "forward"
+    fresh_lag: timedelta | None = None
 
     @model_validator(mode="after")
     def _check(self) -> OrderWindow:
@@ -104,6 +114,8 @@ class OrderWindow(_Frozen):
             )
         if self.lag < timedelta(0) or self.overlap < timedelta(0):
             raise ValueError("lag and overlap cannot be negative")
+        if self.fresh_lag is not None and not timedelta(0) <= self.fresh_lag <= self.lag:
+            raise ValueError(f"fresh_lag {self.fresh_lag} must be between 0 and the lag {self.lag}")
         if self.overlap >= self.span:
             # A pull reaches back by the overlap and forward by the span: it would never advance.
             raise ValueError(f"overlap {self.overlap} must be shorter than the span {self.span}")

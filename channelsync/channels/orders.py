@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from channelsync.channels.capabilities import ChannelLimits
-from channelsync.channels.windows import PullCursor, TimeWindow, read_next_window
+from channelsync.channels.windows import PullCursor, TimeWindow, WindowRead, read_next_window
 from channelsync.clock import Clock
+from channelsync.errors import PermanentChannelError
 from channelsync.models import Order
 
 __all__ = ["OrderCountCapability", "OrderPull", "OrdersCapability"]
+
+logger = logging.getLogger(__name__)
+
+#: How long a channel reads no fresh span after the marketplace refused one.
+FRESH_REFUSED_PAUSE = timedelta(hours=1)
 
 
 class OrderPull(BaseModel):
@@ -22,6 +29,8 @@ class OrderPull(BaseModel):
 
     ``window`` is ``None`` when there was nothing to read yet (the cursor was already
     at the marketplace's horizon). ``caught_up`` is false when more windows remain.
+    ``fresh`` is true when the read went on past ``window`` into the span the
+    completeness lag excludes: those orders are early, the span is read again later.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -30,6 +39,7 @@ class OrderPull(BaseModel):
     cursor: PullCursor
     window: TimeWindow | None
     caught_up: bool
+    fresh: bool = False
 
 
 class OrdersCapability(ABC):
@@ -40,33 +50,67 @@ class OrdersCapability(ABC):
     the window from ``limits.order_window`` and the marketplace clock, reads it,
     keeps the newest version of each order and advances the cursor. Pulling the same
     span twice returns the same orders, so a crash between a pull and storing its
-    cursor loses nothing.
+    cursor loses nothing. Asked for a fresh read (``fresh=True``) a channel whose
+    ``order_window`` declares ``fresh_lag`` reads its last window on into the span
+    the lag excludes; should the marketplace refuse that read, the window is read
+    without it and the channel reads no fresh span for an hour.
     """
 
     limits: ClassVar[ChannelLimits]
     clock: Clock
     name: str
     """The channel's name (set by :class:`~channelsync.channels.Channel`)."""
+    _fresh_refused_until: datetime | None = None
 
     async def marketplace_now(self) -> datetime:
         """Return the marketplace's current time (override to read the server's clock)."""
         return self.clock.now()
 
-    async def pull_orders(self, cursor: PullCursor) -> OrderPull:
-        """Read the next window after ``cursor``; call again until ``caught_up``."""
-        read = await read_next_window(
-            cursor,
-            self.limits.order_window,
-            await self.marketplace_now(),
-            self.fetch_orders,
-            key=lambda r: r.order_id,
-            updated=lambda r: r.updated_at,
-        )
+    async def pull_orders(self, cursor: PullCursor, *, fresh: bool = False) -> OrderPull:
+        """Read the next window after ``cursor``; call again until ``caught_up``.
+
+        ``fresh`` also reads the newest span the completeness lag excludes (when the
+        channel declares ``fresh_lag``), for early visibility; the cursor moves as
+        without it.
+        """
+        now = await self.marketplace_now()
+        refused_until = self._fresh_refused_until
+        fresh = fresh and (refused_until is None or now >= refused_until)
+        try:
+            read = await self._read_window(cursor, now, fresh=fresh)
+        except PermanentChannelError as error:
+            if not fresh:
+                raise
+            # An early read is a bonus: a marketplace that refuses it (a clock ahead of
+            # ours, a stricter floor) must not cost the complete read.
+            logger.warning(
+                "channel %s: the marketplace refused a fresh order read (%s); reading "
+                "complete windows only for %s",
+                self.name,
+                error,
+                FRESH_REFUSED_PAUSE,
+            )
+            self._fresh_refused_until = now + FRESH_REFUSED_PAUSE
+            read = await self._read_window(cursor, now, fresh=False)
         return OrderPull(
             orders=tuple(read.records),
             cursor=read.cursor,
             window=read.window,
             caught_up=read.caught_up,
+            fresh=read.fresh,
+        )
+
+    async def _read_window(
+        self, cursor: PullCursor, now: datetime, *, fresh: bool
+    ) -> WindowRead[Order]:
+        return await read_next_window(
+            cursor,
+            self.limits.order_window,
+            now,
+            self.fetch_orders,
+            key=lambda r: r.order_id,
+            updated=lambda r: r.updated_at,
+            fresh=fresh,
         )
 
     @abstractmethod

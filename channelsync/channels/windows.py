@@ -5,6 +5,12 @@ one window ``[since - overlap, end)``, where ``end`` is at most one declared spa
 later and never closer to the marketplace clock than the declared lag. Reading the
 overlap again makes pulls safe to repeat: a record written late on the marketplace
 side is still seen, and the engine dedupes what it has seen twice.
+
+A fresh read (asked for, and declared by the channel with ``fresh_lag``) stretches
+the last window of a pull over the span the lag excludes, up to ``fresh_lag`` before
+the marketplace clock: what it finds there is early, possibly not all of it. The
+cursor still moves to the lagged end only, so the next pulls read that span again
+while it becomes complete.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ __all__ = [
     "TimeWindow",
     "WindowRead",
     "collect_newest",
+    "plan_fresh_read",
     "plan_window",
     "read_next_window",
 ]
@@ -74,6 +81,27 @@ def plan_window(cursor: PullCursor, rules: OrderWindow, now: datetime) -> TimeWi
     return TimeWindow(start=start, end=min(start + rules.span, horizon))
 
 
+def plan_fresh_read(
+    cursor: PullCursor, window: TimeWindow | None, rules: OrderWindow, now: datetime
+) -> TimeWindow | None:
+    """Return ``window`` stretched over the fresh span, or ``None`` when there is none.
+
+    Only a window that reaches the lag horizon (the pull has caught up) is stretched,
+    never beyond one span from its start; with no lagged window to read (the cursor
+    is at the horizon) the fresh span alone is read.
+    """
+    if rules.fresh_lag is None:
+        return None
+    horizon = now - rules.lag
+    if window is not None and window.end < horizon:
+        return None  # still catching up: fresh reads wait for the last window
+    start = window.start if window is not None else max(cursor.since, horizon)
+    end = min(start + rules.span, now - rules.fresh_lag)
+    if end <= (window.end if window is not None else start):
+        return None
+    return TimeWindow(start=start, end=end)
+
+
 async def collect_newest(
     records: AsyncIterator[RecordT],
     key: Callable[[RecordT], str],
@@ -93,12 +121,22 @@ async def collect_newest(
 
 @dataclass(frozen=True, slots=True)
 class WindowRead(Generic[RecordT]):
-    """What one window of an incremental pull produced."""
+    """What one window of an incremental pull produced.
+
+    ``window`` is the lagged window the cursor moved over; ``read`` the span actually
+    read, longer than ``window`` when it was stretched by a fresh read.
+    """
 
     records: list[RecordT]
     cursor: PullCursor
     window: TimeWindow | None
     caught_up: bool
+    read: TimeWindow | None = None
+
+    @property
+    def fresh(self) -> bool:
+        """Whether the read reached into the span the lag excludes."""
+        return self.read is not None and (self.window is None or self.read.end > self.window.end)
 
 
 async def read_next_window(
@@ -109,16 +147,21 @@ async def read_next_window(
     *,
     key: Callable[[RecordT], str],
     updated: Callable[[RecordT], datetime],
+    fresh: bool = False,
 ) -> WindowRead[RecordT]:
     """Plan the window after ``cursor``, read it through ``fetch`` and advance the cursor.
 
     ``now`` is the marketplace clock. The cursor only moves forward, to the window's
-    end; when there is nothing to read yet it is returned unchanged.
+    end; when there is nothing to read yet it is returned unchanged. With ``fresh``
+    (and a channel that declares ``fresh_lag``) the last window is read on into the
+    span the lag excludes (:func:`plan_fresh_read`); the cursor does not move over it.
     """
     window = plan_window(cursor, rules, now)
-    if window is None:
+    stretched = plan_fresh_read(cursor, window, rules, now) if fresh else None
+    read = stretched or window
+    caught_up = window is None or window.end >= now - rules.lag
+    after = cursor if window is None else PullCursor(since=window.end)
+    if read is None:
         return WindowRead([], cursor, None, caught_up=True)
-    records = await collect_newest(fetch(window), key, updated)
-    return WindowRead(
-        records, PullCursor(since=window.end), window, caught_up=window.end >= now - rules.lag
-    )
+    records = await collect_newest(fetch(read), key, updated)
+    return WindowRead(records, after, window, caught_up=caught_up, read=read)

@@ -92,6 +92,10 @@ class Daemon:
         self.metrics = metrics or DaemonMetrics()
         for channel in engine.channels.values():
             self.metrics.add_transport_registry(channel.metrics.registry)
+            # The pull interval is part of how late a channel's orders are seen.
+            engine.context.visibility.set_pull_interval(
+                channel.name, self.settings.pull_interval_of(channel.name)
+            )
         self.reconcile = reconcile if reconcile is not None else find_reconcile()
         self.observe_interval = observe_interval
         self.status = {

@@ -4,9 +4,12 @@ Per channel: ``shown = min(cap, floor(available * share) - buffer)``, clamped to
 ``[0, available]``. With the default share of 1 every channel shows all available
 stock, as merchants expect when stock is plentiful.
 
-Last-unit protection: when stock is scarce (available at or below a threshold, by
-default the number of channels selling the SKU) the units are partitioned, so the sum
-shown across channels never exceeds what is available. Units are dealt one at a time
+Last-unit protection: when stock is scarce the units are partitioned, so the sum
+shown across channels never exceeds what is available. Scarce means available at or
+below the fixed threshold (by default the number of channels selling the SKU) plus
+the units that may be sold and not yet seen (``in_flight``, from the SKU's pace and
+each channel's visibility delay: :mod:`channelsync.engine.pace`); those units are held
+back from the partition, since they may be gone already. Units are dealt one at a time
 in turn, by priority (higher first), then recent sales (more first), then name, each
 channel up to its own limit; ``strict`` partitions at every level. A channel's
 ``minimum`` deliberately breaks this: it is applied last and the result is marked
@@ -42,8 +45,11 @@ class Allocation:
     shown: Mapping[str, int]
     scarce: bool
     threshold: int
+    """The level at or below which the SKU is partitioned: the fixed level plus ``in_flight``."""
     overcommitted: bool
     """The sum shown exceeds available: only ever because of a ``minimum`` setting."""
+    in_flight: int = 0
+    """Units that may be sold and not yet seen, held back from the partition."""
 
     @property
     def total(self) -> int:
@@ -67,18 +73,23 @@ def allocate(
     *,
     strict: bool = False,
     threshold: int | None = None,
+    in_flight: int = 0,
 ) -> Allocation:
     """Allocate ``available`` units of one SKU across ``channels``.
 
-    ``threshold`` is the scarcity level (default: the number of managed channels).
+    ``threshold`` is the fixed scarcity level (default: the number of managed
+    channels); ``in_flight`` the units that may be sold and not yet seen. The SKU is
+    partitioned at or below their sum, and ``in_flight`` units are then held back.
     """
     managed = [c for c in channels if c.settings.managed_stock]
-    level = len(managed) if threshold is None else threshold
+    in_flight = max(0, in_flight)
+    level = (len(managed) if threshold is None else threshold) + in_flight
     scarce = strict or available <= level
     limits = {c.channel: base_quantity(available, c.settings) for c in managed}
     if scarce:
         ranked = sorted(managed, key=lambda c: (-c.settings.priority, -c.recent_sales, c.channel))
-        shown = _deal(max(available, 0), [(c.channel, limits[c.channel]) for c in ranked])
+        dealt = max(available - in_flight, 0)
+        shown = _deal(dealt, [(c.channel, limits[c.channel]) for c in ranked])
     else:
         shown = dict(limits)
     for share in managed:
@@ -88,7 +99,12 @@ def allocate(
         total > max(available, 0) if scarce else any(q > max(available, 0) for q in shown.values())
     )
     return Allocation(
-        available=available, shown=shown, scarce=scarce, threshold=level, overcommitted=over
+        available=available,
+        shown=shown,
+        scarce=scarce,
+        threshold=level,
+        overcommitted=over,
+        in_flight=in_flight,
     )
 
 

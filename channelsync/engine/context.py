@@ -9,6 +9,7 @@ from typing import Any
 from channelsync.channels import Capability, Channel
 from channelsync.clock import Clock
 from channelsync.config import ChannelSyncSettings, EngineConfig
+from channelsync.engine.pace import Visibility
 from channelsync.plugins import PluginHost
 from channelsync.store import Store
 
@@ -53,3 +54,5 @@ class EngineContext:
     channels: Mapping[str, ChannelInfo]
     config: EngineConfig = field(default_factory=EngineConfig)
     host: PluginHost | None = None
+    visibility: Visibility = field(default_factory=Visibility)
+    """Each channel's visibility delay, for protection that knows the pace."""

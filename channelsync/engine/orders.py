@@ -1,8 +1,13 @@
 """Order ingestion: pull each channel from its stored cursor and apply what changed.
 
 Each pull reads one window after the cursor (with the overlap the channel declares)
-and is repeated until the channel has caught up. Orders are deduped by (channel,
-order id): an order already stored with the same or a newer version is skipped.
+and is repeated until the channel has caught up; the last one also reads the newest
+span the channel's completeness lag excludes, where the channel declares a floor for
+it and ``[engine] fresh_reads`` is on. Those orders are applied at once, as early
+visibility; the cursor moves by the lagged rule only, so the span is read again,
+complete, by later pulls, and the dedupe makes the second read harmless. Orders are
+deduped by (channel, order id): an order already stored with the same or a newer
+version is skipped, and a newer version read later supersedes it.
 Each pulled page is applied in one transaction together with its stock events and
 the outbox entries they cause (:class:`OrderPage`: bulk reads, one decision per
 order, bulk writes); one order that cannot be applied is parked with its reason and
@@ -27,6 +32,7 @@ from datetime import timedelta
 from channelsync.channels import OrdersCapability, PullCursor
 from channelsync.engine.context import EngineContext
 from channelsync.engine.ledger import release_event, reserve_event, ship_event
+from channelsync.engine.pace import VisibilityMode
 from channelsync.engine.planner import PlanReport, plan_changes
 from channelsync.models import Order, OrderStatus
 from channelsync.store import LedgerEvent, ParkedRecord, StoredOrder, StoreSession
@@ -85,10 +91,11 @@ async def ingest_orders(context: EngineContext, channel: OrdersCapability) -> In
     name = channel.name
     report = IngestReport(channel=name)
     cursor = stored_cursor(context, name, CURSOR_KIND)
+    sample = _keeping_up(context, name, cursor)
     for _ in range(_MAX_WINDOWS):
-        pull = await channel.pull_orders(cursor)
+        pull = await channel.pull_orders(cursor, fresh=context.config.fresh_reads)
         report.windows += 1
-        _apply_page(context, name, pull.orders, report)
+        _apply_page(context, name, pull.orders, report, sample=sample)
         with context.store.transaction() as session:
             session.set_cursor(name, CURSOR_KIND, pull.cursor.since, pull.cursor.token)
         cursor = pull.cursor
@@ -98,8 +105,23 @@ async def ingest_orders(context: EngineContext, channel: OrdersCapability) -> In
     return report
 
 
+def _keeping_up(context: EngineContext, channel: str, cursor: PullCursor) -> bool:
+    """Whether a pull from ``cursor`` reads only recent orders (so their delays are samples).
+
+    After a first pull's lookback, or downtime, the orders read are as old as the gap:
+    they say how long the engine was away, not how soon a running one sees an order.
+    """
+    steady = context.visibility.declared(channel, VisibilityMode.POLLING)
+    return context.clock.now() - cursor.since <= timedelta(seconds=2 * steady + 60)
+
+
 def _apply_page(
-    context: EngineContext, channel: str, orders: Sequence[Order], report: IngestReport
+    context: EngineContext,
+    channel: str,
+    orders: Sequence[Order],
+    report: IngestReport,
+    *,
+    sample: bool = True,
 ) -> None:
     """Apply one pulled page in one transaction: a few set-based statements, not per order.
 
@@ -112,14 +134,14 @@ def _apply_page(
     attempt = IngestReport(channel=channel)
     try:
         with context.store.transaction() as session:
-            page = OrderPage.load(session, context, channel, orders)
+            page = OrderPage.load(session, context, channel, orders, sample=sample)
             for order in orders:
                 _apply_one(page, order, attempt)
             page.write(attempt)
     except Exception as error:  # noqa: BLE001 - fall back to one transaction per order
         logger.warning("page of %d %s orders applied one by one: %s", len(orders), channel, error)
         for order in orders:
-            _apply_alone(context, channel, order, report)
+            _apply_alone(context, channel, order, report, sample=sample)
         return
     report.add(attempt)
 
@@ -139,11 +161,13 @@ def _apply_one(page: OrderPage, order: Order, report: IngestReport) -> None:
         report.skipped += 1
 
 
-def _apply_alone(context: EngineContext, channel: str, order: Order, report: IngestReport) -> None:
+def _apply_alone(
+    context: EngineContext, channel: str, order: Order, report: IngestReport, *, sample: bool
+) -> None:
     attempt = IngestReport(channel=channel)
     try:
         with context.store.transaction() as session:
-            page = OrderPage.load(session, context, channel, [order])
+            page = OrderPage.load(session, context, channel, [order], sample=sample)
             _apply_one(page, order, attempt)
             page.write(attempt)
     except Exception as error:  # noqa: BLE001 - one bad order must never stop the rest
@@ -203,10 +227,19 @@ class OrderPage:
     touched: set[int] = field(default_factory=set)
     unpark: set[str] = field(default_factory=set)
     park_records: list[ParkedRecord] = field(default_factory=list)
+    sample: bool = True
+    """Record how long after its creation each order first imported here was seen."""
+    delays: list[float] = field(default_factory=list)
 
     @classmethod
     def load(
-        cls, session: StoreSession, context: EngineContext, channel: str, orders: Sequence[Order]
+        cls,
+        session: StoreSession,
+        context: EngineContext,
+        channel: str,
+        orders: Sequence[Order],
+        *,
+        sample: bool = True,
     ) -> OrderPage:
         """Read in bulk what applying ``orders`` needs to know."""
         ids = [o.order_id for o in orders]
@@ -245,6 +278,7 @@ class OrderPage:
             reserved=session.reservations(channel, ids),
             on_hand=session.on_hand_many(sku_ids) if consumed else {},
             parked={p.key for p in session.parked(channel=channel) if p.kind == "order"},
+            sample=sample,
         )
 
     def apply(self, order: Order, report: IngestReport) -> bool:
@@ -306,6 +340,9 @@ class OrderPage:
         report.unbound_lines += unbound
         self.orders.append(record)
         self.stored[order.order_id] = record
+        if stored is None and self.sample:
+            # The order's visibility delay: how long the marketplace sold before we knew.
+            self.delays.append(max(0.0, (now - order.created_at).total_seconds()))
         previous = None if stored is None else stored.status
         if previous != order.status.value:
             self.notifications.append((order.channel, order.order_id, order.version, previous))
@@ -328,6 +365,9 @@ class OrderPage:
             session.unpark(self.channel, "order", order_id)
         for record in self.park_records:
             session.park(record, now)
+        if self.delays:
+            mode = self.context.visibility.mode(self.channel).value
+            session.record_visibility({(self.channel, mode): self.delays}, now)
         if self.touched:
             # The stock change reaches every channel's outbox in this same transaction.
             report.plan.add(plan_changes(session, self.context, sorted(self.touched)))

@@ -16,6 +16,7 @@ from datetime import timedelta
 from channelsync.engine.allocation import Allocation, ChannelShare, allocate
 from channelsync.engine.context import EngineContext
 from channelsync.engine.outbox import Kind, stock_urgency
+from channelsync.engine.pace import SlicePace
 from channelsync.engine.pricing import CurrencyNote, check_currency, plan_price, record_currency
 from channelsync.models import ListingStatus
 from channelsync.plugins import LowStockAlert
@@ -57,24 +58,38 @@ def plan_changes(
     report = PlanReport(skus=len(ids))
     # In slices, so a whole catalogue's entries are never held in memory at once; all
     # of them still commit in the caller's one transaction.
+    held: list[int] = []
     for start in range(0, len(ids), _SLICE):
-        _plan_slice(session, context, ids[start : start + _SLICE], report)
+        held += _plan_slice(session, context, ids[start : start + _SLICE], report)
     session.clear_changed(ids)
+    if held:
+        # Units held back for their pace are released as the pace decays, with no
+        # order to mark the SKU changed: look at them again on the next pass.
+        session.mark_changed(held)
     return report
 
 
 def _plan_slice(
     session: StoreSession, context: EngineContext, ids: list[int], report: PlanReport
-) -> None:
+) -> list[int]:
+    """Plan one slice; return the SKUs whose allocation holds units back for their pace."""
     now = context.clock.now()
     skus = session.skus_by_id(ids)
     positions = session.positions(ids)
     sales = session.recent_sales(ids, now - timedelta(days=context.config.sales_window_days))
+    pace = SlicePace.read(
+        session,
+        context.visibility,
+        ids,
+        window_seconds=context.config.pace_window_seconds,
+        now=now,
+    )
     by_sku: dict[int, list[BindingRecord]] = defaultdict(list)
     for binding in session.bindings(sku_ids=ids):
         if binding.channel in context.channels and binding.sku_id is not None:
             by_sku[binding.sku_id].append(binding)
     queue = _Queue()
+    held: list[int] = []
     for sku_id in ids:
         sku = skus.get(sku_id)
         if sku is None:
@@ -84,16 +99,20 @@ def _plan_slice(
             report.oversold[sku.merchant_code] = -available
         bindings = by_sku.get(sku_id, [])
         selling = sorted({b.channel for b in bindings})
+        shares = [
+            ChannelShare(name, context.channels[name].settings, sales.get((sku_id, name), 0))
+            for name in selling
+            if context.channels[name].pushes_stock
+        ]
         allocation = allocate(
             available,
-            [
-                ChannelShare(name, context.channels[name].settings, sales.get((sku_id, name), 0))
-                for name in selling
-                if context.channels[name].pushes_stock
-            ],
+            shares,
             strict=context.config.strict,
             threshold=context.config.scarce_threshold,
+            in_flight=pace.in_flight(sku_id, (share.channel for share in shares)),
         )
+        if allocation.scarce and allocation.in_flight:
+            held.append(sku_id)
         if allocation.overcommitted:
             report.overcommitted.append(sku.merchant_code)
         _check_low_stock(session, context, sku, allocation, report)
@@ -108,6 +127,7 @@ def _plan_slice(
     session.enqueue_many(queue.entries, now)
     session.set_planned_many(quantities=queue.quantities, prices=queue.prices)
     record_currency(session, queue.currency, now)
+    return held
 
 
 def _sold_since_sent(session: StoreSession, binding: BindingRecord, allocation: Allocation) -> bool:

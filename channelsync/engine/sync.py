@@ -29,6 +29,7 @@ from channelsync.engine.completeness import CompletenessReport, check_completene
 from channelsync.engine.context import ChannelInfo, EngineContext
 from channelsync.engine.orders import IngestReport, ingest_orders
 from channelsync.engine.outbox import FlushReport, flush_channel
+from channelsync.engine.pace import ChannelVisibility, Visibility
 from channelsync.engine.planner import PlanReport, plan_changes
 from channelsync.engine.refunds import RefundReport, ingest_refunds
 from channelsync.engine.settings_change import note_settings
@@ -113,6 +114,10 @@ class SyncEngine:
             },
             config=config or EngineConfig(),
             host=host,
+        )
+        self.context.visibility = Visibility(
+            channels={c.name: ChannelVisibility.of(c) for c in channels},
+            fresh_reads=self.context.config.fresh_reads,
         )
         self._settings_noted = False
 

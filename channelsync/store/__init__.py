@@ -24,6 +24,7 @@ from channelsync.store.base import (
     Store,
     StoredOrder,
     StoreSession,
+    VisibilityFigure,
 )
 from channelsync.store.lock import LockHolder, StoreLease, StoreLockedError, lock_holder
 from channelsync.store.sql import SqlStore, migrate
@@ -49,6 +50,7 @@ __all__ = [
     "StoreLockedError",
     "StoreSession",
     "StoredOrder",
+    "VisibilityFigure",
     "lock_holder",
     "migrate",
     "open_store",

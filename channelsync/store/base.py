@@ -9,7 +9,8 @@ in the same transaction as the state change that caused it.
 A session's operations are split by aggregate, each with its records in a module of
 its own: :mod:`~channelsync.store.catalogue`, :mod:`~channelsync.store.ledger`,
 :mod:`~channelsync.store.bindings`, :mod:`~channelsync.store.outbox`,
-:mod:`~channelsync.store.orders` and :mod:`~channelsync.store.journal`.
+:mod:`~channelsync.store.orders`, :mod:`~channelsync.store.journal` and
+:mod:`~channelsync.store.visibility`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from channelsync.store.outbox import (
     ParkedRecord,
     Settlement,
 )
+from channelsync.store.visibility import VisibilityFigure, VisibilitySession
 
 __all__ = [
     "AuditEntry",
@@ -48,6 +50,7 @@ __all__ = [
     "Store",
     "StoreSession",
     "StoredOrder",
+    "VisibilityFigure",
 ]
 
 
@@ -58,6 +61,7 @@ class StoreSession(
     OutboxSession,
     OrdersSession,
     JournalSession,
+    VisibilitySession,
     ABC,
 ):
     """The operations available inside one transaction, every aggregate's together."""

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -46,6 +47,7 @@ __all__ = [
     "shipments",
     "skus",
     "stock",
+    "visibility",
 ]
 
 #: Constraint names are fixed so migrations on PostgreSQL and SQLite name them alike.
@@ -290,4 +292,16 @@ daemon_lock = Table(
     Column("pid", Integer, nullable=False),
     Column("since", _TZ, nullable=False),
     Column("expires", _TZ, nullable=False),
+)
+
+#: Each channel's measured visibility delay (an order's marketplace time to its
+#: import), per way orders are seen: the most recent samples and the figure from them.
+visibility = Table(
+    "visibility",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("mode", String(16), primary_key=True),
+    Column("samples", JSON, nullable=False),
+    Column("delay_s", Float, nullable=False),
+    Column("updated_at", _TZ, nullable=False),
 )

@@ -62,7 +62,7 @@ from sqlalchemy import delete
 
 from channelsync.bootstrap import build_engine, open_state
 from channelsync.channels import Channel
-from channelsync.clock import FakeClock
+from channelsync.clock import Clock, FakeClock
 from channelsync.config import ChannelSyncSettings, EngineConfig, load_config
 from channelsync.credentials import CredentialStore, env_var_name
 from channelsync.credentials.memory import MemorySecretBackend
@@ -213,7 +213,7 @@ def _shops(
     seed: int,
     fault_rate: float,
     fault_kinds: Iterable[Fault] | None,
-    clock: FakeClock | None = None,
+    clock: Clock | None = None,
 ) -> list[_Shop]:
     import importlib  # noqa: PLC0415 - plugin fake modules are found at run time
 
@@ -971,7 +971,7 @@ def _settle_down(run: _Run, clock: FakeClock, max_cycles: int) -> None:
         clock.advance(300)
 
 
-def _in_process_channel(shop: _Shop, clock: FakeClock) -> Channel[Any]:
+def _in_process_channel(shop: _Shop, clock: Clock) -> Channel[Any]:
     cls = shop.channel_cls
     backend = MemorySecretBackend({(shop.channel, k): v for k, v in shop.credentials.items()})
     credentials = CredentialStore(backend=backend, environ={})

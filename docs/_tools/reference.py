@@ -48,6 +48,13 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "low_stock_threshold": "Level below which the low-stock hook fires (default: "
         "the scarcity level).",
         "order_lookback_hours": "How far back the first order pull of a channel reaches.",
+        "fresh_reads": "Order pulls also read the newest span a channel's completeness lag "
+        "excludes, for early visibility (channels that declare a floor for it); the span "
+        "is read again later, complete.",
+        "pace_window_seconds": "How far back a SKU's sales per channel are counted for its "
+        "pace: the units it may have sold and not yet been seen (pace times each channel's "
+        "visibility delay) are held back and it is partitioned that much earlier; `0` turns "
+        "this off.",
     },
     "DaemonConfig": {
         "pull_interval": "Seconds between order pulls of a channel.",
@@ -394,6 +401,10 @@ def limits() -> str:
     )
     row("order window: lag behind the marketplace clock", lambda name: _span(windows[name].lag))
     row("order window: overlap", lambda name: _span(windows[name].overlap))
+    row(
+        "order window: fresh reads up to",
+        lambda name: _fresh(windows[name].fresh_lag),
+    )
     row("order paging", lambda name: windows[name].paging)
     row(
         "default rate limit",
@@ -426,6 +437,12 @@ def _per_second(rate: float) -> str:
     if rate >= 1:
         return f"{rate:g}/s"
     return f"{rate * 60:.3g}/min"
+
+
+def _fresh(floor: timedelta | None) -> str:
+    if floor is None:
+        return "-"
+    return "the clock" if not floor else f"{_span(floor)} before the clock"
 
 
 def _span(span: timedelta) -> str:

@@ -30,6 +30,7 @@ from channelsync.store.sql.journal import SqlJournal
 from channelsync.store.sql.ledger import SqlLedger
 from channelsync.store.sql.orders import SqlOrders
 from channelsync.store.sql.outbox import SqlOutbox
+from channelsync.store.sql.visibility import SqlVisibility
 
 __all__ = ["SqlStore", "migrate"]
 
@@ -126,6 +127,14 @@ def _build_engine(url: str) -> Engine:
 
 
 class SqlSession(
-    SqlCatalogue, SqlLedger, SqlBindings, SqlOutbox, SqlOrders, SqlJournal, SqlPart, StoreSession
+    SqlCatalogue,
+    SqlLedger,
+    SqlBindings,
+    SqlOutbox,
+    SqlOrders,
+    SqlJournal,
+    SqlVisibility,
+    SqlPart,
+    StoreSession,
 ):
     """The store operations on one open transaction, one part per aggregate."""

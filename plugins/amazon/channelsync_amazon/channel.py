@@ -8,6 +8,7 @@ marketplace, whose currency prices are in); orders are pulled from all of them.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
 from functools import cached_property
 from typing import Any, ClassVar, Literal
 
@@ -66,6 +67,9 @@ from channelsync_amazon.wire import marketplace_currency
 from channelsync_amazon.writer import ListingWriter, PlannedPatch
 
 __all__ = ["DEFAULT_TOKEN_URL", "REGION_ENDPOINTS", "AmazonChannel", "AmazonSettings"]
+
+#: The orders search: the call whose quota paces order pulls.
+GET_ORDERS = "getOrders"
 
 #: The production SP-API endpoint of each selling region.
 REGION_ENDPOINTS: dict[str, str] = {
@@ -441,6 +445,19 @@ class AmazonChannel(
         return _merge(len(batch), refused, await self._writer().apply(planned))
 
     # -- orders and shipments -------------------------------------------------------
+
+    async def marketplace_now(self) -> datetime:
+        """Return the time a window is planned against, once ``getOrders`` may be called.
+
+        ``getOrders`` allows about one call a minute after its burst. A window planned
+        and then held for that call would end up to a minute further from the clock
+        than the lag asks: the pull waits for the call's turn first, then plans.
+        """
+        bucket = self.http.rate_limiter.bucket(self.name, GET_ORDERS)
+        missing = 1.0 - bucket.tokens
+        if missing > 0:
+            await self.clock.sleep(missing / bucket.rate)
+        return self.clock.now()
 
     def fetch_orders(self, window: TimeWindow) -> AsyncIterator[Order]:
         """Yield every order of the channel's fulfilment channel updated inside ``window``."""

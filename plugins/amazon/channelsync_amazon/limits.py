@@ -85,8 +85,12 @@ AMAZON_LIMITS = AmazonLimits(
     # Amazon sets no longest span; a week keeps a first backfill to few calls of getOrders
     # (1 per minute after its burst). The "before" bound must be 2+ minutes in the past:
     # a third minute absorbs clock skew and request latency.
+    # Fresh reads go to 2 minutes and 15 seconds: the floor, and seconds for clock skew.
     order_window=OrderWindow(
-        max_span=timedelta(days=7), lag=timedelta(minutes=3), overlap=timedelta(minutes=10)
+        max_span=timedelta(days=7),
+        lag=timedelta(minutes=3),
+        overlap=timedelta(minutes=10),
+        fresh_lag=timedelta(minutes=2, seconds=15),
     ),
     carrier_codes=CARRIER_CODES,
     listing_scope=ListingScope.SKU,

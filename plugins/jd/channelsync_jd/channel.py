@@ -147,6 +147,8 @@ class JdChannel(
             lag=timedelta(minutes=1),
             overlap=timedelta(minutes=5),
             paging="backward",
+            # JOS sets no floor: fresh reads go up to the clock.
+            fresh_lag=timedelta(0),
         ),
         # The ids every community map agrees on; all others come from the carrier list.
         carrier_codes={Carrier.SF: "467", Carrier.EMS: "465"},

@@ -85,6 +85,10 @@ ORDER_WINDOW = OrderWindow(
     lag=timedelta(minutes=5),
     overlap=timedelta(minutes=5),
     paging="backward",
+    # PDD refuses a window ending less than 3 minutes before its clock; the lag's two
+    # further minutes are for completeness. Fresh reads go to 3 minutes and 15 seconds
+    # (the seconds for clock skew and rounding to whole seconds).
+    fresh_lag=timedelta(minutes=3, seconds=15),
 )
 
 PDD_LIMITS = ChannelLimits(

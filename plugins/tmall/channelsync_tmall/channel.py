@@ -59,6 +59,8 @@ TMALL_LIMITS = ChannelLimits(
         lag=timedelta(minutes=2),
         overlap=timedelta(minutes=5),
         paging="backward",
+        # TOP sets no floor: fresh reads go up to its clock (the lag is advice).
+        fresh_lag=timedelta(0),
     ),
     carrier_codes=CARRIER_CODES,
     listing_scope=ListingScope.ITEM,
