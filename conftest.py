@@ -1,7 +1,8 @@
 """Isolation every suite needs, wherever its tests live (tests/, plugins/, examples/).
 
 The CLI sets the ``channelsync`` logger's level and handlers when it starts, and CLI tests
-run it in-process: without a reset, a later test that captures debug logs would see nothing.
+run it in-process (some in module-scoped fixtures): without a reset, a later test that
+captures debug logs would see nothing.
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ from collections.abc import Iterator
 import pytest
 
 
+def _pristine(logger: logging.Logger) -> None:
+    logger.setLevel(logging.NOTSET)
+    logger.handlers.clear()
+    logger.propagate = True
+
+
 @pytest.fixture(autouse=True)
-def _restore_channelsync_logger() -> Iterator[None]:
-    """Put the ``channelsync`` logger back as it was before the test."""
+def _pristine_channelsync_logger() -> Iterator[None]:
+    """Start and leave every test with the ``channelsync`` logger as Python creates it."""
     logger = logging.getLogger("channelsync")
-    level, handlers, propagate = logger.level, logger.handlers[:], logger.propagate
+    _pristine(logger)
     yield
-    logger.setLevel(level)
-    logger.handlers[:] = handlers
-    logger.propagate = propagate
+    _pristine(logger)
