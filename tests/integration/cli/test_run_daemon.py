@@ -8,8 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -57,6 +59,25 @@ def start(config: Path, tmall: DemoMarketplace, *args: str) -> subprocess.Popen[
     return subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+
+
+@contextmanager
+def held_answers(market: DemoMarketplace) -> Iterator[threading.Event]:
+    """Hold every answer of ``market`` until the block ends; the event is set once one waits."""
+    waiting, release = threading.Event(), threading.Event()
+    answer = market.server._handler
+
+    def held(request: httpx.Request) -> httpx.Response:
+        waiting.set()
+        release.wait(timeout=60)
+        return answer(request)
+
+    market.server._handler = held
+    try:
+        yield waiting
+    finally:
+        release.set()
+        market.server._handler = answer
 
 
 def sent(port: int) -> float:
@@ -155,15 +176,19 @@ def test_a_second_signal_exits_at_once_and_loses_nothing(
         placed = tmall.fake.generate_orders(6)  # type: ignore[attr-defined]
         backdate(tmall, placed)
         assert placed
-        daemon.send_signal(signal.SIGTERM)
-        # A second signal of the same kind sent before the first is handled would merge
-        # with it in the kernel; wait until the daemon says it is stopping.
-        assert daemon.stderr is not None
-        for line in daemon.stderr:
-            if "SIGTERM received" in line:
-                break
-        daemon.send_signal(signal.SIGINT)
-        _, log = daemon.communicate(timeout=15)
+        # Hold the marketplace's next answer, so the graceful stop is still waiting for
+        # work in flight when the second signal arrives (otherwise it may finish first).
+        with held_answers(tmall) as waiting:
+            assert waiting.wait(timeout=20), "the daemon made no call to hold"
+            daemon.send_signal(signal.SIGTERM)
+            # A second signal of the same kind sent before the first is handled would
+            # merge with it in the kernel; wait until the daemon says it is stopping.
+            assert daemon.stderr is not None
+            for line in daemon.stderr:
+                if "SIGTERM received" in line:
+                    break
+            daemon.send_signal(signal.SIGINT)
+            _, log = daemon.communicate(timeout=15)
     finally:
         if daemon.poll() is None:
             daemon.kill()
