@@ -104,5 +104,21 @@ def test_a_minimum_breaks_the_guarantee_and_is_reported() -> None:
         ChannelShare("b", ChannelSyncSettings()),
     ]
     result = allocate(1, channels)
-    assert result.shown == {"a": 2, "b": 1} or result.shown == {"a": 2, "b": 0}
+    # The one unit is dealt by rank (a, by name), then a's minimum lifts it to 2.
+    assert result.shown == {"a": 2, "b": 0}
+    assert result.total == 2
+    assert result.scarce
     assert result.overcommitted
+    # The minimum is applied after the deal: when b ranks first it keeps the unit it
+    # was dealt, and a still shows its minimum.
+    ranked_b_first = [
+        ChannelShare("a", ChannelSyncSettings(minimum=2)),
+        ChannelShare("b", ChannelSyncSettings(), recent_sales=5),
+    ]
+    result = allocate(1, ranked_b_first)
+    assert result.shown == {"a": 2, "b": 1}
+    assert result.overcommitted
+    # Without a minimum the same SKU is never overcommitted.
+    plain = allocate(1, [ChannelShare("a", ChannelSyncSettings()), channels[1]])
+    assert plain.shown == {"a": 1, "b": 0}
+    assert not plain.overcommitted
