@@ -22,7 +22,9 @@ Exceptions are grouped by what the caller should do, then by domain. Retry code
     │   │   ├── InvalidRequestError the marketplace rejected the parameters
     │   │   ├── NotFoundError
     │   │   └── ConflictError       state conflict (e.g. order already cancelled)
-    │   └── DataError               the answer could not be understood (malformed, truncated)
+    │   ├── DataError               the answer could not be understood (malformed, truncated)
+    │   └── OutcomeUnknownError     a write that must not be resent may have been applied:
+    │                               its answer was lost, cut or garbled; read state first
     └── UsageError (RuntimeError)   the SDK was misused by the calling code; never retried
         └── ChannelNotOpenError     a channel was used outside ``async with``
 
@@ -55,6 +57,7 @@ __all__ = [
     "MissingCredentialError",
     "ModelError",
     "NotFoundError",
+    "OutcomeUnknownError",
     "PermanentChannelError",
     "PluginError",
     "RateLimitedError",
@@ -267,6 +270,38 @@ class ConflictError(PermanentChannelError):
 
 class DataError(ChannelError):
     """The marketplace's answer could not be mapped: malformed, truncated or unexpected."""
+
+
+class OutcomeUnknownError(ChannelError):
+    """A write that is not safe to resend may have been applied; nobody knows yet.
+
+    Raised by the transport, never retried by it, for a call its channel declares
+    unsafe to resend (a shipment: pushing it twice may record it twice) when the
+    answer was lost, cut short, garbled or a server error after the request left.
+    The caller settles it by reading the marketplace's state (has the order shipped?)
+    and resends only if it did not happen. ``cause`` names the failure seen.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        cause: ChannelError | None = None,
+        channel: str | None = None,
+        operation: str | None = None,
+        code: str | None = None,
+        status_code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.cause = cause
+        super().__init__(
+            message,
+            channel=channel,
+            operation=operation,
+            code=code,
+            status_code=status_code,
+            request_id=request_id,
+        )
 
 
 class UsageError(ChannelSyncError, RuntimeError):

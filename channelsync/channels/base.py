@@ -227,6 +227,7 @@ class Channel(ABC, Generic[SettingsT]):
             channel=self.name,
             base_url=self.base_url,
             limits=self.limits,
+            unsafe_operations=self.limits.unsafe_writes,
             auth=self.build_auth(),
             classifier=self.build_classifier(),
             retry_policy=self.retry_policy,

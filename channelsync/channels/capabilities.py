@@ -135,6 +135,12 @@ class ChannelLimits(_Frozen):
     ``rate_limits`` maps a transport operation key (usually the marketplace's own
     method or path name) to its bucket; ``default_rate_limit`` covers the rest.
     ``carrier_codes`` maps canonical carriers to the marketplace's codes.
+    ``unsafe_writes`` names the transport operation keys whose call must never be
+    sent twice (a shipment): after a lost, cut or garbled answer the transport raises
+    :class:`~channelsync.errors.OutcomeUnknownError` instead of resending, and the
+    engine reads the marketplace's state to settle it. Every other call is resent
+    on a transient failure, so writes not named here must be absolute (a stock or a
+    price set to a value), where sending twice sets the same value twice.
     """
 
     batch_sizes: Mapping[Operation, PositiveInt] = Field(default_factory=dict)
@@ -145,6 +151,8 @@ class ChannelLimits(_Frozen):
     listing_scope: ListingScope = ListingScope.SKU
     stock_delta: bool = False
     """Whether the marketplace accepts incremental (delta) stock changes natively."""
+    unsafe_writes: frozenset[str] = frozenset()
+    """Operation keys never resent after an unknown outcome (see the class docs)."""
 
     def batch_size(self, operation: Operation) -> int:
         """Return the largest batch one call of ``operation`` accepts (1 if undeclared)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from channelsync.channels import Channel, OrdersCapability, ShipmentsCapability
 from channelsync.engine.context import EngineContext
 from channelsync.engine.errors import InputError, Problem
 from channelsync.engine.outbox import MAX_ATTEMPTS, FlushReport, Kind, backoff
-from channelsync.errors import ChannelError
+from channelsync.errors import ChannelError, OutcomeUnknownError
 from channelsync.models import OrderStatus, Shipment, ShipmentLine
 from channelsync.store import OutboxItem, OutboxState
 
@@ -36,6 +37,10 @@ __all__ = [
 ]
 
 _DONE = frozenset({OrderStatus.SHIPPED, OrderStatus.COMPLETED})
+#: Shipment states in which an earlier push may have reached the marketplace.
+_MAYBE_PUSHED = frozenset({"sending", "parked"})
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,27 +235,61 @@ async def _push(
         return
     shipment = Shipment.model_validate(record.payload)
     try:
-        if record.state == "sending" and isinstance(channel, OrdersCapability):
-            order = await channel.get_order(shipment.order_id)
-            report.calls += 1
-            if order.status in _DONE or (
-                shipment.partial and order.status is OrderStatus.PARTIALLY_SHIPPED
-            ):
-                _record(
-                    context, item, key, ok=True, answer="confirmed by the order's state", ref=None
-                )
-                report.sent += 1
-                return
+        # A push that may have landed (its answer was lost, or it was parked after a
+        # failure) is looked up before it is pushed again.
+        if record.state in _MAYBE_PUSHED and await _shipped(channel, shipment, report):
+            _record(context, item, key, ok=True, answer="confirmed by the order's state", ref=None)
+            report.sent += 1
+            return
         with context.store.transaction() as session:
             session.set_shipment_state(key, "sending", context.clock.now())
         report.calls += 1
         result = await channel.push_shipment(shipment)
+    except OutcomeUnknownError as unknown:
+        await _settle_unknown(context, channel, item, key, shipment, unknown, report)
+        return
     except ChannelError as error:
         _failed(context, item, key, error, report)
         return
     answer = "already shipped" if result.already_shipped else None
     _record(context, item, key, ok=True, answer=answer, ref=result.marketplace_ref)
     report.sent += 1
+
+
+async def _shipped(channel: ShipmentsCapability, shipment: Shipment, report: FlushReport) -> bool:
+    """Return whether the order, read now, shows this shipment recorded already."""
+    if not isinstance(channel, OrdersCapability):
+        return False
+    order = await channel.get_order(shipment.order_id)
+    report.calls += 1
+    return order.status in _DONE or (
+        shipment.partial and order.status is OrderStatus.PARTIALLY_SHIPPED
+    )
+
+
+async def _settle_unknown(  # noqa: PLR0917 - the push's facts, handed on
+    context: EngineContext,
+    channel: ShipmentsCapability,
+    item: OutboxItem,
+    key: str,
+    shipment: Shipment,
+    unknown: OutcomeUnknownError,
+    report: FlushReport,
+) -> None:
+    """Settle a push whose answer was lost by reading the order, never by pushing again.
+
+    Shipped: recorded as sent. Not shipped, or the read failed too: the entry waits
+    (still ``sending``), and its next try reads the order again before any push.
+    """
+    try:
+        if await _shipped(channel, shipment, report):
+            answer = f"confirmed by the order's state after {unknown.message}"
+            _record(context, item, key, ok=True, answer=answer, ref=None)
+            report.sent += 1
+            return
+    except ChannelError as error:
+        logger.info("%s shipment %s: the order could not be read: %s", item.channel, key, error)
+    _failed(context, item, key, unknown, report)
 
 
 def _record(
@@ -292,7 +331,8 @@ def _failed(
             answer=str(error),
             now=now,
         )
-        if error.retryable and attempts < MAX_ATTEMPTS:
+        unsettled = error.retryable or isinstance(error, OutcomeUnknownError)
+        if unsettled and attempts < MAX_ATTEMPTS:
             # The state stays "sending": the push may have landed, so the next try checks first.
             session.settle(
                 item.id,

@@ -13,7 +13,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -25,8 +25,11 @@ from channelsync.clock import Clock, SystemClock
 from channelsync.errors import (
     ChannelError,
     ConfigurationError,
+    DataError,
     InvalidRequestError,
+    OutcomeUnknownError,
     RateLimitedError,
+    TransientError,
     UsageError,
 )
 from channelsync.http.classify import (
@@ -65,6 +68,25 @@ REQUEST_ID_HEADERS = (
     "x-requestid",
     "request-id",
 )
+
+
+#: Transport failures that happen before a request leaves: resending is always safe.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def _outcome_unknown(cause: ChannelError) -> OutcomeUnknownError:
+    """Wrap a failure of an unsafe write whose fate the answer did not tell."""
+    error = OutcomeUnknownError(
+        f"outcome unknown, not resent ({cause.message})",
+        cause=cause,
+        channel=cause.channel,
+        operation=cause.operation,
+        code=cause.code,
+        status_code=cause.status_code,
+        request_id=cause.request_id,
+    )
+    error.__cause__ = cause
+    return error
 
 
 def amazon_rate_limit(response: httpx.Response) -> float | None:
@@ -176,6 +198,7 @@ class ChannelHttpClient:
         base_url: str,
         *,
         limits: LimitsSource,
+        unsafe_operations: Collection[str] = (),
         auth: httpx.Auth | None = None,
         classifier: ResponseClassifier | None = None,
         retry_policy: RetryPolicy | None = None,
@@ -195,6 +218,7 @@ class ChannelHttpClient:
         verify: bool | ssl.SSLContext = True,
     ) -> None:
         self.channel = channel
+        self.unsafe_operations = frozenset(unsafe_operations)
         if verify is False and not is_loopback_url(base_url) and transport is None:
             # The only way here is past tls_verification's checks: say it every time.
             logger.warning(
@@ -279,6 +303,7 @@ class ChannelHttpClient:
         content: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
         expect_json: bool = False,
+        resend_safe: bool | None = None,
     ) -> httpx.Response:
         """Send a request, retrying per policy; return the successful response.
 
@@ -286,11 +311,18 @@ class ChannelHttpClient:
         metrics. With ``expect_json`` a successful answer whose body is not JSON (an
         HTML error page, a body cut short) counts as a failed attempt and is retried
         like a timeout (:class:`~channelsync.http.classify.UnreadableResponseError`).
+        ``resend_safe`` says whether sending the call twice does no harm; by default
+        it is unless ``operation`` is among the client's ``unsafe_operations``. An
+        unsafe call is resent only when it provably never reached the marketplace (no
+        connection, throttled); a lost, cut or garbled answer or a server error raises
+        :class:`~channelsync.errors.OutcomeUnknownError` instead.
         Raises a :class:`~channelsync.errors.ChannelError` subclass with channel,
         operation and request id filled in.
         """
         if self._closed:
             raise UsageError(f"HTTP client for channel {self.channel!r} is closed")
+        if resend_safe is None:
+            resend_safe = operation not in self.unsafe_operations
         retrying = build_retrying(
             self.retry_policy,
             clock=self.clock,
@@ -312,6 +344,7 @@ class ChannelHttpClient:
                         content=content,
                         headers=headers,
                         expect_json=expect_json,
+                        resend_safe=resend_safe,
                     )
         except ChannelError as error:
             # Logged once per call here; each backoff was logged by the retry policy.
@@ -337,6 +370,7 @@ class ChannelHttpClient:
         json: Any = None,
         content: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
+        resend_safe: bool | None = None,
     ) -> Any:
         """Like :meth:`request`, returning the decoded JSON body.
 
@@ -353,6 +387,7 @@ class ChannelHttpClient:
             content=content,
             headers=headers,
             expect_json=True,
+            resend_safe=resend_safe,
         )
         return parse_json(
             response,
@@ -414,6 +449,7 @@ class ChannelHttpClient:
         content: bytes | str | None,
         headers: Mapping[str, str] | None,
         expect_json: bool = False,
+        resend_safe: bool = True,
     ) -> httpx.Response:
         bucket = self.rate_limiter.bucket(self.channel, operation)
         await bucket.acquire()
@@ -439,11 +475,10 @@ class ChannelHttpClient:
         try:
             response = await self._client.send(request)
         except httpx.TransportError as exc:
-            error = self._finish(
-                transport_error(exc, channel=self.channel, operation=operation),
-                operation,
-                time.perf_counter() - started,
-            )
+            failure = transport_error(exc, channel=self.channel, operation=operation)
+            if not resend_safe and not isinstance(exc, _NEVER_SENT):
+                failure = _outcome_unknown(failure)
+            error = self._finish(failure, operation, time.perf_counter() - started)
             if logger.isEnabledFor(logging.DEBUG):
                 url_text = self.redactor.redact_url(request.url)
                 logger.debug("%s %s: %s", method, url_text, error, extra=extra)
@@ -474,10 +509,23 @@ class ChannelHttpClient:
         classified.with_context(request_id=request_id)
         if classified.status_code is None:
             classified.status_code = response.status_code
-        if isinstance(classified, RateLimitedError):
+        raise self._finish(
+            self._failed_answer(classified, bucket, operation, resend_safe=resend_safe),
+            operation,
+            elapsed,
+        )
+
+    def _failed_answer(
+        self, error: ChannelError, bucket: TokenBucket, operation: str, *, resend_safe: bool
+    ) -> ChannelError:
+        """Act on an answer classified as a failure; return the error to raise."""
+        if isinstance(error, RateLimitedError):
             self.metrics.count_throttle(self.channel, operation)
-            if classified.retry_after is not None:
-                bucket.penalise(min(classified.retry_after, self.retry_policy.max_server_wait))
+            if error.retry_after is not None:
+                bucket.penalise(min(error.retry_after, self.retry_policy.max_server_wait))
             else:
                 bucket.drain()
-        raise self._finish(classified, operation, elapsed)
+        elif not resend_safe and isinstance(error, TransientError | DataError):
+            # A server error or an unreadable answer says nothing of whether it was applied.
+            return _outcome_unknown(error)
+        return error

@@ -19,7 +19,13 @@ from channelsync.testing.fakes.control import (
     RefundChange,
     UnsupportedChange,
 )
-from channelsync.testing.fakes.faults import ALL_FAULTS, Fault, FaultInjector
+from channelsync.testing.fakes.faults import (
+    ALL_FAULTS,
+    APPLIED_THEN_LOST,
+    AnswerCut,
+    Fault,
+    FaultInjector,
+)
 from channelsync.testing.fakes.generate import (
     CatalogueSeed,
     OrderGenerator,
@@ -43,6 +49,8 @@ from channelsync.testing.fakes.state import (
 
 __all__ = [
     "ALL_FAULTS",
+    "APPLIED_THEN_LOST",
+    "AnswerCut",
     "CatalogueSeed",
     "ControlSurface",
     "FakeChange",

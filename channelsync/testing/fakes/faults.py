@@ -8,7 +8,9 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from enum import StrEnum
 
-__all__ = ["ALL_FAULTS", "Fault", "FaultInjector"]
+import httpx
+
+__all__ = ["ALL_FAULTS", "APPLIED_THEN_LOST", "AnswerCut", "Fault", "FaultInjector"]
 
 
 class Fault(StrEnum):
@@ -30,9 +32,42 @@ class Fault(StrEnum):
     PARTIAL_BATCH = "partial_batch"
     #: The marketplace's "access token expired" answer.
     EXPIRED_TOKEN = "expired_token"  # noqa: S105 - a fault name, not a secret
+    #: The call is applied, then the connection drops before any answer.
+    RESET_AFTER_APPLY = "reset_after_apply"
+    #: The call is applied; the answer announces its full length, half of it is sent
+    #: and the connection is closed (the client sees a body cut short).
+    CUT = "cut"
+    #: The call is applied, then the gateway answers with its server error.
+    SERVER_ERROR_AFTER_APPLY = "server_error_after_apply"
+
+
+class AnswerCut(httpx.RemoteProtocolError):
+    """An applied call's answer, to be cut short by closing the connection mid-body.
+
+    In-process clients see the :class:`httpx.RemoteProtocolError` itself; a served
+    fake sends the status, the headers with the full ``Content-Length`` and half the
+    body, then closes the connection.
+    """
+
+    def __init__(self, response: httpx.Response, request: httpx.Request) -> None:
+        super().__init__("peer closed connection without sending complete message body")
+        self.request = request
+        self.response = response
 
 
 ALL_FAULTS: frozenset[Fault] = frozenset(Fault)
+#: The faults that hit a call the marketplace has already applied: its answer is lost,
+#: cut or garbled, so the caller cannot know from the answer whether it happened.
+APPLIED_THEN_LOST: frozenset[Fault] = frozenset(
+    {
+        Fault.TIMEOUT,
+        Fault.MALFORMED,
+        Fault.TRUNCATED,
+        Fault.RESET_AFTER_APPLY,
+        Fault.CUT,
+        Fault.SERVER_ERROR_AFTER_APPLY,
+    }
+)
 
 
 class FaultInjector:
@@ -54,26 +89,35 @@ class FaultInjector:
         self.rate = rate
         self.kinds = frozenset(ALL_FAULTS if kinds is None else kinds)
         self._rng = random.Random(seed)  # noqa: S311 - repeatable test faults, not security
-        self._forced: deque[Fault] = deque()
+        self._forced: deque[tuple[Fault, str | None]] = deque()
         self._lock = threading.Lock()
         #: How many of each fault were injected so far.
         self.injected: Counter[Fault] = Counter()
 
-    def force(self, fault: Fault, times: int = 1) -> None:
-        """Answer the next ``times`` applicable calls with ``fault``."""
-        with self._lock:
-            self._forced.extend([fault] * times)
+    def force(self, fault: Fault, times: int = 1, *, operation: str | None = None) -> None:
+        """Answer the next ``times`` applicable calls with ``fault``.
 
-    def draw(self, *, batch: bool = False, token: bool = True) -> Fault | None:
-        """Return the fault for this call, or ``None`` to answer normally.
-
-        ``batch``: the call writes several items; ``token``: it carries an access token.
+        With ``operation``, only calls of that operation are applicable (a shipment
+        push, not the reads a channel makes before it).
         """
         with self._lock:
-            if self._forced and (batch or self._forced[0] is not Fault.PARTIAL_BATCH):
-                fault = self._forced.popleft()
-                self.injected[fault] += 1
-                return fault
+            self._forced.extend([(fault, operation)] * times)
+
+    def draw(
+        self, *, batch: bool = False, token: bool = True, operation: str | None = None
+    ) -> Fault | None:
+        """Return the fault for this call, or ``None`` to answer normally.
+
+        ``batch``: the call writes several items; ``token``: it carries an access token;
+        ``operation``: the call's operation name (for faults forced on one operation).
+        """
+        with self._lock:
+            if self._forced:
+                fault, only = self._forced[0]
+                if (batch or fault is not Fault.PARTIAL_BATCH) and only in (None, operation):
+                    self._forced.popleft()
+                    self.injected[fault] += 1
+                    return fault
             if self.rate == 0.0 or self._rng.random() >= self.rate:
                 return None
             choices = sorted(

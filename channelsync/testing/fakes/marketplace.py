@@ -12,7 +12,7 @@ import httpx
 
 from channelsync.clock import Clock, SystemClock
 from channelsync.testing.fakes.control import ControlSurface
-from channelsync.testing.fakes.faults import Fault, FaultInjector
+from channelsync.testing.fakes.faults import AnswerCut, Fault, FaultInjector
 from channelsync.testing.fakes.server import LoopbackServer
 from channelsync.testing.fakes.state import FakeStore
 
@@ -65,7 +65,10 @@ class FakeMarketplace(ControlSurface, abc.ABC):
     Injected faults behave like the real thing: :attr:`Fault.RESET` drops the call
     before the marketplace sees it; :attr:`Fault.TIMEOUT` lets the marketplace apply
     it and loses the answer (the hard case for idempotency); :attr:`Fault.MALFORMED`
-    and :attr:`Fault.TRUNCATED` replace or cut the real answer after it was applied.
+    and :attr:`Fault.TRUNCATED` replace or cut the real answer after it was applied;
+    :attr:`Fault.RESET_AFTER_APPLY`, :attr:`Fault.CUT` and
+    :attr:`Fault.SERVER_ERROR_AFTER_APPLY` apply it and then drop the connection, cut
+    the body mid-way or answer with a server error.
 
     Mount it in-process with :meth:`transport` (an ``httpx.MockTransport``), or serve
     it on loopback HTTP with :meth:`serve`. Tests drive it through the control surface
@@ -130,7 +133,9 @@ class FakeMarketplace(ControlSurface, abc.ABC):
         with self.store.lock:
             self.calls[operation] += 1
         fault = self.faults.draw(
-            batch=self.is_batch(operation), token=self.takes_access_token(operation)
+            batch=self.is_batch(operation),
+            token=self.takes_access_token(operation),
+            operation=operation,
         )
         if fault is Fault.RESET:
             raise httpx.ReadError("connection reset by peer (injected)", request=request)
@@ -140,6 +145,13 @@ class FakeMarketplace(ControlSurface, abc.ABC):
             response = self.handle(request, operation, partial_failure=fault is Fault.PARTIAL_BATCH)
         if fault is Fault.TIMEOUT:
             raise httpx.ReadTimeout("no answer in time (injected)", request=request)
+        if fault is Fault.RESET_AFTER_APPLY:
+            raise httpx.ReadError("connection reset by peer (injected)", request=request)
+        if fault is Fault.CUT:
+            response.read()
+            raise AnswerCut(response, request)
+        if fault is Fault.SERVER_ERROR_AFTER_APPLY:
+            return self.fault_response(Fault.SERVER_ERROR, request, operation)
         if fault is Fault.MALFORMED:
             return httpx.Response(
                 200, headers={"Content-Type": "text/html"}, content=_HTML_ERROR_PAGE

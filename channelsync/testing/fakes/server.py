@@ -10,6 +10,8 @@ from types import TracebackType
 
 import httpx
 
+from channelsync.testing.fakes.faults import AnswerCut
+
 __all__ = ["LoopbackServer"]
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -88,8 +90,11 @@ class LoopbackServer:
                     headers=[(k, v) for k, v in self.headers.items()],
                     content=body,
                 )
+                cut = False
                 try:
                     response = server._handler(request)
+                except AnswerCut as answer:
+                    response, cut = answer.response, True
                 except httpx.TransportError:
                     self.close_connection = True
                     return
@@ -100,6 +105,12 @@ class LoopbackServer:
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
+                if cut:
+                    # The full length was announced; half of it arrives, then the close.
+                    self.wfile.write(content[: len(content) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
                 self.wfile.write(content)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer

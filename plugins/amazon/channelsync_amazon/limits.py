@@ -73,6 +73,9 @@ class AmazonLimits(ChannelLimits):
 
 
 AMAZON_LIMITS = AmazonLimits(
+    # Confirming a shipment twice may record two packages: never resent, settled by
+    # reading the order.
+    unsafe_writes=frozenset({"confirmShipment"}),
     batch_sizes={
         Operation.LIST_LISTINGS: LISTINGS_PAGE_SIZE,
         Operation.SET_STOCK: MAX_FEED_MESSAGES,

@@ -127,6 +127,8 @@ class JdChannel(
     optional_credential_fields: ClassVar[tuple[str, ...]] = ("refresh_token",)
     default_base_url: ClassVar[str] = "https://api.jd.com/routerjson"
     limits: ClassVar[ChannelLimits] = ChannelLimits(
+        # Shipping twice may record two shipments: never resent, settled by reading the order.
+        unsafe_writes=frozenset({SHIP_ORDER}),
         batch_sizes={
             # Page sizes: searchWare4Valid is reported to cap at 50; order search at 100.
             Operation.LIST_LISTINGS: 50,

@@ -92,6 +92,8 @@ ORDER_WINDOW = OrderWindow(
 )
 
 PDD_LIMITS = ChannelLimits(
+    # Shipping twice may record two shipments: never resent, settled by reading the order.
+    unsafe_writes=frozenset({"pdd.logistics.online.send"}),
     batch_sizes={
         Operation.LIST_LISTINGS: MAX_PAGE_SIZE,
         Operation.SET_LISTING_STATUS: 1,

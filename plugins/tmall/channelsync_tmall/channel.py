@@ -18,7 +18,7 @@ from channelsync_tmall.events import TopEvents
 from channelsync_tmall.gateway import TmallSettings
 from channelsync_tmall.inventory import TopInventory
 from channelsync_tmall.mapping import CARRIER_CODES
-from channelsync_tmall.shipments import TopShipments
+from channelsync_tmall.shipments import OFFLINE_SEND_METHOD, TopShipments
 
 __all__ = ["TMALL_LIMITS", "TmallChannel", "TmallSettings"]
 
@@ -27,6 +27,8 @@ _WRITE = RateLimit(rate=5.0, burst=5)
 
 #: TOP publishes no per-method rate; these keep one shop well inside the app quota.
 TMALL_LIMITS = ChannelLimits(
+    # Shipping twice may record two shipments: never resent, settled by reading the trade.
+    unsafe_writes=frozenset({OFFLINE_SEND_METHOD}),
     batch_sizes={
         Operation.LIST_LISTINGS: 200,
         Operation.SET_LISTING_STATUS: 1,

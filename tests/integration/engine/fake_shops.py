@@ -51,20 +51,34 @@ class Shop:
         return self.fake.generate_orders(count)  # type: ignore[attr-defined, no-any-return]
 
 
-def open_shop(name: str, clock: FakeClock, *, seed: int = 0) -> Shop:
-    """Build the plugin's channel named ``name`` on a fresh demo fake."""
+def open_shop(
+    name: str,
+    clock: FakeClock,
+    *,
+    seed: int = 0,
+    base_url: str | None = None,
+    fake: FakeMarketplace | None = None,
+) -> Shop:
+    """Build the plugin's channel named ``name`` on a fresh demo fake (or on ``fake``).
+
+    With ``base_url`` the channel talks HTTP to the fake served there; otherwise it
+    is mounted in-process.
+    """
     module_name, class_name = PLUGINS[name]
     module = importlib.import_module(module_name)
     fakes = importlib.import_module(f"{module_name}.fake")
     cls = getattr(module, class_name)
-    fake = fakes.demo_fake(clock=clock, seed=seed)
+    fake = fake or fakes.demo_fake(clock=clock, seed=seed)
     backend = MemorySecretBackend({(name, k): v for k, v in fakes.DEMO_CREDENTIALS.items()})
     credentials = CredentialStore(backend=backend, environ={})
+    settings = dict(fakes.DEMO_SETTINGS)
+    if base_url is not None:
+        settings["base_url"] = base_url
     channel = cls(
         name,
-        cls.settings_model.model_validate(dict(fakes.DEMO_SETTINGS)),
+        cls.settings_model.model_validate(settings),
         credentials.for_channel(name, cls.all_credential_fields()),
-        transport=fake.transport(),
+        transport=None if base_url is not None else fake.transport(),
         clock=clock,
         retry_policy=RetryPolicy(max_attempts=3, initial_wait=0.0, jitter=0.0),
     )

@@ -65,6 +65,8 @@ _WRITE = RateLimit(rate=5.0, burst=5)
 
 #: Per-method QPS is granted per app and not published; these stay well inside it.
 DOUYIN_LIMITS = ChannelLimits(
+    # Shipping twice may record two shipments: never resent, settled by reading the order.
+    unsafe_writes=frozenset({"order.logisticsAdd"}),
     batch_sizes={
         Operation.LIST_LISTINGS: 100,
         Operation.SET_STOCK: 1,
