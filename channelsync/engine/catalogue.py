@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from channelsync.engine.errors import InputError, Problem
 from channelsync.models import Money, Sku
+from channelsync.models.money import minor_unit_exponent
 from channelsync.store import LedgerEvent, SkuData, Store
 
 __all__ = [
@@ -204,6 +205,14 @@ def _money(
         return None
     if money.amount < 0 or (positive and money.amount == 0):
         problem(name, f"{text} must be {'greater than 0' if positive else 'at least 0'}")
+        return None
+    if money.quantize() != money:
+        # Rounding it here would change the merchant's price without a word.
+        places = minor_unit_exponent(money.currency)
+        problem(
+            name,
+            f"{text} has more decimal places than {money.currency} allows ({places})",
+        )
         return None
     return money
 

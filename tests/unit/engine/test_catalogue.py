@@ -136,3 +136,35 @@ def test_export_round_trips(store: Store, tmp_path: Path) -> None:
 def test_a_missing_file_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="file not found"):
         read_catalogue_file(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize(
+    ("price", "currency", "places"),
+    [("12.345", "CNY", 2), ("9.999", "USD", 2), ("1500.5", "JPY", 0)],
+)
+def test_a_price_finer_than_its_currency_is_refused_not_rounded(
+    price: str, currency: str, places: int
+) -> None:
+    text = (
+        f"sku,title,price,currency,quantity\nGOOD,Mug,12.30,CNY,1\nFINE,Cup,{price},{currency},1\n"
+    )
+    with pytest.raises(InputError) as caught:
+        parse_catalogue(text, "csv")
+    (problem,) = caught.value.problems
+    assert (problem.row, problem.field) == (3, "price")
+    assert f"more decimal places than {currency} allows ({places})" in str(problem)
+
+
+def test_trailing_zeros_beyond_the_minor_unit_are_the_same_price() -> None:
+    rows = parse_catalogue("sku,title,price,currency,quantity\nA,Mug,12.300,CNY,1\n", "csv")
+    assert rows[0].price == Money.of("12.30", "CNY")
+
+
+def test_a_cost_finer_than_its_currency_is_refused_in_json() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_catalogue(
+            '[{"sku": "A", "title": "Mug", "price": "2.00", "cost": 1.005,'
+            ' "currency": "CNY", "quantity": 1}]',
+            "json",
+        )
+    assert [(p.row, p.field) for p in caught.value.problems] == [(1, "cost")]
