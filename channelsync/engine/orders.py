@@ -34,13 +34,16 @@ from channelsync.engine.context import EngineContext
 from channelsync.engine.ledger import release_event, reserve_event, ship_event
 from channelsync.engine.pace import VisibilityMode
 from channelsync.engine.planner import PlanReport, plan_changes
+from channelsync.errors import NotFoundError
 from channelsync.models import Order, OrderStatus
 from channelsync.store import LedgerEvent, ParkedRecord, StoredOrder, StoreSession
 
 __all__ = [
+    "FetchReport",
     "IngestReport",
     "apply_order",
     "deliver_notifications",
+    "fetch_orders",
     "ingest_orders",
     "stored_cursor",
 ]
@@ -102,6 +105,38 @@ async def ingest_orders(context: EngineContext, channel: OrdersCapability) -> In
         if pull.caught_up:
             break
     await deliver_notifications(context)
+    return report
+
+
+@dataclass
+class FetchReport:
+    """What reading chosen orders by id did: imported (new or changed) and not found."""
+
+    imported: int = 0
+    missing: list[str] = field(default_factory=list)
+    ingest: IngestReport | None = None
+
+
+async def fetch_orders(
+    context: EngineContext, channel: OrdersCapability, order_ids: Sequence[str]
+) -> FetchReport:
+    """Read orders by id and apply them through the same path as a pull.
+
+    For an order a merchant names before the pull has reached it (a shipment of an
+    order placed a minute ago). Dedupe, ledger events and hooks are the pull's; the
+    cursors are not moved. An id the marketplace does not know is reported missing.
+    """
+    report = FetchReport(ingest=IngestReport(channel=channel.name))
+    assert report.ingest is not None
+    for order_id in order_ids:
+        try:
+            order = await channel.get_order(order_id)
+        except NotFoundError:
+            report.missing.append(order_id)
+            continue
+        before = report.ingest.imported
+        _apply_alone(context, channel.name, order, report.ingest, sample=False)
+        report.imported += report.ingest.imported - before
     return report
 
 

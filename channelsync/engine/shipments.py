@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from channelsync.channels import Channel, OrdersCapability, ShipmentsCapability
 from channelsync.engine.context import EngineContext
 from channelsync.engine.errors import InputError, Problem
+from channelsync.engine.orders import fetch_orders
 from channelsync.engine.outbox import MAX_ATTEMPTS, FlushReport, Kind, backoff
 from channelsync.errors import ChannelError, OutcomeUnknownError
 from channelsync.models import OrderStatus, Shipment, ShipmentLine
@@ -30,6 +31,7 @@ from channelsync.store import OutboxItem, OutboxState
 
 __all__ = [
     "ShipmentRequest",
+    "fetch_missing_orders",
     "flush_shipments",
     "read_shipments_csv",
     "request_shipment",
@@ -87,8 +89,9 @@ def _build(
 def request_shipments(context: EngineContext, requests: Sequence[ShipmentRequest]) -> int:
     """Record shipments and queue them, all or none; return how many were new.
 
-    Refuses (with :class:`InputError`, nothing recorded) an order that is on hold or
-    cancelled, an unknown channel, carrier or malformed tracking number.
+    Refuses (with :class:`InputError`, nothing recorded) an order that is not in the
+    store, on hold or cancelled, an unknown channel, carrier or malformed tracking
+    number. An order not yet pulled can be read first with :func:`fetch_missing_orders`.
     """
     problems: list[Problem] = []
     built: list[Shipment] = []
@@ -98,7 +101,17 @@ def request_shipments(context: EngineContext, requests: Sequence[ShipmentRequest
             if shipment is None:
                 continue
             stored = session.order(shipment.channel, shipment.order_id)
-            if stored is not None and stored.on_hold:
+            if stored is None:
+                problems.append(
+                    Problem(
+                        f"order {shipment.order_id} of {shipment.channel} is not in the store "
+                        "(never imported): pull orders first, or pass --fetch to read it "
+                        "from the marketplace",
+                        request.row,
+                        "order_id",
+                    )
+                )
+            elif stored.on_hold:
                 problems.append(
                     Problem(
                         f"order {shipment.order_id} is on hold and must not ship",
@@ -106,7 +119,7 @@ def request_shipments(context: EngineContext, requests: Sequence[ShipmentRequest
                         "order_id",
                     )
                 )
-            elif stored is not None and stored.status in {"cancelled", "refunded"}:
+            elif stored.status in {"cancelled", "refunded"}:
                 problems.append(
                     Problem(
                         f"order {shipment.order_id} is {stored.status}", request.row, "order_id"
@@ -140,6 +153,50 @@ def request_shipments(context: EngineContext, requests: Sequence[ShipmentRequest
                 )
                 new += 1
     return new
+
+
+async def fetch_missing_orders(
+    context: EngineContext,
+    channels: Mapping[str, Channel[Any]],
+    requests: Sequence[ShipmentRequest],
+) -> int:
+    """Read the orders ``requests`` name that the store lacks, and import them; return how many.
+
+    Each is read from its marketplace by id and goes through the same ingest as a
+    pull (dedupe, ledger, hooks). An order the marketplace does not know, or a channel
+    that cannot read one order, is an :class:`InputError` naming it; nothing is read
+    then. Orders already stored are not read again.
+    """
+    problems: list[Problem] = []
+    wanted: dict[str, list[str]] = {}
+    with context.store.transaction() as session:
+        for request in requests:
+            channel = channels.get(request.channel)
+            if channel is None or session.order(request.channel, request.order_id) is not None:
+                continue  # an unknown channel is refused by request_shipments, by name
+            if not isinstance(channel, OrdersCapability):
+                problems.append(
+                    Problem(f"{request.channel} cannot read an order", request.row, "channel")
+                )
+                continue
+            ids = wanted.setdefault(request.channel, [])
+            if request.order_id not in ids:
+                ids.append(request.order_id)
+    if problems:
+        raise InputError("shipments", problems)
+    fetched = 0
+    for name, order_ids in wanted.items():
+        channel = channels[name]
+        assert isinstance(channel, OrdersCapability)
+        async with channel:
+            report = await fetch_orders(context, channel, order_ids)
+        fetched += report.imported
+        if report.missing:
+            raise InputError(
+                "shipments",
+                [Problem(f"order {o} is not on {name}", field="order_id") for o in report.missing],
+            )
+    return fetched
 
 
 def request_shipment(

@@ -187,3 +187,79 @@ def test_status_shows_the_drift_the_last_reconcile_found(
     result = invoke(overrides, "status", "--config", str(config))
     assert "0 listing values drifted and corrected" in result.output
     assert a.listing("MUG").quantity == 10
+
+
+def _ship(overrides: CliOverrides, config: Path, order_id: str, *extra: str) -> Result:
+    return invoke(
+        overrides,
+        "ship",
+        "shop-a",
+        order_id,
+        "--carrier",
+        "sf",
+        "--tracking",
+        f"SF{order_id}",
+        *extra,
+        "--config",
+        str(config),
+    )
+
+
+def _queued_shipments(overrides: CliOverrides, config: Path) -> list[str]:
+    result = invoke(overrides, "outbox", "list", "--json", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    return [item["key"] for item in json.loads(result.output) if item["kind"] == "shipment"]
+
+
+def test_a_shipment_of_an_order_never_imported_is_refused(
+    setup: tuple[Path, CliOverrides, MemoryChannel, MemoryChannel], tmp_path: Path
+) -> None:
+    config, overrides, a, _ = setup
+    result = _ship(overrides, config, "777777777")
+    assert result.exit_code == 2
+    assert "order 777777777 of shop-a is not in the store" in result.output
+    assert "--fetch" in result.output
+    assert "Traceback" not in result.output
+
+    # A file with a good row and an unknown one: refused whole, the unknown row named.
+    clock = overrides.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(60)
+    order = a.place_order([("MUG", 1)])
+    clock.advance(60)
+    assert invoke(overrides, "sync", "--once", "--config", str(config)).exit_code == 0
+    rows = tmp_path / "shipments.csv"
+    rows.write_text(
+        f"channel,order_id,carrier,tracking\nshop-a,{order.order_id},sf,SF1\n"
+        "shop-a,777777777,sf,SF2\n",
+        encoding="utf-8",
+    )
+    result = invoke(overrides, "shipments", "import", str(rows), "--config", str(config))
+    assert result.exit_code == 2
+    assert "row 3, field 'order_id'" in result.output
+    assert "777777777" in result.output
+    assert _queued_shipments(overrides, config) == []
+
+
+def test_fetch_reads_an_order_not_yet_pulled_then_queues_its_shipment(
+    setup: tuple[Path, CliOverrides, MemoryChannel, MemoryChannel],
+) -> None:
+    config, overrides, a, b = setup
+    assert invoke(overrides, "sync", "--once", "--config", str(config)).exit_code == 0
+    order = a.place_order([("MUG", 2)])  # placed now: no pull has seen it
+
+    result = _ship(overrides, config, order.order_id, "--fetch")
+    assert result.exit_code == 0, result.output
+    assert "read 1 order from the marketplace" in result.output
+    assert "queued" in result.output
+    result = invoke(overrides, "orders", "list", "--json", "--config", str(config))
+    assert [o["order_id"] for o in json.loads(result.output)] == [order.order_id]
+    # Imported through the normal path: its units are reserved and the others lowered.
+    assert invoke(overrides, "sync", "--once", "--config", str(config)).exit_code == 0
+    assert b.listing("MUG").quantity == 4
+    assert len(a.shipments) == 1
+
+    # An order the marketplace does not know either is refused by name.
+    result = _ship(overrides, config, "888", "--fetch")
+    assert result.exit_code == 2
+    assert "order 888 is not on shop-a" in result.output
