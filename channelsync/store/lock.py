@@ -6,15 +6,29 @@ heartbeat. Another daemon is refused while the lease is live and may take it ove
 it has expired (its holder crashed, or lost the database for longer than the lease).
 Every change is a compare-and-set on the row, so two daemons starting at once cannot
 both win.
+
+A holder killed outright (``kill -9``, the OOM killer) leaves a live lease behind, and a
+service manager restarting the daemon at once would meet a refusal until it expires.
+So a daemon on the same machine as the holder, in the same process namespace, checks
+whether the holder's pid still exists; when it does not, the lease is taken over at
+once (and logged). "Same machine" is not the host name alone, which containers share:
+the holder's token carries a digest of the kernel's boot id and the pid namespace. A
+pid that was reused by another process looks alive, so the daemon then waits for the
+expiry, the safe side. On another host nothing can be known, and the expiry is waited for.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,9 +37,38 @@ from channelsync.clock import Clock, SystemClock
 from channelsync.errors import ChannelSyncError
 from channelsync.store import schema as t
 
-__all__ = ["LockHolder", "StoreLease", "StoreLockedError", "lock_holder"]
+__all__ = ["LockHolder", "StoreLease", "StoreLockedError", "lock_holder", "machine_identity"]
 
 _NAME = "daemon"
+
+logger = logging.getLogger(__name__)
+
+
+def machine_identity() -> str:
+    """Return a digest of this boot of this machine and this pid namespace (``""``: unknown).
+
+    Two processes with equal identities see the same pids, so one can tell whether
+    the other's pid still exists.
+    """
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+    return hashlib.sha256(f"{boot}/{namespace}".encode()).hexdigest()[:16]
+
+
+def pid_exists(pid: int) -> bool:
+    """Return whether a process with ``pid`` exists on this machine (any owner)."""
+    if pid <= 0:
+        return True  # not a real pid: never treat its holder as gone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, owned by someone else
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +94,8 @@ class StoreLockedError(ChannelSyncError):
         super().__init__(
             f"another channelsync daemon is working on the store{where}: "
             f"{holder.describe()} (lease until {holder.expires.isoformat(timespec='seconds')}). "
-            "Stop it first; if it crashed, its lock expires on its own at that time"
+            "Stop it first. If it was killed on this machine, the next start takes its "
+            "lock over at once; if it ran elsewhere, its lock expires at that time"
         )
 
 
@@ -79,15 +123,20 @@ class StoreLease:
         host: str | None = None,
         pid: int | None = None,
         url: str = "",
+        identity: str | None = None,
+        pid_alive: Callable[[int], bool] = pid_exists,
     ) -> None:
         self.engine = engine
         self.ttl = timedelta(seconds=ttl)
         self.clock: Clock = clock or SystemClock()
         self.host = host or socket.gethostname()
         self.pid = os.getpid() if pid is None else pid
-        self.token = uuid.uuid4().hex
+        self.identity = machine_identity() if identity is None else identity
+        # The identity rides in the token so a later daemon can tell it shares our pids.
+        self.token = uuid.uuid4().hex + (f".{self.identity}" if self.identity else "")
         self.url = url
         self.held = False
+        self._pid_alive = pid_alive
 
     def acquire(self) -> None:
         """Take the lock, or raise :class:`StoreLockedError` naming the live holder."""
@@ -105,7 +154,7 @@ class StoreLease:
                 row = connection.execute(select(table).where(table.c.name == _NAME)).first()
                 if row is None:
                     connection.execute(insert(table).values(name=_NAME, **values))
-                elif row.holder == self.token or row.expires <= now:
+                elif row.holder == self.token or row.expires <= now or self._gone(row):
                     taken = connection.execute(
                         update(table)
                         .where(table.c.name == _NAME, table.c.holder == row.holder)
@@ -121,7 +170,22 @@ class StoreLease:
         except IntegrityError:
             # Another daemon inserted the row between our read and our insert.
             raise self._refused(now) from None
+        if row is not None and row.holder != self.token and row.expires > now:
+            logger.warning(
+                "took the store lock over from %s pid %d: that process no longer exists",
+                row.host,
+                row.pid,
+            )
         self.held = True
+
+    def _gone(self, row: Any) -> bool:
+        """Whether the lease's holder shares this machine's pids and its pid is gone."""
+        same_machine = (
+            bool(self.identity)
+            and row.host == self.host[:255]
+            and str(row.holder).endswith(f".{self.identity}")
+        )
+        return same_machine and row.pid != self.pid and not self._pid_alive(row.pid)
 
     def renew(self) -> bool:
         """Push the expiry forward; return ``False`` if the lock was lost to another holder."""

@@ -58,8 +58,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from sqlalchemy import delete
-
 from channelsync.bootstrap import build_engine, open_state
 from channelsync.channels import Channel
 from channelsync.clock import Clock, FakeClock, SystemClock
@@ -77,8 +75,7 @@ from channelsync.engine.sync import SyncEngine
 from channelsync.http import RetryPolicy
 from channelsync.models import OrderStatus
 from channelsync.plugins import PluginHost, build_plugin_manager
-from channelsync.store import OutboxState, SqlStore, Store, StoreSession, open_store
-from channelsync.store import schema as tables
+from channelsync.store import OutboxState, Store, StoreSession, open_store
 from channelsync.testing.fakes import FakeMarketplace, Fault, FaultInjector, demo_catalogue
 
 __all__ = ["ChaosResult", "run_chaos", "run_in_process"]
@@ -754,18 +751,6 @@ class _Daemon:
         return self.spawner.wait(self.pid, timeout)
 
 
-def _release_dead_lease(store: Store, pid: int) -> None:
-    """Free the store lock a killed daemon held, as its lease expiry would, only sooner.
-
-    The harness reaped the process, so it knows the holder is dead; the row is
-    removed only if that very process still holds it.
-    """
-    if isinstance(store, SqlStore):
-        table = tables.daemon_lock
-        with store.engine.begin() as connection:
-            connection.execute(delete(table).where(table.c.pid == pid))
-
-
 def run_chaos(
     *,
     kills: int = 50,
@@ -945,7 +930,7 @@ class _Chaos:
                 if code not in (None, 0, -signal.SIGKILL):
                     result.problems.append(f"daemon start {result.starts} exited with {code}")
                 result.kills += 1
-                _release_dead_lease(self.run.store, daemon.pid)
+                # The next start must take the dead daemon's lease over by itself.
         finally:
             if spawner is not None:
                 spawner.close()
