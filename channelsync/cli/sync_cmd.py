@@ -12,7 +12,7 @@ from channelsync.cli._common import ExitCode, config_option, echo_json, reports_
 from channelsync.cli.engine_cmd import open_engine, reports_input_errors, run
 from channelsync.engine.completeness import AUDIT_KIND as COMPLETENESS_AUDIT
 from channelsync.engine.completeness import CURSOR_KIND as COMPLETENESS_CURSOR
-from channelsync.engine.reconcile import RECONCILE_CURSOR
+from channelsync.engine.reconcile import RECONCILE_CURSOR, correction_outcome
 from channelsync.store import OutboxState, SqlStore, lock_holder
 
 
@@ -114,7 +114,8 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
                 "orders_counted_until": counted[0].isoformat() if counted else None,
                 "order_count_mismatches": [entry.answer for entry in mismatches[-10:]],
                 "drift": [
-                    f"{entry.sent.get('merchant_code') or entry.key}: {entry.answer}"
+                    f"{entry.sent.get('merchant_code') or entry.key}: {entry.answer}; "
+                    f"{correction_outcome(session, entry)}"
                     for entry in drift
                 ],
             }
@@ -159,9 +160,10 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
             click.echo("  listings never reconciled")
         else:
             found = len(info["drift"])
+            corrected = sum(line.endswith("; corrected") for line in info["drift"])
             click.echo(
                 f"  last reconciled {info['last_reconcile']}: "
-                f"{found} listing value{'s' if found != 1 else ''} drifted and corrected"
+                f"{found} listing value{'s' if found != 1 else ''} drifted, {corrected} corrected"
             )
             for answer in info["drift"]:
                 click.echo(f"    {answer}")

@@ -26,9 +26,15 @@ from channelsync.engine.errors import InputError, Problem
 from channelsync.engine.guard import listing_key
 from channelsync.engine.outbox import Kind, stock_urgency
 from channelsync.models import Listing
-from channelsync.store import BindingRecord, StoreSession
+from channelsync.store import AuditEntry, BindingRecord, OutboxState, StoreSession
 
-__all__ = ["RECONCILE_CURSOR", "Drift", "ReconcileReport", "reconcile_channel"]
+__all__ = [
+    "RECONCILE_CURSOR",
+    "Drift",
+    "ReconcileReport",
+    "correction_outcome",
+    "reconcile_channel",
+]
 
 #: The cursor kind that records when a channel's listings were last read in full.
 RECONCILE_CURSOR = "reconcile"
@@ -101,7 +107,8 @@ async def reconcile_channel(context: EngineContext, channel: Channel[Any]) -> Re
             if info is not None and info.pushes_stock:
                 _quantity(session, context, binding, found, report)
             if info is not None and info.pricing:
-                _price(session, binding, found, report, context)
+                currency = info.settings.price.currency
+                _price(session, binding, found, report, context, currency)
         for drift in report.drift:
             session.audit(
                 channel=channel.name,
@@ -185,12 +192,13 @@ def _quantity(
     )
 
 
-def _price(
+def _price(  # noqa: PLR0917 - one listing's facts, handed on
     session: StoreSession,
     binding: BindingRecord,
     listing: Listing,
     report: ReconcileReport,
     context: EngineContext,
+    channel_currency: str | None,
 ) -> None:
     if listing.price is None or binding.sent_price is None:
         return
@@ -204,12 +212,14 @@ def _price(
         return  # a send whose answer was lost, as for quantities above
     target = binding.planned_price if binding.planned_price is not None else binding.sent_price
     assert binding.sku_id is not None
-    sku = session.skus_by_id([binding.sku_id])[binding.sku_id]
+    # The amounts sent and planned are already in the channel's currency (converted
+    # once by the pricing rule); the correction carries that currency, not the catalogue's.
+    currency = channel_currency or session.skus_by_id([binding.sku_id])[binding.sku_id].currency
     session.enqueue(
         channel=binding.channel,
         kind=Kind.PRICE,
         key=_key(binding),
-        payload={**_address(binding), "amount": target, "currency": sku.currency},
+        payload={**_address(binding), "amount": target, "currency": currency},
         urgency=0,
         now=context.clock.now(),
     )
@@ -224,3 +234,31 @@ def _price(
             action="queued",
         )
     )
+
+
+def correction_outcome(session: StoreSession, drift: AuditEntry) -> str:
+    """Say what became of the correction a reconcile queued for one drift (its audit entry).
+
+    ``corrected`` only when a send of that listing's value was accepted by the
+    marketplace after the drift was found; otherwise what the outbox holds: queued
+    (or held, with the reason), parked with the reason, or failed with the answer.
+    """
+    kind = Kind.PRICE if drift.sent.get("field") == "price" else Kind.STOCK
+    sends = [
+        entry
+        for entry in session.audit_trail(channel=drift.channel, key=drift.key, kind=kind)
+        if entry.at >= drift.at
+    ]
+    if sends and sends[-1].ok:
+        return "corrected"
+    entry = next(
+        (i for i in session.outbox(channel=drift.channel) if i.kind == kind and i.key == drift.key),
+        None,
+    )
+    if entry is not None and entry.state is OutboxState.PARKED:
+        return f"correction parked: {entry.reason}"
+    if sends:
+        return f"correction failed: {sends[-1].answer}"
+    if entry is not None and entry.state is OutboxState.PENDING:
+        return f"correction queued{f' ({entry.reason})' if entry.reason else ''}"
+    return "correction not sent"

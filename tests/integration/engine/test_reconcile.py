@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -14,7 +15,7 @@ from channelsync.engine.reconcile import reconcile_channel
 from channelsync.engine.sync import SyncEngine
 from channelsync.models import Money
 from channelsync.plugins import build_plugin_manager
-from channelsync.store import Store
+from channelsync.store import OutboxState, Store
 from channelsync.testing import MemoryChannel
 
 
@@ -122,3 +123,41 @@ def test_the_reconcile_command_reports_and_corrects(tmp_path: Path) -> None:
     assert "shop-a: 1 listings compared, 0 drifted, 0 missing" in result.output
     result = runner.invoke(cli, ["reconcile", "--channel", "nope", *args], obj=overrides)
     assert result.exit_code == 2
+
+
+async def test_a_price_drift_on_a_channel_in_another_currency_is_corrected_in_it(
+    store: Store, clock: FakeClock
+) -> None:
+    # An Amazon-like channel sells in USD, converted from the catalogue's CNY. A price
+    # changed by hand to 9.99 is corrected to the converted price, labelled USD: not
+    # the converted amount labelled CNY, which the planner parks as a mismatch.
+    from channelsync.config import ChannelSyncSettings, PriceRule  # noqa: PLC0415
+    from channelsync.engine.reconcile import correction_outcome  # noqa: PLC0415
+
+    us = MemoryChannel("amazon-us", clock=clock)
+    us.add_listing("B0MUG", "MUG", sku_id="MUG-US")
+    rule = PriceRule(currency="USD", rates={"CNY": Decimal("0.14")})
+    sync = SyncEngine(
+        store, [us], clock=clock, settings={"amazon-us": ChannelSyncSettings(price=rule)}
+    )
+    await sync.run_cycle()
+    assert us.listing("MUG").price == Money.of("2.80", "USD")
+
+    clock.advance(60)
+    us.listing("MUG").price = Money.of("9.99", "USD")  # a hand edit in Seller Central
+    async with us:
+        report = await reconcile_channel(sync.context, us)
+    assert [(d.field, d.shown, d.expected) for d in report.drift] == [("price", "9.99", "2.80")]
+    with store.transaction() as s:
+        (drift,) = [e for e in s.audit_trail(channel="amazon-us") if e.kind == "reconcile"]
+        (queued,) = [i for i in s.outbox(channel="amazon-us") if i.kind == "price"]
+        assert (queued.payload["amount"], queued.payload["currency"]) == ("2.80", "USD")
+        assert correction_outcome(s, drift) == "correction queued"
+
+    clock.advance(60)
+    await sync.run_cycle()
+    assert us.listing("MUG").price == Money.of("2.80", "USD")
+    with store.transaction() as s:
+        assert correction_outcome(s, drift) == "corrected"
+        assert s.parked(channel="amazon-us") == []
+        assert s.outbox(channel="amazon-us", state=OutboxState.PARKED) == []
