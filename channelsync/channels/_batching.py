@@ -62,5 +62,10 @@ def _failed(update: _Keyed, error: ChannelError) -> UpdateResult:
         item_id=update.item_id,
         sku_id=update.sku_id,
         merchant_code=update.merchant_code,
-        error=ItemError(code=error.code, message=str(error), retryable=error.retryable),
+        error=ItemError(
+            code=error.code,
+            message=str(error),
+            retryable=error.retryable,
+            authentication=isinstance(error, AuthenticationError),
+        ),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC
 from collections.abc import Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
@@ -158,6 +159,8 @@ class Channel(ABC, Generic[SettingsT]):
         self.redactor = Redactor()
         self._transport = transport
         self._http: ChannelHttpClient | None = None
+        self.last_success_at: datetime | None = None
+        """When a call to the marketplace last succeeded: the credentials worked then."""
 
     # -- declared facts -------------------------------------------------------------
 
@@ -228,6 +231,7 @@ class Channel(ABC, Generic[SettingsT]):
             base_url=self.base_url,
             limits=self.limits,
             unsafe_operations=self.limits.unsafe_writes,
+            on_success=self._succeeded,
             auth=self.build_auth(),
             classifier=self.build_classifier(),
             retry_policy=self.retry_policy,
@@ -246,6 +250,9 @@ class Channel(ABC, Generic[SettingsT]):
         )
         await http.__aenter__()
         self._http = http
+
+    def _succeeded(self) -> None:
+        self.last_success_at = self.clock.now()
 
     async def close(self) -> None:
         """Close the transport (what ``async with`` does on exit)."""

@@ -12,6 +12,7 @@ from channelsync.cli._common import ExitCode, config_option, echo_json, reports_
 from channelsync.cli.engine_cmd import open_engine, reports_input_errors, run
 from channelsync.engine.completeness import AUDIT_KIND as COMPLETENESS_AUDIT
 from channelsync.engine.completeness import CURSOR_KIND as COMPLETENESS_CURSOR
+from channelsync.engine.outbox import WAITING_FOR_CREDENTIALS
 from channelsync.engine.reconcile import RECONCILE_CURSOR, correction_outcome
 from channelsync.store import OutboxState, SqlStore, lock_holder
 
@@ -104,12 +105,15 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
                 if reconciled
                 else []
             )
+            parked_items = session.outbox(channel=name, state=OutboxState.PARKED)
             channels[name] = {
                 "last_pull": cursor[0].isoformat() if cursor else None,
                 "cursor": cursor[1] if cursor else None,
                 "pending": len(session.outbox(channel=name, state=OutboxState.PENDING)),
-                "parked": len(session.outbox(channel=name, state=OutboxState.PARKED))
-                + len(session.parked(channel=name)),
+                "parked": len(parked_items) + len(session.parked(channel=name)),
+                "waiting_for_credentials": sum(
+                    (item.reason or "").startswith(WAITING_FOR_CREDENTIALS) for item in parked_items
+                ),
                 "last_reconcile": reconciled[0].isoformat() if reconciled else None,
                 "orders_counted_until": counted[0].isoformat() if counted else None,
                 "order_count_mismatches": [entry.answer for entry in mismatches[-10:]],
@@ -152,9 +156,11 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
         click.echo(f"daemon: {holder.describe()} (lease until {holder.expires.isoformat()})")
     for name, info in channels.items():
         pulled = info["last_pull"] or "never"
+        waiting = info["waiting_for_credentials"]
         click.echo(
             f"{name}: orders pulled up to {pulled}, {info['pending']} pending, "
             f"{info['parked']} parked"
+            + (f" ({waiting} waiting for credentials)" if waiting else "")
         )
         if info["last_reconcile"] is None:
             click.echo("  listings never reconciled")

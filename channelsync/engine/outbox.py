@@ -13,6 +13,7 @@ are the first to go once the marketplace accepts calls again. Every send is audi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,10 +42,13 @@ from channelsync.store import AuditEntry, OutboxItem, OutboxState, Settlement, S
 
 __all__ = [
     "MAX_ATTEMPTS",
+    "WAITING_FOR_CREDENTIALS",
     "FlushReport",
     "Kind",
     "backoff",
     "flush_channel",
+    "parked_reason",
+    "resume_after_authentication",
     "stock_urgency",
 ]
 
@@ -53,6 +57,8 @@ MAX_ATTEMPTS = 8
 _BACKOFF_BASE = timedelta(seconds=30)
 _BACKOFF_MAX = timedelta(hours=1)
 _ALL = 10_000_000
+
+logger = logging.getLogger(__name__)
 
 
 class Kind(StrEnum):
@@ -91,9 +97,12 @@ class FlushReport:
     failures: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)
     """SKUs whose raise the re-inflation guard holds back (an order is in flight)."""
+    resumed: int = 0
+    """Entries parked for credentials, queued again because the channel authenticates."""
 
     def add(self, other: FlushReport) -> None:
         """Add ``other``'s counts to this report."""
+        self.resumed += other.resumed
         self.sent += other.sent
         self.retried += other.retried
         self.parked += other.parked
@@ -133,9 +142,51 @@ def _status(item: OutboxItem) -> ListingStatusChange:
     )
 
 
+#: The reason every entry parked because the marketplace rejected the credentials
+#: starts with; they go again on their own once the channel authenticates again.
+WAITING_FOR_CREDENTIALS = "waiting for credentials"
+
+
+def parked_reason(answer: str, *, authentication: bool) -> str:
+    """Return the reason to park a refused entry (marked when the credentials were refused)."""
+    return f"{WAITING_FOR_CREDENTIALS}: {answer}" if authentication else answer
+
+
+def resume_after_authentication(context: EngineContext, channel: Channel[Any]) -> int:
+    """Requeue the channel's entries parked for credentials, once a call has succeeded since.
+
+    A successful call (a pull, a token refresh followed by a call) proves the
+    credentials work again, so what was parked before it goes without anyone running
+    ``outbox retry``. Entries parked after the last success stay parked: the
+    credentials may still be wrong.
+    """
+    if channel.last_success_at is None:
+        return 0
+    now = context.clock.now()
+    with context.store.transaction() as session:
+        count = session.requeue_parked(
+            now,
+            channel.name,
+            reason_prefix=WAITING_FOR_CREDENTIALS,
+            parked_before=channel.last_success_at,
+        )
+    if count:
+        logger.info(
+            "%s authenticates again: %d change(s) parked for credentials queued again",
+            channel.name,
+            count,
+        )
+    return count
+
+
 async def flush_channel(context: EngineContext, channel: Channel[Any]) -> FlushReport:
-    """Send the channel's due stock, price and listing entries; settle each one."""
+    """Send the channel's due stock, price and listing entries; settle each one.
+
+    First, entries parked for rejected credentials are queued again if the channel
+    has authenticated since (:func:`resume_after_authentication`).
+    """
     report = FlushReport()
+    report.resumed = resume_after_authentication(context, channel)
     plans: list[tuple[Kind, Capability, Operation]] = [
         (Kind.STOCK, Capability.INVENTORY, Operation.SET_STOCK),
         (Kind.PRICE, Capability.PRICING, Operation.SET_PRICE),
@@ -240,7 +291,9 @@ def _outcome(
             next_attempt_at=now + backoff(attempts),
         )
     reason = (
-        answer if not result.error.retryable else f"gave up after {attempts} attempts: {answer}"
+        parked_reason(answer or "", authentication=result.error.authentication)
+        if not result.error.retryable
+        else f"gave up after {attempts} attempts: {answer}"
     )
     report.parked += 1
     report.failures.append(

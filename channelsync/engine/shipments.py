@@ -24,8 +24,8 @@ from channelsync.channels import Channel, OrdersCapability, ShipmentsCapability
 from channelsync.engine.context import EngineContext
 from channelsync.engine.errors import InputError, Problem
 from channelsync.engine.orders import fetch_orders
-from channelsync.engine.outbox import MAX_ATTEMPTS, FlushReport, Kind, backoff
-from channelsync.errors import ChannelError, OutcomeUnknownError
+from channelsync.engine.outbox import MAX_ATTEMPTS, FlushReport, Kind, backoff, parked_reason
+from channelsync.errors import AuthenticationError, ChannelError, OutcomeUnknownError
 from channelsync.models import OrderStatus, Shipment, ShipmentLine
 from channelsync.store import OutboxItem, OutboxState
 
@@ -402,7 +402,10 @@ def _failed(
             report.retried += 1
             report.deferred = True
         else:
-            session.settle(item.id, item.version, OutboxState.PARKED, now=now, reason=str(error))
-            session.set_shipment_state(key, "parked", now, reason=str(error))
+            reason = parked_reason(
+                str(error), authentication=isinstance(error, AuthenticationError)
+            )
+            session.settle(item.id, item.version, OutboxState.PARKED, now=now, reason=reason)
+            session.set_shipment_state(key, "parked", now, reason=reason)
             report.parked += 1
             report.failures.append(f"{item.channel} shipment {item.key}: {error}")

@@ -216,8 +216,10 @@ class ChannelHttpClient:
         headers: Mapping[str, str] | None = None,
         rng: random.Random | None = None,
         verify: bool | ssl.SSLContext = True,
+        on_success: Callable[[], None] | None = None,
     ) -> None:
         self.channel = channel
+        self._on_success = on_success
         self.unsafe_operations = frozenset(unsafe_operations)
         if verify is False and not is_loopback_url(base_url) and transport is None:
             # The only way here is past tls_verification's checks: say it every time.
@@ -505,6 +507,8 @@ class ChannelHttpClient:
             )
         if classified is None:
             self.metrics.observe_request(self.channel, operation, OUTCOME_OK, elapsed)
+            if self._on_success is not None:
+                self._on_success()
             return response
         classified.with_context(request_id=request_id)
         if classified.status_code is None:

@@ -112,6 +112,8 @@ class ItemError(DomainModel):
     code: str | None = None
     message: str
     retryable: bool = False
+    authentication: bool = False
+    """The marketplace rejected the credentials: nothing is wrong with the item itself."""
 
 
 class UpdateResult(DomainModel):

@@ -132,8 +132,19 @@ class OutboxSession(ABC):
         """Keep an entry's version pending until ``until``, without counting an attempt."""
 
     @abstractmethod
-    def requeue_parked(self, now: datetime, channel: str | None = None) -> int:
-        """Put parked entries back in the queue; return how many."""
+    def requeue_parked(
+        self,
+        now: datetime,
+        channel: str | None = None,
+        *,
+        reason_prefix: str | None = None,
+        parked_before: datetime | None = None,
+    ) -> int:
+        """Put parked entries back in the queue; return how many.
+
+        ``reason_prefix`` and ``parked_before`` narrow it to entries parked for one
+        cause (their reason starts with it) before a moment.
+        """
 
     @abstractmethod
     def park(self, record: ParkedRecord, now: datetime) -> None:

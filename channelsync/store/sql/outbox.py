@@ -151,7 +151,14 @@ class SqlOutbox(SqlPart, StoreSession):
         return bool(result.rowcount)
 
     @override
-    def requeue_parked(self, now: datetime, channel: str | None = None) -> int:
+    def requeue_parked(
+        self,
+        now: datetime,
+        channel: str | None = None,
+        *,
+        reason_prefix: str | None = None,
+        parked_before: datetime | None = None,
+    ) -> int:
         o = t.outbox.c
         query = (
             update(t.outbox)
@@ -166,6 +173,10 @@ class SqlOutbox(SqlPart, StoreSession):
         )
         if channel is not None:
             query = query.where(o.channel == channel)
+        if reason_prefix is not None:
+            query = query.where(o.reason.startswith(reason_prefix, autoescape=True))
+        if parked_before is not None:
+            query = query.where(o.updated_at < parked_before)
         return int(self._c.execute(query).rowcount)
 
     @override
