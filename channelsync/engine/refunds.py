@@ -34,7 +34,7 @@ from channelsync.engine.context import EngineContext
 from channelsync.engine.ledger import EventKind
 from channelsync.engine.orders import stored_cursor
 from channelsync.engine.planner import PlanReport, plan_changes
-from channelsync.models import Order, Refund, RefundStatus
+from channelsync.models import Order, Refund, RefundLine, RefundStatus
 from channelsync.store import LedgerEvent, ParkedRecord, StoreSession
 
 __all__ = ["CURSOR_KIND", "Outcome", "RefundReport", "apply_refund", "ingest_refunds"]
@@ -162,7 +162,7 @@ def apply_refund(
     wanted: dict[int, int] = defaultdict(int)
     codes: dict[int, str] = {}
     for line in refund.lines:
-        sku_id = _resolve(session, refund.channel, line.item_id, line.sku_id, line.merchant_code)
+        sku_id = _refund_line_sku(session, order, line)
         if sku_id is None:
             report.unresolved.append(
                 f"{refund.channel}/{refund.refund_id}: line "
@@ -247,6 +247,14 @@ def _shipped_from(session: StoreSession, sku_id: int, ship_key: str) -> str:
         if event.idempotency_key == ship_key:
             return event.warehouse
     return ""
+
+
+def _refund_line_sku(session: StoreSession, order: Order, line: RefundLine) -> int | None:
+    """Return the SKU a refund line's goods are; the order line it names says it best."""
+    named = next((x for x in order.lines if line.line_id and x.line_id == line.line_id), None)
+    if named is not None:
+        return _resolve(session, order.channel, named.item_id, named.sku_id, named.merchant_code)
+    return _resolve(session, order.channel, line.item_id, line.sku_id, line.merchant_code)
 
 
 def _ordered_units(session: StoreSession, order: Order) -> dict[int, int]:

@@ -195,8 +195,13 @@ class RefundStatus(StrEnum):
 
 
 class RefundLine(DomainModel):
-    """Which goods, and how many, a refund covers."""
+    """Which goods, and how many, a refund covers.
 
+    ``line_id`` names the order line (a sub-order) when the marketplace says which;
+    the goods are then that line's, whatever else the refund repeats.
+    """
+
+    line_id: Identifier | None = None
     item_id: Identifier | None = None
     sku_id: Identifier | None = None
     merchant_code: Identifier | None = None

@@ -45,6 +45,7 @@ TMALL_LIMITS = ChannelLimits(
         "taobao.trades.sold.increment.get": _READ,
         "taobao.trade.fullinfo.get": RateLimit(rate=20.0, burst=20),
         "taobao.refunds.receive.get": _READ,
+        "taobao.refund.get": _READ,
         "taobao.logistics.companies.get": _READ,
         "taobao.item.update.listing": _WRITE,
         "taobao.item.update.delisting": _WRITE,

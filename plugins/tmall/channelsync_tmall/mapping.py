@@ -26,6 +26,7 @@ from channelsync.models import (
     OrderLine,
     OrderStatus,
     Refund,
+    RefundLine,
     RefundStatus,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "parse_time",
     "parse_yuan",
     "refund_from_record",
+    "refund_lines_from_detail",
     "text_field",
 ]
 
@@ -302,4 +304,30 @@ def refund_from_record(channel: str, record: Mapping[str, Any]) -> Refund:
         created_at=parse_time(record.get("created"), "created"),
         updated_at=parse_time(record.get("modified"), "modified"),
         returns_goods=has_good_return is True or has_good_return == "true",
+    )
+
+
+def refund_lines_from_detail(root: Mapping[str, Any]) -> tuple[RefundLine, ...]:
+    """Map a ``taobao.refund.get`` answer to the line it refunds: the sub-order and its units.
+
+    TOP refunds one sub-order per refund (``oid``); ``num`` is how many of its units.
+    The sub-order's own SKU is what the units are; ``outer_id`` is kept as a fallback.
+    """
+    record = root.get("refund")
+    if not isinstance(record, Mapping):
+        raise DataError("the answer has no refund")
+    quantity = record.get("num")
+    if isinstance(quantity, str) and quantity.strip().isdigit():
+        quantity = int(quantity)
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+        raise DataError(f"refund field 'num': {quantity!r} is not a positive whole number")
+    return (
+        _built(
+            "refund line",
+            RefundLine,
+            line_id=_id(record, "oid"),
+            item_id=text_field(record, "num_iid_str") or text_field(record, "num_iid"),
+            merchant_code=text_field(record, "outer_id"),
+            quantity=quantity,
+        ),
     )

@@ -23,16 +23,25 @@ from channelsync.channels import (
     TimeWindow,
 )
 from channelsync.errors import DataError, NotFoundError
-from channelsync.models import Order, Refund
+from channelsync.models import Order, Refund, RefundLine
 from channelsync_tmall.envelope import nested_list
 from channelsync_tmall.gateway import TopGateway
-from channelsync_tmall.mapping import format_time, order_from_trade, refund_from_record, text_field
+from channelsync_tmall.mapping import (
+    format_time,
+    order_from_trade,
+    refund_from_record,
+    refund_lines_from_detail,
+    text_field,
+)
 
 __all__ = ["FULLINFO_FIELDS", "REFUND_FIELDS", "TopOrders", "split_window"]
 
 INCREMENT_METHOD = "taobao.trades.sold.increment.get"
 FULLINFO_METHOD = "taobao.trade.fullinfo.get"
 REFUNDS_METHOD = "taobao.refunds.receive.get"
+REFUND_DETAIL_METHOD = "taobao.refund.get"
+#: What the detail read adds: the sub-order, its item and the units refunded.
+REFUND_DETAIL_FIELDS = "refund_id,tid,oid,num_iid,outer_id,sku,num,has_good_return,status"
 
 INCREMENT_FIELDS = "tid,tid_str,status,modified"
 FULLINFO_FIELDS = (
@@ -183,13 +192,42 @@ class TopOrders(TopGateway, OrdersCapability, RefundsCapability):
     # -- refunds ----------------------------------------------------------------------
 
     async def fetch_refunds(self, window: TimeWindow) -> AsyncIterator[Refund]:
-        """Yield every refund modified inside ``window``, slicing long windows."""
+        """Yield every refund modified inside ``window``, slicing long windows.
+
+        The refund list names the sub-order (``oid``) but not how many units; a refund
+        that returns goods is read once more with ``taobao.refund.get`` (per change of
+        the refund) for its ``num``, so the returned units can be restocked.
+        """
         for start, end in split_window(window, self.limits.order_window.span):
             async for record in self._refund_records(start, end):
                 try:
-                    yield refund_from_record(self.name, record)
+                    refund = refund_from_record(self.name, record)
                 except DataError as error:
                     raise error.with_context(channel=self.name, operation=REFUNDS_METHOD) from None
+                if refund.returns_goods:
+                    refund = refund.model_copy(update={"lines": await self._refund_lines(refund)})
+                yield refund
+
+    async def _refund_lines(self, refund: Refund) -> tuple[RefundLine, ...]:
+        modified = refund.updated_at.isoformat()
+        lines = self._refund_details.get(refund.refund_id, modified)
+        if lines is None:
+            root = await self.call(
+                REFUND_DETAIL_METHOD,
+                {"refund_id": refund.refund_id, "fields": REFUND_DETAIL_FIELDS},
+            )
+            try:
+                lines = refund_lines_from_detail(root)
+            except DataError as error:
+                raise error.with_context(
+                    channel=self.name, operation=REFUND_DETAIL_METHOD
+                ) from None
+            self._refund_details.put(refund.refund_id, modified, lines)
+        return lines
+
+    @cached_property
+    def _refund_details(self) -> DetailCache[tuple[RefundLine, ...]]:
+        return DetailCache()
 
     async def _refund_page(
         self, start: datetime, end: datetime, page_no: int

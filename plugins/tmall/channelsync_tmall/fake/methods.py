@@ -491,6 +491,28 @@ class TopMethods:
         self.page_served(PageKind.REFUNDS, "taobao.refunds.receive.get", keys)
         return body
 
+    def refund_get(self, params: Params) -> Body:
+        """``taobao.refund.get``: one refund in detail, with the units it covers."""
+        fields = _fields(params)
+        refund_id = _required(params, "refund_id")
+        refund = self.store.refunds.get(refund_id)
+        if refund is None:
+            raise _business("isv.refund-not-exist", f"退款单{refund_id}不存在")
+        order = self._order(refund.order_id)
+        record = refund_record(refund, order)
+        line = None
+        if order is not None and refund.line_id is not None:
+            line = next((x for x in order.lines if x.line_id == refund.line_id), None)
+        if line is not None:
+            record |= {
+                "num_iid": int(line.item_id),
+                "outer_id": line.merchant_code,
+                "sku": f"{line.sku_id}" if line.sku_id else None,
+                "num": int(refund.extra.get("num", line.quantity)),
+                "price": f"{line.price:.2f}",
+            }
+        return {"refund": {k: v for k, v in record.items() if k in fields and v is not None}}
+
 
 SKU_ALL = ("sku_id", "num_iid", "properties", "quantity", "price", "outer_id", "modified")
 

@@ -129,6 +129,7 @@ class FakeTop(TopMethods, TmcMethods, TopControl):
             "taobao.logistics.companies.get": lambda p, _f: self.logistics_companies_get(p),
             "taobao.logistics.offline.send": lambda p, _f: self.logistics_offline_send(p),
             "taobao.refunds.receive.get": lambda p, _f: self.refunds_receive_get(p),
+            "taobao.refund.get": lambda p, _f: self.refund_get(p),
             "taobao.top.auth.token.refresh": lambda p, _f: self._refresh(p),
             "taobao.tmc.user.permit": lambda p, _f: self.tmc_user_permit(dict(p)),
             "taobao.tmc.user.get": lambda p, _f: self.tmc_user_get(dict(p)),
@@ -225,8 +226,13 @@ class FakeTop(TopMethods, TmcMethods, TopControl):
         oid: str | None = None,
         amount: Decimal | None = None,
         reason: str = "不想要了",
+        num: int | None = None,
+        has_good_return: bool = False,
     ) -> FakeRefund:
-        """Ask for a refund of one sub-order (the first one by default), as a buyer does."""
+        """Ask for a refund of one sub-order (the first one by default), as a buyer does.
+
+        ``num`` units of it (all by default); ``has_good_return``: the goods come back.
+        """
         with self.store.lock:
             order = self.store.orders[tid]
             line = next((x for x in order.lines if oid is None or x.line_id == oid), None)
@@ -242,6 +248,7 @@ class FakeTop(TopMethods, TmcMethods, TopControl):
                 modified=now,
                 line_id=line.line_id,
                 reason=reason,
+                extra={"num": num or line.quantity, "has_good_return": has_good_return},
             )
             order.extra.setdefault("line_refund", {})[line.line_id] = "WAIT_SELLER_AGREE"
             order.modified = now
