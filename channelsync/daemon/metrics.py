@@ -113,6 +113,31 @@ class DaemonMetrics:
             registry=self.registry,
         )
 
+        self.events_connected = Gauge(
+            "channelsync_events_connected",
+            "1 while the channel's events listener is connected, 0 while it is not.",
+            labels,
+            registry=self.registry,
+        )
+        self.events_received = Counter(
+            "channelsync_events_received_total",
+            "Pushed events received and written to the inbox (new ones only).",
+            labels,
+            registry=self.registry,
+        )
+        self.events_duplicate = Counter(
+            "channelsync_events_duplicate_total",
+            "Pushed events delivered again (already in the inbox): acknowledged, not read again.",
+            labels,
+            registry=self.registry,
+        )
+        self.last_event = Gauge(
+            "channelsync_last_event_timestamp_seconds",
+            "When the channel's events listener last received an event (Unix time).",
+            labels,
+            registry=self.registry,
+        )
+
     def add_transport_registry(self, registry: CollectorRegistry) -> None:
         """Expose a channel's transport registry too."""
         self._transport.append(registry)
@@ -129,6 +154,10 @@ class DaemonMetrics:
         if status.order_lag is not None:
             self.order_lag.labels(name).set(status.order_lag)
         self.healthy.labels(name).set(1 if healthy else 0)
+        if status.events is not None:
+            self.events_connected.labels(name).set(1 if status.events == "connected" else 0)
+        if status.last_event_at is not None:
+            self.last_event.labels(name).set(status.last_event_at.timestamp())
 
 
 class HealthReport:

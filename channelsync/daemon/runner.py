@@ -8,7 +8,10 @@ Per channel, independent tasks run:
   transport paces the calls to its rate limits) and looks again every
   ``flush_interval`` seconds for entries whose retry time has come;
 * the **reconcile loop** (when the engine provides reconciliation) reads the channel's
-  listings every ``reconcile_interval`` seconds and corrects drift.
+  listings every ``reconcile_interval`` seconds and corrects drift;
+* the **events pump** (a channel that can listen, with ``events`` on) writes each pushed
+  event to the inbox, acknowledges it and answers it with a targeted read
+  (:mod:`channelsync.daemon.listening`); polling goes on beside it.
 
 A failing step is logged (naming the channel), counted by error class and retried
 after a growing backoff; it never touches another channel's tasks. A lease in the
@@ -33,6 +36,7 @@ from typing import Any
 from channelsync.channels import Channel, OrdersCapability
 from channelsync.clock import Clock, SystemClock
 from channelsync.config import DaemonConfig
+from channelsync.daemon.listening import EventPump, listens
 from channelsync.daemon.logs import working_on
 from channelsync.daemon.metrics import DaemonMetrics, HealthReport, health
 from channelsync.daemon.status import ChannelStatus
@@ -200,6 +204,8 @@ class Daemon:
                     group.create_task(self._flush_loop(name))
                     if self.reconcile is not None:
                         group.create_task(self._reconcile_loop(name))
+                    if listens(channel):
+                        group.create_task(self._listen_loop(name))
             finally:
                 await channel.close()
 
@@ -296,6 +302,29 @@ class Daemon:
                 logger.info("reconciled: %s", report)
                 self._succeeded(name, "reconcile")
                 self.wake(name)
+
+    async def _listen_loop(self, name: str) -> None:
+        """Keep the channel's events pump running; restart it after an unexpected failure."""
+        assert self._stopping is not None
+        loop = _Loop()
+        while not self.stopping:
+            pump = EventPump(
+                self.engine,
+                name,
+                status=self.status[name],
+                metrics=self.metrics,
+                wake_all=self.wake_all,
+                stopping=self._stopping,
+            )
+            try:
+                await pump.run()
+            except Exception as error:  # noqa: BLE001 - a listener must never stop the channel
+                loop.failures += 1
+                self._failed(name, "listen", error, unexpected=not isinstance(error, ChannelError))
+                self.engine.context.visibility.set_events(name, False)
+                await self._pause(loop.pause(1.0, self.settings.max_backoff))
+            else:
+                return
 
     async def _heartbeat_loop(self) -> None:
         assert self.lease is not None

@@ -40,6 +40,15 @@ class ChannelStatus:
     stock_shown: int = 0
     order_lag: float | None = None
     """Seconds between now and the channel's order cursor (how far behind orders are)."""
+    events: str | None = None
+    """The events listener's state (``connected``, ``disconnected`` ...); ``None``: none runs."""
+    events_received: int = 0
+    events_duplicate: int = 0
+    """Deliveries of a message already in the inbox (redeliveries, duplicates)."""
+    events_processed: int = 0
+    last_event_at: datetime | None = None
+    events_error: str | None = None
+    """The listener's last connection failure, while it is not connected."""
 
     def stale(self, now: datetime, after: float) -> bool:
         """Whether the channel has gone ``after`` seconds without a successful sync."""

@@ -10,6 +10,7 @@ from channelsync.config import StoreConfig
 from channelsync.store.base import (
     AuditEntry,
     BindingRecord,
+    InboxEvent,
     LedgerEvent,
     ListingBinding,
     OutboxEntry,
@@ -32,6 +33,7 @@ from channelsync.store.sql import SqlStore, migrate
 __all__ = [
     "AuditEntry",
     "BindingRecord",
+    "InboxEvent",
     "LedgerEvent",
     "ListingBinding",
     "LockHolder",

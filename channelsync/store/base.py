@@ -9,8 +9,8 @@ in the same transaction as the state change that caused it.
 A session's operations are split by aggregate, each with its records in a module of
 its own: :mod:`~channelsync.store.catalogue`, :mod:`~channelsync.store.ledger`,
 :mod:`~channelsync.store.bindings`, :mod:`~channelsync.store.outbox`,
-:mod:`~channelsync.store.orders`, :mod:`~channelsync.store.journal` and
-:mod:`~channelsync.store.visibility`.
+:mod:`~channelsync.store.orders`, :mod:`~channelsync.store.journal`,
+:mod:`~channelsync.store.visibility` and :mod:`~channelsync.store.inbox`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager
 
 from channelsync.store.bindings import BindingRecord, BindingsSession, ListingBinding
 from channelsync.store.catalogue import CatalogueSession, SkuData, SkuRecord
+from channelsync.store.inbox import InboxEvent, InboxSession
 from channelsync.store.journal import AuditEntry, JournalSession
 from channelsync.store.ledger import LedgerEvent, LedgerSession, StockPosition
 from channelsync.store.orders import OrdersSession, ShipmentRecord, StoredOrder
@@ -36,6 +37,7 @@ from channelsync.store.visibility import VisibilityFigure, VisibilitySession
 __all__ = [
     "AuditEntry",
     "BindingRecord",
+    "InboxEvent",
     "LedgerEvent",
     "ListingBinding",
     "OutboxEntry",
@@ -62,6 +64,7 @@ class StoreSession(
     OrdersSession,
     JournalSession,
     VisibilitySession,
+    InboxSession,
     ABC,
 ):
     """The operations available inside one transaction, every aggregate's together."""

@@ -36,6 +36,7 @@ __all__ = [
     "bindings",
     "cursors",
     "daemon_lock",
+    "inbox",
     "ledger_events",
     "metadata",
     "notifications",
@@ -304,4 +305,21 @@ visibility = Table(
     Column("samples", JSON, nullable=False),
     Column("delay_s", Float, nullable=False),
     Column("updated_at", _TZ, nullable=False),
+)
+
+#: Every pushed marketplace event, once per (channel, platform message id): written
+#: before it is acknowledged, marked processed once the engine has answered it.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("message_id", String(256), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("key", String(256), nullable=False),
+    Column("order_id", String(256)),
+    Column("topic", String(256), nullable=False),
+    Column("received_at", _TZ, nullable=False),
+    Column("processed_at", _TZ),
+    Column("outcome", String(32)),
+    Index("ix_inbox_unprocessed", "channel", "processed_at"),
 )

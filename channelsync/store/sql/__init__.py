@@ -26,6 +26,7 @@ from channelsync.store.base import Store, StoreSession
 from channelsync.store.sql._common import SqlPart
 from channelsync.store.sql.bindings import SqlBindings
 from channelsync.store.sql.catalogue import SqlCatalogue
+from channelsync.store.sql.inbox import SqlInbox
 from channelsync.store.sql.journal import SqlJournal
 from channelsync.store.sql.ledger import SqlLedger
 from channelsync.store.sql.orders import SqlOrders
@@ -134,6 +135,7 @@ class SqlSession(
     SqlOrders,
     SqlJournal,
     SqlVisibility,
+    SqlInbox,
     SqlPart,
     StoreSession,
 ):

@@ -1,0 +1,171 @@
+"""The daemon's events listeners: one per channel that listens, beside its polling.
+
+For a channel whose plugin has the events capability and whose config turns
+``events`` on, :class:`EventPump` keeps the plugin's listener open. Each event is
+written to the inbox first; only after that commit is it acknowledged to the
+marketplace (a crash in between costs a redelivery, recognised by its message id).
+A new event is then answered with a targeted read through the same ingest path as
+polling, and if it changed anything every channel's flush wakes at once. Events left
+unanswered by an earlier process are answered when the pump starts.
+
+A listener that disconnects or falls behind is visible in ``status`` and the metrics,
+and the channel's visibility falls back to polling, which never stops. A failure here
+is logged with the channel named and never stops any other channel's work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from channelsync.channels import Channel, EventsCapability, ListenerState
+from channelsync.channels.events import ChannelEvent, EventListener
+from channelsync.daemon.metrics import DaemonMetrics
+from channelsync.daemon.status import ChannelStatus
+from channelsync.engine.inbox import EventOutcome, process_event, process_leftovers, receive_event
+from channelsync.engine.sync import SyncEngine
+from channelsync.errors import ChannelError
+from channelsync.store import InboxEvent
+
+__all__ = ["EventPump", "listens"]
+
+logger = logging.getLogger(__name__)
+
+#: How often the listener's state is copied into status and metrics while it is idle.
+_STATE_EVERY = 2.0
+
+
+def listens(channel: Channel[Any]) -> bool:
+    """Whether the daemon runs a listener for ``channel``: it can, and config says so."""
+    return isinstance(channel, EventsCapability) and bool(channel.settings.events)
+
+
+class EventPump:
+    """Receive one channel's events into the inbox, acknowledge, and answer them."""
+
+    def __init__(
+        self,
+        engine: SyncEngine,
+        name: str,
+        *,
+        status: ChannelStatus,
+        metrics: DaemonMetrics,
+        wake_all: Callable[[], None],
+        stopping: asyncio.Event,
+    ) -> None:
+        self.engine = engine
+        self.name = name
+        self.channel = engine.channels[name]
+        self.status = status
+        self.metrics = metrics
+        self.wake_all = wake_all
+        self.stopping = stopping
+        self.status.events = ListenerState.CONNECTING.value
+
+    async def run(self) -> None:
+        """Answer leftovers, then receive until the daemon stops; the channel must be open."""
+        await self._leftovers()
+        channel = self.channel
+        assert isinstance(channel, EventsCapability)
+        async with channel.listen() as listener:
+            watcher = asyncio.ensure_future(self._watch(listener))
+            try:
+                await self._receive_all(listener)
+            finally:
+                watcher.cancel()
+                self._observe(listener)
+        self.status.events = ListenerState.CLOSED.value
+
+    async def _receive_all(self, listener: EventListener) -> None:
+        events = aiter(listener)
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            while not self.stopping.is_set():
+                arrival = asyncio.ensure_future(anext(events))
+                done, _ = await asyncio.wait({arrival, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if arrival not in done:
+                    arrival.cancel()
+                    return
+                try:
+                    event = arrival.result()
+                except StopAsyncIteration:
+                    return
+                await self._receive(listener, event)
+        finally:
+            stop.cancel()
+
+    async def _receive(self, listener: EventListener, event: ChannelEvent) -> None:
+        context = self.engine.context
+        try:
+            new = receive_event(context, self.name, event)
+        except Exception:
+            # Not written, so not acknowledged: the marketplace delivers it again.
+            logger.exception(
+                "%s: event %s could not be written to the inbox", self.name, event.message_id
+            )
+            await listener.fail(event, "not stored")
+            return
+        await listener.ack(event)
+        self.status.last_event_at = context.clock.now()
+        if not new:
+            self.status.events_duplicate += 1
+            self.metrics.events_duplicate.labels(self.name).inc()
+            return
+        self.status.events_received += 1
+        self.metrics.events_received.labels(self.name).inc()
+        stored = InboxEvent(
+            channel=self.name,
+            message_id=event.message_id,
+            kind=event.kind.value,
+            key=event.key,
+            topic=event.topic,
+            received_at=context.clock.now(),
+            order_id=event.order_id,
+        )
+        await self._answer(stored)
+
+    async def _answer(self, event: InboxEvent) -> None:
+        try:
+            outcome = await process_event(self.engine.context, self.channel, event)
+        except ChannelError as error:
+            # Left unprocessed: answered again at the next start, and polling covers it.
+            logger.warning(
+                "%s: the read for event %s failed (%s): %s",
+                self.name,
+                event.message_id,
+                type(error).__name__,
+                error,
+            )
+            return
+        self.status.events_processed += 1
+        if outcome in (EventOutcome.IMPORTED, EventOutcome.REFUNDS_PULLED):
+            # What it changed is already planned into every channel's outbox.
+            self.engine.replan()
+            self.wake_all()
+
+    async def _leftovers(self) -> None:
+        try:
+            count = await process_leftovers(self.engine.context, self.channel)
+        except ChannelError as error:
+            logger.warning(
+                "%s: events left from before could not be answered: %s", self.name, error
+            )
+            return
+        if count:
+            logger.info("%s: answered %d event(s) received before the last stop", self.name, count)
+            self.wake_all()
+
+    async def _watch(self, listener: EventListener) -> None:
+        while True:
+            self._observe(listener)
+            await asyncio.sleep(_STATE_EVERY)
+
+    def _observe(self, listener: EventListener) -> None:
+        state = listener.status
+        connected = state.state is ListenerState.CONNECTED
+        self.status.events = state.state.value
+        self.status.events_error = None if connected else state.last_error
+        self.engine.context.visibility.set_events(self.name, connected)
+        self.metrics.events_connected.labels(self.name).set(1 if connected else 0)

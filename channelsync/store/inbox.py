@@ -1,0 +1,58 @@
+"""The inbox: every pushed marketplace event, written once, processed once.
+
+A listener writes each event it receives here, keyed by (channel, platform message
+id), and acknowledges it to the marketplace only after that commit; a redelivered or
+duplicated message finds its row and changes nothing. The engine then answers the
+event (a targeted read through the same ingest path as polling) and marks it
+processed. A row left unprocessed (the process died between the acknowledgement and
+the read) is processed on the next start.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+
+__all__ = ["InboxEvent", "InboxSession"]
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEvent:
+    """One event as the inbox keeps it: what it names, and what became of it."""
+
+    channel: str
+    message_id: str
+    kind: str
+    key: str
+    topic: str
+    received_at: datetime
+    order_id: str | None = None
+    processed_at: datetime | None = None
+    outcome: str | None = None
+
+
+class InboxSession(ABC):
+    """The inbox operations of a store transaction."""
+
+    @abstractmethod
+    def record_event(self, event: InboxEvent) -> bool:
+        """Write ``event`` unless its (channel, message id) is known; ``True`` if it was new."""
+
+    @abstractmethod
+    def unprocessed_events(self, channel: str, limit: int = 100) -> list[InboxEvent]:
+        """Return the channel's events not yet processed, oldest first."""
+
+    @abstractmethod
+    def mark_event_processed(
+        self, channel: str, message_id: str, outcome: str, now: datetime
+    ) -> None:
+        """Record that the event was answered, and how."""
+
+    @abstractmethod
+    def prune_inbox(self, before: datetime) -> int:
+        """Forget processed events received before ``before``; return how many.
+
+        Kept that long only to recognise a redelivery: marketplaces redeliver an
+        unacknowledged message for hours to days, not months.
+        """

@@ -1,0 +1,79 @@
+"""The inbox of pushed events on SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from typing_extensions import override
+
+from channelsync.store import schema as t
+from channelsync.store.base import StoreSession
+from channelsync.store.inbox import InboxEvent
+from channelsync.store.sql._common import SqlPart, upsert_insert
+
+__all__ = ["SqlInbox"]
+
+
+class SqlInbox(SqlPart, StoreSession):
+    """The inbox operations of a SQL store transaction."""
+
+    @override
+    def record_event(self, event: InboxEvent) -> bool:
+        # ON CONFLICT DO NOTHING: two deliveries racing on two connections both end
+        # with one row, and only the first one learns it was new.
+        statement = (
+            upsert_insert(self._c, t.inbox)
+            .values(
+                channel=event.channel,
+                message_id=event.message_id,
+                kind=event.kind,
+                key=event.key,
+                order_id=event.order_id,
+                topic=event.topic,
+                received_at=event.received_at,
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "message_id"])
+        )
+        return bool(self._c.execute(statement).rowcount == 1)
+
+    @override
+    def unprocessed_events(self, channel: str, limit: int = 100) -> list[InboxEvent]:
+        i = t.inbox.c
+        rows = self._c.execute(
+            select(t.inbox)
+            .where(i.channel == channel, i.processed_at.is_(None))
+            .order_by(i.received_at, i.message_id)
+            .limit(limit)
+        )
+        return [
+            InboxEvent(
+                channel=row.channel,
+                message_id=row.message_id,
+                kind=row.kind,
+                key=row.key,
+                topic=row.topic,
+                received_at=row.received_at,
+                order_id=row.order_id,
+            )
+            for row in rows
+        ]
+
+    @override
+    def mark_event_processed(
+        self, channel: str, message_id: str, outcome: str, now: datetime
+    ) -> None:
+        i = t.inbox.c
+        self._c.execute(
+            update(t.inbox)
+            .where(i.channel == channel, i.message_id == message_id)
+            .values(processed_at=now, outcome=outcome[:32])
+        )
+
+    @override
+    def prune_inbox(self, before: datetime) -> int:
+        i = t.inbox.c
+        result = self._c.execute(
+            delete(t.inbox).where(i.processed_at.is_not(None), i.received_at < before)
+        )
+        return int(result.rowcount)
