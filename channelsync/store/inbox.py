@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["InboxEvent", "InboxSession"]
+__all__ = ["InboxEvent", "InboxSession", "InboxSummary"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,15 @@ class InboxEvent:
     order_id: str | None = None
     processed_at: datetime | None = None
     outcome: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxSummary:
+    """A channel's inbox at a glance: events received since a moment, and unanswered ones."""
+
+    received: int
+    unprocessed: int
+    last_received: datetime | None
 
 
 class InboxSession(ABC):
@@ -48,6 +57,10 @@ class InboxSession(ABC):
         self, channel: str, message_id: str, outcome: str, now: datetime
     ) -> None:
         """Record that the event was answered, and how."""
+
+    @abstractmethod
+    def inbox_summary(self, channel: str, since: datetime) -> InboxSummary:
+        """Count the channel's events received since ``since`` and those not yet answered."""
 
     @abstractmethod
     def prune_inbox(self, before: datetime) -> int:

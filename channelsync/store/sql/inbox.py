@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from typing_extensions import override
 
 from channelsync.store import schema as t
 from channelsync.store.base import StoreSession
-from channelsync.store.inbox import InboxEvent
+from channelsync.store.inbox import InboxEvent, InboxSummary
 from channelsync.store.sql._common import SqlPart, upsert_insert
 
 __all__ = ["SqlInbox"]
@@ -69,6 +69,23 @@ class SqlInbox(SqlPart, StoreSession):
             .where(i.channel == channel, i.message_id == message_id)
             .values(processed_at=now, outcome=outcome[:32])
         )
+
+    @override
+    def inbox_summary(self, channel: str, since: datetime) -> InboxSummary:
+        i = t.inbox.c
+        received, last = self._c.execute(
+            select(func.count(), func.max(i.received_at)).where(
+                i.channel == channel, i.received_at >= since
+            )
+        ).one()
+        unprocessed = self._c.execute(
+            select(func.count()).where(i.channel == channel, i.processed_at.is_(None))
+        ).scalar_one()
+        if last is None:
+            last = self._c.execute(
+                select(func.max(i.received_at)).where(i.channel == channel)
+            ).scalar_one()
+        return InboxSummary(int(received), int(unprocessed), last)
 
     @override
     def prune_inbox(self, before: datetime) -> int:
