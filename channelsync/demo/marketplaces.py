@@ -3,21 +3,27 @@
 A channel type takes part when its class names a ``demo_module``
 (:attr:`channelsync.channels.Channel.demo_module`); that module's ``demo_fake()`` is
 served with ``fake.serve()``, so the daemon reaches it through the plugin's real
-transport, signing and paging.
+transport, signing and paging. A channel that can listen to events also gets its fake's
+push service (``fake.serve_events()``: TMC, PMC, SQS), and the demo turns ``events`` on
+for it, so orders arrive within seconds as they would in production.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from channelsync.channels import Capability
 from channelsync.plugins import PluginHost
 from channelsync.testing.fakes import FakeMarketplace, LoopbackServer
 
 __all__ = ["DemoMarketplace", "start_marketplaces"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,9 +41,13 @@ class DemoMarketplace:
     sync: Mapping[str, Any] = field(default_factory=dict)
     """Engine settings of the demo channel (the module's optional ``DEMO_SYNC``), such as
     a price rule for a marketplace that sells in another currency than the catalogue."""
+    events: Any = None
+    """The fake's served push service when the channel listens (it has ``url`` and ``stop``)."""
 
     def stop(self) -> None:
         """Stop serving."""
+        if self.events is not None:
+            self.events.stop()
         self.server.stop()
 
     def stock(self) -> dict[str, int]:
@@ -51,9 +61,12 @@ class DemoMarketplace:
 
 
 def start_marketplaces(
-    host: PluginHost, *, seed: int = 0, types: list[str] | None = None
+    host: PluginHost, *, seed: int = 0, types: list[str] | None = None, events: bool = True
 ) -> list[DemoMarketplace]:
-    """Serve the demo fake of every channel type that has one (or of ``types``)."""
+    """Serve the demo fake of every channel type that has one (or of ``types``).
+
+    With ``events``, channels that can listen get their fake's push service too.
+    """
     started: list[DemoMarketplace] = []
     try:
         for type_name in host.registry.types():
@@ -66,20 +79,35 @@ def start_marketplaces(
             module = importlib.import_module(module_name)
             fake = module.demo_fake(seed=seed)
             server = fake.serve()
-            started.append(
-                DemoMarketplace(
-                    type_name=type_name,
-                    channel=f"{type_name}-demo",
-                    fake=fake,
-                    server=server,
-                    settings=dict(module.DEMO_SETTINGS),
-                    credentials=dict(module.DEMO_CREDENTIALS),
-                    order_lag=channel_cls.limits.order_window.lag,
-                    sync=dict(getattr(module, "DEMO_SYNC", {})),
-                )
+            market = DemoMarketplace(
+                type_name=type_name,
+                channel=f"{type_name}-demo",
+                fake=fake,
+                server=server,
+                settings=dict(module.DEMO_SETTINGS),
+                credentials=dict(module.DEMO_CREDENTIALS),
+                order_lag=channel_cls.limits.order_window.lag,
+                sync=dict(getattr(module, "DEMO_SYNC", {})),
             )
+            started.append(market)
+            if events and Capability.EVENTS in channel_cls.capabilities():
+                _serve_events(market)
     except BaseException:
         for market in started:
             market.stop()
         raise
     return started
+
+
+def _serve_events(market: DemoMarketplace) -> None:
+    """Serve the fake's push service and point the channel's events at it."""
+    serve = getattr(market.fake, "serve_events", None)
+    if serve is None:
+        return
+    try:
+        market.events = serve()
+    except ImportError as error:
+        # Amazon's queue needs moto (the plugin's demo extra): polling alone then.
+        logger.info("%s: events not served (%s); polling only", market.channel, error)
+        return
+    market.settings = {**market.settings, "events": True, "events_url": market.events.url}

@@ -276,6 +276,8 @@ class _Demo:
             say(f"demo files in {self.where} (daemon log: {log_path})")
             for market in self.markets:
                 say(f"  {market.channel}: fake {market.type_name} marketplace, {market.server.url}")
+                if market.events is not None:
+                    say(f"    events pushed on {market.events.url} (polling stays on)")
             env = {**os.environ, **demo_environment(self.markets)}
             command = [sys.executable, "-m", "channelsync.daemon", "--config", str(files.config)]
             command += ["--metrics-port", str(port)]

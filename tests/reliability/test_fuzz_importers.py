@@ -33,7 +33,9 @@ from channelsync.config import ChannelSyncSettings
 from channelsync.engine.catalogue import import_catalogue, read_catalogue_file
 from channelsync.engine.context import ChannelInfo, EngineContext
 from channelsync.engine.errors import InputError
+from channelsync.engine.orders import IngestReport, apply_order
 from channelsync.engine.shipments import read_shipments_csv, request_shipments
+from channelsync.models import Money, Order, OrderLine, OrderStatus
 from channelsync.store import Store, open_store
 
 pytestmark = pytest.mark.reliability
@@ -243,11 +245,37 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Pa
     good = folder / "catalogue.csv"
     good.write_text(to_csv(CATALOGUE, list(CATALOGUE[0])), encoding="utf-8")
     import_catalogue(store, read_catalogue_file(good), now=NOW)
+    _import_orders(store)
     ships = folder / "shipments.csv"
     ships.write_text(to_csv(SHIPMENTS, list(SHIPMENTS[0])), encoding="utf-8")
     assert request_shipments(_context(store), read_shipments_csv(ships)) == 2
     yield store, db
     store.close()
+
+
+def _import_orders(store: Store) -> None:
+    """Import the orders the shipments name (a shipment of an unknown order is refused)."""
+    context = _context(store)
+    for channel, order_id in {(row["channel"], row["order_id"]) for row in SHIPMENTS}:
+        order = Order(
+            channel=channel,
+            order_id=order_id,
+            status=OrderStatus.PAID,
+            raw_status="paid",
+            created_at=NOW,
+            updated_at=NOW,
+            lines=(
+                OrderLine(
+                    item_id="1",
+                    merchant_code="CS-0001",
+                    quantity=1,
+                    unit_price=Money.of("49.90", "CNY"),
+                ),
+            ),
+            total=Money.of("49.90", "CNY"),
+        )
+        with store.transaction() as session:
+            apply_order(session, context, order, IngestReport(channel=channel))
 
 
 def _context(store: Store) -> EngineContext:
