@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
+from channelsync.channels import EventsCapability
 from channelsync.cli._common import ExitCode, config_option, echo_json, reports_errors
 from channelsync.cli.engine_cmd import open_engine, reports_input_errors, run
 from channelsync.engine.completeness import AUDIT_KIND as COMPLETENESS_AUDIT
 from channelsync.engine.completeness import CURSOR_KIND as COMPLETENESS_CURSOR
 from channelsync.engine.outbox import WAITING_FOR_CREDENTIALS
 from channelsync.engine.reconcile import RECONCILE_CURSOR, correction_outcome
-from channelsync.store import OutboxState, SqlStore, lock_holder
+from channelsync.engine.sync import SyncEngine
+from channelsync.store import OutboxState, SqlStore, StoreSession, lock_holder
 
 
 @click.command("sync")
@@ -107,6 +110,7 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
             )
             parked_items = session.outbox(channel=name, state=OutboxState.PARKED)
             channels[name] = {
+                "events": _events(session, engine, name),
                 "last_pull": cursor[0].isoformat() if cursor else None,
                 "cursor": cursor[1] if cursor else None,
                 "pending": len(session.outbox(channel=name, state=OutboxState.PENDING)),
@@ -162,6 +166,12 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
             f"{info['parked']} parked"
             + (f" ({waiting} waiting for credentials)" if waiting else "")
         )
+        if info["events"] is not None:
+            events = info["events"]
+            click.echo(
+                f"  events: {events['received_last_hour']} received in the last hour, "
+                f"{events['unanswered']} unanswered, last at {events['last_received'] or 'never'}"
+            )
         if info["last_reconcile"] is None:
             click.echo("  listings never reconciled")
         else:
@@ -188,3 +198,16 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
     )
     for entry in [*parked, *orders]:
         click.echo(f"  {entry['channel']} {entry['kind']} {entry['key']}: {entry['reason']}")
+
+
+def _events(session: StoreSession, engine: SyncEngine, name: str) -> dict[str, Any] | None:
+    """Summarise the inbox of a channel that listens (``None`` when it does not)."""
+    channel = engine.channels[name]
+    if not isinstance(channel, EventsCapability) or not channel.settings.events:
+        return None
+    summary = session.inbox_summary(name, engine.context.clock.now() - timedelta(hours=1))
+    return {
+        "received_last_hour": summary.received,
+        "unanswered": summary.unprocessed,
+        "last_received": summary.last_received.isoformat() if summary.last_received else None,
+    }

@@ -185,6 +185,15 @@ def health(statuses: Iterable[ChannelStatus], now: datetime, stale_after: float)
             "last_pull": status.last_pull.isoformat() if status.last_pull else None,
             "last_error": status.last_error,
         }
+        if status.events is not None:
+            # A listener down is not unhealthy (polling covers it), but it is shown.
+            channels[status.name]["events"] = {
+                "state": status.events,
+                "received": status.events_received,
+                "duplicates": status.events_duplicate,
+                "last_event": status.last_event_at.isoformat() if status.last_event_at else None,
+                "error": status.events_error,
+            }
     return HealthReport(ok, channels)
 
 

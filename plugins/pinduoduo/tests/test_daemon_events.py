@@ -98,6 +98,9 @@ async def test_an_order_arrives_through_its_event_and_is_imported_once(
         assert status.events_received == 1
         assert status.events_duplicate >= 1
         assert status.events_processed == 1
+        shown = daemon.health().channels["shop"]["events"]
+        assert isinstance(shown, dict)
+        assert (shown["state"], shown["received"]) == ("connected", 1)
     assert set(_stored(store)) - before == {order.order_id}
     assert _stored(store).count(order.order_id) == 1
     assert _unprocessed(store) == []

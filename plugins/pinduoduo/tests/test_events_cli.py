@@ -110,3 +110,8 @@ def test_status_counts_the_inbox(
     )
     assert rows["shop"]["unanswered"] == 1
     assert "mem" not in rows
+    # The main status shows it too, for the channel that listens only.
+    shown = _invoke(overrides, "status", "--config", str(config))
+    assert shown.exit_code == 0, shown.output
+    assert "  events: 1 received in the last hour, 1 unanswered, last at 2024-03-01" in shown.output
+    assert shown.output.count("  events: ") == 1
