@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from channelsync.bootstrap import build_engine, open_state
-from channelsync.channels import Channel
+from channelsync.channels import Capability, Channel
 from channelsync.clock import Clock, FakeClock, SystemClock
 from channelsync.config import ChannelSyncSettings, EngineConfig, load_config
 from channelsync.credentials import CredentialStore, env_var_name
@@ -125,6 +125,8 @@ class ChaosResult:
     gap_exposures: int = 0
     """Sampled (channel, SKU) pairs showing units already sold on another channel."""
     largest_gap: int = 0
+    events_received: int = 0
+    """Pushed events written to the inbox (each once, whatever the redeliveries)."""
     converge_seconds: float = 0.0
     ingest_seconds: float = 0.0
     """Wall time of the order stream phase (in-process runs: orders in, cycles run)."""
@@ -164,6 +166,7 @@ class ChaosResult:
             f"{self.oversells_prevented}, units oversold in polling gaps: {self.oversold_units}",
             f"  samples of every channel: {self.samples}; a channel showing units already "
             f"sold elsewhere: {self.gap_exposures} time(s), by at most {self.largest_gap}",
+            f"  pushed events in the inbox: {self.events_received}",
             f"  time to converge: {self.converge_seconds:.1f}s, total: {self.elapsed_seconds:.1f}s",
             f"  raises held by the re-inflation guard at the end: {len(self.held)}"
             + (f" ({', '.join(self.held)})" if self.held else "")
@@ -416,6 +419,7 @@ def _check_end(run: _Run) -> None:
                 )
         held = _check_shown(session, run, snap, {i: p.available for i, p in positions.items()})
         _check_outbox(session, result, held)
+        _check_inbox(session, run)
         states = {(s.channel, s.order_id): s.state for s in session.shipments()}
     _check_shipments(run, snap, states)
     for shop in run.shops:
@@ -494,6 +498,17 @@ def _check_plan(run: _Run) -> None:
         if queued:
             run.result.problems.append(
                 f"{channel}: {queued} change(s) not yet sent after converging"
+            )
+
+
+def _check_inbox(session: StoreSession, run: _Run) -> None:
+    """Every event written to the inbox was answered, however the daemon was killed."""
+    for shop in run.shops:
+        summary = session.inbox_summary(shop.channel, datetime(2000, 1, 1, tzinfo=UTC))
+        run.result.events_received += summary.received
+        if summary.unprocessed:
+            run.result.problems.append(
+                f"{shop.channel}: {summary.unprocessed} event(s) in the inbox never answered"
             )
 
 
@@ -652,6 +667,29 @@ def _ship_some(run: _Run, rng: random.Random, count: int) -> None:
 # -- the chaos run: the daemon as a child process ---------------------------------------
 
 
+def _as_the_daemon_saw_it(engine: SyncEngine, shops: Sequence[_Shop]) -> None:
+    """Give the harness's engine the daemon's view of how soon orders are seen.
+
+    The daemon's pull interval, and its listeners connected (they were, at the end):
+    the pace-aware protection plans with them, so the engine that takes over must too,
+    or it would plan other quantities than the daemon sent for no change of stock.
+    """
+    for shop in shops:
+        engine.context.visibility.set_pull_interval(shop.channel, _DAEMON["pull_interval"])
+        if shop.settings.get("events"):
+            engine.context.visibility.set_events(shop.channel, True)
+
+
+def _serve_events(shop: _Shop) -> list[Any]:
+    """Serve the shop's push service (if its plugin listens) and turn its events on."""
+    serve = getattr(shop.fake, "serve_events", None)
+    if serve is None or Capability.EVENTS not in shop.channel_cls.capabilities():
+        return []
+    server = serve()
+    shop.settings = {**shop.settings, "events": True, "events_url": server.url}
+    return [server]
+
+
 def _config_toml(shops: Sequence[_Shop], threshold: int) -> str:
     value = toml_value
     lines = [
@@ -767,6 +805,7 @@ def run_chaos(
     log_level: str = "warning",
     host: PluginHost | None = None,
     max_held: int | None = None,
+    events: bool = True,
 ) -> ChaosResult:
     """Run the daemon against the served fakes, SIGKILL it ``kills`` times, then check.
 
@@ -777,7 +816,9 @@ def run_chaos(
     The daemon's log is ``daemon.log`` in ``directory`` (a new temporary one by default).
     At most ``max_held`` raises (default: one per channel) may be held by the
     re-inflation guard at the end, and each must be released once the marketplaces'
-    lag has passed (see :func:`_release_held`).
+    lag has passed (see :func:`_release_held`). With ``events`` every fake that pushes
+    serves its push service and the daemon listens to it beside polling, so the kills
+    also land between an event's commit to the inbox, its acknowledgement and its read.
     """
     started = time.monotonic()
     result = ChaosResult(suite="chaos", seed=seed)
@@ -785,12 +826,14 @@ def run_chaos(
     clock = _MovableClock()
     shops = _shops(host, seed=seed, fault_rate=fault_rate, fault_kinds=fault_kinds, clock=clock)
     where = directory or Path(tempfile.mkdtemp(prefix="channelsync-chaos-"))
-    servers = []
+    servers: list[Any] = []
     try:
         for shop in shops:
             server = shop.fake.serve()
             servers.append(server)
             shop.url = server.url
+            if events:
+                servers += _serve_events(shop)
         csv_text, initial = _catalogue(items, quantity, _RACE_SKU)
         _extend_fakes(shops, items)
         config_path = where / "channelsync.toml"
@@ -810,6 +853,7 @@ def run_chaos(
             run.engine = _in_process_engine(
                 store, shops, clock, config=engine.context.config, host=host
             )
+            _as_the_daemon_saw_it(run.engine, shops)
             _release_held(run, clock, max_held=len(shops) if max_held is None else max_held)
             _check_plan(run)
     finally:
