@@ -6,9 +6,12 @@ Exit status:
 
 * 0 when every installed distribution was checked and none has a known
   vulnerability;
-* 0 with ``audit not performed: <reason>`` when the vulnerability service could not
+* 3 with ``audit not performed: <reason>`` when the vulnerability service could not
   be reached or knows none of the installed distributions (a private package mirror
-  without vulnerability data) — the audit did not happen and the line says so;
+  without vulnerability data): an audit that did not happen is not a pass;
+* 0 with ``audit skipped: <reason>`` in that same case when ``CHANNELSYNC_AUDIT_OFFLINE=1``
+  is set: the explicit, documented opt-out for machines that cannot reach any
+  vulnerability data (the line still says the audit did not happen);
 * 1 when a vulnerability is found (each one is printed with its fix versions);
 * 2 when pip-audit is missing or fails for any other reason.
 
@@ -21,6 +24,7 @@ vulnerabilities found in the rest.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -42,8 +46,23 @@ _UNREACHABLE = (
 _NOT_FOUND = "Dependency not found on PyPI"
 
 
+#: Exit status when the audit could not be performed (and no opt-out is set).
+NOT_PERFORMED = 3
+#: The opt-out: set to 1 where no vulnerability data can be reached.
+OFFLINE = "CHANNELSYNC_AUDIT_OFFLINE"
+
+
 def _say(line: str) -> None:
     sys.stdout.write(line + "\n")
+
+
+def _not_performed(reason: str) -> int:
+    """Fail closed, unless the offline opt-out is set; either way, say it did not happen."""
+    if os.environ.get(OFFLINE) == "1":
+        _say(f"audit skipped ({OFFLINE}=1): {reason}")
+        return 0
+    _say(f"audit not performed: {reason}; set {OFFLINE}=1 to skip it knowingly")
+    return NOT_PERFORMED
 
 
 def _pip_audit() -> list[str]:
@@ -70,8 +89,7 @@ def main() -> int:
         error = result.stderr.strip().splitlines()
         reason = error[-1] if error else f"pip-audit exited with status {result.returncode}"
         if any(phrase in result.stderr.lower() for phrase in _UNREACHABLE):
-            _say(f"audit not performed: vulnerability service unreachable ({reason})")
-            return 0
+            return _not_performed(f"vulnerability service unreachable ({reason})")
         _say(f"audit failed: {reason}")
         return 2
     try:
@@ -90,11 +108,7 @@ def main() -> int:
         why = "; ".join(sorted(reasons))
         if all(r.startswith(_NOT_FOUND) for r in reasons):
             why = f"the package index holds no vulnerability data for any of them ({why})"
-        _say(
-            f"audit not performed: none of {len(dependencies)} distributions could be "
-            f"checked: {why}"
-        )
-        return 0
+        return _not_performed(f"none of {len(dependencies)} distributions could be checked: {why}")
     for dependency in vulnerable:
         for vuln in dependency["vulns"]:
             fixes = ", ".join(vuln.get("fix_versions", [])) or "no fixed version"
