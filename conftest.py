@@ -3,14 +3,20 @@
 The CLI sets the ``channelsync`` logger's level and handlers when it starts, and CLI tests
 run it in-process (some in module-scoped fixtures): without a reset, a later test that
 captures debug logs would see nothing.
+
+Tests marked ``network`` need a live marketplace: they are deselected unless asked for,
+with ``-m network`` (any marker expression naming it) or ``CHANNELSYNC_NETWORK=1``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 
 import pytest
+
+pytest_plugins = ["pytester"]
 
 
 def _pristine(logger: logging.Logger) -> None:
@@ -26,3 +32,14 @@ def _pristine_channelsync_logger() -> Iterator[None]:
     _pristine(logger)
     yield
     _pristine(logger)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect ``network`` tests unless a marker expression or the environment asks for them."""
+    asked = "network" in (config.getoption("markexpr", "") or "")
+    if asked or os.environ.get("CHANNELSYNC_NETWORK") == "1":
+        return
+    live = [item for item in items if item.get_closest_marker("network") is not None]
+    if live:
+        config.hook.pytest_deselected(items=live)
+        items[:] = [item for item in items if item.get_closest_marker("network") is None]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
 
 from channelsync.channels import Capability
-from channelsync.cli._common import echo_json, reports_errors
+from channelsync.cli._common import ExitCode, echo_json, reports_errors
 from channelsync.plugins import PluginHost, build_plugin_manager
 
 
@@ -55,10 +56,15 @@ def describe_plugins(host: PluginHost) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @reports_errors
 def plugins_command(as_json: bool) -> None:
-    """List installed plugins, their channel types and capabilities, and load failures."""
+    """List installed plugins, their channel types and capabilities, and load failures.
+
+    Exits 1 when a plugin failed to load (each failure is named with its reason).
+    """
     data = describe_plugins(build_plugin_manager())
     if as_json:
         echo_json(data)
+        if data["failures"]:
+            sys.exit(ExitCode.FAILURE)
         return
     for plugin in data["plugins"]:
         origin = "built-in" if plugin["builtin"] else plugin["distribution"] or "?"
@@ -79,3 +85,5 @@ def plugins_command(as_json: bool) -> None:
             f"{failure['version'] or ''}): {failure['reason']}".replace("  ", " "),
             err=True,
         )
+    if data["failures"]:
+        sys.exit(ExitCode.FAILURE)

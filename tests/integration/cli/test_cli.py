@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import keyring
 import keyring.errors
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 
 from channelsync import __version__
 from channelsync.cli import cli
-from channelsync.plugins import build_plugin_manager
+from channelsync.plugins import build_plugin_manager, hookimpl
 from channelsync.testing import InMemoryKeyring
 
 CANARY = "CANARY-cli-secret-41a7"
@@ -188,3 +189,25 @@ def test_channels_still_reports_every_channel_without_a_keyring(
     assert rows["pdd-1"]["credentials"]["client_secret"] == "environment"
     assert [m["field"] for m in rows["pdd-1"]["missing_credentials"]] == ["access_token"]
     assert CANARY not in result.output
+
+
+def test_plugins_fails_when_a_plugin_did_not_load(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = SimpleNamespace(__name__="broken_plugin")
+
+    @hookimpl
+    def channelsync_register_chanels(registry: object) -> None:
+        raise AssertionError("never called")
+
+    broken.channelsync_register_chanels = channelsync_register_chanels  # type: ignore[attr-defined]
+    monkeypatch.setattr(
+        "channelsync.cli.plugins_cmd.build_plugin_manager",
+        lambda: build_plugin_manager(extra_plugins=[broken]),
+    )
+    result = runner.invoke(cli, ["plugins"])
+    assert result.exit_code == 1
+    assert "FAILED broken_plugin" in result.output
+    result = runner.invoke(cli, ["plugins", "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["failures"][0]["name"] == "broken_plugin"
