@@ -28,7 +28,7 @@ from channelsync.http import TransportMetrics
 from channelsync.plugins import PluginHost, build_plugin_manager
 from channelsync.store import Store, open_store
 
-__all__ = ["build_channel", "build_engine", "load_channels", "open_state"]
+__all__ = ["build_channel", "build_channels", "build_engine", "load_channels", "open_state"]
 
 
 def open_state(config: Config) -> Store:
@@ -116,9 +116,34 @@ def build_engine(
     every other configured channel is built from the config as :func:`build_channel` does.
     """
     host = host or build_plugin_manager()
+    built = build_channels(
+        config,
+        host=host,
+        channels=channels,
+        credentials=credentials,
+        transports=transports,
+        clock=clock,
+    )
+    return SyncEngine.from_config(config, store, built, host=host, clock=clock)
+
+
+def build_channels(
+    config: Config,
+    *,
+    host: PluginHost,
+    channels: Iterable[Channel[Any]] | None = None,
+    credentials: CredentialStore | None = None,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    clock: Clock | None = None,
+) -> list[Channel[Any]]:
+    """Build every configured channel (``channels`` replace those of the same name).
+
+    Commands build them before they open the store, so a configuration that cannot
+    work (an unknown type, bad settings, a missing secret) changes nothing on disk.
+    """
     given = {channel.name: channel for channel in channels or ()}
     transports = transports or {}
-    built = [
+    return [
         given.get(entry.name)
         or build_channel(
             config,
@@ -130,4 +155,3 @@ def build_engine(
         )
         for entry in config.channels
     ]
-    return SyncEngine.from_config(config, store, built, host=host, clock=clock)

@@ -105,9 +105,20 @@ def list_command(channel: str, config_path: Path | None, as_json: bool) -> None:
 @credentials_group.command("delete")
 @click.argument("channel")
 @click.argument("field")
+@config_option
 @reports_errors
-def delete_command(channel: str, field: str) -> None:
-    """Remove FIELD of CHANNEL from the keyring."""
+def delete_command(channel: str, field: str, config_path: Path | None) -> None:
+    """Remove FIELD of CHANNEL from the keyring.
+
+    With a configuration naming CHANNEL, FIELD must be one of its plugin's credentials.
+    """
+    channel_cls = _channel_type(config_path, channel)
+    if channel_cls is not None and field not in channel_cls.all_credential_fields():
+        known = ", ".join(channel_cls.all_credential_fields())
+        raise ConfigurationError(
+            f"{channel_cls.type_name!r} channels have no credential {field!r} (known: {known})",
+            channel=channel,
+        )
     if CredentialStore().delete(channel, field):
         click.echo(f"deleted {field} for channel {channel!r} from the keyring")
     else:

@@ -17,14 +17,14 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from channelsync.bootstrap import build_engine, open_state
+from channelsync.bootstrap import build_channels, build_engine, open_state
 from channelsync.channels import Channel
 from channelsync.cli._common import ExitCode, read_config
 from channelsync.clock import Clock, SystemClock
 from channelsync.config import Config
 from channelsync.engine.errors import InputError
 from channelsync.engine.sync import SyncEngine
-from channelsync.plugins import PluginHost
+from channelsync.plugins import PluginHost, build_plugin_manager
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -92,7 +92,8 @@ def open_engine(path: Path | None) -> Iterator[SyncEngine]:
     """Load the config, open the store and build the engine; close the store after."""
     config = runtime_config(path)
     found = overrides()
+    host = found.host or build_plugin_manager()
+    # Built first: a configuration that cannot work must not create the store file.
+    channels = build_channels(config, host=host, channels=found.channels.values(), clock=clock())
     with open_state(config) as store:
-        yield build_engine(
-            config, store, host=found.host, channels=found.channels.values(), clock=clock()
-        )
+        yield build_engine(config, store, host=host, channels=channels, clock=clock())

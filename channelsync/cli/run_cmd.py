@@ -10,12 +10,13 @@ from pathlib import Path
 import click
 from sqlalchemy.engine import make_url
 
-from channelsync.bootstrap import build_engine, open_state
+from channelsync.bootstrap import build_channels, build_engine, open_state
 from channelsync.cli._common import config_option, read_config, reports_errors
 from channelsync.cli.engine_cmd import clock, overrides
 from channelsync.config import DEFAULT_CONFIG_FILENAME
 from channelsync.daemon import Daemon, serve, setup_logging
 from channelsync.engine.sync import SyncEngine
+from channelsync.plugins import build_plugin_manager
 from channelsync.store import SqlStore, StoreLease
 
 __all__ = ["run_command"]
@@ -66,10 +67,11 @@ def run_command(
         sys.exit(run_demo(headless=True))
     config = read_config(config_path)
     found = overrides()
+    host = found.host or build_plugin_manager()
+    # Built first: a configuration that cannot work must not create the store file.
+    channels = build_channels(config, host=host, channels=found.channels.values(), clock=clock())
     with open_state(config) as store:
-        engine = build_engine(
-            config, store, host=found.host, channels=found.channels.values(), clock=clock()
-        )
+        engine = build_engine(config, store, host=host, channels=channels, clock=clock())
         setup_logging(
             "json" if log_format == "json" else "text",
             level=_LEVELS[log_level],

@@ -24,6 +24,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from channelsync.daemon.status import ChannelStatus
+from channelsync.errors import ConfigurationError
 
 __all__ = ["DaemonMetrics", "HealthReport", "MetricsServer", "health"]
 
@@ -198,7 +199,11 @@ def health(statuses: Iterable[ChannelStatus], now: datetime, stale_after: float)
 
 
 class MetricsServer:
-    """``/metrics`` and ``/healthz`` on a background thread (the daemon's loop stays free)."""
+    """``/metrics`` and ``/healthz`` on a background thread (the daemon's loop stays free).
+
+    Raises :class:`~channelsync.errors.ConfigurationError` when the address cannot be
+    bound (a port in use), so the command exits 2 with the port named.
+    """
 
     def __init__(
         self,
@@ -210,7 +215,14 @@ class MetricsServer:
     ) -> None:
         self._registry = registry
         self._check = check
-        self._server = ThreadingHTTPServer((host, port), self._handler())
+        try:
+            self._server = ThreadingHTTPServer((host, port), self._handler())
+        except OSError as exc:
+            # A port in use, or a host this machine does not have: the operator's to fix.
+            raise ConfigurationError(
+                f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}",
+                field="--metrics-port",
+            ) from None
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="channelsync metrics", daemon=True

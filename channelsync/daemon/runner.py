@@ -164,11 +164,13 @@ class Daemon:
             if channels:
                 _, late = await asyncio.wait(channels, timeout=self.settings.shutdown_grace)
                 if late:
+                    names = sorted(t.get_name().removeprefix("channel ") for t in late)
                     logger.warning(
-                        "abandoning work still in flight after %gs on %d channel(s); "
+                        "abandoning work still in flight after %gs on %d channel(s) (%s); "
                         "it is repeated safely on the next start",
                         self.settings.shutdown_grace,
                         len(late),
+                        ", ".join(names),
                     )
         finally:
             for task in [*channels, *helpers]:

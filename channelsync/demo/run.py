@@ -281,7 +281,9 @@ class _Demo:
             env = {**os.environ, **demo_environment(self.markets)}
             command = [sys.executable, "-m", "channelsync.daemon", "--config", str(files.config)]
             command += ["--metrics-port", str(port)]
-            with log_path.open("ab") as log:
+            # Owner-only, like the store: the log names orders and shops.
+            log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(log_fd, "ab") as log:
                 # Its own session: Ctrl-C reaches the demo only, which then stops the
                 # daemon with exactly one SIGTERM (a second one makes it exit at once).
                 child = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments

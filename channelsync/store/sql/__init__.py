@@ -10,6 +10,7 @@ its own module here.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,6 +94,23 @@ class SqlStore(Store):
         self._engine.dispose()
 
 
+def _create_owner_only(path: Path) -> None:
+    """Create a new database file readable by its owner only (it holds orders' data).
+
+    SQLite creates the WAL and shared-memory files with the database file's
+    permissions. An existing file is left as its owner set it.
+    """
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise ConfigurationError(
+            f"the state database cannot be created at {path}: {exc.strerror}", field="store.url"
+        ) from None
+    os.close(descriptor)
+
+
 def _build_engine(url: str) -> Engine:
     if url.startswith(("postgresql:", "postgres:", "postgresql+psycopg:")):
         return _postgres_engine(url)
@@ -106,6 +124,7 @@ def _build_engine(url: str) -> Engine:
                 f"the directory of the state database does not exist: {path.parent}",
                 field="store.url",
             )
+        _create_owner_only(path)
     engine = create_engine(
         url,
         poolclass=StaticPool if memory else None,

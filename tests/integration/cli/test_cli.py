@@ -142,11 +142,15 @@ def test_credentials_set_list_delete_round_trip(
     assert result.exit_code == 1  # a required field is still missing
     assert CANARY not in result.output
 
-    result = runner.invoke(cli, ["credentials", "delete", "jd-pop", "app_secret"])
+    result = runner.invoke(cli, ["credentials", "delete", "jd-pop", "app_secret", *args])
     assert result.exit_code == 0
     assert memory_keyring.get_password("channelsync", "jd-pop/app_secret") is None
     result = runner.invoke(cli, ["credentials", "delete", "jd-pop", "app_secret"])
     assert result.exit_code == 1
+    # With the configuration, a field the channel's plugin does not have is named.
+    result = runner.invoke(cli, ["credentials", "delete", "jd-pop", "app_secrt", *args])
+    assert result.exit_code == 2
+    assert "'jd' channels have no credential 'app_secrt'" in result.output
 
 
 def test_credentials_set_prompts_without_echo(runner: CliRunner, config: Path) -> None:
@@ -211,3 +215,26 @@ def test_plugins_fails_when_a_plugin_did_not_load(
     result = runner.invoke(cli, ["plugins", "--json"])
     assert result.exit_code == 1
     assert json.loads(result.stdout)["failures"][0]["name"] == "broken_plugin"
+
+
+@pytest.mark.parametrize(
+    "channel",
+    [
+        'name = "x"\ntype = "no-such-marketplace"\n',
+        'name = "jd-pop"\ntype = "jd"\n',  # its secrets are set nowhere
+    ],
+    ids=["unknown-type", "missing-secret"],
+)
+@pytest.mark.parametrize("command", [["status"], ["sync", "--once"], ["run"]])
+def test_a_configuration_that_cannot_work_creates_no_store(
+    runner: CliRunner, tmp_path: Path, channel: str, command: list[str]
+) -> None:
+    path = tmp_path / "channelsync.toml"
+    path.write_text(
+        f'[store]\nurl = "sqlite:///{tmp_path / "channelsync.db"}"\n\n[[channels]]\n{channel}',
+        encoding="utf-8",
+    )
+    result = runner.invoke(cli, [*command, "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "channelsync.db").exists()

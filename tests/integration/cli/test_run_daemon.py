@@ -221,3 +221,15 @@ def test_a_second_signal_exits_at_once_and_loses_nothing(
     for binding in bindings:
         assert binding.merchant_code is not None
         assert shown[binding.merchant_code] == binding.sent_quantity, binding
+
+
+def test_a_metrics_port_in_use_is_a_clear_error(config: Path, tmall: DemoMarketplace) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        daemon = start(config, tmall, "--metrics-port", str(port))
+        _, err = daemon.communicate(timeout=60)
+    assert daemon.returncode == 2, err
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in err
+    assert "Traceback" not in err

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -157,3 +158,17 @@ async def test_one_daemon_per_store(store: SqlStore, clock: FakeClock) -> None:
     await eventually(lambda: again.lease is not None and again.lease.held)
     again.stop()
     await running
+
+
+async def test_a_stop_names_the_channels_whose_work_it_abandons(
+    store: SqlStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    tmall, slow = shop(MemoryChannel, "tmall", clock), shop(SlowShop, "slow", clock)
+    daemon = Daemon(SyncEngine(store, [tmall, slow], clock=clock), FAST, clock=clock)
+    running = asyncio.create_task(daemon.run())
+    await eventually(lambda: daemon.status["tmall"].last_pull is not None)
+    with caplog.at_level(logging.WARNING, logger="channelsync.daemon"):
+        daemon.stop()
+        await running
+    (abandoned,) = [r.getMessage() for r in caplog.records if "abandoning" in r.getMessage()]
+    assert "on 1 channel(s) (slow)" in abandoned

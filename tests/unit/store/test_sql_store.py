@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -278,3 +279,15 @@ def test_cursors_round_trip_aware_times(store: Store) -> None:
         s.set_cursor("c", "orders", NOW, None)
         s.set_cursor("c", "orders", NOW + timedelta(hours=1), "t")
         assert s.cursor("c", "orders") == (NOW + timedelta(hours=1), "t")
+
+
+def test_a_new_database_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = open_store(f"sqlite:///{path}")
+    try:
+        with store.transaction() as session:
+            session.set_cursor("x", "orders", datetime(2026, 1, 1, tzinfo=UTC), None)
+        for file in tmp_path.iterdir():  # the database, its WAL and shared-memory files
+            assert stat.S_IMODE(file.stat().st_mode) & 0o077 == 0, file.name
+    finally:
+        store.close()
