@@ -45,18 +45,22 @@ def build_channel(
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock | None = None,
     metrics: TransportMetrics | None = None,
+    require_credentials: bool = True,
 ) -> Channel[Any]:
     """Build one configured channel (not yet open: use ``async with``).
 
     Raises :class:`~channelsync.errors.ConfigurationError` for an unknown type or bad
     settings and :class:`~channelsync.errors.MissingCredentialError` for a required
-    secret that is set nowhere, before any request is made.
+    secret that is set nowhere, before any request is made. Without
+    ``require_credentials`` no secret is read: for commands that only read the store
+    (``status``, ``plan``), which must work where no secret is available.
     """
     channel_cls = resolve_channel_type(config, entry, host.registry)
     settings = resolve_settings(config, entry, channel_cls)
     store = credentials if credentials is not None else CredentialStore()
-    for field in channel_cls.credential_fields:
-        store.require(entry.name, field)
+    if require_credentials:
+        for field in channel_cls.credential_fields:
+            store.require(entry.name, field)
     return channel_cls(
         entry.name,
         settings,
@@ -135,6 +139,7 @@ def build_channels(
     credentials: CredentialStore | None = None,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     clock: Clock | None = None,
+    require_credentials: bool = True,
 ) -> list[Channel[Any]]:
     """Build every configured channel (``channels`` replace those of the same name).
 
@@ -152,6 +157,7 @@ def build_channels(
             credentials=credentials,
             transport=transports.get(entry.name),
             clock=clock,
+            require_credentials=require_credentials,
         )
         for entry in config.channels
     ]

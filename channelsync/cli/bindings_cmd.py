@@ -25,7 +25,8 @@ def bindings_group(
     """Report unbound listings and unlisted SKUs per channel."""
     if ctx.invoked_subcommand is not None:
         return
-    with open_engine(config_path) as engine:
+    # Reading the bindings needs no secret; refreshing them reads the marketplaces.
+    with open_engine(config_path, read_only=not refresh) as engine:
         if refresh:
             run(engine.bind())
         reports = [binding_report(engine.store, name) for name in engine.channels]

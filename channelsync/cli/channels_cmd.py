@@ -25,6 +25,7 @@ def describe_channels(
             "name": entry.name,
             "type": entry.type,
             "problems": [],
+            "notes": [],
             "credentials": {},
             "missing_credentials": [],
         }
@@ -42,9 +43,11 @@ def describe_channels(
         try:
             status = store.status(entry.name, fields)
         except CredentialError as error:
-            # No keyring here (a container, CI): still report what the environment holds.
-            row["problems"].append(str(error))
+            # No keyring here (a container, CI): still report what the environment holds;
+            # it is a problem only when a required secret is then set nowhere.
             status = store.environment_status(entry.name, fields)
+            unset = [f for f in channel_cls.credential_fields if status.get(f) is None]
+            row["problems" if unset else "notes"].append(str(error))
         row["credentials"] = {f: (s.value if s else None) for f, s in status.items()}
         row["missing_credentials"] = [
             {"field": f, "env_var": env_var_name(entry.name, f)}
@@ -76,6 +79,8 @@ def channels_command(config_path: Path | None, as_json: bool, check: bool) -> No
             click.echo(f"{row['name']} ({row['type']}): {'ready' if ready else 'NOT READY'}")
             for problem in row["problems"]:
                 click.echo(f"  problem: {problem}")
+            for note in row["notes"]:
+                click.echo(f"  note: {note}")
             for field, source in row["credentials"].items():
                 click.echo(f"  credential {field}: {source or 'not set'}")
             for missing in row["missing_credentials"]:

@@ -88,12 +88,22 @@ def reports_input_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 
 @contextmanager
-def open_engine(path: Path | None) -> Iterator[SyncEngine]:
-    """Load the config, open the store and build the engine; close the store after."""
+def open_engine(path: Path | None, *, read_only: bool = False) -> Iterator[SyncEngine]:
+    """Load the config, open the store and build the engine; close the store after.
+
+    ``read_only``: the command only reads the store, so no channel secret is read
+    (``status`` works where none is available); the channels must not be opened.
+    """
     config = runtime_config(path)
     found = overrides()
     host = found.host or build_plugin_manager()
     # Built first: a configuration that cannot work must not create the store file.
-    channels = build_channels(config, host=host, channels=found.channels.values(), clock=clock())
+    channels = build_channels(
+        config,
+        host=host,
+        channels=found.channels.values(),
+        clock=clock(),
+        require_credentials=not read_only,
+    )
     with open_state(config) as store:
         yield build_engine(config, store, host=host, channels=channels, clock=clock())

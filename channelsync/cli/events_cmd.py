@@ -86,7 +86,7 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
     Reads the store only; safe while the daemon runs.
     """
     rows: dict[str, dict[str, object]] = {}
-    with open_engine(config_path) as engine, engine.store.transaction() as session:
+    with open_engine(config_path, read_only=True) as engine, engine.store.transaction() as session:
         since = engine.context.clock.now() - timedelta(hours=1)
         for name, channel in engine.channels.items():
             if not isinstance(channel, EventsCapability):

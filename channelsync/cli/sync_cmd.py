@@ -74,7 +74,7 @@ def sync_command(once: bool, config_path: Path | None, as_json: bool) -> None:
 @reports_errors
 def plan_command(config_path: Path | None, as_json: bool) -> None:
     """Show what the next cycle would send, per channel, without sending it."""
-    with open_engine(config_path) as engine:
+    with open_engine(config_path, read_only=True) as engine:
         preview = engine.plan()
     if as_json:
         echo_json(preview)
@@ -96,7 +96,7 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
 
     Safe while the daemon runs: it only reads.
     """
-    with open_engine(config_path) as engine, engine.store.transaction() as session:
+    with open_engine(config_path, read_only=True) as engine, engine.store.transaction() as session:
         channels: dict[str, dict[str, Any]] = {}
         for name in engine.channels:
             cursor = session.cursor(name, "orders")

@@ -238,3 +238,41 @@ def test_a_configuration_that_cannot_work_creates_no_store(
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "channelsync.db").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["status"], ["status", "--json"], ["plan"], ["bindings"], ["events", "status"]],
+)
+def test_reading_the_store_needs_no_secret_and_no_keyring(
+    runner: CliRunner, tmp_path: Path, command: list[str]
+) -> None:
+    keyring.set_keyring(_BrokenKeyring())  # the memory_keyring fixture restores the real one
+    path = tmp_path / "channelsync.toml"
+    path.write_text(
+        f'[store]\nurl = "sqlite:///{tmp_path / "channelsync.db"}"\n{CONFIG}', encoding="utf-8"
+    )
+    result = runner.invoke(cli, [*command, "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    # Commands that talk to the marketplaces still say what is missing.
+    result = runner.invoke(cli, ["sync", "--once", "--config", str(path)])
+    assert result.exit_code != 0
+    assert "jd-pop" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_missing_keyring_is_no_problem_when_the_environment_holds_every_required_secret(
+    runner: CliRunner, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keyring.set_keyring(_BrokenKeyring())  # the memory_keyring fixture restores the real one
+    for name in ("APP_SECRET", "ACCESS_TOKEN"):
+        monkeypatch.setenv(f"CHANNELSYNC_JD_POP_{name}", CANARY)
+    for name in ("CLIENT_SECRET", "ACCESS_TOKEN"):
+        monkeypatch.setenv(f"CHANNELSYNC_PDD_1_{name}", CANARY)
+    result = runner.invoke(cli, ["channels", "--config", str(config), "--check"])
+    assert result.exit_code == 0, result.output
+    assert "jd-pop (jd): ready" in result.output
+    assert "note: " in result.output
+    assert "refresh_token: not set" in result.output  # optional: reported, never blocking
+    assert CANARY not in result.output
