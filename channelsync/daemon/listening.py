@@ -108,6 +108,8 @@ class EventPump:
             await listener.fail(event, "not stored")
             return
         await listener.ack(event)
+        # An event just arrived: the listener is connected, whatever the last look said.
+        context.visibility.set_events(self.name, True)
         self.status.last_event_at = context.clock.now()
         if not new:
             self.status.events_duplicate += 1

@@ -89,7 +89,8 @@ async def process_event(
 
 async def _answer(context: EngineContext, channel: Channel[Any], event: InboxEvent) -> EventOutcome:
     if event.kind == EventKind.ORDER.value and isinstance(channel, OrdersCapability):
-        report = await fetch_orders(context, channel, [event.key])
+        # Sampled: how soon events bring orders is what the pace-aware protection plans with.
+        report = await fetch_orders(context, channel, [event.key], sample=True)
         if report.missing:
             logger.warning(
                 "%s: an event (message %s) names order %s, which the marketplace does not know",

@@ -118,13 +118,19 @@ class FetchReport:
 
 
 async def fetch_orders(
-    context: EngineContext, channel: OrdersCapability, order_ids: Sequence[str]
+    context: EngineContext,
+    channel: OrdersCapability,
+    order_ids: Sequence[str],
+    *,
+    sample: bool = False,
 ) -> FetchReport:
     """Read orders by id and apply them through the same path as a pull.
 
     For an order a merchant names before the pull has reached it (a shipment of an
-    order placed a minute ago). Dedupe, ledger events and hooks are the pull's; the
-    cursors are not moved. An id the marketplace does not know is reported missing.
+    order placed a minute ago), or one a marketplace event announced. Dedupe, ledger
+    events and hooks are the pull's; the cursors are not moved. An id the marketplace
+    does not know is reported missing. With ``sample``, a new order's delay from its
+    marketplace time to now is a visibility sample (events: how soon they bring it).
     """
     report = FetchReport(ingest=IngestReport(channel=channel.name))
     assert report.ingest is not None
@@ -135,7 +141,7 @@ async def fetch_orders(
             report.missing.append(order_id)
             continue
         before = report.ingest.imported
-        _apply_alone(context, channel.name, order, report.ingest, sample=False)
+        _apply_alone(context, channel.name, order, report.ingest, sample=sample)
         report.imported += report.ingest.imported - before
     return report
 

@@ -102,6 +102,10 @@ async def test_an_order_arrives_through_its_event_and_is_imported_once(
         assert isinstance(shown, dict)
         assert (shown["state"], shown["received"]) == ("connected", 1)
     assert set(_stored(store)) - before == {order.order_id}
+    # How soon the event brought the order is measured, for the pace-aware protection.
+    with store.transaction() as session:
+        figures = session.visibility()
+    assert figures[("shop", "events")].samples == 1
     assert _stored(store).count(order.order_id) == 1
     assert _unprocessed(store) == []
 
