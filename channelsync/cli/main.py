@@ -13,6 +13,7 @@ from channelsync.cli.channels_cmd import channels_command
 from channelsync.cli.credentials_cmd import credentials_group
 from channelsync.cli.demo_cmd import demo_command
 from channelsync.cli.events_cmd import events_group
+from channelsync.cli.fake_cmd import fake_group
 from channelsync.cli.orders_cmd import orders_group
 from channelsync.cli.outbox_cmd import outbox_group
 from channelsync.cli.plugin_cmd import plugin_group
@@ -54,6 +55,7 @@ cli.add_command(ship_command)
 cli.add_command(shipments_group)
 cli.add_command(reconcile_command)
 cli.add_command(events_group)
+cli.add_command(fake_group)
 cli.add_command(report_command)
 cli.add_command(run_command)
 cli.add_command(demo_command)

@@ -61,11 +61,17 @@ class DemoMarketplace:
 
 
 def start_marketplaces(
-    host: PluginHost, *, seed: int = 0, types: list[str] | None = None, events: bool = True
+    host: PluginHost,
+    *,
+    seed: int = 0,
+    types: list[str] | None = None,
+    events: bool = True,
+    port_base: int | None = None,
 ) -> list[DemoMarketplace]:
     """Serve the demo fake of every channel type that has one (or of ``types``).
 
-    With ``events``, channels that can listen get their fake's push service too.
+    With ``events``, channels that can listen get their fake's push service too. With
+    ``port_base`` the fakes listen on consecutive ports from it (else any free port).
     """
     started: list[DemoMarketplace] = []
     try:
@@ -78,7 +84,8 @@ def start_marketplaces(
                 continue
             module = importlib.import_module(module_name)
             fake = module.demo_fake(seed=seed)
-            server = fake.serve()
+            port = 0 if port_base is None else port_base + len(started)
+            server = fake.serve(port=port)
             market = DemoMarketplace(
                 type_name=type_name,
                 channel=f"{type_name}-demo",
