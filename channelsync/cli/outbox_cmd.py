@@ -1,14 +1,16 @@
-"""``channelsync outbox``: list the outbox and re-queue parked entries."""
+"""``channelsync outbox``: list the outbox, re-queue parked entries, or drop one for good."""
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 import click
 
 from channelsync.bootstrap import open_state
 from channelsync.cli._common import config_option, echo_json, reports_errors
-from channelsync.cli.engine_cmd import clock, runtime_config
+from channelsync.cli.engine_cmd import clock, reports_input_errors, runtime_config
+from channelsync.engine.errors import InputError, Problem
 from channelsync.store import OutboxState
 
 
@@ -60,3 +62,52 @@ def retry_command(channel: str | None, config_path: Path | None) -> None:
     with open_state(config) as store, store.transaction() as session:
         count = session.requeue_parked(clock().now(), channel)
     click.echo(f"re-queued {count} parked entr{'y' if count == 1 else 'ies'}")
+
+
+@outbox_group.command("drop")
+@click.argument("channel")
+@click.argument("kind", type=click.Choice(["stock", "price", "listing", "shipment"]))
+@click.argument("key")
+@click.option("--reason", required=True, help="Why it is dropped (kept in the audit trail).")
+@config_option
+@reports_errors
+@reports_input_errors
+def drop_command(channel: str, kind: str, key: str, reason: str, config_path: Path | None) -> None:
+    """Drop a parked entry for good (KEY as `outbox list` shows it); the drop is audited.
+
+    For a change that must not be made any more (a listing deleted on purpose, a
+    shipment confirmed by hand in the back office). Only parked entries can be dropped.
+    """
+    if not reason.strip():
+        raise InputError("outbox", [Problem("a reason is required", field="--reason")])
+    config = runtime_config(config_path)
+    now = clock().now()
+    with open_state(config) as store, store.transaction() as session:
+        dropped = session.drop_parked(channel, kind, key)
+        if dropped is None:
+            raise InputError(
+                "outbox",
+                [Problem(f"no parked {kind} entry {key!r} on {channel}", field="KEY")],
+            )
+        if kind == "shipment":
+            shipment_key = str(dropped.payload.get("shipment_key", ""))
+            if shipment_key:
+                session.set_shipment_state(shipment_key, "dropped", now, reason=reason)
+        session.audit(
+            channel=channel,
+            kind="outbox_drop",
+            key=f"{kind}/{key}",
+            sent={"payload": dict(dropped.payload), "parked_for": dropped.reason, "by": _who()},
+            ok=True,
+            answer=f"dropped by {_who()}: {reason}",
+            now=now,
+        )
+    click.echo(f"dropped the parked {kind} entry {key} of {channel}: {reason}")
+
+
+def _who() -> str:
+    """Return the operating-system user running the command, for the audit trail."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -220,7 +220,7 @@ class Daemon:
                 if not bound:
                     report = await self.engine.bind_new(name)
                     if report is not None:
-                        logger.info("bound listings by merchant code: %s", report)
+                        logger.info("bound listings by merchant code: %s", report.summary())
                     bound = True
                     # Send the catalogue's stock now, not after a first pull that may
                     # walk a day of order windows.
@@ -301,7 +301,8 @@ class Daemon:
                 self._failed(name, "reconcile", error, unexpected=True)
             else:
                 loop.failures = 0
-                logger.info("reconciled: %s", report)
+                summary = getattr(report, "summary", None)
+                logger.info("reconciled: %s", summary() if callable(summary) else report)
                 self._succeeded(name, "reconcile")
                 self.wake(name)
 

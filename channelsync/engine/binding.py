@@ -29,6 +29,13 @@ class BindReport:
     unbound: list[dict[str, Any]] = field(default_factory=list)
     unlisted: list[str] = field(default_factory=list)
 
+    def summary(self) -> str:
+        """Say what binding found, in a line an operator reads."""
+        return (
+            f"{self.listings} listings read, {self.bound} bound, "
+            f"{len(self.unbound)} without a catalogue SKU, {len(self.unlisted)} SKUs not listed"
+        )
+
 
 async def bind_channel(context: EngineContext, channel: Channel[Any]) -> BindReport:
     """Read every listing of ``channel`` and bind each to the SKU with its merchant code."""

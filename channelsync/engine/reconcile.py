@@ -66,6 +66,14 @@ class ReconcileReport:
     missing: list[str] = field(default_factory=list)
     """Merchant codes of bound listings the channel no longer lists."""
 
+    def summary(self) -> str:
+        """Say what the reconcile found, in a line an operator reads."""
+        held = sum(d.action == "held" for d in self.drift)
+        return (
+            f"{self.compared} of {self.listings} listings compared, {len(self.drift)} drifted "
+            f"({held} held for a second look), {len(self.missing)} missing on the channel"
+        )
+
     @property
     def corrected(self) -> int:
         """How many corrections were queued."""

@@ -132,6 +132,10 @@ class OutboxSession(ABC):
         """Keep an entry's version pending until ``until``, without counting an attempt."""
 
     @abstractmethod
+    def drop_parked(self, channel: str, kind: str, key: str) -> OutboxItem | None:
+        """Remove a parked entry for good; return it, or ``None`` when none is parked there."""
+
+    @abstractmethod
     def requeue_parked(
         self,
         now: datetime,

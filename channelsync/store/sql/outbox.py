@@ -151,6 +151,21 @@ class SqlOutbox(SqlPart, StoreSession):
         return bool(result.rowcount)
 
     @override
+    def drop_parked(self, channel: str, kind: str, key: str) -> OutboxItem | None:
+        o = t.outbox.c
+        where = (
+            (o.channel == channel)
+            & (o.kind == kind)
+            & (o.key == key)
+            & (o.state == OutboxState.PARKED.value)
+        )
+        row = self._c.execute(select(t.outbox).where(where)).first()
+        if row is None:
+            return None
+        self._c.execute(delete(t.outbox).where(o.id == row.id))
+        return self._item(row)
+
+    @override
     def requeue_parked(
         self,
         now: datetime,

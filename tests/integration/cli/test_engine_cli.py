@@ -10,6 +10,7 @@ from channelsync.cli import cli
 from channelsync.cli.engine_cmd import CliOverrides
 from channelsync.clock import FakeClock
 from channelsync.plugins import build_plugin_manager
+from channelsync.store import open_store
 from channelsync.testing import MemoryChannel
 
 CONFIG = """
@@ -265,3 +266,40 @@ def test_fetch_reads_an_order_not_yet_pulled_then_queues_its_shipment(
     result = _ship(overrides, config, "888", "--fetch")
     assert result.exit_code == 2
     assert "order 888 is not on shop-a" in result.output
+
+
+def test_a_parked_entry_can_be_dropped_with_an_audited_reason(
+    setup: tuple[Path, CliOverrides, MemoryChannel, MemoryChannel],
+) -> None:
+    config, overrides, a, _ = setup
+    a.reject("MUG", "item frozen", times=2)
+    assert invoke(overrides, "sync", "--once", "--config", str(config)).exit_code == 1
+    parked = json.loads(
+        invoke(
+            overrides, "outbox", "list", "--state", "parked", "--json", "--config", str(config)
+        ).output
+    )
+    stock = next(row for row in parked if row["kind"] == "stock")
+    args = ["outbox", "drop", "shop-a", "stock", stock["key"], "--config", str(config)]
+
+    result = invoke(overrides, *args, "--reason", "  ")
+    assert result.exit_code == 2
+    assert "a reason is required" in result.output
+    result = invoke(overrides, *args, "--reason", "listing frozen for good")
+    assert result.exit_code == 0, result.output
+    assert "dropped the parked stock entry" in result.output
+    # Gone, the other parked entry untouched, and the drop is in the audit trail.
+    left = json.loads(
+        invoke(
+            overrides, "outbox", "list", "--state", "parked", "--json", "--config", str(config)
+        ).output
+    )
+    assert [row["kind"] for row in left] == [r["kind"] for r in parked if r is not stock]
+    result = invoke(overrides, *args, "--reason", "again")
+    assert result.exit_code == 2
+    assert f"no parked stock entry '{stock['key']}' on shop-a" in result.output
+    url = f"sqlite:///{config.parent / 'channelsync.db'}"
+    with open_store(url) as store, store.transaction() as session:
+        (entry,) = session.audit_trail(channel="shop-a", kind="outbox_drop")
+    assert entry.key == f"stock/{stock['key']}"
+    assert "listing frozen for good" in (entry.answer or "")

@@ -172,3 +172,18 @@ async def test_a_stop_names_the_channels_whose_work_it_abandons(
         await running
     (abandoned,) = [r.getMessage() for r in caplog.records if "abandoning" in r.getMessage()]
     assert "on 1 channel(s) (slow)" in abandoned
+
+
+async def test_the_daemon_logs_readable_summaries_not_python_reprs(
+    store: SqlStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    tmall = shop(MemoryChannel, "tmall", clock)
+    daemon = Daemon(SyncEngine(store, [tmall], clock=clock), FAST, clock=clock)
+    with caplog.at_level(logging.INFO, logger="channelsync"):
+        running = asyncio.create_task(daemon.run())
+        await eventually(lambda: daemon.status["tmall"].last_pull is not None)
+        daemon.stop()
+        await running
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("bound listings by merchant code: 2 listings read, 2 bound" in m for m in messages)
+    assert not [m for m in messages if "Report(" in m]
