@@ -22,7 +22,8 @@ from channelsync.cli.reconcile_cmd import reconcile_command
 from channelsync.cli.report_cmd import report_command
 from channelsync.cli.run_cmd import run_command
 from channelsync.cli.ship_cmd import ship_command, shipments_group
-from channelsync.cli.sync_cmd import plan_command, status_command, sync_command
+from channelsync.cli.status_cmd import status_command
+from channelsync.cli.sync_cmd import plan_command, sync_command
 from channelsync.http import RedactingFilter, Redactor
 
 

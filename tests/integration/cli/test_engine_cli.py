@@ -303,3 +303,24 @@ def test_a_parked_entry_can_be_dropped_with_an_audited_reason(
         (entry,) = session.audit_trail(channel="shop-a", kind="outbox_drop")
     assert entry.key == f"stock/{stock['key']}"
     assert "listing frozen for good" in (entry.answer or "")
+
+
+def test_an_oversold_cycle_fails_and_status_says_so(
+    setup: tuple[Path, CliOverrides, MemoryChannel, MemoryChannel],
+) -> None:
+    config, overrides, a, b = setup
+    assert invoke(overrides, "sync", "--once", "--config", str(config)).exit_code == 0
+    clock = overrides.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(60)
+    a.place_order([("MUG", 8)])  # both shops sold before either order was seen
+    b.place_order([("MUG", 4)])
+    clock.advance(60)
+    result = invoke(overrides, "sync", "--once", "--config", str(config))
+    assert result.exit_code == 1
+    assert "OVERSOLD: MUG by 2" in result.output
+    result = invoke(overrides, "status", "--config", str(config))
+    assert result.exit_code == 0
+    assert "OVERSOLD: MUG by 2 units" in result.output
+    shown = json.loads(invoke(overrides, "status", "--json", "--config", str(config)).output)
+    assert shown["oversold"] == {"MUG": 2}
