@@ -64,7 +64,13 @@ def run_command(
             "marketplaces (Ctrl-C stops). See `channelsync demo --help`.",
             err=True,
         )
-        sys.exit(run_demo(headless=True))
+        # The daemon runs in a child process: the flags (and the global -v/-vv) go to it.
+        level = log_level
+        if logging.getLogger("channelsync").getEffectiveLevel() <= logging.DEBUG:
+            level = "debug"
+        daemon_args = ["--log-format", log_format, "--log-level", level]
+        daemon_args += ["--metrics-host", metrics_host]
+        sys.exit(run_demo(headless=True, daemon_args=daemon_args, metrics_port=metrics_port))
     config = read_config(config_path)
     found = overrides()
     host = found.host or build_plugin_manager()

@@ -12,6 +12,7 @@ order imported, nothing oversold, every channel showing what the engine sent.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -215,6 +216,8 @@ class _Options:
     headless: bool
     seed: int
     rate: float
+    daemon_args: tuple[str, ...] = ()
+    metrics_port: int | None = None
 
 
 def run_demo(
@@ -226,8 +229,14 @@ def run_demo(
     rate: float = 1.0,
     host: PluginHost | None = None,
     console: Console | None = None,
+    daemon_args: Sequence[str] = (),
+    metrics_port: int | None = None,
 ) -> int:
-    """Run the demo for ``duration`` seconds (``None``: until Ctrl-C); return an exit code."""
+    """Run the demo for ``duration`` seconds (``None``: until Ctrl-C); return an exit code.
+
+    ``daemon_args`` are passed on to the demo's ``channelsync run`` (log level and
+    format); ``metrics_port`` fixes its metrics port (default: any free one).
+    """
     if console is None:
         console = Console(highlight=False, markup=False, soft_wrap=True) if headless else Console()
     host = host or build_plugin_manager()
@@ -243,12 +252,17 @@ def run_demo(
 
     signal.signal(signal.SIGTERM, on_term)
     try:
-        demo = _Demo(where, markets, _Options(duration, headless, seed, rate), console)
+        options = _Options(duration, headless, seed, rate, tuple(daemon_args), metrics_port)
+        demo = _Demo(where, markets, options, console)
         return demo.run()
     finally:
         signal.signal(signal.SIGTERM, previous)
         for market in markets:
             market.stop()
+        if directory is None:
+            # A directory the demo made for itself is not left behind in /tmp.
+            shutil.rmtree(where, ignore_errors=True)
+            console.print(f"demo files removed from {where} (pass --dir to keep them)")
 
 
 class _Demo:
@@ -270,7 +284,7 @@ class _Demo:
         say = self.console.print
         with open_state(config) as store:
             import_catalogue(store, read_catalogue_file(files.catalogue), now=datetime.now(UTC))
-            port = _free_port()
+            port = self.options.metrics_port or _free_port()
             self.metrics_url = f"http://127.0.0.1:{port}/metrics"
             log_path = self.where / "daemon.log"
             say(f"demo files in {self.where} (daemon log: {log_path})")
@@ -280,7 +294,7 @@ class _Demo:
                     say(f"    events pushed on {market.events.url} (polling stays on)")
             env = {**os.environ, **demo_environment(self.markets)}
             command = [sys.executable, "-m", "channelsync.daemon", "--config", str(files.config)]
-            command += ["--metrics-port", str(port)]
+            command += ["--metrics-port", str(port), *self.options.daemon_args]
             # Owner-only, like the store: the log names orders and shops.
             log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             with os.fdopen(log_fd, "ab") as log:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import httpx
 
 CLI = [sys.executable, "-c", "from channelsync.cli.main import main; main()"]
 
@@ -40,16 +44,29 @@ def test_the_demo_runs_to_a_correct_summary(tmp_path: Path) -> None:
 
 
 def test_run_without_a_config_runs_the_demo_until_stopped(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    command = [*CLI, "-vv", "run", "--log-format", "json", "--metrics-port", str(port)]
     process = subprocess.Popen(
-        [*CLI, "run"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None
         deadline = time.monotonic() + 90
+        log = None
         for line in process.stdout:
+            found = re.search(r"daemon log: (\S+)\)", line)
+            if found:
+                log = Path(found[1])
             if "buyers ordering" in line:
                 break
             assert time.monotonic() < deadline, "the demo never took orders"
+        # The flags reach the demo's daemon: its metrics port, JSON lines, -vv's debug.
+        assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 200
+        assert log is not None
+        records = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines() if x]
+        assert any(r.get("level") == "debug" for r in records)
         process.send_signal(signal.SIGTERM)
         rest, errors = process.communicate(timeout=90)
     finally:
@@ -59,3 +76,6 @@ def test_run_without_a_config_runs_the_demo_until_stopped(tmp_path: Path) -> Non
     assert "running against the demo marketplaces" in errors
     assert "letting the daemon catch up" in rest
     check_summary(rest)
+    # The demo made its directory itself, so it leaves nothing behind.
+    assert not log.parent.exists()
+    assert rest.endswith("\n")
