@@ -8,13 +8,11 @@ headers, query strings or bodies.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
 import ssl
 import time
 from collections.abc import Callable, Collection, Mapping
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -24,7 +22,6 @@ from channelsync._version import __version__
 from channelsync.clock import Clock, SystemClock
 from channelsync.errors import (
     ChannelError,
-    ConfigurationError,
     DataError,
     InvalidRequestError,
     OutcomeUnknownError,
@@ -42,6 +39,7 @@ from channelsync.http.metrics import OUTCOME_OK, TransportMetrics
 from channelsync.http.ratelimit import LimitsSource, RateLimiter, TokenBucket
 from channelsync.http.redaction import RedactingFilter, Redactor
 from channelsync.http.retry import RetryPolicy, build_retrying
+from channelsync.http.tls import is_loopback_url, tls_verification
 
 __all__ = [
     "DEFAULT_POOL_LIMITS",
@@ -108,77 +106,6 @@ def request_id_from_headers(response: httpx.Response) -> str | None:
         if value:
             return str(value)
     return None
-
-
-def is_loopback_url(url: str) -> bool:
-    """Return whether ``url`` points at this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
-    host = (httpx.URL(url).host or "").lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def tls_verification(
-    channel: str,
-    base_url: str,
-    *,
-    verify_tls: bool = True,
-    ca_bundle: str | None = None,
-    allow_insecure_tls: bool = False,
-) -> bool | ssl.SSLContext:
-    """Decide how a channel's client checks TLS certificates; the ``verify`` for httpx.
-
-    Verification is on by default (the system's trust store, through httpx). A
-    ``ca_bundle`` (a PEM file or a directory of them) replaces the trust store and
-    keeps verification on: the way to reach a gateway behind a company proxy.
-    Turning verification off (``verify_tls = false``) is accepted for a loopback
-    host (a local fake); for any other host it is refused with a
-    :class:`~channelsync.errors.ConfigurationError` unless ``allow_insecure_tls`` is
-    also set, and then a warning is logged every time a client is opened.
-    """
-    if ca_bundle is not None:
-        if not verify_tls:
-            raise ConfigurationError(
-                "ca_bundle and verify_tls = false contradict each other; keep one",
-                channel=channel,
-                field="ca_bundle",
-            )
-        bundle = Path(ca_bundle).expanduser()
-        try:
-            if bundle.is_dir():
-                return ssl.create_default_context(capath=str(bundle))
-            return ssl.create_default_context(cafile=str(bundle))
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigurationError(
-                f"the CA bundle {str(bundle)!r} cannot be used: {exc}",
-                channel=channel,
-                field="ca_bundle",
-            ) from None
-    if verify_tls:
-        return True
-    if is_loopback_url(base_url):
-        return False
-    if not allow_insecure_tls:
-        raise ConfigurationError(
-            f"verify_tls = false is refused for {httpx.URL(base_url).host!r}: certificate "
-            "checks may only be turned off for a loopback host. Use ca_bundle for a private "
-            "certificate authority, or also set allow_insecure_tls = true to override "
-            "(a warning is logged at every start)",
-            channel=channel,
-            field="verify_tls",
-        )
-    logger.warning(
-        "TLS CERTIFICATE VERIFICATION IS OFF for channel %r talking to %s "
-        "(allow_insecure_tls = true): anyone on the network path can read and alter "
-        "its requests, credentials included",
-        channel,
-        httpx.URL(base_url).host,
-        extra={"channel": channel, "operation": "connect"},
-    )
-    return False
 
 
 class ChannelHttpClient:

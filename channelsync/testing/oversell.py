@@ -44,14 +44,9 @@ from channelsync.engine.catalogue import import_catalogue, parse_catalogue
 from channelsync.engine.sync import SyncEngine
 from channelsync.plugins import PluginHost, build_plugin_manager
 from channelsync.store import Store, open_store
-from channelsync.testing.chaos import (
-    _catalogue,
-    _extend_fakes,
-    _first_sync_done,
-    _in_process_channel,
-    _Shop,
-    _shops,
-)
+from channelsync.testing.chaos import _first_sync_done
+from channelsync.testing.chaos_checks import _in_process_channel
+from channelsync.testing.chaos_world import _catalogue, _extend_fakes, _Shop, _shops
 
 __all__ = ["Mode", "OversellWindowResult", "WindowFigures", "measure_oversell_window"]
 

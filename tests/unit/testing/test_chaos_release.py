@@ -21,12 +21,12 @@ from channelsync.engine.catalogue import import_catalogue, parse_catalogue
 from channelsync.engine.ledger import adjust_stock
 from channelsync.plugins import build_plugin_manager
 from channelsync.store import Store, open_store
-from channelsync.testing import chaos
+from channelsync.testing import chaos_checks, chaos_inprocess, chaos_world
 from channelsync.testing.chaos import ChaosResult
 
 pytestmark = pytest.mark.reliability
 
-START = chaos._START
+START = chaos_inprocess._START
 
 
 @pytest.fixture
@@ -36,25 +36,25 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened.close()
 
 
-def _held_run(store: Store, clock: FakeClock) -> chaos._Run:
+def _held_run(store: Store, clock: FakeClock) -> chaos_world._Run:
     """Return a run whose Tmall listing of the first SKU has its raise held by the guard."""
     host = build_plugin_manager()
     shops = [
         shop
-        for shop in chaos._shops(host, seed=7, fault_rate=0.0, fault_kinds=None, clock=clock)
+        for shop in chaos_world._shops(host, seed=7, fault_rate=0.0, fault_kinds=None, clock=clock)
         if shop.type_name == "tmall"
     ]
-    csv_text, initial = chaos._catalogue(8, 10, None)
+    csv_text, initial = chaos_world._catalogue(8, 10, None)
     import_catalogue(store, parse_catalogue(csv_text, "csv"), now=clock.now())
-    engine = chaos._in_process_engine(store, shops, clock, config=EngineConfig(), host=host)
-    run = chaos._Run(store, engine, shops, initial, {}, ChaosResult(suite="test", seed=7))
+    engine = chaos_checks._in_process_engine(store, shops, clock, config=EngineConfig(), host=host)
+    run = chaos_world._Run(store, engine, shops, initial, {}, ChaosResult(suite="test", seed=7))
     asyncio.run(engine.run_cycle())  # everything bound and sent
 
     (shop,) = shops
     clock.advance(60)
     orders = shop.place(1)
     code = orders[0].lines[0].merchant_code
-    chaos._backdate(shop, orders)  # dated before the send: no order "since" explains it
+    chaos_world._backdate(shop, orders)  # dated before the send: no order "since" explains it
     clock.advance(60)
     adjust_stock(store, code, 5, key="restock-1", now=clock.now())
     asyncio.run(engine.run_cycle())  # imports the order, queues the raise, holds it
@@ -69,7 +69,7 @@ def test_a_held_raise_is_released_once_the_lag_has_passed(store: Store) -> None:
     clock = FakeClock(START)
     run = _held_run(store, clock)
 
-    chaos._release_held(run, clock, max_held=1)
+    chaos_checks._release_held(run, clock, max_held=1)
 
     assert run.result.problems == []
     lag = run.shops[0].lag
@@ -78,7 +78,7 @@ def test_a_held_raise_is_released_once_the_lag_has_passed(store: Store) -> None:
     with store.transaction() as session:
         bindings = session.bindings()
     assert all(b.held_since is None for b in bindings)
-    shown = chaos._snapshot(run.shops).stock[run.shops[0].channel]
+    shown = chaos_world._snapshot(run.shops).stock[run.shops[0].channel]
     for binding in bindings:
         if binding.sku_id is not None and binding.merchant_code is not None:
             assert binding.planned_quantity == binding.sent_quantity
@@ -90,7 +90,7 @@ def test_more_held_raises_than_the_bound_is_a_problem(store: Store) -> None:
     clock = FakeClock(START)
     run = _held_run(store, clock)
 
-    chaos._release_held(run, clock, max_held=0)
+    chaos_checks._release_held(run, clock, max_held=0)
 
     assert run.result.problems == [
         "1 raises held by the re-inflation guard at the end, at most 0 expected"
@@ -105,7 +105,7 @@ def test_a_hold_that_time_does_not_release_is_a_problem(
     # A guard that never takes a second look: the harness must say so, not wait forever.
     monkeypatch.setattr("channelsync.engine.guard._decide", _hold_forever)
 
-    chaos._release_held(run, clock, max_held=1)
+    chaos_checks._release_held(run, clock, max_held=1)
 
     assert len(run.result.problems) == 1
     assert "not all released" in run.result.problems[0]
