@@ -21,7 +21,8 @@ class SqlInbox(SqlPart, StoreSession):
     @override
     def record_event(self, event: InboxEvent) -> bool:
         # ON CONFLICT DO NOTHING: two deliveries racing on two connections both end
-        # with one row, and only the first one learns it was new.
+        # with one row, and only the first one learns it was new. RETURNING says which,
+        # on both dialects: psycopg's rowcount for this statement is not 1 for a new row.
         statement = (
             upsert_insert(self._c, t.inbox)
             .values(
@@ -34,8 +35,9 @@ class SqlInbox(SqlPart, StoreSession):
                 received_at=event.received_at,
             )
             .on_conflict_do_nothing(index_elements=["channel", "message_id"])
+            .returning(t.inbox.c.message_id)
         )
-        return bool(self._c.execute(statement).rowcount == 1)
+        return self._c.execute(statement).first() is not None
 
     @override
     def unprocessed_events(self, channel: str, limit: int = 100) -> list[InboxEvent]:
