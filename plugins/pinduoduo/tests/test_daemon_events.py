@@ -110,6 +110,35 @@ async def test_an_order_arrives_through_its_event_and_is_imported_once(
     assert _unprocessed(store) == []
 
 
+async def test_reordered_and_duplicated_events_import_each_order_once(
+    store: Store, fake: FakePdd, pmc: FakePmcServer, make_channel: MakeChannel, clock: FakeClock
+) -> None:
+    fake.push.shuffle = True  # a batch arrives in any order
+    fake.push.duplicate_rate = 1.0  # and every confirmed message comes once more
+    async with running(store, _channel(make_channel, pmc), clock) as daemon:
+        before = set(_stored(store))
+        orders = fake.generate_orders(4)
+        wanted = {order.order_id for order in orders}
+        await eventually(lambda: wanted <= set(_stored(store)), "every order, by its event")
+        await eventually(lambda: daemon.status["shop"].events_duplicate >= 4, "the duplicates")
+        status = daemon.status["shop"]
+        # Each message was written once; every further delivery was a no-op.
+        assert status.events_received == fake.push.counts["published"]
+        assert status.events_processed == status.events_received
+    stored = _stored(store)
+    assert set(stored) - before == wanted
+    assert all(stored.count(order_id) == 1 for order_id in wanted)
+    assert _unprocessed(store) == []
+    # The same ledger as polling, once: each order reserves its units one time.
+    with store.transaction() as session:
+        ledger = session.ledger()
+    for order in orders:
+        reserved = sum(
+            e.reserved_delta for e in ledger if e.channel == "shop" and e.order_id == order.order_id
+        )
+        assert reserved == sum(line.quantity for line in order.lines)
+
+
 async def test_an_event_committed_but_never_answered_is_answered_at_the_next_start(
     store: Store, fake: FakePdd, pmc: FakePmcServer, make_channel: MakeChannel, clock: FakeClock
 ) -> None:
