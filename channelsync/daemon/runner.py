@@ -331,10 +331,10 @@ class Daemon:
             except Exception as error:  # noqa: BLE001 - a listener must never stop the channel
                 loop.failures += 1
                 self._failed(name, "listen", error, unexpected=not isinstance(error, ChannelError))
-                self.engine.context.visibility.set_events(name, False)
+            # Ended or failed while the daemon runs: polling covers the gap, then listen again.
+            self.engine.context.visibility.set_events(name, False)
+            if not self.stopping:
                 await self._pause(loop.pause(1.0, self.settings.max_backoff))
-            else:
-                return
 
     async def _privacy_loop(self) -> None:
         """Erase buyers' personal data past its retention, at start and then hourly."""
