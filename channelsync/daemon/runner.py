@@ -341,7 +341,7 @@ class Daemon:
         retention = timedelta(days=self.settings.personal_data_days)
         while not self.stopping:
             try:
-                erase_personal_data(self.engine.context, retention)
+                erase_personal_data(self.engine.context, retention, incremental=True)
             except Exception:
                 logger.warning("could not erase personal data past retention", exc_info=True)
             await self._pause(_PRIVACY_EVERY)

@@ -18,7 +18,7 @@ from datetime import timedelta
 from channelsync.engine.context import EngineContext
 from channelsync.models import OrderStatus
 
-__all__ = ["DONE_STATUSES", "PERSONAL_FIELDS", "erase_personal_data"]
+__all__ = ["CURSOR_KIND", "DONE_STATUSES", "PERSONAL_FIELDS", "erase_personal_data"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,21 +26,35 @@ logger = logging.getLogger(__name__)
 DONE_STATUSES = frozenset(
     {OrderStatus.SHIPPED, OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.REFUNDED}
 )
+#: The cursor of the daemon's incremental erasure: the last run's cut-off.
+CURSOR_KIND = "privacy"
+_CURSOR_CHANNEL = ""
 #: The fields of a stored order that hold buyers' personal data.
 PERSONAL_FIELDS = ("shipping_address", "buyer_note")
 
 
-def erase_personal_data(context: EngineContext, retention: timedelta) -> int:
+def erase_personal_data(
+    context: EngineContext, retention: timedelta, *, incremental: bool = False
+) -> int:
     """Erase personal data from orders done and unchanged for ``retention``; return how many.
 
-    The erasure is recorded in the audit trail with its count and cut-off, never values.
+    ``incremental`` (the daemon's hourly run) reads only orders changed since the last
+    incremental run's cut-off, kept as a cursor; an order changed later (sent again
+    with its address) has a newer change time, so a later run finds it. The erasure is
+    recorded in the audit trail with its count and cut-off, never values.
     """
     now = context.clock.now()
     cutoff = now - retention
     with context.store.transaction() as session:
+        since = session.cursor(_CURSOR_CHANNEL, CURSOR_KIND) if incremental else None
         erased = session.erase_personal_data(
-            [status.value for status in DONE_STATUSES], cutoff, PERSONAL_FIELDS
+            [status.value for status in DONE_STATUSES],
+            cutoff,
+            PERSONAL_FIELDS,
+            updated_since=since[0] if since else None,
         )
+        if incremental:
+            session.set_cursor(_CURSOR_CHANNEL, CURSOR_KIND, cutoff, None)
         if erased:
             session.audit(
                 channel="",

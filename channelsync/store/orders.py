@@ -136,9 +136,16 @@ class OrdersSession(ABC):
 
     @abstractmethod
     def erase_personal_data(
-        self, statuses: Iterable[str], updated_before: datetime, fields: Iterable[str]
+        self,
+        statuses: Iterable[str],
+        updated_before: datetime,
+        fields: Iterable[str],
+        *,
+        updated_since: datetime | None = None,
     ) -> int:
         """Blank ``fields`` in the stored orders in ``statuses`` last changed before a moment.
+
+        ``updated_since`` limits it to orders changed since (an earlier run's cut-off).
 
         For buyers' personal data (the delivery address with name and phone, the
         buyer's note): kept only while a shipment needs it. Returns how many orders

@@ -297,15 +297,21 @@ class SqlOrders(SqlPart, StoreSession):
 
     @override
     def erase_personal_data(
-        self, statuses: Iterable[str], updated_before: datetime, fields: Iterable[str]
+        self,
+        statuses: Iterable[str],
+        updated_before: datetime,
+        fields: Iterable[str],
+        *,
+        updated_since: datetime | None = None,
     ) -> int:
         o = t.orders.c
         names = tuple(fields)
-        rows = self._c.execute(
-            select(o.channel, o.order_id, o.raw).where(
-                o.status.in_(list(statuses)), o.updated_at < updated_before
-            )
-        ).all()
+        query = select(o.channel, o.order_id, o.raw).where(
+            o.status.in_(list(statuses)), o.updated_at < updated_before
+        )
+        if updated_since is not None:
+            query = query.where(o.updated_at >= updated_since)
+        rows = self._c.execute(query).all()
         erased = 0
         for row in rows:
             raw = dict(row.raw)

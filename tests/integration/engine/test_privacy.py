@@ -133,3 +133,26 @@ def test_privacy_purge_erases_on_demand(tmp_path: object, monkeypatch: pytest.Mo
     assert result.exit_code == 0, result.output
     assert "personal data erased from 1 order" in result.output
     assert NAME not in result.output
+
+
+def test_the_daemons_hourly_run_reads_only_what_changed_and_still_finds_a_resent_order(
+    state: Store,
+) -> None:
+    clock = FakeClock()
+    engine = SyncEngine(state, [MemoryChannel("tmall", clock=clock)], clock=clock)
+    with state.transaction() as session:
+        order = _order("shipped", OrderStatus.SHIPPED, clock)
+        apply_order(session, engine.context, order, IngestReport("tmall"))
+    clock.advance(timedelta(days=31).total_seconds())
+    retention = timedelta(days=30)
+    assert erase_personal_data(engine.context, retention, incremental=True) == 1
+    clock.advance(3600)
+    assert erase_personal_data(engine.context, retention, incremental=True) == 0
+    # The marketplace sends the order again (completed), address and all.
+    with state.transaction() as session:
+        again = _order("shipped", OrderStatus.COMPLETED, clock)
+        apply_order(session, engine.context, again, IngestReport("tmall"))
+    assert _raw(state, "shipped")["shipping_address"] is not None
+    clock.advance(timedelta(days=31).total_seconds())
+    assert erase_personal_data(engine.context, retention, incremental=True) == 1
+    assert _raw(state, "shipped")["shipping_address"] is None
