@@ -274,7 +274,10 @@ class DaemonConfig(_Settings):
     long a channel may go without a successful sync before the health check fails;
     ``shutdown_grace`` how long work in flight may run after a stop signal;
     ``lock_ttl`` how long the store lock outlives its last heartbeat (a crashed
-    daemon's lock expires after it); ``max_backoff`` the longest wait after failures.
+    daemon's lock expires after it); ``max_backoff`` the longest wait after failures;
+    ``personal_data_days`` how long buyers' personal data (delivery address, name,
+    phone, note) is kept after an order is done (shipped, completed, cancelled) before
+    the daemon erases it.
     """
 
     pull_interval: float = Field(default=60, gt=0)
@@ -285,6 +288,7 @@ class DaemonConfig(_Settings):
     shutdown_grace: float = Field(default=10, ge=0)
     lock_ttl: float = Field(default=30, ge=3)
     max_backoff: float = Field(default=300, gt=0)
+    personal_data_days: int = Field(default=30, ge=1)
 
     @pydantic.field_validator("pull_intervals")
     @classmethod

@@ -18,6 +18,7 @@ from channelsync.cli.orders_cmd import orders_group
 from channelsync.cli.outbox_cmd import outbox_group
 from channelsync.cli.plugin_cmd import plugin_group
 from channelsync.cli.plugins_cmd import plugins_command
+from channelsync.cli.privacy_cmd import privacy_group
 from channelsync.cli.reconcile_cmd import reconcile_command
 from channelsync.cli.report_cmd import report_command
 from channelsync.cli.run_cmd import run_command
@@ -57,6 +58,7 @@ cli.add_command(shipments_group)
 cli.add_command(reconcile_command)
 cli.add_command(events_group)
 cli.add_command(fake_group)
+cli.add_command(privacy_group)
 cli.add_command(report_command)
 cli.add_command(run_command)
 cli.add_command(demo_command)

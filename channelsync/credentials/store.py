@@ -7,7 +7,11 @@ highest precedence first:
 1. the environment variable :func:`env_var_name` gives for the pair, for example
    ``CHANNELSYNC_TMALL_MAIN_APP_SECRET`` for channel ``tmall-main`` and field
    ``app_secret`` (an empty variable counts as unset);
-2. the secret backend, by default the system keyring (see
+2. a file of that name in the directory ``$CREDENTIALS_DIRECTORY`` names: systemd's
+   credentials (``LoadCredential=CHANNELSYNC_TMALL_MAIN_APP_SECRET:/etc/...``), or any
+   secrets directory mounted the same way. A file others may read is refused, naming
+   the file;
+3. the secret backend, by default the system keyring (see
    :class:`~channelsync.credentials.keyring_backend.KeyringBackend`).
 
 Secrets are never read from the configuration file. Values are handed out as
@@ -21,8 +25,10 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from pydantic import SecretStr
@@ -30,6 +36,7 @@ from pydantic import SecretStr
 from channelsync.errors import CredentialError, KeyringUnavailableError, MissingCredentialError
 
 __all__ = [
+    "CREDENTIALS_DIRECTORY",
     "ENV_PREFIX",
     "ChannelCredentials",
     "CredentialSource",
@@ -40,6 +47,9 @@ __all__ = [
 
 #: Prefix of every credential environment variable.
 ENV_PREFIX = "CHANNELSYNC"
+#: The variable naming a directory of credential files (systemd sets it for a service
+#: with ``LoadCredential=``); a file there is named like the environment variable.
+CREDENTIALS_DIRECTORY = "CREDENTIALS_DIRECTORY"
 
 _log = logging.getLogger(__name__)
 
@@ -61,6 +71,7 @@ class CredentialSource(StrEnum):
     """Where a credential's current value comes from."""
 
     ENV = "environment"
+    FILE = "credentials file"
     KEYRING = "keyring"
 
 
@@ -121,11 +132,44 @@ class CredentialStore:
     def _from_env(self, channel: str, field: str) -> str | None:
         return self._env().get(env_var_name(channel, field)) or None
 
-    def _lookup(self, channel: str, field: str) -> tuple[str, CredentialSource] | None:
-        _check_key(channel, field)
+    def _from_file(self, channel: str, field: str) -> str | None:
+        """Read the secret from ``$CREDENTIALS_DIRECTORY`` (systemd credentials), if there."""
+        directory = self._env().get(CREDENTIALS_DIRECTORY)
+        if not directory:
+            return None
+        path = Path(directory) / env_var_name(channel, field)
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            message = f"the credentials file {path} cannot be read: {exc.strerror}"
+            raise CredentialError(message) from None
+        if mode & 0o077:
+            raise CredentialError(
+                f"the credentials file {path} may be read by other users "
+                f"(mode {stat.S_IMODE(mode):o}); make it readable by its owner only (chmod 600)"
+            )
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CredentialError(f"the credentials file {path} cannot be read: {exc}") from None
+        return value or None
+
+    def _outside_backend(self, channel: str, field: str) -> tuple[str, CredentialSource] | None:
         value = self._from_env(channel, field)
         if value is not None:
             return value, CredentialSource.ENV
+        value = self._from_file(channel, field)
+        if value is not None:
+            return value, CredentialSource.FILE
+        return None
+
+    def _lookup(self, channel: str, field: str) -> tuple[str, CredentialSource] | None:
+        _check_key(channel, field)
+        found = self._outside_backend(channel, field)
+        if found is not None:
+            return found
         value = self._backend.get(channel, field)
         if value:
             return value, CredentialSource.KEYRING
@@ -185,11 +229,12 @@ class CredentialStore:
     def environment_status(
         self, channel: str, fields: Iterable[str]
     ) -> dict[str, CredentialSource | None]:
-        """Like :meth:`status`, consulting the environment only (when the keyring is down)."""
-        return {
-            field: CredentialSource.ENV if self._from_env(channel, field) else None
-            for field in fields
-        }
+        """Like :meth:`status`, without the keyring (when it is down): environment and files."""
+        result: dict[str, CredentialSource | None] = {}
+        for field in fields:
+            found = self._outside_backend(channel, field)
+            result[field] = None if found is None else found[1]
+        return result
 
     def for_channel(self, channel: str, fields: Iterable[str] = ()) -> ChannelCredentials:
         """Return the view of one channel's secrets that a channel object receives."""

@@ -81,12 +81,12 @@ class EventPump:
     async def _receive_all(self, listener: EventListener) -> None:
         events = aiter(listener)
         stop = asyncio.ensure_future(self.stopping.wait())
+        arrival: asyncio.Future[ChannelEvent] | None = None
         try:
             while not self.stopping.is_set():
                 arrival = asyncio.ensure_future(anext(events))
                 done, _ = await asyncio.wait({arrival, stop}, return_when=asyncio.FIRST_COMPLETED)
                 if arrival not in done:
-                    arrival.cancel()
                     return
                 try:
                     event = arrival.result()
@@ -94,7 +94,10 @@ class EventPump:
                     return
                 await self._receive(listener, event)
         finally:
+            # Stopping (or cancelled): no wait may outlive the pump.
             stop.cancel()
+            if arrival is not None and not arrival.done():
+                arrival.cancel()
 
     async def _receive(self, listener: EventListener, event: ChannelEvent) -> None:
         context = self.engine.context

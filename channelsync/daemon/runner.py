@@ -31,6 +31,7 @@ import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from channelsync.channels import Channel, OrdersCapability
@@ -40,6 +41,7 @@ from channelsync.daemon.listening import EventPump, listens
 from channelsync.daemon.logs import working_on
 from channelsync.daemon.metrics import DaemonMetrics, HealthReport, health
 from channelsync.daemon.status import ChannelStatus
+from channelsync.engine.privacy import erase_personal_data
 from channelsync.engine.sync import SyncEngine
 from channelsync.errors import ChannelError
 from channelsync.store import StoreLease
@@ -51,6 +53,8 @@ logger = logging.getLogger(__name__)
 ReconcileStep = Callable[[Any, Channel[Any]], Awaitable[Any]]
 
 CURSOR_KIND = "orders"
+#: How often the daemon erases personal data past its retention (seconds).
+_PRIVACY_EVERY = 3600.0
 
 
 def find_reconcile() -> ReconcileStep | None:
@@ -152,7 +156,10 @@ class Daemon:
             len(self.engine.channels),
             ", ".join(self.engine.channels) or "none",
         )
-        helpers = [asyncio.create_task(self._observe_loop(), name="observe")]
+        helpers = [
+            asyncio.create_task(self._observe_loop(), name="observe"),
+            asyncio.create_task(self._privacy_loop(), name="privacy"),
+        ]
         if self.lease is not None:
             helpers.append(asyncio.create_task(self._heartbeat_loop(), name="heartbeat"))
         channels = [
@@ -324,10 +331,20 @@ class Daemon:
             except Exception as error:  # noqa: BLE001 - a listener must never stop the channel
                 loop.failures += 1
                 self._failed(name, "listen", error, unexpected=not isinstance(error, ChannelError))
-                self.engine.context.visibility.set_events(name, False)
+            # Ended or failed while the daemon runs: polling covers the gap, then listen again.
+            self.engine.context.visibility.set_events(name, False)
+            if not self.stopping:
                 await self._pause(loop.pause(1.0, self.settings.max_backoff))
-            else:
-                return
+
+    async def _privacy_loop(self) -> None:
+        """Erase buyers' personal data past its retention, at start and then hourly."""
+        retention = timedelta(days=self.settings.personal_data_days)
+        while not self.stopping:
+            try:
+                erase_personal_data(self.engine.context, retention, incremental=True)
+            except Exception:
+                logger.warning("could not erase personal data past retention", exc_info=True)
+            await self._pause(_PRIVACY_EVERY)
 
     async def _heartbeat_loop(self) -> None:
         assert self.lease is not None

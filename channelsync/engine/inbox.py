@@ -22,6 +22,7 @@ from channelsync.channels.events import ChannelEvent
 from channelsync.engine.context import EngineContext
 from channelsync.engine.orders import fetch_orders
 from channelsync.engine.refunds import ingest_refunds
+from channelsync.errors import PermanentChannelError
 from channelsync.store import InboxEvent
 
 __all__ = [
@@ -52,6 +53,8 @@ class EventOutcome(StrEnum):
     """The channel's refunds were pulled from their cursor."""
     IGNORED = "ignored"
     """Nothing to read for it here (a listing change: reconciliation reads listings)."""
+    REFUSED = "refused"
+    """The marketplace refused the read for good; polling covers the order."""
 
 
 def receive_event(context: EngineContext, channel: str, event: ChannelEvent) -> bool:
@@ -75,11 +78,22 @@ async def process_event(
 ) -> EventOutcome:
     """Answer one inbox event with a targeted read and mark it processed.
 
-    The channel must be open. A failing read raises (a :class:`ChannelError`) and
-    leaves the event unprocessed, to be answered again by :func:`process_leftovers`;
-    polling covers it meanwhile.
+    The channel must be open. A read that may succeed later raises (a retryable
+    :class:`ChannelError`) and leaves the event unprocessed, to be answered again by
+    :func:`process_leftovers`; polling covers it meanwhile. A read the marketplace
+    refuses for good (a malformed id) is logged once and the event set aside as
+    ``refused``, so it never blocks the events after it.
     """
-    outcome = await _answer(context, channel, event)
+    try:
+        outcome = await _answer(context, channel, event)
+    except PermanentChannelError as error:
+        logger.warning(
+            "%s: the read for event %s was refused (%s); set aside, polling covers it",
+            channel.name,
+            event.message_id,
+            error,
+        )
+        outcome = EventOutcome.REFUSED
     with context.store.transaction() as session:
         session.mark_event_processed(
             event.channel, event.message_id, outcome.value, context.clock.now()

@@ -133,3 +133,21 @@ class OrdersSession(ABC):
     @abstractmethod
     def count_orders_created(self, channel: str, start: datetime, end: datetime) -> int:
         """Return how many of ``channel``'s imported orders were created in ``[start, end)``."""
+
+    @abstractmethod
+    def erase_personal_data(
+        self,
+        statuses: Iterable[str],
+        updated_before: datetime,
+        fields: Iterable[str],
+        *,
+        updated_since: datetime | None = None,
+    ) -> int:
+        """Blank ``fields`` in the stored orders in ``statuses`` last changed before a moment.
+
+        ``updated_since`` limits it to orders changed since (an earlier run's cut-off).
+
+        For buyers' personal data (the delivery address with name and phone, the
+        buyer's note): kept only while a shipment needs it. Returns how many orders
+        held any of it; the order facts (lines, amounts, statuses) stay.
+        """

@@ -68,6 +68,10 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "lock_ttl": "Seconds the store lock outlives its last heartbeat (a crashed "
         "daemon's lock expires after it).",
         "max_backoff": "Longest wait, in seconds, after repeated failures of a step.",
+        "personal_data_days": (
+            "Days after an order is done (shipped, completed, cancelled) before the daemon "
+            "erases the buyer's address, name, phone and note from it."
+        ),
     },
     "ChannelSyncSettings": {
         "share": "Fraction of available stock the channel is shown.",

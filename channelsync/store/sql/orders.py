@@ -294,3 +294,34 @@ class SqlOrders(SqlPart, StoreSession):
         if rows:
             self._c.execute(insert(t.notifications), rows)
         return len(rows)
+
+    @override
+    def erase_personal_data(
+        self,
+        statuses: Iterable[str],
+        updated_before: datetime,
+        fields: Iterable[str],
+        *,
+        updated_since: datetime | None = None,
+    ) -> int:
+        o = t.orders.c
+        names = tuple(fields)
+        query = select(o.channel, o.order_id, o.raw).where(
+            o.status.in_(list(statuses)), o.updated_at < updated_before
+        )
+        if updated_since is not None:
+            query = query.where(o.updated_at >= updated_since)
+        rows = self._c.execute(query).all()
+        erased = 0
+        for row in rows:
+            raw = dict(row.raw)
+            if all(raw.get(name) is None for name in names):
+                continue
+            raw.update(dict.fromkeys(names))
+            self._c.execute(
+                update(t.orders)
+                .where(o.channel == row.channel, o.order_id == row.order_id)
+                .values(raw=raw)
+            )
+            erased += 1
+        return erased

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import keyring
 import keyring.backend
@@ -322,3 +323,37 @@ def test_a_server_without_a_keyring_runs_on_environment_variables(
     assert view.require("access_token") == "new-token-value"
     assert "no keyring to save the new access_token" in caplog.text
     assert "new-token-value" not in caplog.text
+
+
+def test_a_systemd_credentials_file_is_read_after_the_environment(tmp_path: Path) -> None:
+    secret = tmp_path / "CHANNELSYNC_TMALL_MAIN_APP_SECRET"
+    secret.write_text("from-file\n", encoding="utf-8")
+    secret.chmod(0o400)
+    backend = MemorySecretBackend({("tmall-main", "app_secret"): "from-keyring"})
+    store = CredentialStore(backend=backend, environ={"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    found = store.get("tmall-main", "app_secret")
+    assert found is not None
+    assert found.get_secret_value() == "from-file"
+    assert store.source("tmall-main", "app_secret") is CredentialSource.FILE
+    # The environment still wins; a field without a file falls through to the keyring.
+    env = {"CREDENTIALS_DIRECTORY": str(tmp_path), "CHANNELSYNC_TMALL_MAIN_APP_SECRET": "env"}
+    assert (
+        CredentialStore(backend=backend, environ=env).source("tmall-main", "app_secret")
+        is CredentialSource.ENV
+    )
+    assert store.get("tmall-main", "session") is None
+
+
+def test_a_credentials_file_others_may_read_is_refused_by_name(tmp_path: Path) -> None:
+    secret = tmp_path / "CHANNELSYNC_TMALL_MAIN_APP_SECRET"
+    secret.write_text("CANARY-file-secret", encoding="utf-8")
+    secret.chmod(0o644)
+    store = CredentialStore(
+        backend=MemorySecretBackend({}), environ={"CREDENTIALS_DIRECTORY": str(tmp_path)}
+    )
+    with pytest.raises(CredentialError) as refused:
+        store.get("tmall-main", "app_secret")
+    message = str(refused.value)
+    assert str(secret) in message
+    assert "chmod 600" in message
+    assert "CANARY" not in message
