@@ -163,9 +163,10 @@ async def fetch_missing_orders(
     """Read the orders ``requests`` name that the store lacks, and import them; return how many.
 
     Each is read from its marketplace by id and goes through the same ingest as a
-    pull (dedupe, ledger, hooks). An order the marketplace does not know, or a channel
-    that cannot read one order, is an :class:`InputError` naming it; nothing is read
-    then. Orders already stored are not read again.
+    pull (dedupe, ledger, hooks), so an order found is imported as a pull would import
+    it. A channel that cannot read one order is an :class:`InputError` before anything
+    is read; an id the marketplace does not know is an :class:`InputError` naming it
+    (no shipment is queued then). Orders already stored are not read again.
     """
     problems: list[Problem] = []
     wanted: dict[str, list[str]] = {}
