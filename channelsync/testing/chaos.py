@@ -74,7 +74,7 @@ from channelsync.testing.chaos_checks import (
     _converged,
     _in_process_engine,
     _MovableClock,
-    _release_held,
+    _take_over,
 )
 from channelsync.testing.chaos_inprocess import (
     run_in_process,
@@ -292,14 +292,15 @@ def run_chaos(
             chaos.argv = ["--config", str(config_path), "--log-level", log_level]
             chaos.play(kills=kills, life=life, fork=fork, converge_timeout=converge_timeout)
             result.shipments_requested = len(run.shipped)
-            _check_end(run)
-            # The daemon is gone: an engine in the harness takes over on the fakes'
-            # clock, so the guard's holds can be seen released without waiting.
+            # The daemon is gone: an engine in the harness takes over as its next start
+            # would, on the fakes' clock, so work the stop left queued is sent and the
+            # guard's holds are seen released without waiting minutes.
             run.engine = _in_process_engine(
                 store, shops, clock, config=engine.context.config, host=host
             )
             _as_the_daemon_saw_it(run.engine, shops)
-            _release_held(run, clock, max_held=len(shops) if max_held is None else max_held)
+            _take_over(run, clock, max_held=len(shops) if max_held is None else max_held)
+            _check_end(run)
             _check_plan(run)
     finally:
         for server in servers:

@@ -118,3 +118,24 @@ def _hold_forever(*args: object, **kwargs: object) -> None:
     session, _channel, item = args[0], args[1], args[2]
     now = args[6]
     guard._hold(session, item, now, "held", args[7])  # type: ignore[arg-type]
+
+
+def test_taking_over_after_the_stop_finishes_queued_work_and_releases_holds(
+    store: Store,
+) -> None:
+    clock = FakeClock(START)
+    run = _held_run(store, clock)
+    run.result.held.clear()  # _take_over finds the holds itself, as the chaos run's end
+    # A change the stopped daemon queued and never sent: the next start sends it.
+    with store.transaction() as session:
+        (binding,) = [b for b in session.bindings() if b.held_since is None][:1]
+    adjust_stock(store, binding.merchant_code or "", -1, key="count-2", now=clock.now())
+
+    chaos_checks._take_over(run, clock, max_held=1)
+
+    assert run.result.problems == []
+    assert len(run.result.held) == 1
+    assert run.result.released_after is not None
+    with store.transaction() as session:
+        assert all(b.held_since is None for b in session.bindings())
+        assert [i for i in session.outbox() if i.state.value == "pending"] == []
