@@ -260,6 +260,10 @@ def _build(
                 server = serve("127.0.0.1", 0)
                 servers.append(server)
                 shop.settings = {**shop.settings, "events": True, "events_url": server.url}
+                if "events_wait_seconds" in shop.channel_cls.settings_model.model_fields:
+                    # A queue server's long poll waits in real time, while the client's
+                    # read timeout runs on virtual time: poll without waiting instead.
+                    shop.settings["events_wait_seconds"] = 0
     csv_text, initial = _catalogue(items, quantity, None)
     store = open_store(f"sqlite:///{directory / f'{name}.db'}")
     import_catalogue(store, parse_catalogue(csv_text, "csv"), now=clock.now())

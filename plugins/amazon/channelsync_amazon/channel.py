@@ -52,6 +52,7 @@ from channelsync_amazon.errors import SpApiClassifier
 from channelsync_amazon.events import (
     AWS_CREDENTIAL_FIELDS,
     EVENT_TOPICS,
+    MAX_WAIT_SECONDS,
     AwsKeys,
     SqsListener,
     SqsQueue,
@@ -110,6 +111,14 @@ class AmazonSettings(ChannelSettings):
         "(`https://sqs.<region>.amazonaws.com/<account>/<queue>`); required with "
         "`events = true`. The queue is read with the credentials `aws_access_key_id` and "
         "`aws_secret_access_key` (and `aws_session_token` for temporary keys).",
+    )
+    events_wait_seconds: int = Field(
+        default=MAX_WAIT_SECONDS,
+        ge=0,
+        le=MAX_WAIT_SECONDS,
+        description="How long one SQS receive waits for a notification (`WaitTimeSeconds`, "
+        "0 to 20). 20, a long poll, gets each notification at once with the fewest "
+        "requests; 0 polls once a second.",
     )
 
     @field_validator("token_url")
@@ -331,6 +340,7 @@ class AmazonChannel(
             keys=AwsKeys.from_credentials(self.credentials),
             seller_id=self.settings.seller_id,
             redactor=self.redactor,
+            wait_seconds=self.settings.events_wait_seconds,
         )
 
     async def enable_events(self) -> str:

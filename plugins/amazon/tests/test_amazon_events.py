@@ -10,17 +10,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from channelsync_amazon import AmazonChannel, AmazonSettings
-from channelsync_amazon.events import SqsListener
+from channelsync_amazon.events import SqsConnection, SqsListener
 from channelsync_amazon.fake import DEMO_CREDENTIALS, DEMO_SETTINGS, FakeSellingPartner, demo_fake
 from channelsync_amazon.fake.aws_keys import AwsKey
 from channelsync_amazon.fake.envelopes import envelope, listing_status_payload
 from channelsync_amazon.fake.events import FakeEventsServer
+from pydantic import ValidationError
 
 from channelsync.channels import ChannelEvent, EventKind, ListenerState
 from channelsync.clock import FakeClock
@@ -37,7 +39,10 @@ def served(fake: FakeSellingPartner) -> Iterator[FakeEventsServer]:
 
 
 def _channel(
-    server: FakeEventsServer, clock: FakeClock, secrets: dict[str, str] | None = None
+    server: FakeEventsServer,
+    clock: FakeClock,
+    secrets: dict[str, str] | None = None,
+    **settings: Any,
 ) -> AmazonChannel:
     store = CredentialStore(
         backend=MemorySecretBackend(
@@ -51,6 +56,7 @@ def _channel(
             "base_url": "http://127.0.0.1:9",
             "events": True,
             "events_url": server.url,
+            **settings,
         }
     )
     return AmazonChannel(NAME, settings, store.for_channel(NAME), clock=clock)
@@ -333,6 +339,38 @@ async def test_closing_ends_a_long_poll_promptly(
         with pytest.raises(StopAsyncIteration):
             await task
     assert listener.status.state is ListenerState.CLOSED
+
+
+async def test_without_a_long_poll_an_empty_queue_is_asked_once_a_second(
+    fake: FakeSellingPartner,
+    served: FakeEventsServer,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    listener = _channel(served, clock, events_wait_seconds=0).listen()
+    assert listener.wait_seconds == 0
+    asked: list[float] = []
+    receive = SqsConnection._receive
+
+    async def counted(self: SqsConnection) -> list[dict[str, Any]] | None:
+        asked.append(time.monotonic())
+        return await receive(self)
+
+    monkeypatch.setattr(SqsConnection, "_receive", counted)
+    async with _stream(listener) as events:
+        waiting = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(1.5)
+        # Not a busy loop: one receive, a pause of a second, the next.
+        assert 1 <= len(asked) <= 3
+        [order] = fake.generate_orders(1)
+        async with asyncio.timeout(5):
+            event = await waiting
+        assert event.key == order.order_id
+
+
+def test_the_long_poll_is_at_most_what_sqs_allows(served: FakeEventsServer) -> None:
+    with pytest.raises(ValidationError, match="events_wait_seconds"):
+        _channel(served, FakeClock(), events_wait_seconds=21)
 
 
 async def test_a_revoked_subscription_stops_delivery(

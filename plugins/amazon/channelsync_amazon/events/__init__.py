@@ -13,7 +13,7 @@ from channelsync_amazon.events.aws import (
     AwsKeys,
     require_events_extra,
 )
-from channelsync_amazon.events.listener import SqsConnection, SqsListener
+from channelsync_amazon.events.listener import MAX_WAIT_SECONDS, SqsConnection, SqsListener
 from channelsync_amazon.events.notifications import (
     EVENT_TOPICS,
     LISTINGS_MFN_QUANTITY,
@@ -38,6 +38,7 @@ __all__ = [
     "EVENT_TOPICS",
     "LISTINGS_MFN_QUANTITY",
     "LISTINGS_STATUS",
+    "MAX_WAIT_SECONDS",
     "NOTIFICATIONS_SCOPE",
     "ORDER_CHANGE",
     "ORDER_CHANGE_TYPES",

@@ -47,13 +47,15 @@ from channelsync_amazon.events.aws import (
 from channelsync_amazon.events.notifications import NotificationError, parse_notification
 from channelsync_amazon.events.queue import SqsQueue
 
-__all__ = ["SqsConnection", "SqsListener"]
+__all__ = ["MAX_WAIT_SECONDS", "SqsConnection", "SqsListener"]
 
 _log = logging.getLogger("channelsync_amazon.events")
 
 #: SQS limits: at most 10 messages per receive, a long poll of at most 20 s.
 MAX_MESSAGES = 10
 MAX_WAIT_SECONDS = 20
+#: Without a long poll (``wait_seconds`` 0) an empty receive is repeated after this pause.
+SHORT_POLL_PAUSE = 1.0
 _STALE_HANDLE = "ReceiptHandleIsInvalid"
 _REMEMBERED = 1024
 
@@ -180,6 +182,9 @@ class SqsConnection(EventConnection):
             messages = await self._receive()
             if messages is None:
                 return
+            if not messages and self.wait_seconds == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), SHORT_POLL_PAUSE)
             for message in messages:
                 event = await self._admit(message)
                 if event is not None:
