@@ -45,8 +45,7 @@ from channelsync.models import (
     StockUpdate,
     UpdateResult,
 )
-from channelsync_amazon import fba, listings
-from channelsync_amazon import orders_v0 as orders_wire
+from channelsync_amazon import fba, listings, orders_v0, orders_v2026
 from channelsync_amazon.auth import REFRESH_MARGIN, SpApiAuth, refresh_access_token
 from channelsync_amazon.errors import SpApiClassifier
 from channelsync_amazon.events import (
@@ -69,8 +68,8 @@ from channelsync_amazon.writer import ListingWriter, PlannedPatch
 
 __all__ = ["DEFAULT_TOKEN_URL", "REGION_ENDPOINTS", "AmazonChannel", "AmazonSettings"]
 
-#: The orders search: the call whose quota paces order pulls.
-GET_ORDERS = "getOrders"
+#: The orders search of each Orders API version: the call whose quota paces order pulls.
+ORDER_SEARCHES = {"2026-01-01": orders_v2026.SEARCH_ORDERS, "v0": "getOrders"}
 
 #: The production SP-API endpoint of each selling region.
 REGION_ENDPOINTS: dict[str, str] = {
@@ -95,6 +94,12 @@ class AmazonSettings(ChannelSettings):
     seller_id: str = Field(min_length=1)
     lwa_client_id: str = Field(min_length=1, description="Login with Amazon client id.")
     fulfillment: Literal["MFN", "AFN"] = "MFN"
+    orders_api: Literal["2026-01-01", "v0"] = Field(
+        default="2026-01-01",
+        description='The Orders API version orders are read with: `"2026-01-01"` '
+        '(`searchOrders`, items with each order) or the deprecated `"v0"` (`getOrders` '
+        "and one `getOrderItems` call per order), which Amazon retires on 2027-03-27.",
+    )
     token_url: str = Field(
         default=DEFAULT_TOKEN_URL,
         description="LWA token endpoint: an absolute URL, or a path on base_url (test servers).",
@@ -180,9 +185,10 @@ class AmazonChannel(
             "PATCH or JSON_LISTINGS_FEED like stock"
         ),
         Capability.ORDERS: (
-            "Orders API v0 getOrders by LastUpdatedAfter/Before with NextToken, items per "
-            "order; orders of the channel's fulfilment channel only; AFN orders are on hold "
-            "(Amazon ships them); no buyer PII (needs a Restricted Data Token)"
+            "Orders API v2026-01-01 searchOrders by lastUpdatedAfter/Before with "
+            "paginationToken, items with each order (v0 getOrders and getOrderItems with "
+            'orders_api = "v0"); orders of the channel\'s fulfilment channel only; AFN '
+            "orders are on hold (Amazon ships them)"
         ),
         Capability.SHIPMENTS: "confirmShipment for MFN orders; carriers without a code go as Other",
         Capability.EVENTS: (
@@ -301,8 +307,16 @@ class AmazonChannel(
     def _order_details(self) -> DetailCache[Order]:
         return DetailCache()
 
-    def _orders(self) -> orders_wire.OrdersWire:
-        return orders_wire.OrdersWire(
+    def _orders(self) -> orders_v0.OrdersWire | orders_v2026.OrdersWire:
+        if self.settings.orders_api == "2026-01-01":
+            return orders_v2026.OrdersWire(
+                self.http,
+                channel=self.name,
+                marketplace_ids=self.settings.marketplace_ids,
+                fulfillment=self.settings.fulfillment,
+                page_size=self.limits.batch_size(Operation.PULL_ORDERS),
+            )
+        return orders_v0.OrdersWire(
             self.http,
             channel=self.name,
             marketplace_ids=self.settings.marketplace_ids,
@@ -457,13 +471,14 @@ class AmazonChannel(
     # -- orders and shipments -------------------------------------------------------
 
     async def marketplace_now(self) -> datetime:
-        """Return the time a window is planned against, once ``getOrders`` may be called.
+        """Return the time a window is planned against, once the orders search may be called.
 
-        ``getOrders`` allows about one call a minute after its burst. A window planned
-        and then held for that call would end up to a minute further from the clock
-        than the lag asks: the pull waits for the call's turn first, then plans.
+        ``searchOrders`` allows about one call every three minutes after its burst
+        (v0 ``getOrders`` one a minute). A window planned and then held for that call
+        would end up that much further from the clock than the lag asks: the pull waits
+        for the call's turn first, then plans.
         """
-        bucket = self.http.rate_limiter.bucket(self.name, GET_ORDERS)
+        bucket = self.http.rate_limiter.bucket(self.name, ORDER_SEARCHES[self.settings.orders_api])
         missing = 1.0 - bucket.tokens
         if missing > 0:
             await self.clock.sleep(missing / bucket.rate)

@@ -27,6 +27,8 @@ RATE_LIMITS: dict[str, RateLimit] = {
     "getOrders": RateLimit(rate=0.0167, burst=20),
     "getOrder": RateLimit(rate=0.5, burst=30),
     "getOrderItems": RateLimit(rate=0.5, burst=30),
+    # Orders API v2026-01-01 (its getOrder has v0's plan and replaces it).
+    "searchOrders": RateLimit(rate=0.0056, burst=20),
     "confirmShipment": RateLimit(rate=2.0, burst=10),
     "getListingsItem": RateLimit(rate=5.0, burst=10),
     "patchListingsItem": RateLimit(rate=5.0, burst=5),

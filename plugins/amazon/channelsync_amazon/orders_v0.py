@@ -1,9 +1,9 @@
 """Orders API v0: the incremental order pull, one order, and the items a shipment names.
 
-This is the only module that knows the Orders wire format. Amazon deprecated the v0
-read operations (migrate to v2026-01-01 ``searchOrders``/``getOrder`` by 2027-03-27);
-the replacement is a module with the same :class:`OrdersWire` surface (``search``,
-``get``, ``shippable_items``), swapped in by the channel's one import.
+Amazon deprecated the v0 read operations (migrate by 2027-03-27): the channel reads
+with :mod:`channelsync_amazon.orders_v2026` unless ``orders_api = "v0"``; both modules
+have the same :class:`OrdersWire` surface (``search``, ``get``, ``shippable_items``,
+``marketplace_of``).
 
 v0 lists orders with ``getOrders`` (``LastUpdatedAfter``/``LastUpdatedBefore``, UTC,
 the "before" bound at least two minutes in the past, ``NextToken`` paging) and their

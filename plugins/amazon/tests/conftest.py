@@ -37,6 +37,7 @@ from channelsync.testing.fakes import Fault
 MODELS = Path(__file__).parent / "models"
 MODEL_FILES = (
     "ordersV0.json",
+    "orders_2026-01-01.json",
     "listingsItems_2021-08-01.json",
     "feeds_2021-06-30.json",
     "fbaInventory.json",

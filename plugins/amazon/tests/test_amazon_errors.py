@@ -191,7 +191,7 @@ async def test_server_errors_are_retried(channel: AmazonChannel, fake: FakeSelli
 async def test_the_rate_limit_header_tightens_the_limiter(
     channel: AmazonChannel, fake: FakeSellingPartner, clock: FakeClock
 ) -> None:
-    fake.usage_plans["getOrder"] = ThrottleRule(0.1, 30)
+    fake.usage_plans["getOrder2026"] = ThrottleRule(0.1, 30)
     order_id = fake.generate_orders(1)[0].order_id
     await channel.get_order(order_id)
     bucket = channel.http.rate_limiter.bucket(channel.name, "getOrder")
@@ -203,9 +203,9 @@ async def test_a_real_throttle_answer_from_the_usage_plan(
     channel: AmazonChannel, fake: FakeSellingPartner, clock: FakeClock, wire
 ) -> None:
     # A plan smaller than the declared one, and no header seen yet: the fake throttles.
-    fake.usage_plans["getOrder"] = ThrottleRule(0.5, 1)
+    fake.usage_plans["getOrder2026"] = ThrottleRule(0.5, 1)
     order_id = fake.generate_orders(1)[0].order_id
-    await channel.get_order(order_id)  # getOrderItems is paced separately
+    await channel.get_order(order_id)
     await channel.get_order(order_id)
     assert channel.metrics.throttles(channel.name, "getOrder") == 1
     assert wire.checked["getOrder"] == 3

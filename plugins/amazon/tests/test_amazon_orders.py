@@ -1,7 +1,9 @@
-"""Orders v0 through the fake: windows, lag, paging, items, statuses, money and time."""
+"""Orders through the fake (v2026-01-01, and v0 where told): windows, lag, paging, items,
+statuses, money and time."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -55,7 +57,7 @@ async def test_pull_reads_new_orders_with_their_lines(
     assert pull.window.end <= clock.now() - timedelta(minutes=2)
     order = next(o for o in pull.orders if o.order_id == made[0].order_id)
     assert order.status is OrderStatus.PAID
-    assert order.raw_status == "Unshipped"
+    assert order.raw_status == "UNSHIPPED"
     assert order.created_at.tzinfo is not None
     assert order.created_at == START
     lines = {line.merchant_code: line for line in order.lines}
@@ -63,7 +65,9 @@ async def test_pull_reads_new_orders_with_their_lines(
         assert lines[line.merchant_code].unit_price == Money.of(line.price, "USD")
         assert lines[line.merchant_code].quantity == line.quantity
     assert order.total == sum((line.total for line in order.lines), Money.zero("USD"))
-    assert wire.checked["getOrderItems"] == 3
+    # The items come with each order: one search call, no call per order.
+    assert wire.checked["searchOrders"] == 1
+    assert wire.checked["getOrderItems"] == 0
 
 
 async def test_windows_longer_than_the_maximum_are_split(
@@ -81,7 +85,7 @@ async def test_windows_longer_than_the_maximum_are_split(
             break
     assert len(windows) == 3
     assert all(w.end - w.start <= timedelta(days=7) for w in windows)
-    assert wire.checked["getOrders"] == 3
+    assert wire.checked["searchOrders"] == 3
 
 
 async def test_next_token_paging_and_an_exact_page(
@@ -94,12 +98,12 @@ async def test_next_token_paging_and_an_exact_page(
     clock.advance(600)
     pull = await channel.pull_orders(PullCursor.starting_at(START - timedelta(minutes=1)))
     assert len(pull.orders) == 100
-    assert wire.checked["getOrders"] == 1  # exactly one full page: no NextToken
+    assert wire.checked["searchOrders"] == 1  # exactly one full page: no nextToken
     fake.generate_orders(1)
     clock.advance(600)
     pull = await channel.pull_orders(PullCursor.starting_at(START - timedelta(minutes=1)))
     assert len(pull.orders) == 101
-    assert wire.checked["getOrders"] == 3  # 100 + the last page of 1
+    assert wire.checked["searchOrders"] == 3  # 100 + the last page of 1
 
 
 async def test_empty_window(channel: AmazonChannel, clock: FakeClock, wire) -> None:
@@ -109,12 +113,13 @@ async def test_empty_window(channel: AmazonChannel, clock: FakeClock, wire) -> N
     assert wire.checked["getOrderItems"] == 0
 
 
-async def test_order_items_are_paged(
-    channel: AmazonChannel, fake: FakeSellingPartner, clock: FakeClock, wire
+async def test_v0_order_items_are_paged(
+    make: Callable[..., AmazonChannel], fake: FakeSellingPartner, clock: FakeClock, wire
 ) -> None:
     fake.items_page_size = 1
     order = next(o for o in fake.generate_orders(10) if len(o.lines) > 1)
-    fetched = await channel.get_order(order.order_id)
+    async with make(orders_api="v0") as channel:
+        fetched = await channel.get_order(order.order_id)
     assert len(fetched.lines) == len(order.lines)
     assert wire.checked["getOrderItems"] == len(order.lines)
 
@@ -226,20 +231,21 @@ def test_an_order_without_positive_lines_is_skipped() -> None:
     assert build_order("c", _record(), [_item(QuantityOrdered=0)]) is None
 
 
-async def test_an_unchanged_order_read_again_costs_no_second_items_call(
-    channel: AmazonChannel, fake: FakeSellingPartner, clock: FakeClock
+async def test_v0_an_unchanged_order_read_again_costs_no_second_items_call(
+    make: Callable[..., AmazonChannel], fake: FakeSellingPartner, clock: FakeClock
 ) -> None:
     order = fake.generate_orders(1)[0]
     clock.advance(600)
     window = TimeWindow(start=START - timedelta(minutes=5), end=clock.now() - timedelta(minutes=3))
-    first = [o async for o in channel.fetch_orders(window)]
-    again = [o async for o in channel.fetch_orders(window)]  # the next pull's overlap
-    assert first == again
-    assert fake.calls["getOrderItems"] == 1
+    async with make(orders_api="v0") as channel:
+        first = [o async for o in channel.fetch_orders(window)]
+        again = [o async for o in channel.fetch_orders(window)]  # the next pull's overlap
+        assert first == again
+        assert fake.calls["getOrderItems"] == 1
 
-    fake.cancel_order(order.order_id)  # a new LastUpdateDate: read in full again
-    clock.advance(600)
-    window = TimeWindow(start=window.start, end=clock.now() - timedelta(minutes=3))
-    (cancelled,) = [o async for o in channel.fetch_orders(window)]
+        fake.cancel_order(order.order_id)  # a new LastUpdateDate: read in full again
+        clock.advance(600)
+        window = TimeWindow(start=window.start, end=clock.now() - timedelta(minutes=3))
+        (cancelled,) = [o async for o in channel.fetch_orders(window)]
     assert cancelled.status is OrderStatus.CANCELLED
     assert fake.calls["getOrderItems"] == 2

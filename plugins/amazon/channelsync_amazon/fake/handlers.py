@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from channelsync.testing.fakes import PageKind
-from channelsync_amazon.fake import orders
+from channelsync_amazon.fake import orders, orders_v2026
 from channelsync_amazon.fake.catalogue import apply_patches, is_afn, issue, render_item
 from channelsync_amazon.fake.feeds import FakeFeed, advance
 from channelsync_amazon.fake.wire import (
@@ -330,6 +330,20 @@ def getOrderItems(
 ) -> Answer:
     """Return one order's items."""
     return 200, orders.get_order_items(fake, order_id, fake.params(request))
+
+
+def searchOrders(
+    fake: FakeSellingPartner, request: httpx.Request, *, partial_failure: bool
+) -> Answer:
+    """List orders with their items (Orders API v2026-01-01)."""
+    return 200, orders_v2026.search_orders(fake, fake.params(request))
+
+
+def getOrder2026(
+    fake: FakeSellingPartner, request: httpx.Request, order_id: str, *, partial_failure: bool
+) -> Answer:
+    """Return one order with its items (Orders API v2026-01-01 ``getOrder``)."""
+    return 200, orders_v2026.get_order(fake, order_id, fake.params(request))
 
 
 def confirmShipment(

@@ -9,8 +9,8 @@ shipment moves ``Unshipped`` to ``Shipped`` (or ``PartiallyShipped``) and answer
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,10 @@ __all__ = [
     "get_order",
     "get_order_items",
     "get_orders",
+    "order_by_id",
     "render_order",
+    "select_orders",
+    "shipped_quantities",
 ]
 
 #: Carrier codes the fake accepts (a subset of Amazon's list, plus ``Other``).
@@ -52,14 +55,15 @@ def _money(amount: Decimal, currency: str) -> dict[str, str]:
     return {"CurrencyCode": currency, "Amount": f"{amount:.2f}"}
 
 
-def _shipped(order: FakeOrder) -> dict[str, int]:
+def shipped_quantities(order: FakeOrder) -> dict[str, int]:
+    """Return the units shipped per order item (kept in the order's extra)."""
     shipped: dict[str, int] = order.extra.setdefault("shipped", {})
     return shipped
 
 
 def render_order(fake: FakeSellingPartner, order: FakeOrder) -> dict[str, Any]:
     """Return the v0 ``Order`` of a fake order."""
-    shipped = _shipped(order)
+    shipped = shipped_quantities(order)
     count_shipped = sum(shipped.values())
     count = sum(line.quantity for line in order.lines)
     rendered: dict[str, Any] = {
@@ -105,7 +109,7 @@ def _render_item(fake: FakeSellingPartner, order: FakeOrder, index: int) -> dict
         "OrderItemId": line.line_id,
         "Title": line.title,
         "QuantityOrdered": line.quantity,
-        "QuantityShipped": _shipped(order).get(line.line_id, 0),
+        "QuantityShipped": shipped_quantities(order).get(line.line_id, 0),
         "IsGift": "false",
         "ConditionId": "New",
         "ConditionSubtypeId": "New",
@@ -122,17 +126,6 @@ def _render_item(fake: FakeSellingPartner, order: FakeOrder, index: int) -> dict
 def _csv(params: Mapping[str, str], name: str) -> list[str]:
     value = params.get(name)
     return [part for part in value.split(",") if part] if value else []
-
-
-def _before(params: Mapping[str, str], name: str, now: datetime) -> datetime:
-    if name not in params:
-        return now - _LAG
-    value = parse_iso(params[name], name)
-    if value > now - _LAG:
-        raise FakeRequestError(
-            400, "InvalidInput", f"{name} must be at least 2 minutes before the current time"
-        )
-    return value
 
 
 def get_orders(fake: FakeSellingPartner, params: Mapping[str, str]) -> dict[str, Any]:
@@ -168,51 +161,104 @@ def get_orders(fake: FakeSellingPartner, params: Mapping[str, str]) -> dict[str,
 def _filter(
     fake: FakeSellingPartner, params: Mapping[str, str]
 ) -> tuple[list[str], dict[str, str]]:
+    statuses = _csv(params, "OrderStatuses")
+    if set(statuses) - _STATUSES:
+        raise FakeRequestError(400, "InvalidInput", "OrderStatuses has an unknown status")
+    channels = _csv(params, "FulfillmentChannels")
+    if set(channels) - {"AFN", "MFN"}:
+        raise FakeRequestError(400, "InvalidInput", "FulfillmentChannels must be AFN or MFN")
+    return select_orders(
+        fake,
+        created_after=params.get("CreatedAfter"),
+        created_before=params.get("CreatedBefore"),
+        updated_after=params.get("LastUpdatedAfter"),
+        updated_before=params.get("LastUpdatedBefore"),
+        page_size=params.get("MaxResultsPerPage", "100"),
+        statuses=statuses,
+        channels=channels,
+        names=("CreatedAfter", "CreatedBefore", "LastUpdatedAfter", "LastUpdatedBefore"),
+        size_name="MaxResultsPerPage",
+    )
+
+
+def select_orders(
+    fake: FakeSellingPartner,
+    *,
+    created_after: str | None,
+    created_before: str | None,
+    updated_after: str | None,
+    updated_before: str | None,
+    page_size: str,
+    statuses: Sequence[str],
+    channels: Sequence[str],
+    names: tuple[str, str, str, str],
+    size_name: str,
+) -> tuple[list[str], dict[str, str]]:
+    """Return the ids of the orders a search matches, oldest first, and the bound to echo.
+
+    Amazon's rules for both versions: exactly one of the "after" bounds, no mixing of
+    created and updated bounds, "before" at least two minutes before now (default: that
+    moment), 1-100 results a page. ``names`` spell the four bounds in the caller's
+    version (for errors and the echoed bound); ``statuses`` are v0 status names and
+    ``channels`` ``AFN``/``MFN``.
+    """
     now = fake.clock.now()
-    created, updated = "CreatedAfter" in params, "LastUpdatedAfter" in params
+    created, updated = created_after is not None, updated_after is not None
     if created == updated:
         raise FakeRequestError(
-            400, "InvalidInput", "Exactly one of CreatedAfter and LastUpdatedAfter is required"
+            400, "InvalidInput", f"Exactly one of {names[0]} and {names[2]} is required"
         )
-    if ("CreatedBefore" in params and not created) or ("LastUpdatedBefore" in params and created):
-        raise FakeRequestError(400, "InvalidInput", "Created* and LastUpdated* cannot be combined")
-    prefix = "Created" if created else "LastUpdated"
-    after = parse_iso(params[f"{prefix}After"], f"{prefix}After")
-    before = _before(params, f"{prefix}Before", now)
-    if after > now - _LAG:
-        raise FakeRequestError(400, "InvalidInput", f"{prefix}After must be 2 minutes in the past")
-    if before < after:
+    if (created_before is not None and not created) or (updated_before is not None and created):
         raise FakeRequestError(
-            400, "InvalidInput", f"{prefix}Before must not precede {prefix}After"
+            400,
+            "InvalidInput",
+            f"{names[0]}/{names[1]} and {names[2]}/{names[3]} cannot be combined",
         )
-    try:
-        size = int(params.get("MaxResultsPerPage", "100"))
-    except ValueError:
-        size = 0
-    most = fake.page_size_limit(100)
-    if not 1 <= size <= most:
-        raise FakeRequestError(400, "InvalidInput", f"MaxResultsPerPage must be 1 to {most}")
-    statuses = set(_csv(params, "OrderStatuses"))
-    if statuses - _STATUSES:
-        raise FakeRequestError(400, "InvalidInput", "OrderStatuses has an unknown status")
-    channels = set(_csv(params, "FulfillmentChannels"))
-    if channels - {"AFN", "MFN"}:
-        raise FakeRequestError(400, "InvalidInput", "FulfillmentChannels must be AFN or MFN")
+    after_name, before_name = names[:2] if created else names[2:]
+    after = parse_iso(str(created_after if created else updated_after), after_name)
+    raw_before = created_before if created else updated_before
+    if raw_before is None:
+        before = now - _LAG
+    else:
+        before = parse_iso(raw_before, before_name)
+        if before > now - _LAG:
+            raise FakeRequestError(
+                400,
+                "InvalidInput",
+                f"{before_name} must be at least 2 minutes before the current time",
+            )
+    if after > now - _LAG:
+        raise FakeRequestError(400, "InvalidInput", f"{after_name} must be 2 minutes in the past")
+    if before < after:
+        raise FakeRequestError(400, "InvalidInput", f"{before_name} must not precede {after_name}")
+    _check_page_size(fake, page_size, size_name)
+    wanted_statuses, wanted_channels = set(statuses), set(channels)
     matched = []
     for order in fake.store.orders.values():
         moment = order.created if created else order.modified
         if not after <= moment <= before:
             continue
-        if statuses and order.status not in statuses:
+        if wanted_statuses and order.status not in wanted_statuses:
             continue
-        if channels and order.extra.get("fulfillment", "MFN") not in channels:
+        if wanted_channels and order.extra.get("fulfillment", "MFN") not in wanted_channels:
             continue
         matched.append(order)
     matched.sort(key=lambda o: (o.created if created else o.modified, o.order_id))
-    return [o.order_id for o in matched], {f"{prefix}Before": iso(before)}
+    return [o.order_id for o in matched], {before_name: iso(before)}
 
 
-def _order(fake: FakeSellingPartner, order_id: str) -> FakeOrder:
+def _check_page_size(fake: FakeSellingPartner, page_size: str, name: str) -> None:
+    try:
+        size = int(page_size)
+    except ValueError:
+        size = 0
+    most = fake.page_size_limit(100)
+    if not 1 <= size <= most:
+        raise FakeRequestError(400, "InvalidInput", f"{name} must be 1 to {most}")
+
+
+def order_by_id(fake: FakeSellingPartner, order_id: str) -> FakeOrder:
+    """Return the order ``order_id`` names, or raise Amazon's 404."""
     order = fake.store.orders.get(order_id)
     if order is None:
         raise FakeRequestError(404, "NotFound", f"Order {order_id} was not found")
@@ -221,14 +267,14 @@ def _order(fake: FakeSellingPartner, order_id: str) -> FakeOrder:
 
 def get_order(fake: FakeSellingPartner, order_id: str) -> dict[str, Any]:
     """Answer ``getOrder``."""
-    return {"payload": render_order(fake, _order(fake, order_id))}
+    return {"payload": render_order(fake, order_by_id(fake, order_id))}
 
 
 def get_order_items(
     fake: FakeSellingPartner, order_id: str, params: Mapping[str, str]
 ) -> dict[str, Any]:
     """Answer ``getOrderItems``, ``items_page_size`` items per page."""
-    order = _order(fake, order_id)
+    order = order_by_id(fake, order_id)
     offset = 0
     token = params.get("NextToken")
     if token is not None:
@@ -282,12 +328,12 @@ def _package(fake: FakeSellingPartner, order: FakeOrder, request: Any) -> dict[s
 
 def confirm_shipment(fake: FakeSellingPartner, order_id: str, request: Any) -> None:
     """Apply ``confirmShipment``; raises :class:`FakeRequestError` for what Amazon refuses."""
-    order = _order(fake, order_id)
+    order = order_by_id(fake, order_id)
     package = _package(fake, order, request)
     reference, tracking = package["packageReferenceId"], package["trackingNumber"]
     lines = {line.line_id: line for line in order.lines}
     previous = order.extra.setdefault("packages", {}).get(reference, {})
-    planned = dict(_shipped(order))
+    planned = dict(shipped_quantities(order))
     for key, quantity in previous.items():
         planned[key] -= quantity  # confirming the same package again edits it
     package_lines: dict[str, int] = {}
