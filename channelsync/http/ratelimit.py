@@ -113,6 +113,12 @@ class TokenBucket:
                         self._tokens -= 1.0
                         return waited
                     wait = (1.0 - self._tokens) / self._rate
+                if now + wait == now:
+                    # A wait below the clock's resolution would never move it (a
+                    # simulated clock far from zero): the token is as good as there.
+                    self._tokens = max(self._tokens - 1.0, 0.0)
+                    self._blocked_until = min(self._blocked_until, now)
+                    return waited
                 await self._clock.sleep(wait)
                 waited += wait
 

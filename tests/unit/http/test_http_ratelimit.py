@@ -6,6 +6,8 @@ import math
 import httpx
 import pytest
 
+from channelsync.channels.capabilities import RateLimit
+from channelsync.clock import FakeClock
 from channelsync.http import RateLimiter, TokenBucket
 
 
@@ -256,3 +258,17 @@ def test_accepts_real_channel_limits(clock):
     limiter.configure("amazon", limits)
     assert limiter.bucket("amazon", "getOrders").rate == pytest.approx(0.5)
     assert limiter.bucket("amazon", "other").burst == 5
+
+
+async def test_a_wait_below_the_clocks_resolution_never_spins() -> None:
+    # Far from zero a float clock cannot move by a picosecond: a bucket short of a
+    # token by less than that once waited forever for time that never came.
+    clock = FakeClock()
+    clock.advance(17643.656772486775)
+    bucket = TokenBucket(RateLimit(rate=900.0, burst=10), clock)
+    bucket.drain()
+    async with asyncio.timeout(10):
+        for _ in range(20_000):
+            await bucket.acquire()
+    # Still paced: 20,000 tokens at 900 a second, less the 0 left after the drain.
+    assert clock.monotonic() - 17643.656772486775 == pytest.approx(20_000 / 900, rel=1e-3)
