@@ -25,7 +25,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
 from channelsync.clock import Clock
 from channelsync.errors import ChannelError, PermanentChannelError
@@ -62,6 +62,9 @@ class ChannelEvent(BaseModel):
     message gives it) and the listing (item) id for :attr:`EventKind.LISTING`.
     ``delivery`` is what the listener needs to acknowledge this delivery (an SQS
     receipt handle, a connection's token); it is not part of the event's identity.
+    ``units`` is set only where the message itself says what a new order takes (Amazon's
+    ``ORDER_CHANGE`` summary lists each item's seller SKU and quantity): the units by
+    merchant code, which the engine holds from every channel until the order is read.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -73,6 +76,7 @@ class ChannelEvent(BaseModel):
     order_id: str | None = None
     occurred_at: datetime | None = None
     delivery: str | None = Field(default=None, repr=False)
+    units: dict[str, PositiveInt] | None = None
 
     @field_validator("occurred_at")
     @classmethod

@@ -16,6 +16,7 @@ is logged with the channel named and never stops any other channel's work.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +25,7 @@ from channelsync.channels import Channel, EventsCapability, ListenerState
 from channelsync.channels.events import ChannelEvent, EventListener
 from channelsync.daemon.metrics import DaemonMetrics
 from channelsync.daemon.status import ChannelStatus
-from channelsync.engine.inbox import EventOutcome, process_event, process_leftovers, receive_event
+from channelsync.engine.inbox import EventOutcome, leftover_events, process_event, receive_event
 from channelsync.engine.sync import SyncEngine
 from channelsync.errors import ChannelError
 from channelsync.store import InboxEvent
@@ -65,17 +66,32 @@ class EventPump:
         self.status.events = ListenerState.CONNECTING.value
 
     async def run(self) -> None:
-        """Answer leftovers, then receive until the daemon stops; the channel must be open."""
-        await self._leftovers()
+        """Receive until the daemon stops, answering beside it; the channel must be open.
+
+        Receiving (inbox commit, acknowledgement) never waits for the answers: the
+        targeted reads queue behind the marketplace's rate limit while events keep
+        being committed, so a burst of orders is acknowledged, and held where the
+        messages say what the orders take, before each order is read. Events left
+        unanswered by an earlier process are answered first, beside the listener.
+        """
+        self._queue: asyncio.Queue[InboxEvent] = asyncio.Queue()
+        self._enqueue_leftovers()
+        answerer = asyncio.ensure_future(self._answer_all())
         channel = self.channel
         assert isinstance(channel, EventsCapability)
-        async with channel.listen() as listener:
-            watcher = asyncio.ensure_future(self._watch(listener))
-            try:
-                await self._receive_all(listener)
-            finally:
-                watcher.cancel()
-                self._observe(listener)
+        try:
+            async with channel.listen() as listener:
+                watcher = asyncio.ensure_future(self._watch(listener))
+                try:
+                    await self._receive_all(listener)
+                finally:
+                    watcher.cancel()
+                    self._observe(listener)
+        finally:
+            # Unanswered events stay in the inbox: the next start answers them.
+            answerer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await answerer
         self.status.events = ListenerState.CLOSED.value
 
     async def _receive_all(self, listener: EventListener) -> None:
@@ -128,8 +144,23 @@ class EventPump:
             topic=event.topic,
             received_at=context.clock.now(),
             order_id=event.order_id,
+            units=event.units,
+            occurred_at=event.occurred_at,
         )
-        await self._answer(stored)
+        if event.units:
+            # Held from every channel until the order is read: show less at once.
+            self.engine.replan()
+            self.wake_all()
+        self._queue.put_nowait(stored)
+
+    async def _answer_all(self) -> None:
+        while True:
+            event = await self._queue.get()
+            try:
+                await self._answer(event)
+            except Exception:
+                # Never let one event end the answering; it stays for the next start.
+                logger.exception("%s: event %s could not be answered", self.name, event.message_id)
 
     async def _answer(self, event: InboxEvent) -> None:
         try:
@@ -150,17 +181,18 @@ class EventPump:
             self.engine.replan()
             self.wake_all()
 
-    async def _leftovers(self) -> None:
+    def _enqueue_leftovers(self) -> None:
         try:
-            count = await process_leftovers(self.engine.context, self.channel)
-        except ChannelError as error:
-            logger.warning(
-                "%s: events left from before could not be answered: %s", self.name, error
-            )
+            pending = leftover_events(self.engine.context, self.name)
+        except Exception:
+            logger.exception("%s: events left from before could not be read", self.name)
             return
-        if count:
-            logger.info("%s: answered %d event(s) received before the last stop", self.name, count)
-            self.wake_all()
+        if pending:
+            logger.info(
+                "%s: answering %d event(s) received before the last stop", self.name, len(pending)
+            )
+        for event in pending:
+            self._queue.put_nowait(event)
 
     async def _watch(self, listener: EventListener) -> None:
         while True:

@@ -28,6 +28,7 @@ from channelsync.store import InboxEvent
 __all__ = [
     "INBOX_RETENTION",
     "EventOutcome",
+    "leftover_events",
     "process_event",
     "process_leftovers",
     "receive_event",
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 #: How long answered events are kept to recognise a redelivery (marketplaces redeliver
 #: unacknowledged messages for up to a few days).
 INBOX_RETENTION = timedelta(days=7)
+#: Leftover events read at once at a start (the rest wait for the next start or polling).
+_LEFTOVERS = 10_000
 
 
 class EventOutcome(StrEnum):
@@ -58,9 +61,15 @@ class EventOutcome(StrEnum):
 
 
 def receive_event(context: EngineContext, channel: str, event: ChannelEvent) -> bool:
-    """Write ``event`` to the inbox; ``True`` if it is new, ``False`` for a redelivery."""
+    """Write ``event`` to the inbox; ``True`` if it is new, ``False`` for a redelivery.
+
+    An order event that says what its order takes (``units``) holds those units from
+    every channel's allocation until the order is read: the SKUs are marked changed
+    in the same transaction, so the next plan lowers what the other channels show.
+    """
+    units = event.units if event.kind is EventKind.ORDER else None
     with context.store.transaction() as session:
-        return session.record_event(
+        new = session.record_event(
             InboxEvent(
                 channel=channel,
                 message_id=event.message_id,
@@ -69,8 +78,13 @@ def receive_event(context: EngineContext, channel: str, event: ChannelEvent) -> 
                 topic=event.topic,
                 received_at=context.clock.now(),
                 order_id=event.order_id,
+                units=units,
+                occurred_at=event.occurred_at,
             )
         )
+        if new and units and session.order(channel, event.key) is None:
+            session.mark_changed([sku.id for sku in session.skus(units)])
+        return new
 
 
 async def process_event(
@@ -98,11 +112,17 @@ async def process_event(
         session.mark_event_processed(
             event.channel, event.message_id, outcome.value, context.clock.now()
         )
+        if event.units:
+            # What the event held is released (or now reserved by the order): replan.
+            session.mark_changed([sku.id for sku in session.skus(event.units)])
     return outcome
 
 
 async def _answer(context: EngineContext, channel: Channel[Any], event: InboxEvent) -> EventOutcome:
     if event.kind == EventKind.ORDER.value and isinstance(channel, OrdersCapability):
+        if _read_since(context, channel.name, event):
+            # A pull already brought this change (or a later one): nothing to read.
+            return EventOutcome.UNCHANGED
         # Sampled: how soon events bring orders is what the pace-aware protection plans with.
         report = await fetch_orders(context, channel, [event.key], sample=True)
         if report.missing:
@@ -120,15 +140,30 @@ async def _answer(context: EngineContext, channel: Channel[Any], event: InboxEve
     return EventOutcome.IGNORED
 
 
-async def process_leftovers(context: EngineContext, channel: Channel[Any]) -> int:
-    """Answer the channel's events that were received but never processed; return how many.
+def _read_since(context: EngineContext, channel: str, event: InboxEvent) -> bool:
+    """Whether the store already holds the order as of the change the event announces."""
+    if event.occurred_at is None:
+        return False
+    with context.store.transaction() as session:
+        stored = session.order(channel, event.key)
+    return stored is not None and stored.updated_at >= event.occurred_at
+
+
+def leftover_events(context: EngineContext, channel: str) -> list[InboxEvent]:
+    """Return the channel's events received but never processed, oldest first.
 
     They were committed and acknowledged, and the process stopped before answering
     them. Answered events past :data:`INBOX_RETENTION` are forgotten at the same time.
     """
     with context.store.transaction() as session:
-        pending = session.unprocessed_events(channel.name)
+        pending = session.unprocessed_events(channel, limit=_LEFTOVERS)
         session.prune_inbox(context.clock.now() - INBOX_RETENTION)
+    return pending
+
+
+async def process_leftovers(context: EngineContext, channel: Channel[Any]) -> int:
+    """Answer the channel's leftover events (:func:`leftover_events`); return how many."""
+    pending = leftover_events(context, channel.name)
     for event in pending:
         await process_event(context, channel, event)
     return len(pending)

@@ -84,6 +84,8 @@ def _plan_slice(
         window_seconds=context.config.pace_window_seconds,
         now=now,
     )
+    # Units of orders that events announced and no read has brought yet.
+    announced = session.event_holds()
     by_sku: dict[int, list[BindingRecord]] = defaultdict(list)
     for binding in session.bindings(sku_ids=ids):
         if binding.channel in context.channels and binding.sku_id is not None:
@@ -105,7 +107,7 @@ def _plan_slice(
             if context.channels[name].pushes_stock
         ]
         allocation = allocate(
-            available,
+            available - announced.get(sku.merchant_code, 0),
             shares,
             strict=context.config.strict,
             threshold=context.config.scarce_threshold,

@@ -11,6 +11,7 @@ the read) is processed on the next start.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +31,10 @@ class InboxEvent:
     order_id: str | None = None
     processed_at: datetime | None = None
     outcome: str | None = None
+    units: Mapping[str, int] | None = None
+    """Units the message says its order takes, by merchant code (see :meth:`event_holds`)."""
+    occurred_at: datetime | None = None
+    """When the marketplace says the change happened, where the message says."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,16 @@ class InboxSession(ABC):
         self, channel: str, message_id: str, outcome: str, now: datetime
     ) -> None:
         """Record that the event was answered, and how."""
+
+    @abstractmethod
+    def event_holds(self) -> dict[str, int]:
+        """Return the units held for orders that events announced and no read has brought yet.
+
+        Summed by merchant code over unprocessed order events that carry ``units`` and
+        whose order the store does not hold: once the order is imported its
+        reservation counts instead, and once the event is answered without it (the
+        marketplace does not know the order) nothing is held any more.
+        """
 
     @abstractmethod
     def inbox_summary(self, channel: str, since: datetime) -> InboxSummary:

@@ -321,5 +321,9 @@ inbox = Table(
     Column("received_at", _TZ, nullable=False),
     Column("processed_at", _TZ),
     Column("outcome", String(32)),
+    # Units the message says the order takes, by merchant code, held until it is read.
+    Column("units", JSON),
+    # When the marketplace says the change happened (a read at least as new answers it).
+    Column("occurred_at", _TZ),
     Index("ix_inbox_unprocessed", "channel", "processed_at"),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, null, select, update
 from typing_extensions import override
 
 from channelsync.store import schema as t
@@ -13,6 +13,17 @@ from channelsync.store.inbox import InboxEvent, InboxSummary
 from channelsync.store.sql._common import SqlPart, upsert_insert
 
 __all__ = ["SqlInbox"]
+
+
+def _units(value: object) -> dict[str, int] | None:
+    """Read the stored units (JSON null stays ``None``; anything else malformed is dropped)."""
+    if not isinstance(value, dict):
+        return None
+    return {
+        str(code): quantity
+        for code, quantity in value.items()
+        if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity > 0
+    }
 
 
 class SqlInbox(SqlPart, StoreSession):
@@ -33,6 +44,8 @@ class SqlInbox(SqlPart, StoreSession):
                 order_id=event.order_id,
                 topic=event.topic,
                 received_at=event.received_at,
+                units=null() if event.units is None else dict(event.units),
+                occurred_at=event.occurred_at,
             )
             .on_conflict_do_nothing(index_elements=["channel", "message_id"])
             .returning(t.inbox.c.message_id)
@@ -57,9 +70,35 @@ class SqlInbox(SqlPart, StoreSession):
                 topic=row.topic,
                 received_at=row.received_at,
                 order_id=row.order_id,
+                units=_units(row.units),
+                occurred_at=row.occurred_at,
             )
             for row in rows
         ]
+
+    @override
+    def event_holds(self) -> dict[str, int]:
+        i, o = t.inbox.c, t.orders.c
+        imported = select(o.order_id).where(o.channel == i.channel, o.order_id == i.key).exists()
+        rows = self._c.execute(
+            select(i.channel, i.key, i.units).where(
+                i.processed_at.is_(None),
+                i.kind == "order",
+                i.units.is_not(None),
+                ~imported,
+            )
+        )
+        # Several events of one order (created, then paid) name the same units once.
+        per_order: dict[tuple[str, str], dict[str, int]] = {}
+        for channel, key, units in rows:
+            order = per_order.setdefault((channel, key), {})
+            for code, quantity in (_units(units) or {}).items():
+                order[code] = max(order.get(code, 0), quantity)
+        held: dict[str, int] = {}
+        for order in per_order.values():
+            for code, quantity in order.items():
+                held[code] = held.get(code, 0) + quantity
+        return held
 
     @override
     def mark_event_processed(

@@ -140,6 +140,33 @@ def test_a_null_time_of_order_change_falls_back_to_the_event_time() -> None:
     assert event.occurred_at == datetime(2020, 1, 11, 0, 9, 53, 109000, tzinfo=UTC)
 
 
+def test_a_new_merchant_order_says_what_it_takes() -> None:
+    # The schema example: an unshipped MFN order of ten SellerSKUID1.
+    assert parse_notification(json.dumps(SCHEMA_EXAMPLE)).event().units == {"SellerSKUID1": 10}
+    summary = "Payload.OrderChangeNotification.Summary"
+    for status in ("Pending", "PendingAvailability"):
+        body = _with(SCHEMA_EXAMPLE, f"{summary}.OrderStatus", status)
+        assert parse_notification(body).event().units == {"SellerSKUID1": 10}
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        # Shipped, cancelled: the order's read settles what it holds.
+        ("Summary.OrderStatus", "Shipped"),
+        ("Summary.OrderStatus", "Canceled"),
+        ("Summary.OrderStatus", "PartiallyShipped"),
+        # Amazon ships FBA orders from its own stock.
+        ("Summary.FulfillmentType", "AFN"),
+    ],
+)
+def test_no_units_are_taken_from_an_order_that_is_not_a_new_merchant_order(
+    path: str, value: str
+) -> None:
+    body = _with(SCHEMA_EXAMPLE, f"Payload.OrderChangeNotification.{path}", value)
+    assert parse_notification(body).event().units is None
+
+
 @pytest.mark.parametrize(
     "spelling", ["LISTINGS_ITEM_STATUS_CHANGE", "LISTINGS_ITEM_STATUS_CHANGED"]
 )

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from channelsync_pinduoduo import PinduoduoChannel
@@ -193,3 +194,32 @@ async def test_an_event_for_an_order_the_marketplace_does_not_know_is_logged_onc
 def _unprocessed(store: Store) -> list[object]:
     with store.transaction() as session:
         return list(session.unprocessed_events("shop"))
+
+
+async def test_a_slow_read_never_holds_up_receiving(
+    store: Store,
+    fake: FakePdd,
+    pmc: FakePmcServer,
+    make_channel: MakeChannel,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    channel = _channel(make_channel, pmc)
+    release = asyncio.Event()
+    read = channel.get_order
+
+    async def slow(order_id: str) -> Any:
+        await release.wait()  # the marketplace's rate limit, say
+        return await read(order_id)
+
+    monkeypatch.setattr(channel, "get_order", slow)
+    async with running(store, channel, clock) as daemon:
+        orders = fake.generate_orders(3)
+        # Every event is committed and acknowledged while the first read still waits.
+        await eventually(lambda: daemon.status["shop"].events_received == 3, "three events")
+        await eventually(lambda: fake.push.counts["acked"] >= 3, "three acks")
+        assert daemon.status["shop"].events_processed == 0
+        release.set()
+        wanted = {order.order_id for order in orders}
+        await eventually(lambda: wanted <= set(_stored(store)), "every order, by its event")
+    assert _unprocessed(store) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from channelsync.store import Store, open_store
+from channelsync.store import Store, StoredOrder, open_store
 from channelsync.store.inbox import InboxEvent
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -121,3 +121,64 @@ def test_pruning_forgets_only_processed_events_older_than_the_cut(store: Store) 
         assert s.record_event(_event("done-new")) is False
         assert s.record_event(_event("open-old")) is False
         assert [e.message_id for e in s.unprocessed_events("tmall")] == ["open-old", "done-old"]
+
+
+def _announced(
+    message_id: str, key: str, units: dict[str, int] | None, *, channel: str = "amazon"
+) -> InboxEvent:
+    return InboxEvent(
+        channel=channel,
+        message_id=message_id,
+        kind="order",
+        key=key,
+        topic="ORDER_CHANGE",
+        received_at=NOW,
+        order_id=key,
+        units=units,
+        occurred_at=NOW - timedelta(seconds=1),
+    )
+
+
+def _stored(channel: str, order_id: str) -> StoredOrder:
+    return StoredOrder(
+        channel=channel,
+        order_id=order_id,
+        status="paid",
+        version="v1",
+        updated_at=NOW,
+        created_at=NOW,
+        on_hold=False,
+        raw={},
+        imported_at=NOW,
+    )
+
+
+def test_units_an_event_announces_are_held_until_the_order_is_read(store: Store) -> None:
+    with store.transaction() as s:
+        s.record_event(_announced("n-1", "A-1", {"MUG": 2, "CUP": 1}))
+        s.record_event(_announced("n-2", "A-2", {"MUG": 1}))
+        # The same order's next message (paid after pending) names the same units once.
+        s.record_event(_announced("n-3", "A-1", {"MUG": 2, "CUP": 1}))
+        s.record_event(_announced("n-4", "A-3", None))  # a message that says nothing
+    with store.transaction() as s:
+        [event] = [e for e in s.unprocessed_events("amazon") if e.message_id == "n-1"]
+        assert event.units == {"MUG": 2, "CUP": 1}
+        assert event.occurred_at == NOW - timedelta(seconds=1)
+        assert s.event_holds() == {"MUG": 3, "CUP": 1}
+        # A-1 is imported: its reservation counts from now on, not the hold.
+        s.save_order(_stored("amazon", "A-1"))
+    with store.transaction() as s:
+        assert s.event_holds() == {"MUG": 1}
+        # A-2 answered without the order (the marketplace does not know it): released.
+        s.mark_event_processed("amazon", "n-2", "unknown", NOW)
+    with store.transaction() as s:
+        assert s.event_holds() == {}
+
+
+def test_a_hold_names_its_own_channels_order(store: Store) -> None:
+    with store.transaction() as s:
+        s.record_event(_announced("n-1", "X-1", {"MUG": 1}, channel="amazon"))
+        # Another channel's order with the same id does not answer it.
+        s.save_order(_stored("tmall", "X-1"))
+    with store.transaction() as s:
+        assert s.event_holds() == {"MUG": 1}

@@ -21,6 +21,7 @@ A notification is mapped to a :class:`~channelsync.channels.ChannelEvent`:
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -152,6 +153,8 @@ class Notification:
     key: str
     occurred_at: datetime
     marketplace_id: str | None = None
+    units: Mapping[str, int] | None = None
+    """What a new merchant-fulfilled order takes, by seller SKU, from its summary."""
 
     def event(self, delivery: str | None = None) -> ChannelEvent:
         """Return the channel event, ``delivery`` being the SQS receipt handle."""
@@ -167,7 +170,29 @@ class Notification:
             topic=topic,
             occurred_at=self.occurred_at,
             delivery=delivery,
+            units=None if self.units is None else dict(self.units),
         )
+
+
+#: Summary statuses of an order that holds stock and has shipped nothing yet.
+_TAKING_STOCK = frozenset({"PendingAvailability", "Pending", "Unshipped"})
+
+
+def _units_taken(summary: _Summary) -> dict[str, int] | None:
+    """Return what a new merchant-fulfilled order takes, by seller SKU (``None``: nothing said).
+
+    Only an order not yet shipped or cancelled, fulfilled by the merchant (FBA stock is
+    Amazon's), with every item naming a SKU and a positive quantity: anything else is
+    left to the order's read.
+    """
+    if summary.OrderStatus not in _TAKING_STOCK or summary.FulfillmentType != "MFN":
+        return None
+    units: dict[str, int] = {}
+    for item in summary.OrderItems:
+        if not item.SellerSKU or item.Quantity <= 0:
+            return None
+        units[item.SellerSKU] = units.get(item.SellerSKU, 0) + item.Quantity
+    return units or None
 
 
 def _reject_constant(name: str) -> object:
@@ -231,6 +256,7 @@ def parse_notification(body: str | bytes) -> Notification:
                 key=_key(change.AmazonOrderId, "AmazonOrderId"),
                 occurred_at=_time(changed_at, "TimeOfOrderChange") if changed_at else event_time,
                 marketplace_id=change.Summary.MarketplaceId,
+                units=_units_taken(change.Summary),
             )
         if kind_of in LISTINGS_STATUS_SPELLINGS:
             status = _ListingStatusPayload.model_validate(envelope.Payload)
