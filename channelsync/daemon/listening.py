@@ -64,6 +64,8 @@ class EventPump:
         self.wake_all = wake_all
         self.stopping = stopping
         self.status.events = ListenerState.CONNECTING.value
+        #: Events committed and acknowledged, waiting for their read.
+        self._queue: asyncio.Queue[InboxEvent] = asyncio.Queue()
 
     async def run(self) -> None:
         """Receive until the daemon stops, answering beside it; the channel must be open.
@@ -74,7 +76,8 @@ class EventPump:
         messages say what the orders take, before each order is read. Events left
         unanswered by an earlier process are answered first, beside the listener.
         """
-        self._queue: asyncio.Queue[InboxEvent] = asyncio.Queue()
+        # A restarted pump reads what is still unanswered from the inbox again.
+        self._queue = asyncio.Queue()
         self._enqueue_leftovers()
         answerer = asyncio.ensure_future(self._answer_all())
         channel = self.channel

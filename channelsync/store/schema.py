@@ -326,4 +326,5 @@ inbox = Table(
     # When the marketplace says the change happened (a read at least as new answers it).
     Column("occurred_at", _TZ),
     Index("ix_inbox_unprocessed", "channel", "processed_at"),
+    Index("ix_inbox_open", "processed_at", "kind"),
 )

@@ -23,10 +23,13 @@ def upgrade() -> None:
     with op.batch_alter_table("inbox") as batch:
         batch.add_column(sa.Column("units", sa.JSON()))
         batch.add_column(sa.Column("occurred_at", UtcDateTime()))
+    # The planner reads every channel's unanswered events: an index without the channel.
+    op.create_index("ix_inbox_open", "inbox", ["processed_at", "kind"])
 
 
 def downgrade() -> None:
-    """Drop it again."""
+    """Drop them again."""
+    op.drop_index("ix_inbox_open", table_name="inbox")
     with op.batch_alter_table("inbox") as batch:
         batch.drop_column("occurred_at")
         batch.drop_column("units")
