@@ -19,9 +19,11 @@ from channelsync.clock import Clock, SystemClock
 from channelsync.config import ChannelSyncSettings, EngineConfig
 from channelsync.credentials import CredentialStore
 from channelsync.credentials.memory import MemorySecretBackend
+from channelsync.engine.inbox import process_leftovers
 from channelsync.engine.planner import plan_changes
 from channelsync.engine.reconcile import reconcile_channel
 from channelsync.engine.sync import SyncEngine
+from channelsync.errors import ChannelError
 from channelsync.http import RetryPolicy
 from channelsync.plugins import PluginHost
 from channelsync.store import OutboxState, Store, StoreSession
@@ -108,12 +110,14 @@ def _release_held(run: _Run, clock: _Advancing, *, max_held: int) -> None:
 def _take_over(run: _Run, clock: _Advancing, *, max_held: int) -> None:
     """Finish what the stopped daemon left, as its next start would; bound its holds.
 
-    A stop may leave work queued (the docs promise the next start sends it) and raises
-    held by the re-inflation guard (released once the marketplaces' lag has passed).
-    At most ``max_held`` holds may be left; then cycles run on the moved-on clock until
+    A stop may leave work queued (the docs promise the next start sends it), events
+    acknowledged and not yet answered (the next start answers them) and raises held by
+    the re-inflation guard (released once the marketplaces' lag has passed). At most
+    ``max_held`` holds may be left; then cycles run on the moved-on clock until
     nothing is pending, nothing held and every channel shows what the engine planned.
     """
     result = run.result
+    asyncio.run(_answer_leftovers(run.engine))
     result.held = [entry.split(" (", 1)[0] for entry in _holding(run)]
     if len(result.held) > max_held:
         result.problems.append(
@@ -137,6 +141,18 @@ def _take_over(run: _Run, clock: _Advancing, *, max_held: int) -> None:
         f"the work the daemon left was not settled {waited:.0f}s (simulated) after the end: "
         f"{', '.join(_holding(run)) or 'nothing held, but not converged'}"
     )
+
+
+async def _answer_leftovers(engine: SyncEngine) -> None:
+    """Answer the events the daemon acknowledged and left, as its next start does."""
+    for channel in engine.channels.values():
+        for _ in range(_RELEASE_CYCLES):
+            try:
+                async with channel:
+                    await process_leftovers(engine.context, channel)
+            except ChannelError:
+                continue  # a fault the fakes injected: the next try answers it
+            break
 
 
 async def _cycle_and_reconcile(engine: SyncEngine) -> None:
