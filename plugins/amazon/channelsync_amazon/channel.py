@@ -178,7 +178,8 @@ class AmazonChannel(
         ),
         Capability.INVENTORY: (
             "MFN quantity by Listings Items PATCH (merge) below limits.feed_threshold, else "
-            "one JSON_LISTINGS_FEED; AFN (FBA) stock is never written"
+            "one JSON_LISTINGS_FEED (a quantity of 0 is always patched at once); AFN (FBA) "
+            "stock is never written"
         ),
         Capability.PRICING: (
             "B2C price (purchasable_offer, merge) in the home marketplace's currency, by "
@@ -448,7 +449,8 @@ class AmazonChannel(
         planned = [
             PlannedPatch(u, _sku_of(u), [listings.fulfillment_patch(u.quantity)]) for u in batch
         ]
-        return await self._writer().apply(planned)
+        # Sold out: patched at once, never held for a feed's minutes of processing.
+        return await self._writer().apply(planned, at_once=[u.quantity == 0 for u in batch])
 
     async def send_price_batch(self, batch: Sequence[PriceChange]) -> list[UpdateResult]:
         """Set B2C prices in the home marketplace (PATCH per SKU or one feed)."""

@@ -3,7 +3,9 @@
 The route is chosen by batch size against ``AmazonLimits.feed_threshold``: small
 batches are applied within seconds by ``patchListingsItem``; large ones by a
 ``JSON_LISTINGS_FEED``, which takes minutes but spends one submission for up to
-25,000 SKUs. Either way each update gets its own result.
+25,000 SKUs. A listing whose stock goes to zero is always patched at once, so a
+sold-out SKU never stays on sale while a feed is processed. Either way each update
+gets its own result.
 """
 
 from __future__ import annotations
@@ -68,8 +70,29 @@ class ListingWriter:
         self._feeds = feeds
         self._feed_threshold = feed_threshold
 
-    async def apply(self, planned: Sequence[PlannedPatch]) -> list[UpdateResult]:
-        """Apply every planned patch; one result each, in order."""
+    async def apply(
+        self, planned: Sequence[PlannedPatch], *, at_once: Sequence[bool] = ()
+    ) -> list[UpdateResult]:
+        """Apply every planned patch; one result each, in order.
+
+        Those marked in ``at_once`` are patched one by one first, whatever the batch
+        size: a feed takes a minute or more to apply, and some changes (a listing sold
+        out) must not wait for it. The rest take the usual route.
+        """
+        first = [index for index, flag in enumerate(at_once) if flag]
+        if not first:
+            return await self._route(planned)
+        results: dict[int, UpdateResult] = {}
+        for index in first:
+            results[index] = await self._by_patch(planned[index])
+        rest = [index for index in range(len(planned)) if index not in results]
+        for index, result in zip(
+            rest, await self._route([planned[index] for index in rest]), strict=True
+        ):
+            results[index] = result
+        return [results[index] for index in range(len(planned))]
+
+    async def _route(self, planned: Sequence[PlannedPatch]) -> list[UpdateResult]:
         if not planned:
             return []
         if len(planned) >= self._feed_threshold:

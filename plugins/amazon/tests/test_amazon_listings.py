@@ -176,6 +176,25 @@ async def test_a_large_batch_goes_through_one_listings_feed(
     assert any(s == 30.0 for s in clock.sleeps)
 
 
+async def test_a_sold_out_listing_is_patched_at_once_beside_the_feed(
+    channel: AmazonChannel, fake: FakeSellingPartner, wire
+) -> None:
+    updates = _updates(fake, 5)
+    sold_out = {updates[2].item_id, updates[7].item_id}
+    updates = [
+        StockUpdate(item_id=u.item_id, quantity=0) if u.item_id in sold_out else u for u in updates
+    ]
+    results = await channel.set_stock(updates)
+    assert [r.item_id for r in results] == [u.item_id for u in updates]  # in order
+    assert all(r.ok for r in results)
+    stock = fake.store.stock_by_merchant_code()
+    assert {code: stock[code] for code in sold_out} == dict.fromkeys(sold_out, 0)
+    assert {q for code, q in stock.items() if code not in sold_out} == {5}
+    # The two zeros by PATCH, the rest still one feed.
+    assert wire.checked["patchListingsItem"] == 2
+    assert wire.checked["createFeed"] == 1
+
+
 async def test_a_feed_where_one_sku_fails_applies_the_others(
     channel: AmazonChannel, fake: FakeSellingPartner, wire
 ) -> None:
@@ -215,7 +234,8 @@ async def test_feed_submissions_are_paced_to_five_per_five_minutes(
 ) -> None:
     fake.queue_seconds = fake.process_seconds = 0.0
     for round_ in range(6):
-        results = await channel.set_stock(_updates(fake, round_))
+        # Non-zero quantities: a zero is patched at once, never sent in a feed.
+        results = await channel.set_stock(_updates(fake, round_ + 1))
         assert all(r.ok for r in results)
     assert wire.checked["createFeed"] == 6
     bucket = channel.http.rate_limiter.bucket(channel.name, "jsonListingsFeedSubmissions")
