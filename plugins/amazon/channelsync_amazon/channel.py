@@ -168,7 +168,7 @@ class AmazonChannel(
     event_topics: Sequence[str] = EVENT_TOPICS
     limits: ClassVar[AmazonLimits] = AMAZON_LIMITS
     status_note: ClassVar[str] = (
-        "orders on Orders API v0 (deprecated by Amazon; v2026-01-01 is the target)"
+        'orders on Orders API v2026-01-01 (the deprecated v0 with orders_api = "v0")'
     )
     capability_notes: ClassVar[Mapping[Capability, str]] = {
         Capability.LISTINGS: (
