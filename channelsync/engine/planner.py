@@ -24,6 +24,9 @@ from channelsync.store import BindingRecord, OutboxEntry, SkuRecord, StoreSessio
 
 __all__ = ["PlanReport", "plan_changes"]
 
+#: How long an unanswered event's units are held at most: by then polling, with its
+#: completeness rules, has brought the order (or it does not exist).
+EVENT_HOLD_LIMIT = timedelta(hours=1)
 #: SKUs planned per slice: enough for set-based writes, few enough to bound memory.
 _SLICE = 5_000
 
@@ -85,7 +88,7 @@ def _plan_slice(
         now=now,
     )
     # Units of orders that events announced and no read has brought yet.
-    announced = session.event_holds()
+    announced = session.event_holds(context.channels, now - EVENT_HOLD_LIMIT)
     by_sku: dict[int, list[BindingRecord]] = defaultdict(list)
     for binding in session.bindings(sku_ids=ids):
         if binding.channel in context.channels and binding.sku_id is not None:

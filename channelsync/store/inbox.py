@@ -11,7 +11,7 @@ the read) is processed on the next start.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,13 +64,15 @@ class InboxSession(ABC):
         """Record that the event was answered, and how."""
 
     @abstractmethod
-    def event_holds(self) -> dict[str, int]:
+    def event_holds(self, channels: Iterable[str], since: datetime) -> dict[str, int]:
         """Return the units held for orders that events announced and no read has brought yet.
 
-        Summed by merchant code over unprocessed order events that carry ``units`` and
-        whose order the store does not hold: once the order is imported its
-        reservation counts instead, and once the event is answered without it (the
-        marketplace does not know the order) nothing is held any more.
+        Summed by merchant code over the unprocessed order events of ``channels``
+        received since ``since`` that carry ``units`` and whose order the store does not
+        hold: once the order is imported its reservation counts instead, and once the
+        event is answered without it (the marketplace does not know the order) nothing
+        is held any more. ``since`` bounds a hold whose event is never answered (its
+        channel no longer listens): by then polling has brought the order.
         """
 
     @abstractmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, func, null, select, update
@@ -77,12 +78,17 @@ class SqlInbox(SqlPart, StoreSession):
         ]
 
     @override
-    def event_holds(self) -> dict[str, int]:
+    def event_holds(self, channels: Iterable[str], since: datetime) -> dict[str, int]:
+        names = list(channels)
+        if not names:
+            return {}
         i, o = t.inbox.c, t.orders.c
         imported = select(o.order_id).where(o.channel == i.channel, o.order_id == i.key).exists()
         rows = self._c.execute(
             select(i.channel, i.key, i.units).where(
                 i.processed_at.is_(None),
+                i.channel.in_(names),
+                i.received_at >= since,
                 i.kind == "order",
                 i.units.is_not(None),
                 ~imported,

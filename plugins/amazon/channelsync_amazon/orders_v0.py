@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from channelsync.channels import DetailCache, Page, TimeWindow, paginate
 from channelsync.errors import DataError, ModelError
 from channelsync.http import ChannelHttpClient
-from channelsync.models import Address, Money, Order, OrderLine, OrderStatus
+from channelsync.models import Money, Order, OrderLine, OrderStatus
 from channelsync_amazon.wire import (
     as_list,
     as_object,
@@ -31,9 +31,11 @@ from channelsync_amazon.wire import (
     marketplace_currency,
     opt_int,
     opt_text,
+    parse_address,
     parse_money,
     parse_time,
     require_text,
+    sum_money,
 )
 
 __all__ = [
@@ -109,33 +111,18 @@ def _money(value: object, what: str) -> Money:
     return parse_money(value, what=what, amount_key="Amount", currency_key="CurrencyCode")
 
 
-def _sum(amounts: list[Money], currency: str) -> Money | None:
-    if not amounts:
-        return None
-    total = Money.zero(currency)
-    for amount in amounts:
-        total = total + amount
-    return total
-
-
-def _address(value: object, what: str) -> Address | None:
-    if value is None:
-        return None
-    record = as_object(value, what=what)
-    country = opt_text(record, "CountryCode", what=what)
-    if country is not None and not (len(country) == 2 and country.isalpha()):
-        country = None
-    return Address(
-        name=opt_text(record, "Name", what=what),
-        phone=opt_text(record, "Phone", what=what),
-        country=country,
-        state=opt_text(record, "StateOrRegion", what=what),
-        city=opt_text(record, "City", what=what),
-        district=opt_text(record, "District", what=what),
-        street=opt_text(record, "AddressLine1", what=what),
-        line2=opt_text(record, "AddressLine2", what=what),
-        postal_code=opt_text(record, "PostalCode", what=what),
-    )
+#: ``Address`` field -> v0 ``ShippingAddress`` key.
+_ADDRESS_KEYS = {
+    "name": "Name",
+    "phone": "Phone",
+    "country": "CountryCode",
+    "state": "StateOrRegion",
+    "city": "City",
+    "district": "District",
+    "street": "AddressLine1",
+    "line2": "AddressLine2",
+    "postal_code": "PostalCode",
+}
 
 
 def build_order(channel: str, record: Mapping[str, Any], items: Sequence[Any]) -> Order | None:
@@ -213,10 +200,14 @@ def build_order(channel: str, record: Mapping[str, Any], items: Sequence[Any]) -
             created_at=parse_time(record.get("PurchaseDate"), what=f"{what} PurchaseDate"),
             updated_at=parse_time(record.get("LastUpdateDate"), what=f"{what} LastUpdateDate"),
             lines=tuple(lines),
-            total=total or _sum([line.total for line in lines], currency) or Money.zero(currency),
-            shipping_fee=_sum(shipping, currency),
-            discount=_sum(discounts, currency),
-            shipping_address=_address(record.get("ShippingAddress"), f"{what} address"),
+            total=total
+            or sum_money([line.total for line in lines], currency)
+            or Money.zero(currency),
+            shipping_fee=sum_money(shipping, currency),
+            discount=sum_money(discounts, currency),
+            shipping_address=parse_address(
+                record.get("ShippingAddress"), what=f"{what} address", keys=_ADDRESS_KEYS
+            ),
             on_hold=afn,
             hold_reason=AFN_HOLD if afn else None,
         )

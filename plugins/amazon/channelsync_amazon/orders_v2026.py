@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from channelsync.channels import Page, TimeWindow, paginate
 from channelsync.errors import DataError, ModelError
 from channelsync.http import ChannelHttpClient
-from channelsync.models import Address, Money, Order, OrderLine, OrderStatus
+from channelsync.models import Money, Order, OrderLine, OrderStatus
 from channelsync_amazon.orders_v0 import AFN_HOLD, MAX_RESULTS_PER_PAGE, ShippableItem
 from channelsync_amazon.wire import (
     as_list,
@@ -33,9 +33,11 @@ from channelsync_amazon.wire import (
     marketplace_currency,
     opt_int,
     opt_text,
+    parse_address,
     parse_money,
     parse_time,
     require_text,
+    sum_money,
 )
 
 __all__ = [
@@ -102,24 +104,18 @@ def _money(value: object, what: str) -> Money:
     return parse_money(value, what=what, amount_key="amount", currency_key="currencyCode")
 
 
-def _address(value: object, what: str) -> Address | None:
-    if value is None:
-        return None
-    record = as_object(value, what=what)
-    country = opt_text(record, "countryCode", what=what)
-    if country is not None and not (len(country) == 2 and country.isalpha()):
-        country = None
-    return Address(
-        name=opt_text(record, "name", what=what),
-        phone=opt_text(record, "phone", what=what),
-        country=country,
-        state=opt_text(record, "stateOrRegion", what=what),
-        city=opt_text(record, "city", what=what),
-        district=opt_text(record, "districtOrCounty", what=what),
-        street=opt_text(record, "addressLine1", what=what),
-        line2=opt_text(record, "addressLine2", what=what),
-        postal_code=opt_text(record, "postalCode", what=what),
-    )
+#: ``Address`` field -> v2026 ``CustomerAddress`` key.
+_ADDRESS_KEYS = {
+    "name": "name",
+    "phone": "phone",
+    "country": "countryCode",
+    "state": "stateOrRegion",
+    "city": "city",
+    "district": "districtOrCounty",
+    "street": "addressLine1",
+    "line2": "addressLine2",
+    "postal_code": "postalCode",
+}
 
 
 def _breakdown(proceeds: Mapping[str, Any], kind: str, what: str) -> Money | None:
@@ -209,23 +205,22 @@ def build_order(channel: str, record: Mapping[str, Any]) -> Order | None:
             created_at=parse_time(record.get("createdTime"), what=f"{what} createdTime"),
             updated_at=parse_time(record.get("lastUpdatedTime"), what=f"{what} lastUpdatedTime"),
             lines=tuple(lines),
-            total=total or _sum(lines, currency),
+            total=total
+            or sum_money([line.total for line in lines], currency)
+            or Money.zero(currency),
             shipping_fee=_breakdown(proceeds, "SHIPPING", what),
-            # Amazon gives discounts as negative subtotals; an Order keeps them positive.
+            # The model does not say the sign of a DISCOUNT subtotal; an Order keeps it positive.
             discount=None
             if discount is None
-            else Money(amount=-discount.amount, currency=discount.currency),
-            shipping_address=_address(recipient.get("deliveryAddress"), f"{what} address"),
+            else Money(amount=abs(discount.amount), currency=discount.currency),
+            shipping_address=parse_address(
+                recipient.get("deliveryAddress"), what=f"{what} address", keys=_ADDRESS_KEYS
+            ),
             on_hold=afn,
             hold_reason=AFN_HOLD if afn else None,
         )
     except (ModelError, ValidationError) as exc:
         raise DataError(f"{what}: {exc}") from None
-
-
-def abs_money(amount: Money) -> Money:
-    """Return ``amount`` without its sign."""
-    return Money(amount=abs(amount.amount), currency=amount.currency)
 
 
 def _first_item_currency(items: Sequence[Any], what: str) -> str:
@@ -235,13 +230,6 @@ def _first_item_currency(items: Sequence[Any], what: str) -> str:
         if isinstance(price, Mapping) and isinstance(price.get("unitPrice"), Mapping):
             return _money(price["unitPrice"], f"{what} unitPrice").currency
     raise DataError(f"{what}: no currency in the order or its items")
-
-
-def _sum(lines: Sequence[OrderLine], currency: str) -> Money:
-    total = Money.zero(currency)
-    for line in lines:
-        total = total + line.total
-    return total
 
 
 class OrdersWire:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 from pydantic import ValidationError
 
 from channelsync.errors import DataError, ModelError
-from channelsync.models import Money
+from channelsync.models import Address, Money
 
 __all__ = [
     "MARKETPLACE_CURRENCIES",
@@ -29,10 +29,12 @@ __all__ = [
     "marketplace_currency",
     "opt_int",
     "opt_text",
+    "parse_address",
     "parse_money",
     "parse_time",
     "require_text",
     "sku_path",
+    "sum_money",
 ]
 
 #: The currency each marketplace sells in (marketplace ids from the SP-API docs).
@@ -179,3 +181,29 @@ def _encode(value: object) -> str:
     if isinstance(value, float):
         raise TypeError("floats are not sent to Amazon; use Decimal")
     return json.dumps(value, ensure_ascii=False)
+
+
+def parse_address(value: object, *, what: str, keys: Mapping[str, str]) -> Address | None:
+    """Read an address whose fields ``keys`` names (``Address`` field -> JSON key).
+
+    Both Orders API versions carry the same address under different casings. A country
+    code that is not two letters is dropped rather than refusing the order.
+    """
+    if value is None:
+        return None
+    record = as_object(value, what=what)
+    fields = {field: opt_text(record, key, what=what) for field, key in keys.items()}
+    country = fields.get("country")
+    if country is not None and not (len(country) == 2 and country.isalpha()):
+        fields["country"] = None
+    return Address(**fields)
+
+
+def sum_money(amounts: Sequence[Money], currency: str) -> Money | None:
+    """Return the sum of ``amounts`` in ``currency``, or ``None`` when there are none."""
+    if not amounts:
+        return None
+    total = Money.zero(currency)
+    for amount in amounts:
+        total = total + amount
+    return total

@@ -102,6 +102,15 @@ def test_an_order_is_read_with_its_money_address_and_status() -> None:
     assert not order.on_hold
 
 
+@pytest.mark.parametrize("amount", ["-1.00", "1.00"])
+def test_a_discount_is_kept_positive_whatever_the_sign_of_its_subtotal(amount: str) -> None:
+    record = _order()
+    record["proceeds"]["breakdowns"][2]["subtotal"]["amount"] = amount
+    order = build_order("az", record)
+    assert order is not None
+    assert order.discount == Money.of("1.00", "USD")
+
+
 @pytest.mark.parametrize(
     ("status", "expected"),
     [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from channelsync.channels.events import ChannelEvent, EventKind
 from channelsync.clock import FakeClock
 from channelsync.config import EngineConfig
@@ -40,7 +42,7 @@ async def test_announced_units_lower_every_channel_before_the_order_is_read(
     await sync.run_cycle()
     assert jd.listing("MUG").quantity == tmall.listing("MUG").quantity == 7
     with store.transaction() as session:
-        assert session.event_holds() == {"MUG": 3}
+        assert session.event_holds(["tmall", "jd"], clock.now() - timedelta(hours=1)) == {"MUG": 3}
         [event] = session.unprocessed_events("tmall")
     # The read finds no such order (the marketplace does not know it): released.
     async with tmall:
@@ -63,7 +65,7 @@ async def test_an_announced_order_once_read_is_reserved_and_never_counted_twice(
     clock.advance(600)
     await sync.run_cycle()
     with store.transaction() as session:
-        assert session.event_holds() == {}
+        assert session.event_holds(["tmall", "jd"], clock.now() - timedelta(hours=1)) == {}
         [event] = session.unprocessed_events("tmall")
     assert jd.listing("MUG").quantity == 7
     # Answering the event now needs no read: the store already holds that change.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from channelsync.store import Store, StoredOrder, open_store
@@ -126,14 +127,9 @@ def test_pruning_forgets_only_processed_events_older_than_the_cut(store: Store) 
 def _announced(
     message_id: str, key: str, units: dict[str, int] | None, *, channel: str = "amazon"
 ) -> InboxEvent:
-    return InboxEvent(
-        channel=channel,
-        message_id=message_id,
-        kind="order",
-        key=key,
+    return replace(
+        _event(message_id, channel=channel, key=key),
         topic="ORDER_CHANGE",
-        received_at=NOW,
-        order_id=key,
         units=units,
         occurred_at=NOW - timedelta(seconds=1),
     )
@@ -164,15 +160,15 @@ def test_units_an_event_announces_are_held_until_the_order_is_read(store: Store)
         [event] = [e for e in s.unprocessed_events("amazon") if e.message_id == "n-1"]
         assert event.units == {"MUG": 2, "CUP": 1}
         assert event.occurred_at == NOW - timedelta(seconds=1)
-        assert s.event_holds() == {"MUG": 3, "CUP": 1}
+        assert s.event_holds(["amazon"], NOW - timedelta(hours=1)) == {"MUG": 3, "CUP": 1}
         # A-1 is imported: its reservation counts from now on, not the hold.
         s.save_order(_stored("amazon", "A-1"))
     with store.transaction() as s:
-        assert s.event_holds() == {"MUG": 1}
+        assert s.event_holds(["amazon"], NOW - timedelta(hours=1)) == {"MUG": 1}
         # A-2 answered without the order (the marketplace does not know it): released.
         s.mark_event_processed("amazon", "n-2", "unknown", NOW)
     with store.transaction() as s:
-        assert s.event_holds() == {}
+        assert s.event_holds(["amazon"], NOW - timedelta(hours=1)) == {}
 
 
 def test_a_hold_names_its_own_channels_order(store: Store) -> None:
@@ -181,4 +177,17 @@ def test_a_hold_names_its_own_channels_order(store: Store) -> None:
         # Another channel's order with the same id does not answer it.
         s.save_order(_stored("tmall", "X-1"))
     with store.transaction() as s:
-        assert s.event_holds() == {"MUG": 1}
+        assert s.event_holds(["amazon"], NOW - timedelta(hours=1)) == {"MUG": 1}
+
+
+def test_a_hold_counts_only_for_the_channels_asked_and_only_since_the_limit(
+    store: Store,
+) -> None:
+    with store.transaction() as s:
+        s.record_event(_announced("n-1", "A-1", {"MUG": 1}, channel="amazon"))
+        s.record_event(_announced("n-2", "B-1", {"MUG": 2}, channel="retired"))
+    with store.transaction() as s:
+        assert s.event_holds(["amazon"], NOW - timedelta(hours=1)) == {"MUG": 1}
+        assert s.event_holds([], NOW - timedelta(hours=1)) == {}
+        # Received before the limit: never answered, and no longer held.
+        assert s.event_holds(["amazon", "retired"], NOW + timedelta(seconds=1)) == {}

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AMAZON_CARRIER_CODES",
     "confirm_shipment",
+    "csv_param",
     "get_order",
     "get_order_items",
     "get_orders",
@@ -123,14 +124,15 @@ def _render_item(fake: FakeSellingPartner, order: FakeOrder, index: int) -> dict
     return item
 
 
-def _csv(params: Mapping[str, str], name: str) -> list[str]:
+def csv_param(params: Mapping[str, str], name: str) -> list[str]:
+    """Return a comma-separated query parameter's values (empty when absent)."""
     value = params.get(name)
     return [part for part in value.split(",") if part] if value else []
 
 
 def get_orders(fake: FakeSellingPartner, params: Mapping[str, str]) -> dict[str, Any]:
     """Answer ``getOrders``."""
-    marketplaces = _csv(params, "MarketplaceIds")
+    marketplaces = csv_param(params, "MarketplaceIds")
     if not marketplaces or len(marketplaces) > 50:
         raise FakeRequestError(400, "InvalidInput", "MarketplaceIds: 1 to 50 ids are required")
     if any(m not in fake.marketplace_ids for m in marketplaces):
@@ -161,10 +163,10 @@ def get_orders(fake: FakeSellingPartner, params: Mapping[str, str]) -> dict[str,
 def _filter(
     fake: FakeSellingPartner, params: Mapping[str, str]
 ) -> tuple[list[str], dict[str, str]]:
-    statuses = _csv(params, "OrderStatuses")
+    statuses = csv_param(params, "OrderStatuses")
     if set(statuses) - _STATUSES:
         raise FakeRequestError(400, "InvalidInput", "OrderStatuses has an unknown status")
-    channels = _csv(params, "FulfillmentChannels")
+    channels = csv_param(params, "FulfillmentChannels")
     if set(channels) - {"AFN", "MFN"}:
         raise FakeRequestError(400, "InvalidInput", "FulfillmentChannels must be AFN or MFN")
     return select_orders(

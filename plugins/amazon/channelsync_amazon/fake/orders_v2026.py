@@ -18,7 +18,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from channelsync.testing.fakes import FakeOrder, PageKind
-from channelsync_amazon.fake.orders import order_by_id, select_orders, shipped_quantities
+from channelsync_amazon.fake.orders import (
+    csv_param,
+    order_by_id,
+    select_orders,
+    shipped_quantities,
+)
 from channelsync_amazon.fake.wire import FakeRequestError, iso
 
 if TYPE_CHECKING:
@@ -67,13 +72,8 @@ def _money(amount: Decimal, currency: str) -> dict[str, str]:
     return {"amount": f"{amount:.2f}", "currencyCode": currency}
 
 
-def _csv(params: Mapping[str, str], name: str) -> list[str]:
-    value = params.get(name)
-    return [part for part in value.split(",") if part] if value else []
-
-
 def _datasets(params: Mapping[str, str]) -> frozenset[str]:
-    asked = frozenset(_csv(params, "includedData"))
+    asked = frozenset(csv_param(params, "includedData"))
     if asked - _DATASETS:
         raise FakeRequestError(400, "InvalidInput", "includedData names an unknown dataset")
     return asked
@@ -188,7 +188,7 @@ def render_order(
 
 def search_orders(fake: FakeSellingPartner, params: Mapping[str, str]) -> dict[str, Any]:
     """Answer ``searchOrders``."""
-    marketplaces = _csv(params, "marketplaceIds")
+    marketplaces = csv_param(params, "marketplaceIds")
     if not marketplaces or len(marketplaces) > 50:
         raise FakeRequestError(400, "InvalidInput", "marketplaceIds: 1 to 50 ids are required")
     if any(m not in fake.marketplace_ids for m in marketplaces):
@@ -201,10 +201,10 @@ def search_orders(fake: FakeSellingPartner, params: Mapping[str, str]) -> dict[s
             raise FakeRequestError(400, "InvalidInput", "Invalid paginationToken")
         matched, offset, size, echo = state
     else:
-        statuses = _csv(params, "fulfillmentStatuses")
+        statuses = csv_param(params, "fulfillmentStatuses")
         if set(statuses) - set(_V0_STATUS):
             raise FakeRequestError(400, "InvalidInput", "fulfillmentStatuses has an unknown status")
-        by = _csv(params, "fulfilledBy")
+        by = csv_param(params, "fulfilledBy")
         if set(by) - {"MERCHANT", "AMAZON"}:
             raise FakeRequestError(400, "InvalidInput", "fulfilledBy must be MERCHANT or AMAZON")
         matched, echo = select_orders(
