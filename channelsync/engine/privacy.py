@@ -3,10 +3,11 @@
 Orders arrive with the delivery address (the recipient's name and phone) and the
 buyer's note. They are needed until the order ships; Amazon's data protection policy
 asks that they are deleted at most 30 days after delivery, and China's PIPL asks the
-same minimisation. :func:`erase_personal_data` blanks them in orders that are done
-(shipped, completed, cancelled or refunded) and unchanged for the retention period;
-the order facts (lines, amounts, statuses, the marketplace's pseudonymous buyer id that
-the repeat-buyer report counts) stay. A marketplace that sends an old order again
+same minimisation. The store keeps them apart from the order facts, a row per order;
+:func:`erase_personal_data` deletes that row for orders that are done (shipped,
+completed, cancelled or refunded) and unchanged for the retention period; the order
+facts (lines, amounts, statuses, the marketplace's pseudonymous buyer id that the
+repeat-buyer report counts) stay. A marketplace that sends an old order again
 brings its address back; the next run erases it again. Nothing here logs a value.
 """
 
@@ -17,6 +18,7 @@ from datetime import timedelta
 
 from channelsync.engine.context import EngineContext
 from channelsync.models import OrderStatus
+from channelsync.store.orders import PERSONAL_FIELDS
 
 __all__ = ["CURSOR_KIND", "DONE_STATUSES", "PERSONAL_FIELDS", "erase_personal_data"]
 
@@ -29,8 +31,6 @@ DONE_STATUSES = frozenset(
 #: The cursor of the daemon's incremental erasure: the last run's cut-off.
 CURSOR_KIND = "privacy"
 _CURSOR_CHANNEL = ""
-#: The fields of a stored order that hold buyers' personal data.
-PERSONAL_FIELDS = ("shipping_address", "buyer_note")
 
 
 def erase_personal_data(
@@ -50,7 +50,6 @@ def erase_personal_data(
         erased = session.erase_personal_data(
             [status.value for status in DONE_STATUSES],
             cutoff,
-            PERSONAL_FIELDS,
             updated_since=since[0] if since else None,
         )
         if incremental:

@@ -8,7 +8,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["OrdersSession", "ShipmentRecord", "StoredOrder"]
+__all__ = ["PERSONAL_FIELDS", "OrdersSession", "ShipmentRecord", "StoredOrder", "split_personal"]
+
+#: The fields of an order's JSON that hold buyers' personal data. The store keeps them
+#: apart from the order facts (a row of their own) and hands them back merged.
+PERSONAL_FIELDS = ("shipping_address", "buyer_note")
+
+
+def split_personal(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split an order's JSON into its facts and its personal fields (those that are set).
+
+    The facts keep the JSON's shape: a personal field reads null there.
+    """
+    facts = {k: None if k in PERSONAL_FIELDS else v for k, v in raw.items()}
+    personal = {k: raw[k] for k in PERSONAL_FIELDS if raw.get(k) is not None}
+    return facts, personal
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,15 +153,14 @@ class OrdersSession(ABC):
         self,
         statuses: Iterable[str],
         updated_before: datetime,
-        fields: Iterable[str],
         *,
         updated_since: datetime | None = None,
     ) -> int:
-        """Blank ``fields`` in the stored orders in ``statuses`` last changed before a moment.
+        """Delete the personal data of orders in ``statuses`` last changed before a moment.
 
         ``updated_since`` limits it to orders changed since (an earlier run's cut-off).
 
-        For buyers' personal data (the delivery address with name and phone, the
-        buyer's note): kept only while a shipment needs it. Returns how many orders
-        held any of it; the order facts (lines, amounts, statuses) stay.
+        For buyers' personal data (:data:`PERSONAL_FIELDS`: the delivery address with
+        name and phone, the buyer's note): kept only while a shipment needs it. Returns
+        how many orders held any of it; the order facts (lines, amounts, statuses) stay.
         """

@@ -229,6 +229,16 @@ orders = Table(
     Index("ix_orders_updated", "updated_at"),
 )
 
+#: Buyers' personal data of an order (delivery address, buyer's note), kept apart from
+#: the order facts so that erasing it is deleting a row and nothing else holds it.
+order_personal = Table(
+    "order_personal",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("order_id", String(128), primary_key=True),
+    Column("data", JSON, nullable=False),
+)
+
 notifications = Table(
     "notifications",
     metadata,

@@ -97,7 +97,8 @@ def binding_record(row: Row[Any]) -> BindingRecord:
 
 
 def stored_order(row: Row[Any]) -> StoredOrder:
-    """Return the imported order an ``orders`` row holds."""
+    """Return the imported order an ``orders`` row holds, with its ``personal`` data if any."""
+    raw = {**dict(row.raw), **(row._mapping.get("personal") or {})}
     return StoredOrder(
         channel=row.channel,
         order_id=row.order_id,
@@ -106,6 +107,6 @@ def stored_order(row: Row[Any]) -> StoredOrder:
         updated_at=row.updated_at,
         created_at=row.created_at,
         on_hold=bool(row.on_hold),
-        raw=dict(row.raw),
+        raw=raw,
         imported_at=row.imported_at,
     )

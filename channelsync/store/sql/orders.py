@@ -9,10 +9,14 @@ from typing import Any
 
 from sqlalchemy import (
     Row,
+    Select,
     bindparam,
+    delete,
+    exists,
     func,
     insert,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +28,7 @@ from channelsync.store.base import (
     StoredOrder,
     StoreSession,
 )
+from channelsync.store.orders import split_personal
 from channelsync.store.sql._common import (
     SqlPart,
     chunks,
@@ -34,6 +39,14 @@ from channelsync.store.sql._common import (
 __all__ = ["SqlOrders"]
 
 
+def _with_personal() -> Select[Any]:
+    """Select orders with their personal data (``personal``, null once erased)."""
+    o, p = t.orders.c, t.order_personal.c
+    return select(t.orders, p.data.label("personal")).outerjoin(
+        t.order_personal, (p.channel == o.channel) & (p.order_id == o.order_id)
+    )
+
+
 class SqlOrders(SqlPart, StoreSession):
     """The order and shipment operations of a SQL store transaction."""
 
@@ -41,29 +54,13 @@ class SqlOrders(SqlPart, StoreSession):
     def order(self, channel: str, order_id: str) -> StoredOrder | None:
         o = t.orders.c
         row = self._c.execute(
-            select(t.orders).where(o.channel == channel, o.order_id == order_id)
+            _with_personal().where(o.channel == channel, o.order_id == order_id)
         ).first()
         return None if row is None else stored_order(row)
 
     @override
     def save_order(self, order: StoredOrder) -> None:
-        o = t.orders.c
-        values = {
-            "status": order.status,
-            "version": order.version,
-            "updated_at": order.updated_at,
-            "created_at": order.created_at,
-            "on_hold": order.on_hold,
-            "raw": dict(order.raw),
-            "imported_at": order.imported_at,
-        }
-        where = (o.channel == order.channel) & (o.order_id == order.order_id)
-        if self._c.execute(select(o.order_id).where(where)).first() is None:
-            self._c.execute(
-                insert(t.orders).values(channel=order.channel, order_id=order.order_id, **values)
-            )
-        else:
-            self._c.execute(update(t.orders).where(where).values(**values))
+        self.save_orders([order])
 
     @override
     def orders(
@@ -74,7 +71,7 @@ class SqlOrders(SqlPart, StoreSession):
         since: datetime | None = None,
     ) -> list[StoredOrder]:
         o = t.orders.c
-        query = select(t.orders).order_by(o.updated_at.desc(), o.channel, o.order_id)
+        query = _with_personal().order_by(o.updated_at.desc(), o.channel, o.order_id)
         if channel is not None:
             query = query.where(o.channel == channel)
         if status is not None:
@@ -211,16 +208,17 @@ class SqlOrders(SqlPart, StoreSession):
         o = t.orders.c
         found: dict[str, StoredOrder] = {}
         for chunk in chunks(list(dict.fromkeys(order_ids))):
-            query = select(t.orders).where(o.channel == channel, o.order_id.in_(chunk))
+            query = _with_personal().where(o.channel == channel, o.order_id.in_(chunk))
             for row in self._c.execute(query):
                 found[str(row.order_id)] = stored_order(row)
         return found
 
     def save_orders(self, orders: Sequence[StoredOrder]) -> None:
-        """Insert or replace many imported orders."""
+        """Insert or replace many imported orders, their personal data in a row apart."""
         latest = {(order.channel, order.order_id): order for order in orders}
         if not latest:
             return
+        split = {key: split_personal(order.raw) for key, order in latest.items()}
         statement = upsert_insert(self._c, t.orders)
         replaced = ("status", "version", "updated_at", "created_at", "on_hold", "raw")
         statement = statement.on_conflict_do_update(
@@ -241,12 +239,29 @@ class SqlOrders(SqlPart, StoreSession):
                     "updated_at": order.updated_at,
                     "created_at": order.created_at,
                     "on_hold": order.on_hold,
-                    "raw": dict(order.raw),
+                    "raw": split[key][0],
                     "imported_at": order.imported_at,
                 }
-                for order in latest.values()
+                for key, order in latest.items()
             ],
         )
+        self._save_personal({key: personal for key, (_, personal) in split.items()})
+
+    def _save_personal(self, personal: Mapping[tuple[str, str], Mapping[str, Any]]) -> None:
+        # The latest read says what the buyer's data is: an order read without it (masked
+        # after shipping, say) keeps none, as the order itself would.
+        p = t.order_personal.c
+        for chunk in chunks(list(personal)):
+            self._c.execute(
+                delete(t.order_personal).where(tuple_(p.channel, p.order_id).in_(chunk))
+            )
+        rows = [
+            {"channel": channel, "order_id": order_id, "data": dict(data)}
+            for (channel, order_id), data in personal.items()
+            if data
+        ]
+        if rows:
+            self._c.execute(insert(t.order_personal), rows)
 
     def mark_notified_many(self, notifications: Iterable[tuple[str, str, str]]) -> None:
         """Record that the ``(channel, order_id, version)`` announcements were delivered."""
@@ -300,28 +315,16 @@ class SqlOrders(SqlPart, StoreSession):
         self,
         statuses: Iterable[str],
         updated_before: datetime,
-        fields: Iterable[str],
         *,
         updated_since: datetime | None = None,
     ) -> int:
-        o = t.orders.c
-        names = tuple(fields)
-        query = select(o.channel, o.order_id, o.raw).where(
-            o.status.in_(list(statuses)), o.updated_at < updated_before
+        o, p = t.orders.c, t.order_personal.c
+        done = (
+            select(o.order_id)
+            .where(o.channel == p.channel, o.order_id == p.order_id)
+            .where(o.status.in_(list(statuses)), o.updated_at < updated_before)
         )
         if updated_since is not None:
-            query = query.where(o.updated_at >= updated_since)
-        rows = self._c.execute(query).all()
-        erased = 0
-        for row in rows:
-            raw = dict(row.raw)
-            if all(raw.get(name) is None for name in names):
-                continue
-            raw.update(dict.fromkeys(names))
-            self._c.execute(
-                update(t.orders)
-                .where(o.channel == row.channel, o.order_id == row.order_id)
-                .values(raw=raw)
-            )
-            erased += 1
-        return erased
+            done = done.where(o.updated_at >= updated_since)
+        result = self._c.execute(delete(t.order_personal).where(exists(done)))
+        return int(result.rowcount)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, insert, select
 
 from channelsync.clock import FakeClock
 from channelsync.engine.orders import IngestReport, apply_order
 from channelsync.engine.privacy import erase_personal_data
 from channelsync.engine.sync import SyncEngine
 from channelsync.models import Address, Money, Order, OrderLine, OrderStatus
-from channelsync.store import Store, open_store
+from channelsync.store import Store, open_store, schema
+from channelsync.store.sql import SqlStore, migrate
 from channelsync.testing import MemoryChannel
 
 NAME, PHONE = "张三 Zhang San", "13800138000"
@@ -156,3 +160,92 @@ def test_the_daemons_hourly_run_reads_only_what_changed_and_still_finds_a_resent
     clock.advance(timedelta(days=31).total_seconds())
     assert erase_personal_data(engine.context, retention, incremental=True) == 1
     assert _raw(state, "shipped")["shipping_address"] is None
+
+
+def test_personal_data_is_kept_apart_from_the_order_facts_and_erasing_deletes_it(
+    state: Store,
+) -> None:
+    clock = FakeClock()
+    engine = SyncEngine(state, [MemoryChannel("tmall", clock=clock)], clock=clock)
+    with state.transaction() as session:
+        order = _order("shipped", OrderStatus.SHIPPED, clock)
+        apply_order(session, engine.context, order, IngestReport("tmall"))
+    assert isinstance(state, SqlStore)
+    with state.engine.connect() as connection:
+        (facts,) = connection.execute(select(schema.orders.c.raw)).scalars()
+        (personal,) = connection.execute(select(schema.order_personal.c.data)).scalars()
+    assert NAME not in json.dumps(facts, ensure_ascii=False)
+    assert facts["shipping_address"] is None  # the JSON keeps its shape
+    assert facts["buyer_note"] is None
+    assert personal["shipping_address"]["name"] == NAME
+    assert personal["buyer_note"] == "请在门口放下"
+    # Read back whole, as the marketplace gave it.
+    assert Order.model_validate(_raw(state, "shipped")) == order
+
+    clock.advance(timedelta(days=31).total_seconds())
+    assert erase_personal_data(engine.context, timedelta(days=30)) == 1
+    with state.engine.connect() as connection:
+        assert connection.execute(select(schema.order_personal)).all() == []
+        (facts_after,) = connection.execute(select(schema.orders.c.raw)).scalars()
+    assert facts_after == facts  # the order facts are untouched
+    erased = _raw(state, "shipped")
+    assert erased["shipping_address"] is None
+    assert erased["buyer_note"] is None
+
+
+def test_an_order_read_again_without_its_address_keeps_none(state: Store) -> None:
+    clock = FakeClock()
+    engine = SyncEngine(state, [MemoryChannel("tmall", clock=clock)], clock=clock)
+    with state.transaction() as session:
+        apply_order(
+            session,
+            engine.context,
+            _order("o-1", OrderStatus.PAID, clock),
+            IngestReport("tmall"),
+        )
+    clock.advance(60)
+    masked = _order("o-1", OrderStatus.SHIPPED, clock).model_copy(
+        update={"shipping_address": None, "buyer_note": None, "version": "2"}
+    )
+    with state.transaction() as session:
+        apply_order(session, engine.context, masked, IngestReport("tmall"))
+    assert _raw(state, "o-1")["shipping_address"] is None
+    assert _raw(state, "o-1")["status"] == OrderStatus.SHIPPED.value
+    assert isinstance(state, SqlStore)
+    with state.engine.connect() as connection:
+        assert connection.execute(select(schema.order_personal)).all() == []
+
+
+def test_migrating_an_older_store_moves_the_personal_data_out_of_the_orders(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    clock = FakeClock()
+    order = _order("old", OrderStatus.SHIPPED, clock)
+    raw = order.model_dump(mode="json")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        migrate(connection, "0010")
+        connection.execute(
+            insert(schema.orders).values(
+                channel="tmall",
+                order_id="old",
+                status="shipped",
+                version="1",
+                updated_at=clock.now(),
+                created_at=clock.now(),
+                on_hold=False,
+                raw=raw,
+                imported_at=clock.now(),
+            )
+        )
+    engine.dispose()
+    migrated = open_store(url)
+    try:
+        assert isinstance(migrated, SqlStore)
+        with migrated.engine.connect() as connection:
+            (facts,) = connection.execute(select(schema.orders.c.raw)).scalars()
+        assert NAME not in json.dumps(facts, ensure_ascii=False)
+        assert _raw(migrated, "old") == raw
+    finally:
+        migrated.close()
