@@ -2,26 +2,36 @@
 
 A real ``channelsync run`` process works against the four plugin fakes on loopback
 while buyers order, two to four channels race for last units and shipments are
-recorded through the SDK; it is killed fifty times and restarted, then converges.
-The end state is judged from the fakes' own records and the store.
+recorded through the SDK; it is killed at seeded random moments and restarted, then
+converges. The end state is judged from the fakes' own records and the store.
+
+CI runs it at 50 kills; ``CHANNELSYNC_CHAOS_KILLS`` sets another size
+(``CHANNELSYNC_CHAOS_KILLS=200 python -m pytest -m chaos -s``), and the longer runs are
+``benchmarks/chaos.py``. 50 is the least CI runs: shorter runs end with more raises
+held by the re-inflation guard than the end-of-run bound allows (at 20 kills 3, 5 and
+13 holds against at most 4, every one released once the lag had passed; at 50, none),
+and why a short run ends with so many is not yet understood.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from channelsync.testing.chaos import run_chaos
 
-pytestmark = pytest.mark.reliability
+pytestmark = [pytest.mark.reliability, pytest.mark.chaos]
 
 SEED = 20261111
+#: SIGKILLs of the CI-sized run.
+KILLS = int(os.environ.get("CHANNELSYNC_CHAOS_KILLS", "50"))
 
 
-def test_fifty_sigkills_lose_nothing_and_repeat_nothing(tmp_path: Path) -> None:
+def test_sigkills_lose_nothing_and_repeat_nothing(tmp_path: Path) -> None:
     result = run_chaos(
-        kills=50,
+        kills=KILLS,
         seed=SEED,
         order_rate=2.0,
         life=(0.4, 1.4),
@@ -29,9 +39,9 @@ def test_fifty_sigkills_lose_nothing_and_repeat_nothing(tmp_path: Path) -> None:
         converge_timeout=120,
     )
     print("\n".join(result.lines()))  # noqa: T201 - the figures, shown with -s or on failure
-    assert result.kills == 50
-    assert result.starts == 51
-    assert result.orders_placed > 50
+    assert result.kills == KILLS
+    assert result.starts == KILLS + 1
+    assert result.orders_placed > KILLS
     assert result.shipments_requested > 0
     assert result.races > 0
     assert result.problems == []
