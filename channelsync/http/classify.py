@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import math
+import weakref
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -35,6 +37,7 @@ __all__ = [
     "HttpStatusClassifier",
     "ResponseClassifier",
     "UnreadableResponseError",
+    "decode_json",
     "parse_json",
     "parse_retry_after",
     "transport_error",
@@ -152,6 +155,28 @@ def transport_error(
     return TransientError(f"{kind} ({type(exc).__name__})", channel=channel, operation=operation)
 
 
+#: Bodies decoded so far, per response and number parser: a classifier, the transport's
+#: check and the plugin's reader all look at one answer, and it is decoded once.
+_DECODED: weakref.WeakKeyDictionary[httpx.Response, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def decode_json(
+    response: httpx.Response, *, parse_float: Callable[[str], Any] | None = None
+) -> Any:
+    """Return the JSON body of ``response``, decoded once per number parser.
+
+    Later calls with the same ``parse_float`` (``decimal.Decimal`` for gateways whose
+    amounts must stay exact) return the same object: treat it as read-only. Raises
+    ``ValueError`` (``json.JSONDecodeError``, ``UnicodeDecodeError``) as ``json.loads``.
+    """
+    decoded = _DECODED.get(response)
+    if decoded is not None and parse_float in decoded:
+        return decoded[parse_float]
+    body = json.loads(response.content, parse_float=parse_float)
+    _DECODED.setdefault(response, {})[parse_float] = body
+    return body
+
+
 def parse_json(
     response: httpx.Response,
     *,
@@ -173,7 +198,7 @@ def parse_json(
     if not response.content.strip():
         raise UnreadableResponseError("empty response body where JSON was expected", **context)
     try:
-        return json.loads(response.content)
+        return decode_json(response)
     except UnicodeDecodeError:
         raise UnreadableResponseError("response body is not valid UTF-8 JSON", **context) from None
     except json.JSONDecodeError as exc:

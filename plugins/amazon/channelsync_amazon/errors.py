@@ -24,7 +24,7 @@ from channelsync.errors import (
     RateLimitedError,
     TransientError,
 )
-from channelsync.http import HttpStatusClassifier
+from channelsync.http import HttpStatusClassifier, decode_json
 
 __all__ = ["LWA_ERRORS", "SP_API_ERRORS", "SpApiClassifier", "error_entries"]
 
@@ -57,7 +57,7 @@ _MESSAGE_LIMIT = 300
 
 def _decode(response: httpx.Response) -> Any:
     try:
-        return json.loads(response.content)
+        return decode_json(response)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
 

@@ -17,7 +17,7 @@ import httpx
 
 from channelsync.clock import Clock, SystemClock
 from channelsync.errors import ChannelError, DataError
-from channelsync.http import HttpStatusClassifier, UnreadableResponseError
+from channelsync.http import HttpStatusClassifier, UnreadableResponseError, decode_json
 from channelsync_jd.codes import business_error, gateway_error
 
 __all__ = [
@@ -49,7 +49,7 @@ def decode_body(response: httpx.Response, operation: str | None = None) -> dict[
     if not content.strip():
         raise UnreadableResponseError("empty answer where JSON was expected", **context)
     try:
-        body = json.loads(content, parse_float=Decimal)
+        body = decode_json(response, parse_float=Decimal)
     except UnicodeDecodeError:
         raise UnreadableResponseError("answer is not UTF-8 JSON", **context) from None
     except json.JSONDecodeError as exc:

@@ -23,6 +23,7 @@ from channelsync.http import (
     ParamDigest,
     TokenCache,
     TokenSigner,
+    decode_json,
     form_fields,
     query_params,
     sign_params,
@@ -158,7 +159,7 @@ class JosSigner(TokenSigner):
     def is_token_expired(self, response: httpx.Response) -> bool:
         """Return whether the gateway answered code ``19`` (token invalid or expired)."""
         try:
-            body = json.loads(response.content)
+            body = decode_json(response, parse_float=Decimal)
         except ValueError:
             return False
         if not isinstance(body, dict):

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from channelsync.errors import ChannelError, DataError, RateLimitedError
-from channelsync.http import HttpStatusClassifier, UnreadableResponseError
+from channelsync.http import HttpStatusClassifier, UnreadableResponseError, decode_json
 from channelsync_pinduoduo.codes import EXPIRED_TOKEN_CODE, rule_for
 
 __all__ = [
@@ -62,7 +62,7 @@ def decode_body(response: httpx.Response, operation: str | None = None) -> Any:
     if not content.strip():
         raise UnreadableResponseError("empty response body where JSON was expected", **context)
     try:
-        return json.loads(content, parse_float=Decimal)
+        return decode_json(response, parse_float=Decimal)
     except UnicodeDecodeError:
         raise UnreadableResponseError("response body is not valid UTF-8 JSON", **context) from None
     except json.JSONDecodeError as exc:

@@ -8,14 +8,13 @@ TOP sends, becomes a core error here, never a ``KeyError``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from channelsync.errors import ChannelError, DataError
-from channelsync.http import HttpStatusClassifier, UnreadableResponseError
+from channelsync.http import HttpStatusClassifier, UnreadableResponseError, decode_json
 from channelsync_tmall.codes import TopErrorDetail, error_for
 
 __all__ = [
@@ -120,7 +119,7 @@ class TopClassifier(HttpStatusClassifier):
         if failed is not None:
             return failed
         try:
-            body = json.loads(response.content)
+            body = decode_json(response)
         except ValueError:
             return UnreadableResponseError(
                 f"the answer is not JSON ({len(response.content)} bytes)",

@@ -9,7 +9,6 @@ appears in a URL (URLs reach logs that channelsync does not control).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Literal
 
@@ -20,6 +19,7 @@ from channelsync.http import (
     ParamDigest,
     TokenCache,
     TokenSigner,
+    decode_json,
     form_fields,
     sign_params,
     with_form_fields,
@@ -127,7 +127,7 @@ class TopSigner(TokenSigner):
     def is_token_expired(self, response: httpx.Response) -> bool:
         """Return whether TOP answered "invalid session" (code 27)."""
         try:
-            body = json.loads(response.content)
+            body = decode_json(response)
         except ValueError:
             return False
         error = body.get("error_response") if isinstance(body, dict) else None

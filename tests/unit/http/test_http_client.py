@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from decimal import Decimal
 
 import httpx
 import prometheus_client
 import pytest
 
 from channelsync.errors import DataError, RateLimitedError, TransientError, UsageError
-from channelsync.http import ChannelHttpClient, TransportMetrics
+from channelsync.http import ChannelHttpClient, HttpStatusClassifier, TransportMetrics, decode_json
 
 
 def scripted(*statuses, headers=None):
@@ -228,3 +230,41 @@ def test_works_with_respx(make_client):
             return result, route.call_count
 
     assert asyncio.run(main()) == ([1], 2)
+
+
+class _ReadingClassifier(HttpStatusClassifier):
+    """Reads the body as a gateway classifier does (an error envelope under HTTP 200)."""
+
+    def classify(self, response, operation):
+        failed = self.classify_status(response, operation)
+        if failed is None and "error" in decode_json(response):
+            return DataError("error envelope")
+        return failed
+
+
+async def test_an_answer_is_decoded_once_by_the_classifier_the_check_and_the_reader(
+    make_client, clock, monkeypatch
+):
+    body = b'{"order": {"id": "A-1", "total": "12.30"}}'
+    decoded: list[bytes] = []
+    real_loads = json.loads
+
+    def counting_loads(text, *args, **kwargs):
+        if text == body:
+            decoded.append(text)
+        return real_loads(text, *args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", counting_loads)
+    client = make_client(
+        lambda request: httpx.Response(200, content=body),
+        classifier=_ReadingClassifier(clock),
+    )
+    async with client:
+        answer = await client.request_json("GET", "/orders/A-1", operation="getOrder")
+        again = await client.request_json("GET", "/orders/A-1", operation="getOrder")
+    assert answer == again == {"order": {"id": "A-1", "total": "12.30"}}
+    assert len(decoded) == 2  # one per answer, not one per reader
+    # Another number parser is another decoding, kept apart.
+    response = httpx.Response(200, content=b'{"price": 1.10}')
+    assert decode_json(response, parse_float=Decimal) == {"price": Decimal("1.10")}
+    assert decode_json(response) == {"price": 1.1}
