@@ -220,7 +220,8 @@ class ChannelSyncSettings(_Settings):
     even when it is not there (breaks the last-unit guarantee, and is reported);
     ``managed_stock = false`` for stock the marketplace holds itself (Amazon FBA),
     which is read, never pushed; ``auto_delist`` delists a listing at zero and lists
-    it again when stock returns.
+    it again when stock returns (where a delist takes a whole item off sale, only once
+    every SKU of the item is at zero).
     """
 
     share: Decimal = Field(default=Decimal(1), ge=0, le=1)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from channelsync.channels import Capability, Channel
+from channelsync.channels import Capability, Channel, ListingScope
 from channelsync.clock import Clock
 from channelsync.config import ChannelSyncSettings, EngineConfig
 from channelsync.engine.pace import Visibility
@@ -26,6 +26,8 @@ class ChannelInfo:
     inventory: bool
     pricing: bool
     listings: bool
+    item_wide_status: bool = False
+    """Whether listing and delisting act on a whole item, all its SKUs together."""
 
     @classmethod
     def of(cls, channel: Channel[Any], settings: ChannelSyncSettings) -> ChannelInfo:
@@ -37,6 +39,7 @@ class ChannelInfo:
             inventory=channel.supports(Capability.INVENTORY),
             pricing=channel.supports(Capability.PRICING),
             listings=channel.supports(Capability.LISTINGS),
+            item_wide_status=channel.limits.listing_scope is ListingScope.ITEM,
         )
 
     @property

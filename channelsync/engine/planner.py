@@ -128,6 +128,7 @@ def _plan_slice(
             _plan_listing(
                 queue, context, binding=listing, sku=sku, allocation=allocation, report=report
             )
+    _plan_item_statuses(session, queue)
     # A few set-based writes instead of three statements per listing.
     session.enqueue_many(queue.entries, now)
     session.set_planned_many(quantities=queue.quantities, prices=queue.prices)
@@ -157,6 +158,17 @@ def _sold_since_sent(session: StoreSession, binding: BindingRecord, allocation: 
     return session.units_ordered_since(binding.channel, binding.sku_id, since) > 0
 
 
+@dataclass(frozen=True, slots=True)
+class _StatusChange:
+    """A listing's planned quantity change, which may list or delist it."""
+
+    binding: BindingRecord
+    address: dict[str, object]
+    key: str
+    quantity: int
+    previous: int | None
+
+
 @dataclass
 class _Queue:
     """What one planning pass queues, written in bulk at its end."""
@@ -165,6 +177,8 @@ class _Queue:
     quantities: dict[int, int] = field(default_factory=dict)
     prices: dict[int, str] = field(default_factory=dict)
     currency: list[CurrencyNote] = field(default_factory=list)
+    item_statuses: list[_StatusChange] = field(default_factory=list)
+    """Stock changes of listings whose status is the whole item's: decided per item."""
 
     def add(
         self, channel: str, kind: Kind, key: str, payload: dict[str, object], urgency: int
@@ -205,14 +219,11 @@ def _plan_listing(
             queue.quantities[binding.id] = quantity
             report.queued[binding.channel] += 1
             if info.listings and info.settings.auto_delist:
-                _plan_status(
-                    queue,
-                    binding=binding,
-                    address=address,
-                    key=key,
-                    quantity=quantity,
-                    previous=previous,
-                )
+                change = _StatusChange(binding, address, key, quantity, previous)
+                if info.item_wide_status:
+                    queue.item_statuses.append(change)
+                else:
+                    _plan_status(queue, change)
     if info.pricing:
         price = check_currency(
             queue.currency,
@@ -243,23 +254,44 @@ def _plan_listing(
             report.queued[binding.channel] += 1
 
 
-def _plan_status(
-    queue: _Queue,
-    *,
-    binding: BindingRecord,
-    address: dict[str, object],
-    key: str,
-    quantity: int,
-    previous: int | None,
-) -> None:
-    if quantity == 0:
+def _plan_status(queue: _Queue, change: _StatusChange, *, siblings_at_zero: bool = True) -> None:
+    """Delist a listing planned at zero, relist one planned above zero again.
+
+    ``siblings_at_zero`` says whether every other SKU of the item is at zero too; where
+    a delist takes the whole item off sale, a SKU at zero beside siblings with stock
+    stays listed at quantity zero instead, so the siblings remain buyable.
+    """
+    binding = change.binding
+    if change.quantity == 0:
+        if not siblings_at_zero:
+            return
         status = ListingStatus.DELISTED
-    elif previous == 0 or previous is None or binding.planned_quantity == 0:
+    elif change.previous == 0 or change.previous is None or binding.planned_quantity == 0:
         # A delist queued but not sent yet is replaced (the entries coalesce).
         status = ListingStatus.ON_SALE
     else:
         return
-    queue.add(binding.channel, Kind.LISTING, key, {**address, "status": status.value}, 0)
+    payload = {**change.address, "status": status.value}
+    queue.add(binding.channel, Kind.LISTING, change.key, payload, 0)
+
+
+def _plan_item_statuses(session: StoreSession, queue: _Queue) -> None:
+    """Decide the status changes of item-wide channels with every SKU of each item in view."""
+    by_channel: dict[str, set[str]] = defaultdict(set)
+    for change in queue.item_statuses:
+        by_channel[change.binding.channel].add(change.binding.item_id)
+    shown: dict[tuple[str, str], list[int | None]] = defaultdict(list)
+    for channel, item_ids in by_channel.items():
+        for sibling in session.bindings_of_items(channel, item_ids):
+            quantity = queue.quantities.get(sibling.id, sibling.planned_quantity)
+            if quantity is None:
+                quantity = sibling.sent_quantity
+            shown[(channel, sibling.item_id)].append(quantity)
+    for change in queue.item_statuses:
+        # A SKU whose quantity is unknown counts as having stock: hiding a buyable
+        # sibling is the harm to avoid; a later plan delists once it is known.
+        quantities = shown[(change.binding.channel, change.binding.item_id)]
+        _plan_status(queue, change, siblings_at_zero=all(q == 0 for q in quantities))
 
 
 def _check_low_stock(

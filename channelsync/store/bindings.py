@@ -80,6 +80,10 @@ class BindingsSession(ABC):
         """Return the bindings (of a channel, of some SKUs)."""
 
     @abstractmethod
+    def bindings_of_items(self, channel: str, item_ids: Iterable[str]) -> list[BindingRecord]:
+        """Return every binding of ``channel`` whose listing belongs to one of ``item_ids``."""
+
+    @abstractmethod
     def binding_for_listing(
         self, channel: str, item_id: str, listing_sku_id: str | None
     ) -> BindingRecord | None:

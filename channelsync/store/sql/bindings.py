@@ -120,6 +120,15 @@ class SqlBindings(SqlPart, StoreSession):
         return found
 
     @override
+    def bindings_of_items(self, channel: str, item_ids: Iterable[str]) -> list[BindingRecord]:
+        b = t.bindings.c
+        query = select(t.bindings).where(b.channel == channel).order_by(b.item_id, b.listing_sku_id)
+        found: list[BindingRecord] = []
+        for chunk in chunks(sorted(set(item_ids))):
+            found += [binding_record(r) for r in self._c.execute(query.where(b.item_id.in_(chunk)))]
+        return found
+
+    @override
     def binding_for_listing(
         self, channel: str, item_id: str, listing_sku_id: str | None
     ) -> BindingRecord | None:

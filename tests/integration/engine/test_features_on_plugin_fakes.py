@@ -154,3 +154,36 @@ async def test_the_price_hook_changes_the_price_a_plugin_fake_receives(
     shown = prices(shop)
     for code in codes:
         assert shown[code] == (catalogue[code] * Decimal("1.10")).quantize(Decimal("0.01"))
+
+
+@pytest.mark.parametrize("plugin", ["tmall", "jd", "pinduoduo"])
+async def test_a_sold_out_sku_never_delists_a_sibling_that_still_has_stock(
+    state: Store, fake_clock: FakeClock, plugin: str
+) -> None:
+    import_demo_catalogue(state, fake_clock, 2)
+    shop = open_shop(plugin, fake_clock)
+    sync = SyncEngine(
+        state,
+        [shop.channel],
+        settings={plugin: ChannelSyncSettings(auto_delist=True)},
+        clock=fake_clock,
+    )
+    await sync.run_cycle()
+    # These marketplaces delist a whole item: one SKU of two sells out.
+    first, second = "CS-0001-1", "CS-0001-2"
+    adjust_stock(state, first, -2, key="count-1", now=fake_clock.now())
+    fake_clock.advance(60)
+    await sync.run_cycle()
+    assert (shop.stock()[first], shop.stock()[second]) == (0, 2)
+    assert on_sale(shop, second)  # the sibling stays buyable; the sold-out SKU shows zero
+
+    adjust_stock(state, second, -2, key="count-2", now=fake_clock.now())
+    fake_clock.advance(60)
+    await sync.run_cycle()
+    assert not on_sale(shop, first)  # every SKU at zero: now the item goes
+
+    adjust_stock(state, first, 1, key="delivery-1", now=fake_clock.now())
+    fake_clock.advance(60)
+    await sync.run_cycle()
+    assert shop.stock()[first] == 1
+    assert on_sale(shop, first)
