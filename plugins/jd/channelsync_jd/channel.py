@@ -20,6 +20,7 @@ from channelsync.channels import (
     ListingsCapability,
     ListingScope,
     Operation,
+    OrderCountCapability,
     OrdersCapability,
     OrderWindow,
     Page,
@@ -115,6 +116,7 @@ class JdChannel(
     InventoryCapability,
     PricingCapability,
     OrdersCapability,
+    OrderCountCapability,
     ShipmentsCapability,
 ):
     """JD POP shops through the JD Open Platform (JOS) routerjson gateway."""
@@ -407,7 +409,7 @@ class JdChannel(
         come instead of past the reader. Without a total, pages are read forward until
         a short one.
         """
-        first = await self._search_orders(piece, 1, size)
+        first = await self._search_orders(piece.start, piece.end, 1, size)
         infos, total = _order_page(first)
         if total is None:
             page: int | None = 1
@@ -416,7 +418,9 @@ class JdChannel(
                     yield info
                 page = next_page_number(page, size, len(infos), None)
                 if page is not None:
-                    infos, _ = _order_page(await self._search_orders(piece, page, size))
+                    infos, _ = _order_page(
+                        await self._search_orders(piece.start, piece.end, page, size)
+                    )
             return
         pages = max(1, math.ceil(total / size))
         if pages == 1:
@@ -424,18 +428,34 @@ class JdChannel(
                 yield info
             return
         for number in range(pages, 0, -1):
-            infos, _ = _order_page(await self._search_orders(piece, number, size))
+            infos, _ = _order_page(await self._search_orders(piece.start, piece.end, number, size))
             for info in infos:
                 yield info
 
-    async def _search_orders(self, window: TimeWindow, page: int, size: int) -> dict[str, Any]:
+    async def count_orders(self, window: TimeWindow) -> int:
+        """Return JD's ``orderTotal`` for orders created in ``window``, in one call.
+
+        A search by creation time (``dateType`` 1) over every state, one order a page:
+        JD's bounds are whole seconds and inclusive, so the end is the second before
+        ``window.end``.
+        """
+        last = max(window.start, window.end - timedelta(seconds=1))
+        result = await self._search_orders(window.start, last, 1, 1, by_created=True)
+        _, total = _order_page(result)
+        if total is None:
+            raise DataError("the answer has no orderTotal", operation=SEARCH_ORDERS)
+        return total
+
+    async def _search_orders(
+        self, start: datetime, end: datetime, page: int, size: int, *, by_created: bool = False
+    ) -> dict[str, Any]:
         root = await self.call(
             SEARCH_ORDERS,
             {
-                "start_date": format_local_time(window.start),
-                "end_date": format_local_time(window.end),
-                # 0: filter on modification time (state or waybill changes).
-                "dateType": "0",
+                "start_date": format_local_time(start),
+                "end_date": format_local_time(end),
+                # 0: filter on modification time (state or waybill changes); 1: creation.
+                "dateType": "1" if by_created else "0",
                 "order_state": ",".join(ORDER_STATES),
                 "optional_fields": ORDER_FIELDS,
                 "page": str(page),

@@ -265,3 +265,23 @@ async def test_non_numeric_ids_are_refused_before_calling(channel: JdChannel) ->
     )
     with pytest.raises(InvalidRequestError):
         await channel.push_shipment(shipment)
+
+
+async def test_orders_are_counted_by_creation_time_in_one_call(
+    channel: JdChannel, fake: FakeJos, clock: FakeClock
+) -> None:
+    start = clock.now().replace(microsecond=0)
+    window = TimeWindow(start=start, end=start + timedelta(hours=1))
+    inside, at_start, at_end, changed_inside = fake.generate_orders(4)
+    inside.created = inside.modified = start + timedelta(minutes=10)
+    at_start.created = at_start.modified = start  # the start is included
+    at_end.created = at_end.modified = window.end  # the end is not
+    # Created before the window, changed inside it: not counted (creation time decides).
+    changed_inside.created = start - timedelta(days=1)
+    changed_inside.modified = start + timedelta(minutes=5)
+    fake.received.clear()
+    assert await channel.count_orders(window) == 2
+    (call,) = [params for method, params in fake.received if method == SEARCH]
+    assert call["dateType"] == "1"
+    assert call["page_size"] == "1"
+    assert set(call["order_state"].split(",")) == set(ORDER_STATES)
