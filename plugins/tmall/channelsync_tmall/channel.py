@@ -43,6 +43,7 @@ TMALL_LIMITS = ChannelLimits(
         "taobao.item.skus.get": _READ,
         "taobao.item.seller.get": _READ,
         "taobao.trades.sold.increment.get": _READ,
+        "taobao.trades.sold.get": _READ,
         "taobao.trade.fullinfo.get": RateLimit(rate=20.0, burst=20),
         "taobao.refunds.receive.get": _READ,
         "taobao.refund.get": _READ,

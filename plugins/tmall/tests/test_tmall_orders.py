@@ -280,3 +280,21 @@ async def test_an_unchanged_trade_read_again_costs_no_second_detail_call(
         (closed,) = (await channel.pull_orders(PullCursor.starting_at(START))).orders
     assert closed.status is OrderStatus.CANCELLED
     assert fake.calls["taobao.trade.fullinfo.get"] == 2
+
+
+async def test_trades_are_counted_by_creation_time_in_one_call(
+    channel: TmallChannel, fake: FakeTop, clock: FakeClock
+) -> None:
+    window = TimeWindow(start=START, end=START + timedelta(hours=1))
+    inside, at_start, at_end, changed_inside = fake.generate_orders(4)
+    inside.created = inside.modified = START + timedelta(minutes=10)
+    at_start.created = at_start.modified = START  # the start is included
+    at_end.created = at_end.modified = window.end  # the end is not
+    # Created the day before, changed inside the window: creation time decides.
+    changed_inside.created = START - timedelta(days=1)
+    changed_inside.modified = START + timedelta(minutes=5)
+    async with channel:
+        assert await channel.count_orders(window) == 2
+        empty = TimeWindow(start=START - timedelta(days=3), end=START - timedelta(days=2))
+        assert await channel.count_orders(empty) == 0
+    assert fake.calls["taobao.trades.sold.get"] == 2

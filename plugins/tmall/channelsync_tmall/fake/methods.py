@@ -396,6 +396,32 @@ class TopMethods:
         self.page_served(PageKind.ORDERS, "taobao.trades.sold.increment.get", keys)
         return body
 
+    def trades_sold_get(self, params: Params) -> Body:
+        """``taobao.trades.sold.get``: trades by creation time (3 months back), newest first."""
+        fields = _fields(params)
+        start, end = _time(params, "start_created"), _time(params, "end_created")
+        if start is not None and start < self.clock.now() - timedelta(days=92):
+            raise _invalid("start_created", "only trades of the last three months are returned")
+        page_no, page_size = _page(params, self.page_size_limit(100))
+        status = params.get("status")
+        chosen = [
+            o
+            for o in self.store.orders.values()
+            if (start is None or start <= o.created)
+            and (end is None or o.created <= end)
+            and (not status or o.status == status)
+        ]
+        chosen.sort(key=lambda o: o.created, reverse=True)
+        page = chosen[(page_no - 1) * page_size : page_no * page_size]
+        body: Body = {}
+        if params.get("use_has_next") == "true":
+            body["has_next"] = page_no * page_size < len(chosen)
+        else:
+            body["total_results"] = len(chosen)
+        if page:
+            body["trades"] = {"trade": [trade_record(o, fields, full=False) for o in page]}
+        return body
+
     def _order(self, tid: str) -> FakeOrder | None:
         return self.store.orders.get(tid)
 

@@ -125,6 +125,7 @@ class FakeTop(TopMethods, TmcMethods, TopControl):
             "taobao.item.quantity.update": lambda p, _f: self.item_quantity_update(p),
             "taobao.item.sku.price.update": lambda p, _f: self.item_sku_price_update(p),
             "taobao.trades.sold.increment.get": lambda p, _f: self.trades_sold_increment_get(p),
+            "taobao.trades.sold.get": lambda p, _f: self.trades_sold_get(p),
             "taobao.trade.fullinfo.get": lambda p, _f: self.trade_fullinfo_get(p),
             "taobao.logistics.companies.get": lambda p, _f: self.logistics_companies_get(p),
             "taobao.logistics.offline.send": lambda p, _f: self.logistics_offline_send(p),
