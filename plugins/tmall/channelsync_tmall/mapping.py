@@ -281,6 +281,8 @@ def order_from_trade(channel: str, trade: Mapping[str, Any], lines: list[dict[st
         on_hold=held,
         hold_reason=f"TOP forbids shipping ({raw_status})" if held else None,
         raw_refund_status=refund_states[0] if refund_states else None,
+        # The app's pseudonym of the buyer: stable across orders, names no one.
+        buyer_id=text_field(trade, "buyer_open_uid"),
     )
 
 

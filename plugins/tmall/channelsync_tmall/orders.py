@@ -50,7 +50,7 @@ INCREMENT_FIELDS = "tid,tid_str,status,modified"
 FULLINFO_FIELDS = (
     "tid,tid_str,status,type,created,modified,pay_time,consign_time,payment,total_fee,"
     "post_fee,buyer_message,receiver_name,receiver_mobile,receiver_phone,receiver_state,"
-    "receiver_city,receiver_district,receiver_address,receiver_zip,oaid,orders"
+    "receiver_city,receiver_district,receiver_address,receiver_zip,oaid,buyer_open_uid,orders"
 )
 REFUND_FIELDS = (
     "refund_id,tid,oid,title,total_fee,status,created,refund_fee,good_status,payment,"

@@ -298,3 +298,17 @@ async def test_trades_are_counted_by_creation_time_in_one_call(
         empty = TimeWindow(start=START - timedelta(days=3), end=START - timedelta(days=2))
         assert await channel.count_orders(empty) == 0
     assert fake.calls["taobao.trades.sold.get"] == 2
+
+
+async def test_a_buyer_is_known_again_by_tops_pseudonym_and_never_by_name(
+    channel: TmallChannel, fake: FakeTop, clock: FakeClock
+) -> None:
+    first, again, other = fake.generate_orders(3)
+    first.buyer_name = again.buyer_name = "张三"
+    other.buyer_name = "李四"
+    async with channel:
+        orders = {o.order_id: await channel.get_order(o.order_id) for o in (first, again, other)}
+    ids = {order_id: order.buyer_id for order_id, order in orders.items()}
+    assert ids[first.order_id] is not None
+    assert ids[first.order_id] == ids[again.order_id] != ids[other.order_id]
+    assert all("张三" not in (buyer or "") for buyer in ids.values())

@@ -6,6 +6,7 @@ Written from the wire reference, independently of the plugin's parsing code.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -167,7 +168,8 @@ def trade_record(order: FakeOrder, fields: Iterable[str], *, full: bool) -> dict
         "total_fee": yuan(order.total),
         "post_fee": yuan(order.shipping_fee),
         "seller_nick": "channelsync旗舰店",
-        "buyer_open_uid": f"AAH{tid % 10**8:08d}",
+        # TOP's per-app pseudonym of the buyer: the same buyer, the same id.
+        "buyer_open_uid": f"AAH{zlib.crc32(order.buyer_name.encode()):010d}",
         "buyer_message": order.buyer_note or None,
     }
     if full:
