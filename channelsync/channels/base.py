@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 import httpx
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from channelsync.channels.capabilities import Capability, ChannelLimits
+from channelsync.channels.capabilities import Capability, ChannelLimits, RateLimit
 from channelsync.clock import Clock, SystemClock
 from channelsync.errors import ChannelNotOpenError, ConfigurationError, UsageError
 from channelsync.http import (
@@ -66,6 +66,13 @@ class ChannelSettings(BaseModel):
         default=False,
         description="Accept `verify_tls = false` for a marketplace host; a warning is logged "
         "every time the channel opens.",
+    )
+    rate_limits: dict[str, RateLimit] = Field(
+        default_factory=dict,
+        description="Rate limits the marketplace granted this app, by operation (the "
+        "marketplace's method or operation name, as the plugin's limits name it): "
+        '`{ "taobao.skus.quantity.update" = { rate = 10, burst = 10 } }`. Operations not '
+        "named keep the plugin's documented defaults.",
     )
 
     @field_validator("base_url")
@@ -157,6 +164,15 @@ class Channel(ABC, Generic[SettingsT]):
         self.metrics = metrics or TransportMetrics()
         self.retry_policy = retry_policy or RetryPolicy()
         self.redactor = Redactor()
+        unknown = sorted(set(settings.rate_limits) - set(self.limits.rate_limits))
+        if unknown:
+            known = ", ".join(sorted(self.limits.rate_limits)) or "none"
+            raise ConfigurationError(
+                f"rate_limits names {', '.join(map(repr, unknown))}, which the "
+                f"{self.type_name} channel type does not call (its operations: {known})",
+                channel=name,
+                field="rate_limits",
+            )
         self._transport = transport
         self._http: ChannelHttpClient | None = None
         self.last_success_at: datetime | None = None
@@ -182,6 +198,14 @@ class Channel(ABC, Generic[SettingsT]):
     def all_credential_fields(cls) -> tuple[str, ...]:
         """Return the required then the optional credential field names."""
         return cls.credential_fields + cls.optional_credential_fields
+
+    @property
+    def granted_limits(self) -> ChannelLimits:
+        """The plugin's declared limits with the rates this shop's settings grant."""
+        if not self.settings.rate_limits:
+            return self.limits
+        rates = {**self.limits.rate_limits, **self.settings.rate_limits}
+        return self.limits.model_copy(update={"rate_limits": rates})
 
     @property
     def base_url(self) -> str:
@@ -229,7 +253,7 @@ class Channel(ABC, Generic[SettingsT]):
         http = ChannelHttpClient(
             channel=self.name,
             base_url=self.base_url,
-            limits=self.limits,
+            limits=self.granted_limits,
             unsafe_operations=self.limits.unsafe_writes,
             on_success=self._succeeded,
             auth=self.build_auth(),

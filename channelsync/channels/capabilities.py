@@ -66,7 +66,7 @@ class _Frozen(BaseModel):
 class RateLimit(_Frozen):
     """A token bucket: ``rate`` requests per second on average, ``burst`` at once."""
 
-    rate: PositiveFloat
+    rate: PositiveFloat = Field(allow_inf_nan=False)
     burst: PositiveInt = 1
 
     @classmethod
