@@ -8,6 +8,7 @@ summary and never stops the other channels.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -169,53 +170,64 @@ class SyncEngine:
         async with AsyncExitStack() as stack:
             await self._open(stack, self.channels)
             await self._bind_new(summary)
-            for name, channel in self.channels.items():
-                if isinstance(channel, OrdersCapability):
-                    try:
-                        ingest = await ingest_orders(self.context, channel)
-                    except ChannelError as error:
-                        self._failed(summary, name, "pulling orders", error)
-                        continue
-                    summary.channels[name].orders_imported += ingest.imported
-                    summary.channels[name].orders_parked += ingest.parked
-                    plan.add(ingest.plan)
-                    await self._refunds_and_count(name, summary, plan)
+            # Channels are worked side by side, as the daemon works them: a cycle costs
+            # the slowest channel's calls, not the sum of every channel's.
+            await asyncio.gather(*(self._pull(name, summary, plan) for name in self.channels))
             with self.store.transaction() as session:
                 self._note_settings(session)
                 plan.add(plan_changes(session, self.context))
             self._alerts(plan, summary)
-            for name, channel in self.channels.items():
-                report = FlushReport()
-                try:
-                    report.add(await flush_channel(self.context, channel))
-                    report.add(await flush_shipments(self.context, channel))
-                except ChannelError as error:
-                    self._failed(summary, name, "sending", error)
-                channel_summary = summary.channels[name]
-                channel_summary.sent += report.sent
-                channel_summary.retried += report.retried
-                channel_summary.parked += report.parked
-                channel_summary.held += len(report.held)
-                channel_summary.calls += report.calls
-                summary.failures += report.failures
+            await asyncio.gather(*(self._send(name, summary) for name in self.channels))
         summary.oversold = plan.oversold
         summary.overcommitted = sorted(set(plan.overcommitted))
         for code, units in sorted(plan.oversold.items()):
             logger.warning("SKU %s is oversold by %d unit(s)", code, units)
         return summary
 
+    async def _pull(self, name: str, summary: CycleSummary, plan: PlanReport) -> None:
+        channel = self.channels[name]
+        if not isinstance(channel, OrdersCapability):
+            return
+        try:
+            ingest = await ingest_orders(self.context, channel)
+        except ChannelError as error:
+            self._failed(summary, name, "pulling orders", error)
+            return
+        summary.channels[name].orders_imported += ingest.imported
+        summary.channels[name].orders_parked += ingest.parked
+        plan.add(ingest.plan)
+        await self._refunds_and_count(name, summary, plan)
+
+    async def _send(self, name: str, summary: CycleSummary) -> None:
+        channel = self.channels[name]
+        report = FlushReport()
+        try:
+            report.add(await flush_channel(self.context, channel))
+            report.add(await flush_shipments(self.context, channel))
+        except ChannelError as error:
+            self._failed(summary, name, "sending", error)
+        channel_summary = summary.channels[name]
+        channel_summary.sent += report.sent
+        channel_summary.retried += report.retried
+        channel_summary.parked += report.parked
+        channel_summary.held += len(report.held)
+        channel_summary.calls += report.calls
+        summary.failures += report.failures
+
     async def _bind_new(self, summary: CycleSummary) -> None:
         with self.store.transaction() as session:
             unbound = [n for n in self.channels if not session.has_bindings(n)]
-        for name in unbound:
-            channel = self.channels[name]
-            if not channel.supports(Capability.LISTINGS):
-                continue
-            assert isinstance(channel, ListingsCapability)
-            try:
-                await bind_channel(self.context, channel)
-            except ChannelError as error:
-                self._failed(summary, name, "reading listings", error)
+        await asyncio.gather(*(self._bind(name, summary) for name in unbound))
+
+    async def _bind(self, name: str, summary: CycleSummary) -> None:
+        channel = self.channels[name]
+        if not channel.supports(Capability.LISTINGS):
+            return
+        assert isinstance(channel, ListingsCapability)
+        try:
+            await bind_channel(self.context, channel)
+        except ChannelError as error:
+            self._failed(summary, name, "reading listings", error)
 
     async def _refunds_and_count(self, name: str, summary: CycleSummary, plan: PlanReport) -> None:
         channel_summary = summary.channels[name]
