@@ -50,6 +50,15 @@ def _order(order_id: str, status: OrderStatus, clock: FakeClock) -> Order:
     )
 
 
+def _engine(state: Store, clock: FakeClock) -> SyncEngine:
+    return SyncEngine(state, [MemoryChannel("tmall", clock=clock)], clock=clock)
+
+
+def _import(state: Store, engine: SyncEngine, order: Order) -> None:
+    with state.transaction() as session:
+        apply_order(session, engine.context, order, IngestReport("tmall"))
+
+
 def _raw(state: Store, order_id: str) -> dict[str, object]:
     with state.transaction() as session:
         stored = session.order("tmall", order_id)
@@ -143,19 +152,16 @@ def test_the_daemons_hourly_run_reads_only_what_changed_and_still_finds_a_resent
     state: Store,
 ) -> None:
     clock = FakeClock()
-    engine = SyncEngine(state, [MemoryChannel("tmall", clock=clock)], clock=clock)
-    with state.transaction() as session:
-        order = _order("shipped", OrderStatus.SHIPPED, clock)
-        apply_order(session, engine.context, order, IngestReport("tmall"))
+    engine = _engine(state, clock)
+    order = _order("shipped", OrderStatus.SHIPPED, clock)
+    _import(state, engine, order)
     clock.advance(timedelta(days=31).total_seconds())
     retention = timedelta(days=30)
     assert erase_personal_data(engine.context, retention, incremental=True) == 1
     clock.advance(3600)
     assert erase_personal_data(engine.context, retention, incremental=True) == 0
     # The marketplace sends the order again (completed), address and all.
-    with state.transaction() as session:
-        again = _order("shipped", OrderStatus.COMPLETED, clock)
-        apply_order(session, engine.context, again, IngestReport("tmall"))
+    _import(state, engine, _order("shipped", OrderStatus.COMPLETED, clock))
     assert _raw(state, "shipped")["shipping_address"] is not None
     clock.advance(timedelta(days=31).total_seconds())
     assert erase_personal_data(engine.context, retention, incremental=True) == 1
@@ -166,10 +172,9 @@ def test_personal_data_is_kept_apart_from_the_order_facts_and_erasing_deletes_it
     state: Store,
 ) -> None:
     clock = FakeClock()
-    engine = SyncEngine(state, [MemoryChannel("tmall", clock=clock)], clock=clock)
-    with state.transaction() as session:
-        order = _order("shipped", OrderStatus.SHIPPED, clock)
-        apply_order(session, engine.context, order, IngestReport("tmall"))
+    engine = _engine(state, clock)
+    order = _order("shipped", OrderStatus.SHIPPED, clock)
+    _import(state, engine, order)
     assert isinstance(state, SqlStore)
     with state.engine.connect() as connection:
         (facts,) = connection.execute(select(schema.orders.c.raw)).scalars()
@@ -195,20 +200,13 @@ def test_personal_data_is_kept_apart_from_the_order_facts_and_erasing_deletes_it
 
 def test_an_order_read_again_without_its_address_keeps_none(state: Store) -> None:
     clock = FakeClock()
-    engine = SyncEngine(state, [MemoryChannel("tmall", clock=clock)], clock=clock)
-    with state.transaction() as session:
-        apply_order(
-            session,
-            engine.context,
-            _order("o-1", OrderStatus.PAID, clock),
-            IngestReport("tmall"),
-        )
+    engine = _engine(state, clock)
+    _import(state, engine, _order("o-1", OrderStatus.PAID, clock))
     clock.advance(60)
     masked = _order("o-1", OrderStatus.SHIPPED, clock).model_copy(
         update={"shipping_address": None, "buyer_note": None, "version": "2"}
     )
-    with state.transaction() as session:
-        apply_order(session, engine.context, masked, IngestReport("tmall"))
+    _import(state, engine, masked)
     assert _raw(state, "o-1")["shipping_address"] is None
     assert _raw(state, "o-1")["status"] == OrderStatus.SHIPPED.value
     assert isinstance(state, SqlStore)

@@ -376,7 +376,6 @@ class TopMethods:
             raise _missing("end_modified")
         if end < start or end - start > timedelta(days=1):
             raise _invalid("end_modified", "start_modified to end_modified must be within one day")
-        page_no, page_size = _page(params, self.page_size_limit(100))
         status = params.get("status")
         chosen = [
             o
@@ -384,14 +383,7 @@ class TopMethods:
             if start <= o.modified <= end and (not status or o.status == status)
         ]
         chosen.sort(key=lambda o: o.modified, reverse=True)
-        page = chosen[(page_no - 1) * page_size : page_no * page_size]
-        body: Body = {}
-        if params.get("use_has_next") == "true":
-            body["has_next"] = page_no * page_size < len(chosen)
-        else:
-            body["total_results"] = len(chosen)
-        if page:
-            body["trades"] = {"trade": [trade_record(o, fields, full=False) for o in page]}
+        body, page = self._trade_page(params, chosen, fields)
         keys = [o.order_id for o in page]
         self.page_served(PageKind.ORDERS, "taobao.trades.sold.increment.get", keys)
         return body
@@ -402,7 +394,6 @@ class TopMethods:
         start, end = _time(params, "start_created"), _time(params, "end_created")
         if start is not None and start < self.clock.now() - timedelta(days=92):
             raise _invalid("start_created", "only trades of the last three months are returned")
-        page_no, page_size = _page(params, self.page_size_limit(100))
         status = params.get("status")
         chosen = [
             o
@@ -412,6 +403,13 @@ class TopMethods:
             and (not status or o.status == status)
         ]
         chosen.sort(key=lambda o: o.created, reverse=True)
+        return self._trade_page(params, chosen, fields)[0]
+
+    def _trade_page(
+        self, params: Params, chosen: list[FakeOrder], fields: list[str]
+    ) -> tuple[Body, list[FakeOrder]]:
+        """Render the requested page of ``chosen`` trades (partial) with its total or has_next."""
+        page_no, page_size = _page(params, self.page_size_limit(100))
         page = chosen[(page_no - 1) * page_size : page_no * page_size]
         body: Body = {}
         if params.get("use_has_next") == "true":
@@ -420,7 +418,7 @@ class TopMethods:
             body["total_results"] = len(chosen)
         if page:
             body["trades"] = {"trade": [trade_record(o, fields, full=False) for o in page]}
-        return body
+        return body, page
 
     def _order(self, tid: str) -> FakeOrder | None:
         return self.store.orders.get(tid)
