@@ -283,9 +283,21 @@ def _plan_item_statuses(session: StoreSession, queue: _Queue) -> None:
     shown: dict[tuple[str, str], list[int | None]] = defaultdict(list)
     for channel, item_ids in by_channel.items():
         for sibling in session.bindings_of_items(channel, item_ids):
-            quantity = queue.quantities.get(sibling.id, sibling.planned_quantity)
-            if quantity is None:
-                quantity = sibling.sent_quantity
+            # What it will show: planned now, else last planned, sent, or last read
+            # (a sibling the catalogue does not manage shows what the marketplace has).
+            quantity = next(
+                (
+                    q
+                    for q in (
+                        queue.quantities.get(sibling.id),
+                        sibling.planned_quantity,
+                        sibling.sent_quantity,
+                        sibling.channel_quantity,
+                    )
+                    if q is not None
+                ),
+                None,
+            )
             shown[(channel, sibling.item_id)].append(quantity)
     for change in queue.item_statuses:
         # A SKU whose quantity is unknown counts as having stock: hiding a buyable
