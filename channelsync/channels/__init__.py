@@ -24,7 +24,7 @@ from channelsync.channels.events import (
 )
 from channelsync.channels.interfaces import CAPABILITY_INTERFACES
 from channelsync.channels.inventory import InventoryCapability, PricingCapability
-from channelsync.channels.listings import ListingsCapability
+from channelsync.channels.listings import ListingLookupCapability, ListingsCapability
 from channelsync.channels.orders import OrderCountCapability, OrderPull, OrdersCapability
 from channelsync.channels.paging import Page, next_page_number, paginate
 from channelsync.channels.refunds import RefundPull, RefundsCapability
@@ -54,6 +54,7 @@ __all__ = [
     "InventoryCapability",
     "ListenerState",
     "ListenerStatus",
+    "ListingLookupCapability",
     "ListingScope",
     "ListingsCapability",
     "Operation",

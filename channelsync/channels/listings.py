@@ -10,7 +10,7 @@ from channelsync.channels._batching import run_batches
 from channelsync.channels.capabilities import ChannelLimits, Operation
 from channelsync.models import Listing, ListingStatusChange, UpdateResult
 
-__all__ = ["ListingsCapability"]
+__all__ = ["ListingLookupCapability", "ListingsCapability"]
 
 
 class ListingsCapability(ABC):
@@ -39,3 +39,25 @@ class ListingsCapability(ABC):
         self, batch: Sequence[ListingStatusChange]
     ) -> list[UpdateResult]:
         """Send one batch (within the declared batch size); one result per change."""
+
+
+class ListingLookupCapability(ABC):
+    """Read chosen listings by merchant code (optional, with listings).
+
+    The engine reads only the listings it needs with it (the re-inflation guard's
+    look at listings with a raise queued) instead of scanning the shop, and finds the
+    listings a scan could not reach: a marketplace that stops a scan short (Amazon's
+    ``searchListingsItems`` pages through 1,000 items at most) sets :attr:`scan_capped`
+    in :meth:`~ListingsCapability.iter_listings`, and the engine then looks up the
+    catalogue's merchant codes the scan did not find.
+    """
+
+    scan_capped: bool = False
+    """Whether the last scan of the shop stopped before its last listing."""
+
+    @abstractmethod
+    async def find_listings(self, merchant_codes: Sequence[str]) -> list[Listing]:
+        """Return the listings carrying any of ``merchant_codes`` (nothing for a code unlisted).
+
+        Batched to the marketplace's limits inside.
+        """

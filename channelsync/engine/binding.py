@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from channelsync.channels import Channel, ListingsCapability
+from channelsync.channels import Channel, ListingLookupCapability, ListingsCapability
 from channelsync.engine.context import EngineContext
 from channelsync.engine.errors import InputError, Problem
+from channelsync.models import Listing
 from channelsync.store import ListingBinding, Store
 
 __all__ = ["BindReport", "bind_channel", "bind_manually", "binding_report"]
@@ -44,6 +45,8 @@ async def bind_channel(context: EngineContext, channel: Channel[Any]) -> BindRep
             "bindings", [Problem(f"channel {channel.name!r} cannot list its listings")]
         )
     listings = [listing async for listing in channel.iter_listings()]
+    if isinstance(channel, ListingLookupCapability) and channel.scan_capped:
+        listings += await _look_up_unlisted(context, channel, listings)
     now = context.clock.now()
     with context.store.transaction() as session:
         codes = {item.merchant_code for item in listings if item.merchant_code}
@@ -66,6 +69,23 @@ async def bind_channel(context: EngineContext, channel: Channel[Any]) -> BindRep
         # Newly bound listings get their allocation and price in the next plan.
         session.mark_changed(changed)
     return binding_report(context.store, channel.name, listings=len(listings))
+
+
+async def _look_up_unlisted(
+    context: EngineContext, channel: ListingLookupCapability, scanned: list[Listing]
+) -> list[Listing]:
+    """Look up the catalogue SKUs a capped scan did not reach; return the listings found."""
+    seen = {listing.merchant_code for listing in scanned if listing.merchant_code}
+    with context.store.transaction() as session:
+        missing = [s.merchant_code for s in session.skus() if s.merchant_code not in seen]
+    if not missing:
+        return []
+    keys = {(listing.item_id, listing.sku_id) for listing in scanned}
+    return [
+        listing
+        for listing in await channel.find_listings(missing)
+        if (listing.item_id, listing.sku_id) not in keys
+    ]
 
 
 def binding_report(store: Store, channel: str, *, listings: int | None = None) -> BindReport:

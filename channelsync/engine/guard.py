@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from channelsync.channels import Channel, ListingsCapability
+from channelsync.channels import Channel, ListingLookupCapability, ListingsCapability
 from channelsync.engine.context import EngineContext
 from channelsync.errors import ChannelError
+from channelsync.models import Listing
 from channelsync.store import BindingRecord, OutboxItem, StoreSession
 
 __all__ = ["GuardReport", "guard_raises", "listing_key"]
@@ -73,7 +74,7 @@ async def guard_raises(
     shown: dict[tuple[str, str], int] = {}
     try:
         report.calls += 1
-        async for listing in channel.iter_listings():
+        for listing in await _read(channel, [b for _, b in raises]):
             key = listing_key(listing.item_id, listing.sku_id)
             if key in wanted and listing.quantity is not None:
                 shown[key] = listing.quantity
@@ -92,6 +93,14 @@ async def guard_raises(
             session.set_observed(binding.id, quantity, now)
             _decide(session, channel.name, item, binding, quantity, cursor, now, report)
     return report
+
+
+async def _read(channel: ListingsCapability, bindings: Sequence[BindingRecord]) -> list[Listing]:
+    """Read the listings of ``bindings``: by merchant code where the channel can, else all."""
+    codes = [b.merchant_code for b in bindings if b.merchant_code]
+    if isinstance(channel, ListingLookupCapability) and len(codes) == len(bindings):
+        return await channel.find_listings(codes)
+    return [listing async for listing in channel.iter_listings()]
 
 
 def _raises(

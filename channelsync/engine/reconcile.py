@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from channelsync.channels import Channel, ListingsCapability
+from channelsync.channels import Channel, ListingLookupCapability, ListingsCapability
 from channelsync.engine.context import EngineContext
 from channelsync.engine.errors import InputError, Problem
 from channelsync.engine.guard import listing_key
@@ -100,6 +100,19 @@ async def reconcile_channel(context: EngineContext, channel: Channel[Any]) -> Re
     listings: dict[tuple[str, str], Listing] = {}
     async for listing in channel.iter_listings():
         listings[listing_key(listing.item_id, listing.sku_id)] = listing
+    if isinstance(channel, ListingLookupCapability) and channel.scan_capped:
+        # The scan stopped short: read the bound listings it did not reach by code.
+        with context.store.transaction() as session:
+            unread = [
+                b.merchant_code
+                for b in session.bindings(channel=channel.name)
+                if b.sku_id is not None
+                and b.merchant_code
+                and listing_key(b.item_id, b.listing_sku_id) not in listings
+            ]
+        if unread:
+            for listing in await channel.find_listings(unread):
+                listings[listing_key(listing.item_id, listing.sku_id)] = listing
     report.listings = len(listings)
     info = context.channels.get(channel.name)
     now = context.clock.now()

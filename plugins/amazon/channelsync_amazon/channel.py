@@ -22,6 +22,7 @@ from channelsync.channels import (
     DetailCache,
     EventsCapability,
     InventoryCapability,
+    ListingLookupCapability,
     ListingsCapability,
     Operation,
     OrdersCapability,
@@ -153,6 +154,7 @@ class AmazonChannel(
     ListingsCapability,
     InventoryCapability,
     PricingCapability,
+    ListingLookupCapability,
     OrdersCapability,
     ShipmentsCapability,
     EventsCapability,
@@ -394,8 +396,13 @@ class AmazonChannel(
     # -- listings -------------------------------------------------------------------
 
     async def iter_listings(self) -> AsyncIterator[Listing]:
-        """Yield every listing in the home marketplace, a declared page (20) at a time."""
+        """Yield the listings in the home marketplace, a declared page (20) at a time.
+
+        Amazon pages through 1,000 items of a search at most; when the shop has more,
+        the scan is marked capped and :meth:`find_listings` finds the rest by SKU.
+        """
         size = self.limits.batch_size(Operation.LIST_LISTINGS)
+        self.scan_capped = False
 
         async def fetch(token: str) -> Page[Listing, str]:
             body = await self.http.request_json(
@@ -404,20 +411,44 @@ class AmazonChannel(
                 operation="searchListingsItems",
                 params=listings.search_params(self.marketplace_id, token or None, page_size=size),
             )
-            page = listings.parse_search_page(body, self.name, self.marketplace_id)
-            if self.settings.fulfillment == "AFN" and page.items:
-                held = await fba.fulfillable_quantities(
-                    self.http, self.marketplace_id, [item.item_id for item in page.items]
-                )
-                items = [
-                    item.model_copy(update={"quantity": held.get(item.item_id, 0)})
-                    for item in page.items
-                ]
-                return Page(items, page.next_token)
-            return page
+            if not token and listings.number_of_results(body) > listings.SEARCH_LIMIT:
+                self.scan_capped = True
+            return await self._with_fba(
+                listings.parse_search_page(body, self.name, self.marketplace_id)
+            )
 
         async for listing in paginate(fetch, "", what="searchListingsItems pages"):
             yield listing
+
+    async def find_listings(self, merchant_codes: Sequence[str]) -> list[Listing]:
+        """Search listings by SKU, 20 identifiers a call."""
+        found: list[Listing] = []
+        codes = list(dict.fromkeys(merchant_codes))
+        for start in range(0, len(codes), listings.IDENTIFIERS_PER_SEARCH):
+            batch = codes[start : start + listings.IDENTIFIERS_PER_SEARCH]
+            body = await self.http.request_json(
+                "GET",
+                listings.items_path(self.settings.seller_id),
+                operation="searchListingsItems",
+                params=listings.sku_search_params(self.marketplace_id, batch),
+            )
+            page = await self._with_fba(
+                listings.parse_search_page(body, self.name, self.marketplace_id)
+            )
+            found += page.items
+        return found
+
+    async def _with_fba(self, page: Page[Listing, str]) -> Page[Listing, str]:
+        """For an FBA shop, show each listing's fulfillable units (Amazon's, read not pushed)."""
+        if self.settings.fulfillment != "AFN" or not page.items:
+            return page
+        held = await fba.fulfillable_quantities(
+            self.http, self.marketplace_id, [item.item_id for item in page.items]
+        )
+        items = [
+            item.model_copy(update={"quantity": held.get(item.item_id, 0)}) for item in page.items
+        ]
+        return Page(items, page.next_token)
 
     async def send_listing_status_batch(
         self, batch: Sequence[ListingStatusChange]

@@ -30,22 +30,30 @@ from channelsync_amazon.wire import (
 )
 
 __all__ = [
+    "IDENTIFIERS_PER_SEARCH",
     "LISTINGS_PAGE_SIZE",
     "MFN_CHANNEL",
     "PRODUCT_TYPE",
+    "SEARCH_LIMIT",
     "SubmissionOutcome",
     "fulfillment_patch",
     "items_path",
+    "number_of_results",
     "parse_listing",
     "parse_search_page",
     "parse_submission",
     "patch_body",
     "price_patch",
     "search_params",
+    "sku_search_params",
 ]
 
 #: The largest page ``searchListingsItems`` serves.
 LISTINGS_PAGE_SIZE = 20
+#: The most items one ``searchListingsItems`` search pages through (the official model).
+SEARCH_LIMIT = 1000
+#: The most identifiers one ``searchListingsItems`` call takes.
+IDENTIFIERS_PER_SEARCH = 20
 #: The fulfilment channel code of merchant-fulfilled stock.
 MFN_CHANNEL = "DEFAULT"
 #: The generic product type accepted for offer-only (price, quantity) updates.
@@ -73,6 +81,27 @@ def search_params(
     if page_token:
         params["pageToken"] = page_token
     return params
+
+
+def sku_search_params(marketplace_id: str, skus: Sequence[str]) -> dict[str, str]:
+    """Return the query of a ``searchListingsItems`` call for up to 20 SKUs."""
+    if not 1 <= len(skus) <= IDENTIFIERS_PER_SEARCH:
+        raise ValueError(f"a search takes 1 to {IDENTIFIERS_PER_SEARCH} SKUs, not {len(skus)}")
+    return {
+        "marketplaceIds": marketplace_id,
+        "includedData": _INCLUDED,
+        "identifiers": ",".join(skus),
+        "identifiersType": "SKU",
+        "pageSize": str(IDENTIFIERS_PER_SEARCH),
+    }
+
+
+def number_of_results(body: object) -> int:
+    """Return a search answer's ``numberOfResults`` (0 when absent)."""
+    value = as_object(body, what="searchListingsItems answer").get("numberOfResults", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise DataError(f"searchListingsItems answer: numberOfResults {value!r} is not a count")
+    return value
 
 
 def parse_search_page(body: object, channel: str, marketplace_id: str) -> Page[Listing, str]:

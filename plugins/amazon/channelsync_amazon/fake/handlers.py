@@ -84,6 +84,27 @@ def _render(fake: FakeSellingPartner, sku_id: str, included: frozenset[str]) -> 
     )
 
 
+#: The most items ``searchListingsItems`` pages through for one search.
+SEARCH_LIMIT = 1000
+
+
+def _identifiers(params: Mapping[str, str]) -> frozenset[str] | None:
+    """Return the SKUs an ``identifiers`` search names (the fake serves type SKU only)."""
+    given, kind = params.get("identifiers"), params.get("identifiersType")
+    if given is None and kind is None:
+        return None
+    if not given or not kind:
+        raise FakeRequestError(
+            400, "InvalidInput", "identifiers and identifiersType must be given together"
+        )
+    if kind != "SKU":
+        raise FakeRequestError(400, "InvalidInput", "the fake searches by identifiersType SKU only")
+    values = [v for v in given.split(",") if v]
+    if len(values) > 20:
+        raise FakeRequestError(400, "InvalidInput", "identifiers takes at most 20 values")
+    return frozenset(values)
+
+
 def searchListingsItems(
     fake: FakeSellingPartner, request: httpx.Request, seller_id: str, *, partial_failure: bool
 ) -> Answer:
@@ -109,6 +130,9 @@ def searchListingsItems(
         sort_by = params.get("sortBy", "lastUpdatedDate")
         descending = params.get("sortOrder", "DESC") == "DESC"
         pairs = list(fake.store.iter_skus())
+        wanted = _identifiers(params)
+        if wanted is not None:
+            pairs = [p for p in pairs if p[1].sku_id in wanted]
         if sort_by == "sku":
             pairs.sort(key=lambda p: p[1].sku_id, reverse=descending)
         elif sort_by in ("createdDate", "lastUpdatedDate"):
@@ -126,7 +150,8 @@ def searchListingsItems(
         "numberOfResults": len(skus),
         "items": [_render(fake, s, included) for s in page if fake.store.find_sku(s)],
     }
-    if offset + size < len(skus):
+    # The model: at most 1,000 items can be returned and paged through, whatever was found.
+    if offset + size < min(len(skus), SEARCH_LIMIT):
         next_token = fake.token("listings")
         fake.listing_tokens[next_token] = (skus, offset + size, size)
         body["pagination"] = {"nextToken": next_token}
