@@ -147,7 +147,11 @@ def _settle_down(run: _Run, clock: FakeClock, max_cycles: int) -> None:
             # an injected refusal is not the marketplace's last word.
             retried = session.requeue_parked(clock.now())
         run.result.parked_retried += retried
-        if not retried and _converged(run.store, run.shops, run.shipped):
+        with run.store.transaction() as session:
+            # Units held back for their pace are planned again as the pace decays: a
+            # SKU still marked changed is not settled, whatever the outbox says.
+            replanning = bool(session.changed_skus())
+        if not retried and not replanning and _converged(run.store, run.shops, run.shipped):
             return
         # Failed sends back off (30 s doubling): let simulated time pass for them.
         clock.advance(300)
