@@ -19,9 +19,13 @@ from channelsync.demo.marketplaces import DemoMarketplace
 __all__ = ["OrderStream", "backdate", "buy"]
 
 
+#: How far past the marketplace's order lag :func:`backdate` moves new orders.
+BACKDATE_MARGIN = timedelta(seconds=30)
+
+
 def backdate(market: DemoMarketplace, orders: Iterable[Any]) -> None:
     """Move new orders' times back past the marketplace's order lag (plus a margin)."""
-    shift = market.order_lag + timedelta(seconds=30)
+    shift = market.order_lag + BACKDATE_MARGIN
     with market.fake.store.lock:
         for order in orders:
             order.created -= shift

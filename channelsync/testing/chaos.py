@@ -259,11 +259,14 @@ def run_chaos(
     the restarts between the first and the last from a spawner process (see the
     module's documentation); the first and last starts are always the real command.
     The daemon's log is ``daemon.log`` in ``directory`` (a new temporary one by default).
-    At most ``max_held`` raises (default: one per channel) may be held by the
-    re-inflation guard at the end, and each must be released once the marketplaces'
-    lag has passed (see :func:`_release_held`). With ``events`` every fake that pushes
-    serves its push service and the daemon listens to it beside polling, so the kills
-    also land between an event's commit to the inbox, its acknowledgement and its read.
+    A raise the re-inflation guard holds at the end must be explained by a buyer's
+    order placed after the listing's last send (the run dates orders back past the
+    lag, so the guard rightly holds such raises until it has passed); at most
+    ``max_held`` (default: one per channel) may lack that explanation, and each hold
+    must be released once the marketplaces' lag has passed (see :func:`_take_over`).
+    With ``events`` every fake that pushes serves its push service and the daemon
+    listens to it beside polling, so the kills also land between an event's commit to
+    the inbox, its acknowledgement and its read.
     """
     started = time.monotonic()
     result = ChaosResult(suite="chaos", seed=seed)

@@ -19,6 +19,7 @@ from channelsync.clock import Clock, SystemClock
 from channelsync.config import ChannelSyncSettings, EngineConfig
 from channelsync.credentials import CredentialStore
 from channelsync.credentials.memory import MemorySecretBackend
+from channelsync.demo.stream import BACKDATE_MARGIN
 from channelsync.engine.inbox import process_leftovers
 from channelsync.engine.planner import plan_changes
 from channelsync.engine.reconcile import reconcile_channel
@@ -119,9 +120,11 @@ def _take_over(run: _Run, clock: _Advancing, *, max_held: int) -> None:
     result = run.result
     asyncio.run(_answer_leftovers(run.engine))
     result.held = [entry.split(" (", 1)[0] for entry in _holding(run)]
-    if len(result.held) > max_held:
+    unexplained = _unexplained_holds(run)
+    if len(unexplained) > max_held:
         result.problems.append(
-            f"{len(result.held)} raises held by the re-inflation guard at the end, "
+            f"{len(unexplained)} raises held by the re-inflation guard at the end that no "
+            f"buyer's order placed after the last send explains ({', '.join(unexplained)}), "
             f"at most {max_held} expected"
         )
     step = max(shop.lag for shop in run.shops).total_seconds() + 60
@@ -141,6 +144,39 @@ def _take_over(run: _Run, clock: _Advancing, *, max_held: int) -> None:
         f"the work the daemon left was not settled {waited:.0f}s (simulated) after the end: "
         f"{', '.join(_holding(run)) or 'nothing held, but not converged'}"
     )
+
+
+def _unexplained_holds(run: _Run) -> list[str]:
+    """Return the held raises no buyer's order placed after the listing's last send explains.
+
+    The run dates every order back past the marketplace's lag, so no imported order
+    "since the send" can explain a drop it caused: the guard holds such a raise until
+    the lag has passed, rightly. Each order's real placing time is its creation time
+    plus that shift; a hold with such an order on its channel and SKU placed after the
+    send is explained, whatever their number at the end.
+    """
+    by_channel = {shop.channel: shop for shop in run.shops}
+    holding = {entry.split(" (", 1)[0] for entry in _holding(run)}
+    with run.store.transaction() as session:
+        held = [b for b in session.bindings() if f"{b.channel} {b.merchant_code}" in holding]
+    unexplained = []
+    for binding in held:
+        shop = by_channel.get(binding.channel)
+        if shop is None or binding.sent_at is None:
+            continue
+        shift = shop.lag + BACKDATE_MARGIN
+        # Marketplaces stamp whole seconds: an order in the second of the send may be later.
+        since = binding.sent_at - timedelta(seconds=1)
+        fake: Any = shop.fake
+        with fake.store.lock:
+            explained = any(
+                order.created + shift >= since
+                and any(line.merchant_code == binding.merchant_code for line in order.lines)
+                for order in fake.store.orders.values()
+            )
+        if not explained:
+            unexplained.append(f"{binding.channel} {binding.merchant_code}")
+    return unexplained
 
 
 async def _answer_leftovers(engine: SyncEngine) -> None:

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,3 +140,31 @@ def test_taking_over_after_the_stop_finishes_queued_work_and_releases_holds(
     with store.transaction() as session:
         assert all(b.held_since is None for b in session.bindings())
         assert [i for i in session.outbox() if i.state.value == "pending"] == []
+
+
+def test_a_hold_a_buyers_order_after_the_send_explains_is_not_counted_against_the_bound(
+    store: Store,
+) -> None:
+    clock = FakeClock(START)
+    run = _held_run(store, clock)
+    run.result.held.clear()
+
+    chaos_checks._take_over(run, clock, max_held=0)
+
+    assert run.result.problems == []
+    assert len(run.result.held) == 1  # held at the end, and explained by the buyer's order
+
+
+def test_a_hold_no_order_explains_is_counted_against_the_bound(store: Store) -> None:
+    clock = FakeClock(START)
+    run = _held_run(store, clock)
+    run.result.held.clear()
+    (shop,) = run.shops
+    fake: Any = shop.fake
+    # The buyer's order never happened: the drop it made stays unexplained.
+    with fake.store.lock:
+        fake.store.orders.clear()
+
+    chaos_checks._take_over(run, clock, max_held=0)
+
+    assert any("no buyer's order" in problem for problem in run.result.problems)
