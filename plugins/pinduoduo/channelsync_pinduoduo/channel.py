@@ -13,6 +13,7 @@ from channelsync.channels import (
     Channel,
     ChannelSettings,
     InventoryCapability,
+    ListingLookupCapability,
     ListingsCapability,
     Operation,
     OrdersCapability,
@@ -89,6 +90,7 @@ UpdateT = TypeVar("UpdateT", StockUpdate, PriceChange, ListingStatusChange)
 class PinduoduoChannel(
     Channel[PinduoduoSettings],
     ListingsCapability,
+    ListingLookupCapability,
     InventoryCapability,
     PricingCapability,
     OrdersCapability,
@@ -223,6 +225,26 @@ class PinduoduoChannel(
 
         async for listing in paginate(fetch, 1, what=method):
             yield listing
+
+    async def find_listings(self, merchant_codes: Sequence[str]) -> list[Listing]:
+        """Read the SKUs with these merchant codes: the goods list filtered by ``outer_id``.
+
+        One call per code (PDD filters by one SKU code at a time), skipped for a code a
+        goods read earlier already carried; each SKU's price as in a scan.
+        """
+        method = "pdd.goods.list.get"
+        wanted = set(merchant_codes)
+        found: dict[tuple[str, str | None], Listing] = {}
+        for code in dict.fromkeys(merchant_codes):
+            if any(listing.merchant_code == code for listing in found.values()):
+                continue
+            root = await self.call(method, {"outer_id": code, "page": 1, "page_size": 100})
+            for entry in list_of(root, "goods_list", method):
+                for listing in listings_from_goods(entry, self.name):
+                    key = (listing.item_id, listing.sku_id)
+                    if listing.merchant_code in wanted and key not in found:
+                        found[key] = await self._with_price(listing)
+        return list(found.values())
 
     async def _with_price(self, listing: Listing) -> Listing:
         # The goods list has no prices: each SKU's group price is read on its own.

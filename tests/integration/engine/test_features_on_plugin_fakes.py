@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -187,3 +189,27 @@ async def test_a_sold_out_sku_never_delists_a_sibling_that_still_has_stock(
     await sync.run_cycle()
     assert shop.stock()[first] == 1
     assert on_sale(shop, first)
+
+
+async def test_pinduoduo_raises_are_checked_by_reading_only_the_raised_skus(
+    state: Store, fake_clock: FakeClock
+) -> None:
+    import_demo_catalogue(state, fake_clock, 4)
+    shop = open_shop("pinduoduo", fake_clock)
+    sync = SyncEngine(state, [shop.channel], clock=fake_clock)
+    await sync.run_cycle()
+    fake_clock.advance(3600)
+    await sync.run_cycle()
+    raised = ("CS-0001-1", "CS-0001-2")  # two SKUs of one goods
+    for code in raised:
+        adjust_stock(state, code, 3, key=f"delivery-{code}", now=fake_clock.now())
+    fake_clock.advance(60)
+    fake: Any = shop.fake
+    before = Counter(fake.calls)
+    await sync.run_cycle()
+    calls = Counter(fake.calls) - before
+    assert all(shop.stock()[code] == 7 for code in raised)
+    # One goods read by code (it carries both SKUs) and their two prices: not the
+    # whole shop's goods list and a price read for each of its SKUs.
+    assert calls["pdd.goods.list.get"] == 1
+    assert calls["pdd.goods.skus.get"] == 2
