@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -172,12 +172,12 @@ class SyncEngine:
             await self._bind_new(summary)
             # Channels are worked side by side, as the daemon works them: a cycle costs
             # the slowest channel's calls, not the sum of every channel's.
-            await asyncio.gather(*(self._pull(name, summary, plan) for name in self.channels))
+            await _side_by_side(self._pull(name, summary, plan) for name in self.channels)
             with self.store.transaction() as session:
                 self._note_settings(session)
                 plan.add(plan_changes(session, self.context))
             self._alerts(plan, summary)
-            await asyncio.gather(*(self._send(name, summary) for name in self.channels))
+            await _side_by_side(self._send(name, summary) for name in self.channels)
         summary.oversold = plan.oversold
         summary.overcommitted = sorted(set(plan.overcommitted))
         for code, units in sorted(plan.oversold.items()):
@@ -217,7 +217,7 @@ class SyncEngine:
     async def _bind_new(self, summary: CycleSummary) -> None:
         with self.store.transaction() as session:
             unbound = [n for n in self.channels if not session.has_bindings(n)]
-        await asyncio.gather(*(self._bind(name, summary) for name in unbound))
+        await _side_by_side(self._bind(name, summary) for name in unbound)
 
     async def _bind(self, name: str, summary: CycleSummary) -> None:
         channel = self.channels[name]
@@ -368,3 +368,18 @@ class SyncEngine:
                     {"kind": item.kind, "key": item.key, **dict(item.payload)}
                 )
         return preview
+
+
+async def _side_by_side(steps: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run one step per channel concurrently; a failure cancels the others and is raised.
+
+    A marketplace's failure is handled inside each step; what escapes is a crash (a
+    bug, a stop), raised as itself rather than wrapped in an exception group, after
+    the other channels' steps were cancelled, not left running past their close.
+    """
+    try:
+        async with asyncio.TaskGroup() as group:
+            for step in steps:
+                group.create_task(step)
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0]  # noqa: B904 - the step's own error, with its traceback
