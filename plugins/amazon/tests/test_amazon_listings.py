@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from channelsync_amazon import AmazonChannel
 from channelsync_amazon.fake import FakeSellingPartner
 from channelsync_amazon.listings import items_path
 
+from channelsync.clock import FakeClock
 from channelsync.engine.binding import bind_channel
 from channelsync.engine.catalogue import import_catalogue, parse_catalogue
 from channelsync.engine.ledger import adjust_stock
@@ -284,10 +288,20 @@ async def test_fake_refuses_setting_merchant_quantity_on_an_fba_sku(
     assert results[0].error.code == "8541"
 
 
-def _catalogue_csv(codes: list[str]) -> str:
+@contextlib.contextmanager
+def _engine(
+    channel: AmazonChannel, codes: list[str], clock: FakeClock, where: Path
+) -> Iterator[SyncEngine]:
+    """An engine on a store whose catalogue holds ``codes``, for ``channel`` alone."""
     rows = ["sku,title,price,currency,quantity"]
     rows += [f"{code},Lamp {code},9.90,USD,5" for code in codes]
-    return "\n".join(rows) + "\n"
+    store = open_store(f"sqlite:///{where / 'state.db'}")
+    try:
+        catalogue = parse_catalogue("\n".join(rows) + "\n", "csv")
+        import_catalogue(store, catalogue, now=clock.now())
+        yield SyncEngine(store, [channel], clock=clock)
+    finally:
+        store.close()
 
 
 async def test_a_shop_past_amazons_thousand_item_search_limit_is_bound_whole(
@@ -302,17 +316,12 @@ async def test_a_shop_past_amazons_thousand_item_search_limit_is_bound_whole(
     assert len(scanned) == 1000
     assert wire.checked["searchListingsItems"] == 50
 
-    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    try:
-        import_catalogue(store, parse_catalogue(_catalogue_csv(codes), "csv"), now=clock.now())
-        engine = SyncEngine(store, [channel], clock=clock)
+    with _engine(channel, codes, clock, tmp_path) as engine:
         report = await bind_channel(engine.context, channel)
         # The rest found by SKU, 20 identifiers a search: 50 scan pages + 53 searches.
         assert wire.checked["searchListingsItems"] == 50 + 50 + 53
         # Reconciling compares every bound listing too, not only the first 1,000.
         checked = await reconcile_channel(engine.context, channel)
-    finally:
-        store.close()
     assert report.bound == 2050
     assert report.unlisted == []
     assert checked.compared == 2050
@@ -322,15 +331,9 @@ async def test_a_shop_past_amazons_thousand_item_search_limit_is_bound_whole(
 async def test_a_complete_scan_asks_nothing_more_for_skus_the_shop_does_not_list(
     channel: AmazonChannel, fake: FakeSellingPartner, wire, clock, tmp_path
 ) -> None:
-    listed = sorted(fake.store.stock_by_merchant_code())
-    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    try:
-        codes = [*listed, "NOT-ON-AMAZON-1", "NOT-ON-AMAZON-2"]
-        import_catalogue(store, parse_catalogue(_catalogue_csv(codes), "csv"), now=clock.now())
-        engine = SyncEngine(store, [channel], clock=clock)
+    codes = [*sorted(fake.store.stock_by_merchant_code()), "NOT-ON-AMAZON-1", "NOT-ON-AMAZON-2"]
+    with _engine(channel, codes, clock, tmp_path) as engine:
         report = await bind_channel(engine.context, channel)
-    finally:
-        store.close()
     assert report.unlisted == ["NOT-ON-AMAZON-1", "NOT-ON-AMAZON-2"]
     assert wire.checked["searchListingsItems"] == 1  # the one scan page; no lookup
 
@@ -342,10 +345,8 @@ async def test_the_guard_reads_only_the_listings_with_a_raise_queued(
     codes = [f"SKU-{index:04d}" for index in range(100)]
     for code in codes:
         fake.add_listing(code, f"Lamp {code}", Decimal("9.90"), 5)
-    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    try:
-        import_catalogue(store, parse_catalogue(_catalogue_csv(codes), "csv"), now=clock.now())
-        engine = SyncEngine(store, [channel], clock=clock)
+    with _engine(channel, codes, clock, tmp_path) as engine:
+        store = engine.store
         await engine.run_cycle()
         clock.advance(3600)
         await engine.run_cycle()  # whatever the first cycle left in flight
@@ -354,8 +355,6 @@ async def test_the_guard_reads_only_the_listings_with_a_raise_queued(
         clock.advance(60)
         before = wire.checked["searchListingsItems"]
         summary = await engine.run_cycle()
-    finally:
-        store.close()
     assert summary.channels[channel.name].errors == []
     # One search by the three SKUs, not the five pages of a scan of the shop.
     assert wire.checked["searchListingsItems"] - before == 1
