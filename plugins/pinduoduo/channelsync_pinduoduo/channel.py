@@ -52,7 +52,6 @@ from channelsync.models import (
 )
 from channelsync_pinduoduo._calls import (
     Refused,
-    covers,
     is_item_error,
     json_id,
     list_of,
@@ -78,6 +77,7 @@ from channelsync_pinduoduo.mapping import (
 )
 from channelsync_pinduoduo.pmc import PmcEvents
 from channelsync_pinduoduo.settings import PinduoduoSettings
+from channelsync_pinduoduo.shipping import SHIP_METHOD, already_shipped, check_shippable
 from channelsync_pinduoduo.signing import PddSigner, encode_params
 
 __all__ = ["REFUND_QUERY_STATUSES", "PinduoduoChannel", "PinduoduoSettings"]
@@ -446,27 +446,13 @@ class PinduoduoChannel(
 
     async def push_shipment(self, shipment: Shipment) -> ShipmentResult:
         """Ship a whole order online; an order already shipped with this number is a success."""
-        operation = "pdd.logistics.online.send"
+        operation = SHIP_METHOD
         record = await self._order_record(shipment.order_id)
         order = order_from_record(record, self.name)
-        done = self._already_shipped(record, shipment)
+        done = already_shipped(record, shipment)
         if done is not None:
             return done
-        if order.on_hold:
-            raise ConflictError(
-                f"order {order.order_id!r} is held: {order.hold_reason}", operation=operation
-            )
-        if not order.status.awaits_shipment:
-            raise ConflictError(
-                f"order {order.order_id!r} cannot ship in status {order.status.value} "
-                f"({order.raw_status}; {order.raw_refund_status})",
-                operation=operation,
-            )
-        if shipment.partial and not covers(order, shipment):
-            raise InvalidRequestError(
-                "PDD ships whole orders only; a split shipment cannot be sent",
-                operation=operation,
-            )
+        check_shippable(order, shipment)
         company = find_carrier(
             await self.carriers(),
             shipment.carrier,
@@ -488,27 +474,13 @@ class PinduoduoChannel(
             require_success(await self.call(operation, params), operation)
         except Refused:
             # Refused first shipments are what PDD answers for an order shipped meanwhile.
-            again = self._already_shipped(await self._order_record(shipment.order_id), shipment)
+            again = already_shipped(await self._order_record(shipment.order_id), shipment)
             if again is not None:
                 return again
             raise ConflictError(
                 f"PDD refused to ship order {shipment.order_id!r}", operation=operation
             ) from None
         return ShipmentResult(order_id=shipment.order_id, marketplace_ref=str(company.logistics_id))
-
-    def _already_shipped(
-        self, record: Mapping[str, Any], shipment: Shipment
-    ) -> ShipmentResult | None:
-        if str(record.get("order_status")) not in ("2", "3"):
-            return None
-        tracking = optional_text(record.get("tracking_number"))
-        if tracking != shipment.tracking_number:
-            raise ConflictError(
-                f"order {shipment.order_id!r} is already shipped with another tracking number",
-                operation="pdd.logistics.online.send",
-            )
-        ref = optional_text(record.get("logistics_id"))
-        return ShipmentResult(order_id=shipment.order_id, already_shipped=True, marketplace_ref=ref)
 
     # -- refunds --------------------------------------------------------------------
 
