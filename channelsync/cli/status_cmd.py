@@ -18,6 +18,7 @@ from channelsync.cli.engine_cmd import open_engine
 from channelsync.engine.completeness import AUDIT_KIND as COMPLETENESS_AUDIT
 from channelsync.engine.completeness import CURSOR_KIND as COMPLETENESS_CURSOR
 from channelsync.engine.outbox import WAITING_FOR_CREDENTIALS
+from channelsync.engine.pausing import Pause, paused_channels
 from channelsync.engine.reconcile import RECONCILE_CURSOR, correction_outcome
 from channelsync.engine.sync import SyncEngine
 from channelsync.store import LockHolder, OutboxState, SqlStore, StoreSession, lock_holder
@@ -33,7 +34,10 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
     Safe while the daemon runs: it only reads, and needs no channel's secret.
     """
     with open_engine(config_path, read_only=True) as engine, engine.store.transaction() as session:
-        channels = {name: _channel(session, engine, name) for name in engine.channels}
+        pauses = paused_channels(session)
+        channels = {
+            name: _channel(session, engine, name, pauses.get(name)) for name in engine.channels
+        }
         holder = lock_holder(engine.store.engine) if isinstance(engine.store, SqlStore) else None
         data: dict[str, Any] = {
             "daemon": None if holder is None else _daemon(holder),
@@ -76,7 +80,9 @@ def _daemon(holder: LockHolder) -> dict[str, Any]:
     }
 
 
-def _channel(session: StoreSession, engine: SyncEngine, name: str) -> dict[str, Any]:
+def _channel(
+    session: StoreSession, engine: SyncEngine, name: str, pause: Pause | None
+) -> dict[str, Any]:
     """Gather one channel's state from the store."""
     cursor = session.cursor(name, "orders")
     counted = session.cursor(name, COMPLETENESS_CURSOR)
@@ -89,6 +95,7 @@ def _channel(session: StoreSession, engine: SyncEngine, name: str) -> dict[str, 
     )
     parked_items = session.outbox(channel=name, state=OutboxState.PARKED)
     return {
+        "paused": None if pause is None else pause.to_json(),
         "events": _events(session, engine, name),
         "last_pull": cursor[0].isoformat() if cursor else None,
         "cursor": cursor[1] if cursor else None,
@@ -116,6 +123,9 @@ def _echo_channel(name: str, info: dict[str, Any]) -> None:
         f"{name}: orders pulled up to {pulled}, {info['pending']} pending, "
         f"{info['parked']} parked" + (f" ({waiting} waiting for credentials)" if waiting else "")
     )
+    if info["paused"] is not None:
+        paused = info["paused"]
+        click.echo(f"  PAUSED since {paused['since']} by {paused['by']}: {paused['reason']}")
     if info["events"] is not None:
         events = info["events"]
         click.echo(

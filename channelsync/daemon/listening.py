@@ -6,7 +6,8 @@ written to the inbox first; only after that commit is it acknowledged to the
 marketplace (a crash in between costs a redelivery, recognised by its message id).
 A new event is then answered with a targeted read through the same ingest path as
 polling, and if it changed anything every channel's flush wakes at once. Events left
-unanswered by an earlier process are answered when the pump starts.
+unanswered by an earlier process are answered when the pump starts. While the
+channel is paused, events are still received and acknowledged; their reads wait.
 
 A listener that disconnects or falls behind is visible in ``status`` and the metrics,
 and the channel's visibility falls back to polling, which never stops. A failure here
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channelsync.channels import Channel, EventsCapability, ListenerState
@@ -55,6 +56,7 @@ class EventPump:
         metrics: DaemonMetrics,
         wake_all: Callable[[], None],
         stopping: asyncio.Event,
+        until_resumed: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.engine = engine
         self.name = name
@@ -63,6 +65,8 @@ class EventPump:
         self.metrics = metrics
         self.wake_all = wake_all
         self.stopping = stopping
+        #: Waits while an operator has the channel paused (its reads wait, not its inbox).
+        self.until_resumed = until_resumed
         self.status.events = ListenerState.CONNECTING.value
         #: Events committed and acknowledged, waiting for their read.
         self._queue: asyncio.Queue[InboxEvent] = asyncio.Queue()
@@ -159,6 +163,10 @@ class EventPump:
     async def _answer_all(self) -> None:
         while True:
             event = await self._queue.get()
+            if self.until_resumed is not None:
+                await self.until_resumed()
+                if self.stopping.is_set():
+                    return  # left unanswered in the inbox: the next start answers it
             try:
                 await self._answer(event)
             except Exception:

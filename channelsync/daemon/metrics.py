@@ -7,7 +7,8 @@ retries, throttles, latency) live in the channel's :class:`~channelsync.http.Tra
 registry and are merged into the same exposition, one family per metric name.
 
 ``GET /metrics`` serves the exposition; ``GET /healthz`` answers 200 while every
-channel has synced within ``stale_after`` seconds and 503 naming the stale ones.
+channel has synced within ``stale_after`` seconds (or is paused) and 503 naming the
+stale ones.
 """
 
 from __future__ import annotations
@@ -18,15 +19,17 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from channelsync.channels import Channel
 from channelsync.daemon.status import ChannelStatus
 from channelsync.errors import ConfigurationError
 
-__all__ = ["DaemonMetrics", "HealthReport", "MetricsServer", "health"]
+__all__ = ["DaemonMetrics", "HealthReport", "MetricsServer", "health", "transport_totals"]
 
 
 class _MergedRegistries(Collector):
@@ -109,7 +112,13 @@ class DaemonMetrics:
         )
         self.healthy = Gauge(
             "channelsync_channel_healthy",
-            "1 while the channel has synced recently enough, else 0.",
+            "1 while the channel has synced recently enough (or is paused), else 0.",
+            labels,
+            registry=self.registry,
+        )
+        self.paused = Gauge(
+            "channelsync_channel_paused",
+            "1 while an operator has the channel paused (no marketplace call), else 0.",
             labels,
             registry=self.registry,
         )
@@ -155,6 +164,7 @@ class DaemonMetrics:
         if status.order_lag is not None:
             self.order_lag.labels(name).set(status.order_lag)
         self.healthy.labels(name).set(1 if healthy else 0)
+        self.paused.labels(name).set(1 if status.paused else 0)
         if status.events is not None:
             self.events_connected.labels(name).set(1 if status.events == "connected" else 0)
         if status.last_event_at is not None:
@@ -174,7 +184,10 @@ class HealthReport:
 
 
 def health(statuses: Iterable[ChannelStatus], now: datetime, stale_after: float) -> HealthReport:
-    """Judge every channel: stale when it has not synced for ``stale_after`` seconds."""
+    """Judge every channel: stale when it has not synced for ``stale_after`` seconds.
+
+    A paused channel is healthy (it is idle on purpose) and shows its pause.
+    """
     channels: dict[str, dict[str, object]] = {}
     ok = True
     for status in statuses:
@@ -185,6 +198,7 @@ def health(statuses: Iterable[ChannelStatus], now: datetime, stale_after: float)
             "last_sync": status.last_sync.isoformat() if status.last_sync else None,
             "last_pull": status.last_pull.isoformat() if status.last_pull else None,
             "last_error": status.last_error,
+            "paused": _pause(status),
         }
         if status.events is not None:
             # A listener down is not unhealthy (polling covers it), but it is shown.
@@ -196,6 +210,32 @@ def health(statuses: Iterable[ChannelStatus], now: datetime, stale_after: float)
                 "error": status.events_error,
             }
     return HealthReport(ok, channels)
+
+
+def _pause(status: ChannelStatus) -> dict[str, object] | None:
+    if not status.paused:
+        return None
+    return {
+        "since": status.paused_since.isoformat() if status.paused_since else None,
+        "by": status.paused_by,
+        "reason": status.paused_reason,
+    }
+
+
+def transport_totals(channel: Channel[Any]) -> tuple[int, int, int]:
+    """Return a channel's transport totals so far: requests, throttles, retries."""
+    requests = throttles = retries = 0.0
+    for family in channel.metrics.registry.collect():
+        for sample in family.samples:
+            if sample.labels.get("channel") != channel.name:
+                continue
+            if sample.name == "channelsync_http_requests_total":
+                requests += sample.value
+            elif sample.name == "channelsync_http_throttles_total":
+                throttles += sample.value
+            elif sample.name == "channelsync_http_retries_total":
+                retries += sample.value
+    return int(requests), int(throttles), int(retries)
 
 
 class MetricsServer:

@@ -13,6 +13,11 @@ Per channel, independent tasks run:
   event to the inbox, acknowledges it and answers it with a targeted read
   (:mod:`channelsync.daemon.listening`); polling goes on beside it.
 
+A paused channel (:mod:`channelsync.engine.pausing`) makes no marketplace call: its
+loops finish the step in flight and wait for the resume, read from the store every
+``observe_interval`` seconds (or at once by :meth:`Daemon.refresh_paused`). Its
+listener keeps writing events to the inbox; their reads wait for the resume.
+
 A failing step is logged (naming the channel), counted by error class and retried
 after a growing backoff; it never touches another channel's tasks. A lease in the
 store (:class:`~channelsync.store.StoreLease`) keeps a second daemon off the same store.
@@ -27,6 +32,7 @@ repeated step harmless, so the next run picks up where this one stopped.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -39,8 +45,10 @@ from channelsync.clock import Clock, SystemClock
 from channelsync.config import DaemonConfig
 from channelsync.daemon.listening import EventPump, listens
 from channelsync.daemon.logs import working_on
-from channelsync.daemon.metrics import DaemonMetrics, HealthReport, health
+from channelsync.daemon.metrics import DaemonMetrics, HealthReport, health, transport_totals
+from channelsync.daemon.pauses import PauseGate
 from channelsync.daemon.status import ChannelStatus
+from channelsync.engine.pausing import Pause
 from channelsync.engine.privacy import erase_personal_data
 from channelsync.engine.sync import SyncEngine
 from channelsync.errors import ChannelError
@@ -111,6 +119,7 @@ class Daemon:
             for name, channel in engine.channels.items()
         }
         self.lost_lock = False
+        self._gate = PauseGate(engine.store, self.status, self.clock)
         self._stopping: asyncio.Event | None = None
         self._wake: dict[str, asyncio.Event] = {}
         self._listeners: list[Callable[[], None]] = []
@@ -136,6 +145,20 @@ class Daemon:
         """Judge every channel's freshness now."""
         return health(self.status.values(), self.clock.now(), self.settings.stale_after)
 
+    @property
+    def paused(self) -> dict[str, Pause]:
+        """The daemon's channels that are paused, as last read from the store."""
+        return dict(self._gate.paused)
+
+    def refresh_paused(self) -> dict[str, Pause]:
+        """Read the pauses from the store and apply them now; return the paused channels.
+
+        For a caller in this process that has just paused or resumed a channel (the
+        daemon reads them every ``observe_interval`` seconds anyway). May be called
+        from another thread: the change is then applied in the daemon's loop.
+        """
+        return self._gate.refresh()
+
     # -- running ----------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -144,8 +167,11 @@ class Daemon:
         Raises :class:`~channelsync.store.StoreLockedError` when another daemon holds
         the store.
         """
+        self._gate.loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         self._wake = {name: asyncio.Event() for name in self.engine.channels}
+        # Read before any channel starts: a paused one must not make a single call.
+        paused = self._gate.read()
         if self.lease is not None:
             self.lease.acquire()
         now = self.clock.now()
@@ -156,6 +182,7 @@ class Daemon:
             len(self.engine.channels),
             ", ".join(self.engine.channels) or "none",
         )
+        self._gate.apply(paused)
         helpers = [
             asyncio.create_task(self._observe_loop(), name="observe"),
             asyncio.create_task(self._privacy_loop(), name="privacy"),
@@ -193,6 +220,8 @@ class Daemon:
         with working_on(name):
             loop = _Loop()
             while not self.stopping:
+                if not await self._resumed(name):
+                    break
                 try:
                     await channel.open()
                     break
@@ -223,6 +252,8 @@ class Daemon:
         interval = self.settings.pull_interval_of(name)
         bound = False
         while not self.stopping:
+            if not await self._resumed(name):
+                break
             try:
                 if not bound:
                     report = await self.engine.bind_new(name)
@@ -261,6 +292,8 @@ class Daemon:
         loop = _Loop()
         wake = self._wake[name]
         while not self.stopping:
+            if not await self._resumed(name):
+                break
             wake.clear()
             try:
                 report = await self.engine.flush(name)
@@ -280,6 +313,7 @@ class Daemon:
                 for failure in report.failures:
                     logger.warning("parked: %s", failure)
                 if report.sent:
+                    status.last_flush = self.clock.now()
                     logger.info("sent %d update(s)", report.sent)
                     self._succeeded(name, "flush")
                 if report.calls and not report.deferred:
@@ -296,7 +330,7 @@ class Daemon:
             await self._pause(
                 loop.pause(self.settings.reconcile_interval, self.settings.max_backoff)
             )
-            if self.stopping:
+            if self.stopping or not await self._resumed(name):
                 return
             try:
                 report = await self.reconcile(self.engine.context, channel)
@@ -325,6 +359,7 @@ class Daemon:
                 metrics=self.metrics,
                 wake_all=self.wake_all,
                 stopping=self._stopping,
+                until_resumed=functools.partial(self._gate.until_resumed, name, self._stopping),
             )
             try:
                 await pump.run()
@@ -413,15 +448,24 @@ class Daemon:
         status.errors += 1
         status.errors_by_class[kind] = status.errors_by_class.get(kind, 0) + 1
         status.last_error = f"{step}: {kind}: {error}"
+        now = self.clock.now()
+        status.recent_errors.append((now, status.last_error))
         if status.failing_since is None:
-            status.failing_since = self.clock.now()
+            status.failing_since = now
         self.metrics.errors.labels(name, step, kind).inc()
         if unexpected:
             logger.error("%s failed unexpectedly", step, exc_info=error)
         else:
             logger.warning("%s failed (%s): %s", step, kind, error)
 
+    async def _resumed(self, name: str) -> bool:
+        """Wait while channel ``name`` is paused; return whether to go on (not stopping)."""
+        assert self._stopping is not None
+        await self._gate.until_resumed(name, self._stopping)
+        return not self._stopping.is_set()
+
     def _refresh(self) -> None:
+        self._gate.refresh()
         now = self.clock.now()
         shown = self._stock_shown()
         with self.engine.store.transaction() as session:
@@ -434,7 +478,7 @@ class Daemon:
             status.stock_shown = shown.get(name, 0)
             cursor = cursors.get(name)
             status.order_lag = (now - cursor[0]).total_seconds() if cursor else None
-            requests, throttles, retries = _transport_totals(self.engine.channels[name])
+            requests, throttles, retries = transport_totals(self.engine.channels[name])
             status.requests, status.throttles, status.retries = requests, throttles, retries
             ok = bool(report.channels.get(name, {}).get("ok", True))
             self.metrics.observe(status, healthy=ok)
@@ -455,18 +499,3 @@ class Daemon:
                     total += value or 0
                 totals[name] = total
         return totals
-
-
-def _transport_totals(channel: Channel[Any]) -> tuple[int, int, int]:
-    requests = throttles = retries = 0.0
-    for family in channel.metrics.registry.collect():
-        for sample in family.samples:
-            if sample.labels.get("channel") != channel.name:
-                continue
-            if sample.name == "channelsync_http_requests_total":
-                requests += sample.value
-            elif sample.name == "channelsync_http_throttles_total":
-                throttles += sample.value
-            elif sample.name == "channelsync_http_retries_total":
-                retries += sample.value
-    return int(requests), int(throttles), int(retries)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["ChannelStatus"]
+__all__ = ["RECENT_ERRORS", "ChannelStatus"]
+
+#: Failed steps a channel's status keeps with their message (the console shows the last hour's).
+RECENT_ERRORS = 50
 
 
 @dataclass
@@ -49,8 +53,27 @@ class ChannelStatus:
     last_event_at: datetime | None = None
     events_error: str | None = None
     """The listener's last connection failure, while it is not connected."""
+    paused: bool = False
+    """Whether an operator paused the channel (it makes no marketplace call meanwhile)."""
+    paused_reason: str | None = None
+    paused_by: str | None = None
+    paused_since: datetime | None = None
+    resumed_at: datetime | None = None
+    """When the daemon saw the channel's last resume."""
+    last_flush: datetime | None = None
+    """When the channel last accepted updates."""
+    recent_errors: deque[tuple[datetime, str]] = field(
+        default_factory=lambda: deque(maxlen=RECENT_ERRORS)
+    )
+    """The latest failed steps, ``(when, "step: class: message")``, oldest first."""
 
     def stale(self, now: datetime, after: float) -> bool:
-        """Whether the channel has gone ``after`` seconds without a successful sync."""
-        since = self.last_sync or self.started
-        return since is not None and (now - since).total_seconds() > after
+        """Whether the channel has gone ``after`` seconds without a successful sync.
+
+        A paused channel is not stale (it does no work on purpose), and a resumed one
+        counts from its resume, not from its last sync before the pause.
+        """
+        if self.paused:
+            return False
+        times = [t for t in (self.last_sync, self.started, self.resumed_at) if t is not None]
+        return bool(times) and (now - max(times)).total_seconds() > after

@@ -36,6 +36,14 @@ class JournalSession(ABC):
         """Store where the next incremental pull starts."""
 
     @abstractmethod
+    def cursors(self, kind: str) -> dict[str, tuple[datetime, str | None]]:
+        """Return every channel's stored ``(since, token)`` of one kind, keyed by channel."""
+
+    @abstractmethod
+    def delete_cursor(self, channel: str, kind: str) -> bool:
+        """Remove a stored cursor; return whether there was one."""
+
+    @abstractmethod
     def audit(
         self,
         *,

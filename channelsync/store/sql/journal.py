@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    delete,
     insert,
     select,
     update,
@@ -46,6 +47,18 @@ class SqlJournal(SqlPart, StoreSession):
             )
         else:
             self._c.execute(update(t.cursors).where(where).values(since=since, token=token))
+
+    @override
+    def cursors(self, kind: str) -> dict[str, tuple[datetime, str | None]]:
+        c = t.cursors.c
+        rows = self._c.execute(select(c.channel, c.since, c.token).where(c.kind == kind))
+        return {row.channel: (row.since, row.token) for row in rows}
+
+    @override
+    def delete_cursor(self, channel: str, kind: str) -> bool:
+        c = t.cursors.c
+        result = self._c.execute(delete(t.cursors).where(c.channel == channel, c.kind == kind))
+        return result.rowcount > 0
 
     @override
     def audit(

@@ -3,18 +3,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from channelsync.clock import FakeClock
 from channelsync.config import DaemonConfig
-from channelsync.daemon import Daemon
+from channelsync.daemon import ChannelStatus, Daemon, DaemonMetrics, health
+from channelsync.daemon.listening import EventPump
+from channelsync.daemon.logs import ChannelFilter
 from channelsync.engine.catalogue import import_catalogue, parse_catalogue
+from channelsync.engine.pausing import pause_channel, resume_channel
 from channelsync.engine.sync import SyncEngine
 from channelsync.errors import TransientError
 from channelsync.models import Listing
-from channelsync.store import SqlStore, StoreLease, StoreLockedError, open_store
+from channelsync.store import InboxEvent, SqlStore, StoreLease, StoreLockedError, open_store
 from channelsync.testing import MemoryChannel
 from channelsync.testing.memory_channel import TimeWindow
 
@@ -187,3 +191,138 @@ async def test_the_daemon_logs_readable_summaries_not_python_reprs(
     messages = [r.getMessage() for r in caplog.records]
     assert any("bound listings by merchant code: 2 listings read, 2 bound" in m for m in messages)
     assert not [m for m in messages if "Report(" in m]
+
+
+def _set_paused(store: SqlStore, name: str, clock: FakeClock, *, paused: bool) -> None:
+    """Pause or resume ``name`` as another process (the CLI) would: in the store only."""
+    with store.transaction() as session:
+        if paused:
+            assert pause_channel(session, name, by="ops", reason="stocktake", now=clock.now())
+        else:
+            assert resume_channel(session, name, by="ops", now=clock.now())
+
+
+async def cycles(channel: MemoryChannel, clock: FakeClock, count: int = 3) -> None:
+    """Let ``count`` pulls of a working channel happen (each new minute is read)."""
+    for _ in range(count):
+        made = len(channel.calls)
+        clock.advance(60)
+        await eventually(lambda made=made: len(channel.calls) > made)
+
+
+async def test_a_paused_channel_makes_no_call_until_resumed_by_another_process(
+    store: SqlStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    tmall, jd = shop(MemoryChannel, "tmall", clock), shop(MemoryChannel, "jd", clock)
+    paused_at = clock.now()
+    _set_paused(store, "jd", clock, paused=True)
+    daemon = Daemon(
+        SyncEngine(store, [tmall, jd], clock=clock), FAST, clock=clock, observe_interval=0.05
+    )
+    caplog.handler.addFilter(ChannelFilter())  # names the channel, as the daemon's logs do
+    with caplog.at_level(logging.INFO, logger="channelsync.daemon"):
+        running = asyncio.create_task(daemon.run())
+        await eventually(lambda: tmall.listing("MUG").quantity == 10)
+        await cycles(tmall, clock)
+
+        assert jd.calls == []
+        assert not jd.is_open  # not even opened (no sign-in) while paused
+        assert jd.listing("MUG").quantity == 0
+        assert set(daemon.paused) == {"jd"}
+        status = daemon.status["jd"]
+        assert (status.paused, status.paused_by, status.paused_reason) == (True, "ops", "stocktake")
+        assert status.paused_since == paused_at
+        # Idle on purpose is not stale: healthy, and shown as paused.
+        later = clock.now() + timedelta(seconds=FAST.stale_after + 1)
+        report = health([status], later, FAST.stale_after)
+        assert report.ok
+        assert report.channels["jd"]["paused"] == {
+            "since": paused_at.isoformat(),
+            "by": "ops",
+            "reason": "stocktake",
+        }
+        assert daemon.health().channels["tmall"]["paused"] is None
+        assert daemon.metrics.paused.labels("jd")._value.get() == 1
+
+        _set_paused(store, "jd", clock, paused=False)  # the observe loop reads it
+        await eventually(lambda: jd.listing("MUG").quantity == 10)
+        daemon.stop()
+        await asyncio.wait_for(running, timeout=3)
+
+    assert daemon.paused == {}
+    assert not daemon.status["jd"].paused
+    assert daemon.status["jd"].paused_reason is None
+    assert daemon.metrics.paused.labels("jd")._value.get() == 0
+    logged = [(r.getMessage(), getattr(r, "channel", None)) for r in caplog.records]
+    assert [entry for entry in logged if entry[0].startswith(("paused by", "resumed"))] == [
+        ("paused by ops: stocktake", "jd"),
+        ("resumed", "jd"),
+    ]
+
+
+async def test_pausing_a_running_channel_stops_its_calls_and_resume_catches_up(
+    store: SqlStore, clock: FakeClock
+) -> None:
+    tmall, jd = shop(MemoryChannel, "tmall", clock), shop(MemoryChannel, "jd", clock)
+    # A long observe interval: only refresh_paused applies the changes here.
+    daemon = Daemon(
+        SyncEngine(store, [tmall, jd], clock=clock), FAST, clock=clock, observe_interval=60
+    )
+    running = asyncio.create_task(daemon.run())
+    await eventually(lambda: tmall.listing("MUG").quantity == 10 == jd.listing("MUG").quantity)
+
+    _set_paused(store, "tmall", clock, paused=True)
+    assert set(daemon.refresh_paused()) == {"tmall"}
+    assert daemon.status["tmall"].paused
+    # Let the step in flight end, then watch tmall while jd keeps working.
+    await cycles(jd, clock)
+    made = len(tmall.calls)
+    clock.advance(60)
+    tmall.place_order([("MUG", 3)], order_id="T-1")
+    jd.place_order([("CUP", 1)], order_id="J-1")
+    clock.advance(60)  # both orders are older than the end of the next pull window
+    await eventually(lambda: daemon.status["jd"].orders_imported == 1)
+    await cycles(jd, clock)
+    assert len(tmall.calls) == made  # not one call since the step in flight ended
+    assert tmall.listing("CUP").quantity == 5  # jd's sale waits in tmall's outbox
+    assert daemon.engine.backlog("tmall")[0] >= 1
+    assert daemon.status["tmall"].orders_imported == 0
+    assert jd.listing("MUG").quantity == 10  # tmall's order is unseen while it is paused
+
+    _set_paused(store, "tmall", clock, paused=False)
+    assert daemon.refresh_paused() == {}
+    await eventually(lambda: tmall.listing("CUP").quantity == 4 and jd.listing("MUG").quantity == 7)
+    daemon.stop()
+    await asyncio.wait_for(running, timeout=3)
+    assert daemon.status["tmall"].orders_imported == 1
+    assert daemon.status["tmall"].resumed_at is not None
+
+
+async def test_a_paused_channel_keeps_its_events_but_reads_them_after_the_resume(
+    store: SqlStore, clock: FakeClock
+) -> None:
+    engine = SyncEngine(store, [shop(MemoryChannel, "tmall", clock)], clock=clock)
+    resumed, stopping = asyncio.Event(), asyncio.Event()
+    pump = EventPump(
+        engine,
+        "tmall",
+        status=ChannelStatus("tmall"),
+        metrics=DaemonMetrics(),
+        wake_all=lambda: None,
+        stopping=stopping,
+        until_resumed=resumed.wait,
+    )
+    answered: list[str] = []
+
+    async def answer(event: InboxEvent) -> None:
+        answered.append(event.message_id)
+
+    pump._answer = answer  # type: ignore[method-assign]
+    event = InboxEvent("tmall", "m-1", "order", "T-1", "trade", received_at=clock.now())
+    pump._queue.put_nowait(event)
+    answering = asyncio.create_task(pump._answer_all())
+    await asyncio.sleep(0.1)
+    assert answered == []  # held while paused
+    resumed.set()
+    await eventually(lambda: answered == ["m-1"])
+    answering.cancel()
