@@ -68,6 +68,7 @@ from urllib.parse import urlsplit
 import pydantic
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt
 
+from channelsync.console.settings import ConsoleSettings, parse_console
 from channelsync.credentials import env_var_name
 from channelsync.errors import ConfigurationError
 
@@ -102,7 +103,7 @@ DEFAULT_STORE_FILENAME = "channelsync.db"
 CHANNEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 _SQLITE_PREFIX = "sqlite:///"
-_TOP_LEVEL_KEYS = frozenset({"store", "engine", "daemon", "channels"})
+_TOP_LEVEL_KEYS = frozenset({"store", "engine", "daemon", "console", "channels"})
 _STORE_KEYS = frozenset({"url"})
 _RESERVED_CHANNEL_KEYS = ("name", "type", "base_url")
 
@@ -354,6 +355,7 @@ class Config:
     channels: tuple[ChannelConfig, ...] = ()
     engine: EngineConfig = field(default_factory=EngineConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @property
     def channel_names(self) -> list[str]:
@@ -419,7 +421,7 @@ def _parse(data: dict[str, Any], file: Path) -> Config:
     if unknown:
         raise ConfigurationError(
             f"unknown top-level {_plural(unknown, 'entry', 'entries')} "
-            f"{_names(unknown)}; allowed: [store], [engine], [daemon] and [[channels]]",
+            f"{_names(unknown)}; allowed: [store], [engine], [daemon], [console] and [[channels]]",
             path=where,
         )
     store = _parse_store(data.get("store", {}), file)
@@ -446,7 +448,15 @@ def _parse(data: dict[str, Any], file: Path) -> Config:
         seen[channel.name] = index
         channels.append(channel)
     daemon = _parse_daemon(data.get("daemon", {}), where, seen)
-    return Config(path=file, store=store, channels=tuple(channels), engine=engine, daemon=daemon)
+    console = parse_console(data.get("console", {}), where)
+    return Config(
+        path=file,
+        store=store,
+        channels=tuple(channels),
+        engine=engine,
+        daemon=daemon,
+        console=console,
+    )
 
 
 def _parse_daemon(raw: object, where: str, channels: Mapping[str, int]) -> DaemonConfig:

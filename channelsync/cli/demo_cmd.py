@@ -9,6 +9,7 @@ import click
 
 from channelsync.cli._common import reports_errors
 from channelsync.cli.engine_cmd import overrides
+from channelsync.console import parse_address
 
 __all__ = ["demo_command"]
 
@@ -32,9 +33,22 @@ __all__ = ["demo_command"]
 @click.option(
     "--rate", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Orders a second."
 )
+@click.option(
+    "--console",
+    "console_address",
+    metavar="HOST:PORT",
+    default=None,
+    help="Serve the operator's web console here (default: a free port on 127.0.0.1).",
+)
 @reports_errors
 def demo_command(
-    directory: Path | None, duration: float | None, headless: bool, seed: int, rate: float
+    *,
+    directory: Path | None,
+    duration: float | None,
+    headless: bool,
+    seed: int,
+    rate: float,
+    console_address: str | None,
 ) -> None:
     """Run the daemon against the fake marketplaces of the installed plugins.
 
@@ -54,5 +68,8 @@ def demo_command(
             seed=seed,
             rate=rate,
             host=overrides().host,
+            console_address=None
+            if console_address is None
+            else parse_address(console_address, field="--console"),
         )
     )

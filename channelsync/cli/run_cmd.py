@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -14,6 +15,8 @@ from channelsync.bootstrap import build_channels, build_engine, open_state
 from channelsync.cli._common import config_option, read_config, reports_errors
 from channelsync.cli.engine_cmd import clock, overrides
 from channelsync.config import DEFAULT_CONFIG_FILENAME
+from channelsync.console import parse_address
+from channelsync.console.serving import bind_console, console_secret, serve_daemon
 from channelsync.daemon import Daemon, serve, setup_logging
 from channelsync.engine.sync import SyncEngine
 from channelsync.plugins import build_plugin_manager
@@ -41,13 +44,22 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
     help="Serve Prometheus metrics on /metrics and a health check on /healthz.",
 )
 @click.option("--metrics-host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--console",
+    "console_address",
+    metavar="HOST:PORT",
+    default=None,
+    help="Serve the operator's web console here (overrides [console] address).",
+)
 @reports_errors
 def run_command(
+    *,
     config_path: Path | None,
     log_format: str,
     log_level: str,
     metrics_port: int | None,
     metrics_host: str,
+    console_address: str | None,
 ) -> None:
     """Keep every configured channel in sync until stopped (SIGTERM or Ctrl-C).
 
@@ -70,25 +82,46 @@ def run_command(
             level = "debug"
         daemon_args = ["--log-format", log_format, "--log-level", level]
         daemon_args += ["--metrics-host", metrics_host]
-        sys.exit(run_demo(headless=True, daemon_args=daemon_args, metrics_port=metrics_port))
+        console = None if console_address is None else parse_address(console_address)
+        sys.exit(
+            run_demo(
+                headless=True,
+                daemon_args=daemon_args,
+                metrics_port=metrics_port,
+                console_address=console,
+            )
+        )
     config = read_config(config_path)
+    address = (
+        parse_address(console_address, field="--console")
+        if console_address is not None
+        else config.console.listen
+    )
     found = overrides()
     host = found.host or build_plugin_manager()
     # Built first: a configuration that cannot work must not create the store file.
     channels = build_channels(config, host=host, channels=found.channels.values(), clock=clock())
-    with open_state(config) as store:
+    server = None if address is None else bind_console(config.console, address)
+    with contextlib.ExitStack() as cleanup:
+        if server is not None:
+            cleanup.callback(server.close)
+        store = cleanup.enter_context(open_state(config))
         engine = build_engine(config, store, host=host, channels=channels, clock=clock())
         setup_logging(
             "json" if log_format == "json" else "text",
             level=_LEVELS[log_level],
-            secrets=_secrets(engine),
+            secrets=[*_secrets(engine), console_secret(config.console)],
         )
         lease = None
         if isinstance(store, SqlStore):
             where = make_url(store.url).render_as_string(hide_password=True)
             lease = StoreLease(store.engine, ttl=config.daemon.lock_ttl, clock=clock(), url=where)
         daemon = Daemon(engine, config.daemon, clock=clock(), lease=lease)
-        code = asyncio.run(serve(daemon, metrics_port=metrics_port, metrics_host=metrics_host))
+        if server is not None:
+            serve_daemon(server, daemon, config.console)
+        code = asyncio.run(
+            serve(daemon, metrics_port=metrics_port, metrics_host=metrics_host, console=server)
+        )
     sys.exit(code)
 
 

@@ -14,9 +14,13 @@ import logging
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from channelsync.daemon.metrics import MetricsServer
 from channelsync.daemon.runner import Daemon
+
+if TYPE_CHECKING:
+    from channelsync.console.server import ConsoleServer
 
 __all__ = ["EXIT_FORCED", "EXIT_LOCK_LOST", "serve"]
 
@@ -29,9 +33,13 @@ EXIT_LOCK_LOST = 3
 
 
 async def serve(
-    daemon: Daemon, *, metrics_port: int | None = None, metrics_host: str = "127.0.0.1"
+    daemon: Daemon,
+    *,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
+    console: ConsoleServer | None = None,
 ) -> int:
-    """Run ``daemon`` with signal handling and optional metrics; return the exit code."""
+    """Run ``daemon`` with signal handling, optional metrics and console; return the exit code."""
     loop = asyncio.get_running_loop()
     received = 0
 
@@ -63,10 +71,14 @@ async def serve(
             "metrics on http://%s:%d/metrics, health on /healthz", metrics_host, server.port
         )
     try:
+        if console is not None:
+            await console.start()
         await daemon.run()
     finally:
         for signum in handled:
             loop.remove_signal_handler(signum)
+        if console is not None:
+            await console.stop()
         if server is not None:
             server.stop()
     return EXIT_LOCK_LOST if daemon.lost_lock else 0

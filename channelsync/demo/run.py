@@ -32,11 +32,14 @@ from rich.live import Live
 
 from channelsync.bootstrap import open_state
 from channelsync.config import load_config
+from channelsync.console.serving import require_console_extra
+from channelsync.console.settings import DEFAULT_TOKEN_ENV, ConsoleAddress
 from channelsync.demo.files import RACE_SKU, demo_environment, write
 from channelsync.demo.marketplaces import DemoMarketplace, start_marketplaces
 from channelsync.demo.stream import OrderStream, buy
 from channelsync.demo.view import ChannelRow, plain_lines, table
 from channelsync.engine.catalogue import import_catalogue, read_catalogue_file
+from channelsync.errors import ConfigurationError
 from channelsync.plugins import PluginHost, build_plugin_manager
 from channelsync.store import OutboxState, Store, StoreSession
 
@@ -218,6 +221,7 @@ class _Options:
     rate: float
     daemon_args: tuple[str, ...] = ()
     metrics_port: int | None = None
+    console: ConsoleAddress | None = None
 
 
 def run_demo(
@@ -231,11 +235,14 @@ def run_demo(
     console: Console | None = None,
     daemon_args: Sequence[str] = (),
     metrics_port: int | None = None,
+    console_address: ConsoleAddress | None = None,
 ) -> int:
     """Run the demo for ``duration`` seconds (``None``: until Ctrl-C); return an exit code.
 
     ``daemon_args`` are passed on to the demo's ``channelsync run`` (log level and
-    format); ``metrics_port`` fixes its metrics port (default: any free one).
+    format); ``metrics_port`` fixes its metrics port (default: any free one), and
+    ``console_address`` the operator's console's (default: a free loopback port; the
+    console is left out when its optional extra is not installed).
     """
     if console is None:
         console = Console(highlight=False, markup=False, soft_wrap=True) if headless else Console()
@@ -252,7 +259,9 @@ def run_demo(
 
     signal.signal(signal.SIGTERM, on_term)
     try:
-        options = _Options(duration, headless, seed, rate, tuple(daemon_args), metrics_port)
+        options = _Options(
+            duration, headless, seed, rate, tuple(daemon_args), metrics_port, console_address
+        )
         demo = _Demo(where, markets, options, console)
         return demo.run()
     finally:
@@ -295,6 +304,7 @@ class _Demo:
             env = {**os.environ, **demo_environment(self.markets)}
             command = [sys.executable, "-m", "channelsync.daemon", "--config", str(files.config)]
             command += ["--metrics-port", str(port), *self.options.daemon_args]
+            command += self._console()
             # Owner-only, like the store: the log names orders and shops.
             log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             with os.fdopen(log_fd, "ab") as log:
@@ -320,6 +330,22 @@ class _Demo:
             _check(store, self.markets, self.outcome)
         self._summary(log_path)
         return 0 if self.outcome.ok else 1
+
+    def _console(self) -> list[str]:
+        """Return the daemon's console flag, and say where the console is (or why not)."""
+        say = self.console.print
+        try:
+            require_console_extra()
+        except ConfigurationError as error:
+            if self.options.console is not None:
+                raise
+            say(f"console: not served ({error})")
+            return []
+        address = self.options.console or ConsoleAddress("127.0.0.1", _free_port())
+        say(f"console: {address.url()}")
+        if not os.environ.get(DEFAULT_TOKEN_ENV):
+            say(f"  read-only: set {DEFAULT_TOKEN_ENV} before the demo to retry or drop from it")
+        return ["--console", str(address)]
 
     def _settle(self, store: Store, child: subprocess.Popen[bytes]) -> None:
         """Give the daemon a bounded time to import the orders placed and send what is due."""

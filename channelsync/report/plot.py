@@ -7,6 +7,7 @@ for it before any work is done, so a missing extra is reported at once and by na
 from __future__ import annotations
 
 import importlib.util
+import io
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
@@ -15,7 +16,7 @@ from pathlib import Path
 from channelsync.report.errors import ReportPlotUnavailableError
 from channelsync.report.figures import Report
 
-__all__ = ["plot_sales", "require_matplotlib"]
+__all__ = ["plot_sales", "require_matplotlib", "sales_png"]
 
 _INSTALL_HINT = "pip install 'channelsync[plot]'"
 
@@ -34,6 +35,14 @@ def plot_sales(report: Report, path: Path) -> Path:
     Currencies never share an axis: a panel per currency keeps CNY and USD apart.
     Returns the path written.
     """
+    image = sales_png(report)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(image)
+    return path
+
+
+def sales_png(report: Report) -> bytes:
+    """Return the PNG :func:`plot_sales` draws, as bytes (for a page that serves it)."""
     require_matplotlib()
     # The object-oriented API with the Agg canvas: no pyplot global state, no display.
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
@@ -65,6 +74,6 @@ def plot_sales(report: Report, path: Path) -> Path:
         else:
             ax.text(0.5, 0.5, "no sales in the period", ha="center", transform=ax.transAxes)
     figure.autofmt_xdate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png", dpi=100)
-    return path
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=100)
+    return image.getvalue()

@@ -10,6 +10,7 @@ from channelsync.config import StoreConfig
 from channelsync.store.base import (
     AuditEntry,
     BindingRecord,
+    ChannelCounts,
     InboxEvent,
     LedgerEvent,
     ListingBinding,
@@ -33,6 +34,7 @@ from channelsync.store.sql import SqlStore, migrate
 __all__ = [
     "AuditEntry",
     "BindingRecord",
+    "ChannelCounts",
     "InboxEvent",
     "LedgerEvent",
     "ListingBinding",

@@ -10,7 +10,8 @@ A session's operations are split by aggregate, each with its records in a module
 its own: :mod:`~channelsync.store.catalogue`, :mod:`~channelsync.store.ledger`,
 :mod:`~channelsync.store.bindings`, :mod:`~channelsync.store.outbox`,
 :mod:`~channelsync.store.orders`, :mod:`~channelsync.store.journal`,
-:mod:`~channelsync.store.visibility` and :mod:`~channelsync.store.inbox`.
+:mod:`~channelsync.store.visibility`, :mod:`~channelsync.store.inbox` and, for views,
+:mod:`~channelsync.store.summary`.
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ from channelsync.store.outbox import (
     ParkedRecord,
     Settlement,
 )
+from channelsync.store.summary import ChannelCounts, SummarySession
 from channelsync.store.visibility import VisibilityFigure, VisibilitySession
 
 __all__ = [
     "AuditEntry",
     "BindingRecord",
+    "ChannelCounts",
     "InboxEvent",
     "LedgerEvent",
     "ListingBinding",
@@ -65,6 +68,7 @@ class StoreSession(
     JournalSession,
     VisibilitySession,
     InboxSession,
+    SummarySession,
     ABC,
 ):
     """The operations available inside one transaction, every aggregate's together."""

@@ -143,11 +143,14 @@ class OutboxSession(ABC):
         *,
         reason_prefix: str | None = None,
         parked_before: datetime | None = None,
+        kind: str | None = None,
+        key: str | None = None,
     ) -> int:
         """Put parked entries back in the queue; return how many.
 
         ``reason_prefix`` and ``parked_before`` narrow it to entries parked for one
-        cause (their reason starts with it) before a moment.
+        cause (their reason starts with it) before a moment; ``kind`` and ``key`` to one
+        entry of the channel.
         """
 
     @abstractmethod

@@ -73,6 +73,16 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
             "erases the buyer's address, name, phone and note from it."
         ),
     },
+    "ConsoleSettings": {
+        "address": "`HOST:PORT` (`[::1]:PORT` for IPv6) where the daemon serves the "
+        "operator's console ([how-to](../how-to/console.md)); unset: no console. Beyond "
+        "loopback only with a token set. `--console` overrides it.",
+        "token_env": "The environment variable holding the token that changes through "
+        "the console need; when it is unset the systemd credential `console_token` in "
+        "`$CREDENTIALS_DIRECTORY` is read. The token is never read from this file: a "
+        "`token` key is refused.",
+        "refresh_seconds": "How often the live parts of the console's pages refresh.",
+    },
     "ChannelSyncSettings": {
         "share": "Fraction of available stock the channel is shown.",
         "cap": "The most the channel is ever shown.",
@@ -245,6 +255,7 @@ def _channel_types() -> Mapping[str, Any]:
 def config_keys() -> str:
     """Render the keys of ``channelsync.toml`` that the core and the engine read."""
     from channelsync import config  # noqa: PLC0415 - keep importing this module cheap
+    from channelsync.console.settings import ConsoleSettings  # noqa: PLC0415
 
     lines = [
         "### `[store]`",
@@ -262,6 +273,10 @@ def config_keys() -> str:
         "### `[daemon]`",
         "",
         *_model_table(config.DaemonConfig, "", _engine_description(config.DaemonConfig)),
+        "",
+        "### `[console]`",
+        "",
+        *_model_table(ConsoleSettings, "", _engine_description(ConsoleSettings)),
         "",
         "### `[[channels]]`: every channel",
         "",

@@ -32,6 +32,7 @@ from channelsync.store.sql.journal import SqlJournal
 from channelsync.store.sql.ledger import SqlLedger
 from channelsync.store.sql.orders import SqlOrders
 from channelsync.store.sql.outbox import SqlOutbox
+from channelsync.store.sql.summary import SqlSummary
 from channelsync.store.sql.visibility import SqlVisibility
 
 __all__ = ["SqlStore", "migrate"]
@@ -155,6 +156,7 @@ class SqlSession(
     SqlJournal,
     SqlVisibility,
     SqlInbox,
+    SqlSummary,
     SqlPart,
     StoreSession,
 ):

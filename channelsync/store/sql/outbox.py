@@ -173,6 +173,8 @@ class SqlOutbox(SqlPart, StoreSession):
         *,
         reason_prefix: str | None = None,
         parked_before: datetime | None = None,
+        kind: str | None = None,
+        key: str | None = None,
     ) -> int:
         o = t.outbox.c
         query = (
@@ -192,6 +194,10 @@ class SqlOutbox(SqlPart, StoreSession):
             query = query.where(o.reason.startswith(reason_prefix, autoescape=True))
         if parked_before is not None:
             query = query.where(o.updated_at < parked_before)
+        if kind is not None:
+            query = query.where(o.kind == kind)
+        if key is not None:
+            query = query.where(o.key == key)
         return int(self._c.execute(query).rowcount)
 
     @override

@@ -1,0 +1,180 @@
+"""The view reads of a SQL store transaction: aggregates and pages computed in SQL."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from typing_extensions import override
+
+from channelsync.store import schema as t
+from channelsync.store.base import StoreSession
+from channelsync.store.journal import AuditEntry
+from channelsync.store.ledger import LedgerEvent
+from channelsync.store.orders import ShipmentRecord, StoredOrder
+from channelsync.store.outbox import OutboxState
+from channelsync.store.sql._common import SqlPart, stored_order
+from channelsync.store.sql.orders import SqlOrders
+from channelsync.store.summary import ChannelCounts
+
+__all__ = ["SqlSummary"]
+
+
+class SqlSummary(SqlPart, StoreSession):
+    """The view reads of a SQL store transaction."""
+
+    @override
+    def channel_counts(self) -> dict[str, ChannelCounts]:
+        counts: dict[str, dict[str, int]] = defaultdict(dict)
+        o = t.outbox.c
+        for channel, state, number in self._c.execute(
+            select(o.channel, o.state, func.count())
+            .where(o.state != OutboxState.SENT.value)
+            .group_by(o.channel, o.state)
+        ):
+            counts[channel][state] = int(number)
+        p = t.parked.c
+        for channel, number in self._c.execute(select(p.channel, func.count()).group_by(p.channel)):
+            counts[channel]["parked_records"] = int(number)
+        b = t.bindings.c
+        for channel, bound, held in self._c.execute(
+            select(b.channel, func.count(b.sku_id), func.count(b.held_since)).group_by(b.channel)
+        ):
+            counts[channel]["bound"] = int(bound)
+            counts[channel]["held"] = int(held)
+        r = t.orders.c
+        for channel, number in self._c.execute(select(r.channel, func.count()).group_by(r.channel)):
+            counts[channel]["orders"] = int(number)
+        return {
+            channel: ChannelCounts(
+                pending=found.get(OutboxState.PENDING.value, 0),
+                parked=found.get(OutboxState.PARKED.value, 0),
+                parked_records=found.get("parked_records", 0),
+                held=found.get("held", 0),
+                bound=found.get("bound", 0),
+                orders=found.get("orders", 0),
+            )
+            for channel, found in counts.items()
+        }
+
+    @override
+    def oversold(self, limit: int = 100) -> tuple[int, dict[str, int]]:
+        s, k, r = t.stock.c, t.skus.c, t.reservations.c
+        on_hand = select(s.sku_id, func.sum(s.on_hand).label("units")).group_by(s.sku_id).subquery()
+        reserved = (
+            select(r.sku_id, func.sum(r.quantity).label("units")).group_by(r.sku_id).subquery()
+        )
+        available = (
+            func.coalesce(on_hand.c.units, 0) - func.coalesce(reserved.c.units, 0) - k.safety_stock
+        )
+        # Only SKUs with a reservation can be oversold: start from those.
+        rows = select(k.merchant_code, available.label("available")).select_from(
+            reserved.join(t.skus, k.id == reserved.c.sku_id).outerjoin(
+                on_hand, on_hand.c.sku_id == k.id
+            )
+        )
+        short = rows.where(available < 0).subquery()
+        total = int(self._c.execute(select(func.count()).select_from(short)).scalar_one())
+        listed = self._c.execute(
+            select(short.c.merchant_code, short.c.available)
+            .order_by(short.c.available, short.c.merchant_code)
+            .limit(limit)
+        )
+        return total, {code: -int(units) for code, units in listed}
+
+    @override
+    def search_skus(self, text: str, limit: int = 50) -> list[str]:
+        code = t.skus.c.merchant_code
+        query = (
+            select(code)
+            .where(func.lower(code).contains(text.lower(), autoescape=True))
+            .order_by(code)
+            .limit(limit)
+        )
+        return [str(found) for (found,) in self._c.execute(query)]
+
+    @override
+    def order_page(
+        self,
+        *,
+        channel: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[int, list[StoredOrder]]:
+        o = t.orders.c
+        conditions: list[Any] = []
+        if channel is not None:
+            conditions.append(o.channel == channel)
+        if status is not None:
+            conditions.append(o.status == status)
+        where = and_(True, *conditions)
+        total = int(
+            self._c.execute(select(func.count()).select_from(t.orders).where(where)).scalar_one()
+        )
+        rows = self._c.execute(
+            select(t.orders)
+            .where(where)
+            .order_by(o.created_at.desc(), o.channel, o.order_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return total, [stored_order(row) for row in rows]
+
+    @override
+    def order_statuses(self) -> list[str]:
+        o = t.orders.c
+        return [str(s) for (s,) in self._c.execute(select(o.status).distinct().order_by(o.status))]
+
+    @override
+    def order_ledger(self, channel: str, order_id: str) -> list[LedgerEvent]:
+        e = t.ledger_events.c
+        rows = self._c.execute(
+            select(t.ledger_events)
+            .where(e.channel == channel, e.order_id == order_id)
+            .order_by(e.id)
+        )
+        return [
+            LedgerEvent(
+                idempotency_key=r.idempotency_key,
+                kind=r.kind,
+                sku_id=r.sku_id,
+                on_hand_delta=r.on_hand_delta,
+                reserved_delta=r.reserved_delta,
+                warehouse=r.warehouse,
+                channel=r.channel,
+                order_id=r.order_id,
+                note=r.note,
+            )
+            for r in rows
+        ]
+
+    @override
+    def order_shipments(self, channel: str, order_id: str) -> list[ShipmentRecord]:
+        s = t.shipments.c
+        rows = self._c.execute(
+            select(t.shipments).where(s.channel == channel, s.order_id == order_id).order_by(s.id)
+        )
+        return [SqlOrders._shipment(row) for row in rows]
+
+    @override
+    def listing_audit(self, listings: Sequence[tuple[str, str]], limit: int) -> list[AuditEntry]:
+        if not listings:
+            return []
+        a = t.audit.c
+        wanted = or_(*(and_(a.channel == channel, a.key == key) for channel, key in listings))
+        rows = self._c.execute(select(t.audit).where(wanted).order_by(a.id.desc()).limit(limit))
+        return [
+            AuditEntry(
+                at=r.at,
+                channel=r.channel,
+                kind=r.kind,
+                key=r.key,
+                sent=dict(r.sent),
+                ok=bool(r.ok),
+                answer=r.answer,
+            )
+            for r in rows
+        ]
