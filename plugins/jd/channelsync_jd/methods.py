@@ -11,6 +11,7 @@ from channelsync.errors import DataError, InvalidRequestError
 from channelsync.models import OrderStatus
 
 __all__ = [
+    "CODES_PER_SKU_SEARCH",
     "EXPIRY_FIELD",
     "GET_ORDER",
     "LIST_CARRIERS",
@@ -29,6 +30,7 @@ __all__ = [
     "UP_OR_DOWN",
     "WARES_PER_SKU_SEARCH",
     "WARE_FIELDS",
+    "WARE_IDS_PER_SEARCH",
     "numeric",
     "page_of",
     "split_window",
@@ -67,8 +69,13 @@ ORDER_FIELDS = (
     "freightPrice,sellerDiscount,orderState,orderStateRemark,orderRemark,orderStartTime,"
     "orderEndTime,paymentConfirmTime,modified,consigneeInfo,itemInfoList,waybill,logisticsId"
 )
-# searchWare4Valid takes at most 20 ware ids per call; the SKU search is asked the same.
-WARES_PER_SKU_SEARCH = 20
+#: ``wareId`` of searchWare4Valid: "list, <= 20 ids" (the reference).
+WARE_IDS_PER_SEARCH = 20
+#: Ware ids per SKU search: the reference gives searchSkuList no bound, so the ware
+#: search's 20 is used.
+WARES_PER_SKU_SEARCH = WARE_IDS_PER_SEARCH
+#: Merchant codes (``outId``) per SKU search: no bound documented either; the same 20.
+CODES_PER_SKU_SEARCH = WARE_IDS_PER_SEARCH
 # searchWare4Valid is reported to answer empty pages past about 100 pages.
 MAX_WARE_PAGES = 100
 SHIPPED = frozenset({OrderStatus.SHIPPED, OrderStatus.COMPLETED})

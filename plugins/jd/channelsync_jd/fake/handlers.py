@@ -1,9 +1,9 @@
 """The fake gateway's methods: each takes the decoded business parameters and answers.
 
-Limits enforced as the reference states them: ware pages of at most 50, order pages
-of at most 100, order windows of at most one calendar month, English order states
-only, whole-ware list/delist, one SKU per stock or price call, shipments only from
-``WAIT_SELLER_STOCK_OUT`` with a known carrier id.
+Limits enforced as the reference states them: ware pages of at most 50, at most 20
+``wareId`` per ware search, order pages of at most 100, order windows of at most one
+calendar month, English order states only, whole-ware list/delist, one SKU per stock
+or price call, shipments only from ``WAIT_SELLER_STOCK_OUT`` with a known carrier id.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ ORDER_STATES = frozenset(
     }
 )
 _WARE_PAGE_MAX = 50
+_WARE_IDS_MAX = 20
 _WARE_PAGES_SERVED = 100
 _SKU_PAGE_MAX = 100
 _SKU_PAGE_DEFAULT = 10
@@ -89,6 +90,8 @@ def search_wares(fake: FakeJos, params: dict[str, Any]) -> httpx.Response:
         return error_response(CODE_PARAMETER, f"pageNo >= 1, pageSize 1..{most}")
     statuses = {int(s) for s in _ids(params.get("wareStatusValue")) if s.isdigit()}
     wanted = _ids(params.get("wareId"))
+    if len(wanted) > _WARE_IDS_MAX:
+        return error_response(CODE_PARAMETER, f"wareId: at most {_WARE_IDS_MAX} ids")
     rows = [
         ware_row(item)
         for item in sorted(fake.store.items.values(), key=lambda i: int(i.item_id))
@@ -104,19 +107,25 @@ def search_wares(fake: FakeJos, params: dict[str, Any]) -> httpx.Response:
 
 
 def search_skus(fake: FakeJos, params: dict[str, Any]) -> httpx.Response:
-    """``jingdong.sku.read.searchSkuList``: SKUs of wares, paged by pageNo/page_size."""
+    """``jingdong.sku.read.searchSkuList``: SKUs by ware, SKU id or merchant code (``outId``).
+
+    Paged by pageNo/page_size. ``outId`` matches a SKU's whole merchant code; the
+    reference bounds none of the id lists of this method, so neither does the fake.
+    """
     page_no = _int(params.get("pageNo", 1))
     size = _int(params.get("page_size", _SKU_PAGE_DEFAULT))
     most = fake.page_size_limit(_SKU_PAGE_MAX)
     if page_no is None or page_no < 1 or size is None or not 1 <= size <= most:
         return error_response(CODE_PARAMETER, f"pageNo >= 1, page_size 1..{most}")
     wares, skus = _ids(params.get("wareId")), _ids(params.get("skuId"))
+    codes = _ids(params.get("outId"))
     statuses = _ids(params.get("skuStatuValue")) or {"1", "2"}
     rows = [
         sku_row(item, sku)
         for item, sku in fake.store.iter_skus()
         if (not wares or item.item_id in wares)
         and (not skus or sku.sku_id in skus)
+        and (not codes or (sku.merchant_code or "") in codes)
         and ("1" if item.on_sale else "2") in statuses
     ]
     rows.sort(key=lambda row: int(row["skuId"]))
