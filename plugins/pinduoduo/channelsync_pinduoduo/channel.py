@@ -40,7 +40,6 @@ from channelsync.models import (
     Listing,
     ListingStatus,
     ListingStatusChange,
-    Money,
     Order,
     PriceChange,
     Refund,
@@ -53,7 +52,6 @@ from channelsync.models import (
 from channelsync_pinduoduo._calls import (
     Refused,
     is_item_error,
-    json_id,
     list_of,
     require_success,
     total_count,
@@ -66,8 +64,6 @@ from channelsync_pinduoduo.limits import (
     REFUND_QUERY_STATUSES,
 )
 from channelsync_pinduoduo.mapping import (
-    fen_to_money,
-    field,
     listings_from_goods,
     money_to_fen,
     optional_text,
@@ -76,6 +72,7 @@ from channelsync_pinduoduo.mapping import (
     to_unix,
 )
 from channelsync_pinduoduo.pmc import PmcEvents
+from channelsync_pinduoduo.prices import PddPriceReads, plan_commit
 from channelsync_pinduoduo.settings import PinduoduoSettings
 from channelsync_pinduoduo.shipping import SHIP_METHOD, already_shipped, check_shippable
 from channelsync_pinduoduo.signing import PddSigner, encode_params
@@ -96,6 +93,7 @@ class PinduoduoChannel(
     OrdersCapability,
     ShipmentsCapability,
     RefundsCapability,
+    PddPriceReads,
     PmcEvents,
 ):
     """Pinduoduo shops through the PDD open platform gateway, with PMC's pushed events."""
@@ -219,7 +217,7 @@ class PinduoduoChannel(
             root = await self.call(method, {"page": page, "page_size": size})
             goods = list_of(root, "goods_list", method)
             listings = [x for entry in goods for x in listings_from_goods(entry, self.name)]
-            listings = [await self._with_price(listing) for listing in listings]
+            listings = await self.priced(listings, by_goods=True)
             following = next_page_number(page, size, len(goods), total_count(root, method))
             return Page(listings, following)
 
@@ -230,7 +228,7 @@ class PinduoduoChannel(
         """Read the SKUs with these merchant codes: the goods list filtered by ``outer_id``.
 
         One call per code (PDD filters by one SKU code at a time), skipped for a code a
-        goods read earlier already carried; each SKU's price as in a scan.
+        goods read earlier already carried; then each SKU's price, one SKU per call.
         """
         method = "pdd.goods.list.get"
         wanted = set(merchant_codes)
@@ -243,20 +241,8 @@ class PinduoduoChannel(
                 for listing in listings_from_goods(entry, self.name):
                     key = (listing.item_id, listing.sku_id)
                     if listing.merchant_code in wanted and key not in found:
-                        found[key] = await self._with_price(listing)
-        return list(found.values())
-
-    async def _with_price(self, listing: Listing) -> Listing:
-        # The goods list has no prices: each SKU's group price is read on its own.
-        if listing.sku_id is None:
-            return listing
-        try:
-            group, _single = await self._sku_prices(listing.item_id, listing.sku_id)
-        except ChannelError as error:
-            if not is_item_error(error):
-                raise
-            return listing
-        return listing.model_copy(update={"price": group})
+                        found[key] = listing
+        return await self.priced(list(found.values()), by_goods=False)
 
     async def send_listing_status_batch(
         self, batch: Sequence[ListingStatusChange]
@@ -323,33 +309,22 @@ class PinduoduoChannel(
         self, goods_id: str, changes: list[PriceChange], prices: list[int]
     ) -> list[UpdateResult]:
         # The whole goods is one price commit on PDD: it succeeds or fails as one.
-        entries = []
-        refused: dict[int, UpdateResult] = {}
-        for index, (change, group_price) in enumerate(zip(changes, prices, strict=True)):
-            try:
-                gap = await self._single_price_gap(goods_id, str(change.sku_id))
-            except ChannelError as error:
-                if not is_item_error(error):
-                    raise
-                refused[index] = UpdateResult.failure(change, str(error), code=error.code)
-                continue
-            if gap <= 0:
-                refused[index] = UpdateResult.failure(
-                    change, "the SKU's single-buy price is not above its group price on PDD"
-                )
-                continue
-            entries.append(
-                {
-                    "sku_id": json_id(str(change.sku_id)),
-                    "group_price": group_price,
-                    "single_price": group_price + gap,
-                }
-            )
-        if not entries:
+        try:
+            # A read of the last minutes (the scan's, the guard's) stands for a fresh one.
+            current = await self.current_prices(goods_id, [str(c.sku_id) for c in changes])
+        except ChannelError as error:
+            if not is_item_error(error):
+                raise
+            return [UpdateResult.failure(c, str(error), code=error.code) for c in changes]
+        plan = plan_commit(goods_id, changes, prices, current)
+        refused = plan.refused
+        if not plan.entries:
             return [refused[i] for i in range(len(changes))]
         method = "pdd.goods.sku.price.update"
-        params = {"goods_id": goods_id, "sku_price_list": entries, "sync_goods_operate": 1}
+        params = {"goods_id": goods_id, "sku_price_list": plan.entries, "sync_goods_operate": 1}
         problem: ItemError | None = None
+        # Until PDD confirms the commit, what was read of these SKUs may be out of date.
+        self.price_memo.forget(goods_id, plan.written)
         try:
             require_success(await self.call(method, params), method)
         except Refused as exc:
@@ -358,6 +333,8 @@ class PinduoduoChannel(
             if not is_item_error(exc):
                 raise
             problem = ItemError(code=exc.code, message=str(exc))
+        if problem is None:
+            self.price_memo.put(goods_id, plan.written)
         return [
             refused.get(i)
             or (
@@ -367,19 +344,6 @@ class PinduoduoChannel(
             )
             for i, change in enumerate(changes)
         ]
-
-    async def _sku_prices(self, goods_id: str, sku_id: str) -> tuple[Money, Money]:
-        """Return a SKU's group (拼单) and single-buy prices."""
-        method = "pdd.goods.skus.get"
-        root = await self.call(method, {"goods_id": goods_id, "sku_id": sku_id})
-        what = f"{method} sku {sku_id}"
-        group = fen_to_money(field(root, "multi_price", what), what)
-        single = fen_to_money(field(root, "single_price", what), what)
-        return group, single
-
-    async def _single_price_gap(self, goods_id: str, sku_id: str) -> int:
-        group, single = await self._sku_prices(goods_id, sku_id)
-        return (single - group).to_minor_units()
 
     # -- orders ---------------------------------------------------------------------
 

@@ -34,7 +34,8 @@ __all__ = [
 ]
 
 
-#: ``after_sales_status`` values pulled one by one: PDD's refund increment has no "all".
+#: ``after_sales_status`` values pulled one by one: PDD's refund increment requires one
+#: status and lists no "all" value (the reference and PDD's metadata agree).
 REFUND_QUERY_STATUSES: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 27, 31)
 
 #: ``page_size`` ceiling of the list and increment methods.
@@ -115,8 +116,9 @@ PDD_LIMITS = ChannelLimits(
 #: What each capability covers, and what it leaves out.
 CAPABILITY_NOTES: Mapping[Capability, str] = {
     Capability.LISTINGS: (
-        "goods and SKUs with merchant codes from pdd.goods.list.get, each SKU's group "
-        "price read with pdd.goods.skus.get; "
+        "goods and SKUs with merchant codes from pdd.goods.list.get, group prices read "
+        "one goods per call (pdd.goods.information.get), or one chosen SKU per call "
+        "(pdd.goods.skus.get); "
         "list/delist acts on the whole goods. Creating and editing goods is out of scope."
     ),
     Capability.INVENTORY: (
@@ -136,8 +138,8 @@ CAPABILITY_NOTES: Mapping[Capability, str] = {
         "split shipments and shipment edits are out of scope."
     ),
     Capability.REFUNDS: (
-        "after-sales cases by update time, one query per refund-related status; exchange, "
-        "resend and repair cases are out of scope."
+        "after-sales cases by update time, one query per refund-related status (PDD has "
+        "no 'all' status); exchange, resend and repair cases are out of scope."
     ),
     Capability.EVENTS: (
         "PMC push over a signed WebSocket (events_url, client_id and client_secret): "

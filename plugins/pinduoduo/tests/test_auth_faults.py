@@ -128,8 +128,10 @@ async def test_each_fault_becomes_a_channel_error(
 
 
 class _StrictShop(FakePdd):
+    # One page every 4 s: slower than the channel's pace and than the price reads between
+    # two pages (a hundred goods at PDD's 50 a second), so the fake must answer 70031.
     throttle_rules: ClassVar[Mapping[str, ThrottleRule]] = {
-        "pdd.goods.list.get": ThrottleRule(rate=0.5, burst=1)
+        "pdd.goods.list.get": ThrottleRule(rate=0.25, burst=1)
     }
 
 

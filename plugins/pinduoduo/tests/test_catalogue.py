@@ -44,7 +44,9 @@ async def test_listings_carry_ids_merchant_codes_stock_and_status(
     assert {x.status for x in delisted} == {ListingStatus.DELISTED}
     assert delisted[0].raw_status == "is_onsale=0;is_sku_onsale=1"
     assert fake.calls["pdd.goods.list.get"] == 1
-    assert fake.calls["pdd.goods.skus.get"] == 16
+    # Prices: one goods read per goods (8 goods, 16 SKUs), never one call per SKU.
+    assert fake.calls["pdd.goods.information.get"] == 8
+    assert fake.calls["pdd.goods.skus.get"] == 0
 
 
 @pytest.mark.parametrize(

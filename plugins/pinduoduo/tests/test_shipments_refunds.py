@@ -10,7 +10,7 @@ import pytest
 from channelsync_pinduoduo import PinduoduoChannel
 from channelsync_pinduoduo.channel import REFUND_QUERY_STATUSES
 from channelsync_pinduoduo.fake import FakePdd
-from channelsync_pinduoduo.fake.handlers import Params
+from channelsync_pinduoduo.fake.handlers import AFTER_SALES_STATUSES, Params
 
 from channelsync.channels import PullCursor
 from channelsync.clock import FakeClock
@@ -168,3 +168,48 @@ async def test_refunds_are_pulled_status_by_status(
     assert [int(f["after_sales_status"]) for f in sent] == list(REFUND_QUERY_STATUSES)
     assert {f["after_sales_type"] for f in sent} == {"1"}
     assert all(int(f["end_updated_at"]) - int(f["start_updated_at"]) <= 1800 for f in sent)
+
+
+def _refund_query(clock: FakeClock, **params: object) -> dict[str, object]:
+    end = int(clock.now().timestamp()) - 600
+    return {
+        "after_sales_type": 1,
+        "start_updated_at": end - 1800,
+        "end_updated_at": end,
+        "page": 1,
+        "page_size": 100,
+        **params,
+    }
+
+
+@pytest.mark.parametrize("status", [1, 19, 20, 26, 99])
+async def test_the_fake_refuses_an_after_sales_status_pdd_does_not_list(
+    channel: PinduoduoChannel, clock: FakeClock, status: int
+) -> None:
+    # PDD lists no "all" value: one documented status per query.
+    async with channel:
+        with pytest.raises(InvalidRequestError) as caught:
+            await channel.call(
+                "pdd.refund.list.increment.get", _refund_query(clock, after_sales_status=status)
+            )
+    assert caught.value.code == "21001"
+
+
+async def test_the_fake_requires_the_after_sales_status_and_type(
+    channel: PinduoduoChannel, clock: FakeClock
+) -> None:
+    method = "pdd.refund.list.increment.get"
+    no_type = {k: v for k, v in _refund_query(clock).items() if k != "after_sales_type"}
+    async with channel:
+        with pytest.raises(InvalidRequestError) as missing_status:
+            await channel.call(method, _refund_query(clock))
+        with pytest.raises(InvalidRequestError) as missing_type:
+            await channel.call(method, {**no_type, "after_sales_status": 2})
+        answer = await channel.call(method, _refund_query(clock, after_sales_status=0))
+    assert missing_status.value.code == missing_type.value.code == "21002"
+    assert answer["total_count"] == 0
+
+
+def test_the_channel_asks_only_for_statuses_pdd_lists() -> None:
+    assert set(REFUND_QUERY_STATUSES) <= AFTER_SALES_STATUSES
+    assert len(set(REFUND_QUERY_STATUSES)) == len(REFUND_QUERY_STATUSES)

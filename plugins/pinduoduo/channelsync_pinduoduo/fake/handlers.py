@@ -2,7 +2,8 @@
 
 Each handler reads the already-verified parameters and answers from the store with
 PDD's envelopes, enforcing the reference's limits: 100 per page, 30-minute
-increments ending at least 3 minutes behind the clock, one SKU per stock call,
+increments ending at least 3 minutes behind the clock, one listed after-sales status
+per refund query (no "all" value), one SKU per stock call,
 single-buy price above the group price, no stock reduction on promoted goods, no
 shipment of risk-controlled orders.
 """
@@ -23,16 +24,30 @@ from channelsync_pinduoduo.fake.wire import (
     LOGISTICS_COMPANIES,
     ok,
     render_goods,
+    render_goods_info,
     render_order,
     render_refund,
     render_sku,
 )
 
-__all__ = ["MAX_PAGE_SIZE", "MAX_WINDOW_SECONDS", "MIN_LAG_SECONDS", "PddHandlers", "Reject"]
+__all__ = [
+    "AFTER_SALES_STATUSES",
+    "AFTER_SALES_TYPES",
+    "MAX_PAGE_SIZE",
+    "MAX_WINDOW_SECONDS",
+    "MIN_LAG_SECONDS",
+    "PddHandlers",
+    "Reject",
+]
 
 MAX_PAGE_SIZE = 100
 MAX_WINDOW_SECONDS = 30 * 60
 MIN_LAG_SECONDS = 3 * 60
+
+#: ``after_sales_status`` values the refund increment takes: one status, no "all" value.
+AFTER_SALES_STATUSES = frozenset({0, *range(2, 19), *range(21, 26), 27, 31, 32})
+#: ``after_sales_type``: 1 all, 2 refund only, 3 return and refund, 4 exchange, 5 resend.
+AFTER_SALES_TYPES = frozenset({1, 2, 3, 4, 5})
 
 
 class Reject(Exception):
@@ -94,6 +109,7 @@ class PddHandlers(PddControl):
 
     handlers: ClassVar[Mapping[str, str]] = {
         "pdd.goods.list.get": "_goods_list",
+        "pdd.goods.information.get": "_goods_information",
         "pdd.goods.skus.get": "_skus_get",
         "pdd.goods.quantity.update": "_quantity_update",
         "pdd.goods.sku.price.update": "_price_update",
@@ -143,6 +159,10 @@ class PddHandlers(PddControl):
         )
         self.page_served(PageKind.LISTINGS, "pdd.goods.list.get", [g.item_id for g in chunk])
         return answer
+
+    def _goods_information(self, params: Params, _partial: bool) -> httpx.Response:
+        item = self._goods(params)
+        return ok("pdd.goods.information.get", {"goods_info": render_goods_info(item)})
 
     def _skus_get(self, params: Params, _partial: bool) -> httpx.Response:
         item = self._goods(params)
@@ -298,7 +318,9 @@ class PddHandlers(PddControl):
         wanted, kind = params.integer("after_sales_status"), params.integer("after_sales_type")
         start, end = self._window(params)
         page, size = params.page(self.page_size_limit(MAX_PAGE_SIZE))
-        if kind not in (1, 2, 3, 4, 5):
+        if wanted not in AFTER_SALES_STATUSES:
+            raise Reject(21001, "业务参数错误", "after_sales_status is not an after-sales status")
+        if kind not in AFTER_SALES_TYPES:
             raise Reject(21001, "业务参数错误", "after_sales_type out of range")
         order_sn = params.get("order_sn")
         refunds = sorted(

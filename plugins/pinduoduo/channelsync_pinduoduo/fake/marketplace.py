@@ -73,6 +73,7 @@ class FakePdd(PddHandlers):
         "pdd.order.number.list.increment.get": _per(3000, 60),
         "pdd.order.information.get": _per(30000, 60),
         "pdd.goods.list.get": _per(600, 60),
+        "pdd.goods.information.get": _per(3000, 60),
         "pdd.goods.skus.get": _per(1000, 1),
         "pdd.goods.quantity.update": _per(4200, 1),
         "pdd.goods.sku.price.update": _per(1200, 10),

@@ -28,6 +28,7 @@ __all__ = [
     "fen",
     "ok",
     "render_goods",
+    "render_goods_info",
     "render_order",
     "render_refund",
     "render_sku",
@@ -37,6 +38,7 @@ __all__ = [
 #: ``type`` to success root key, from the reference's table (not derivable from the name).
 ROOT_KEYS: Mapping[str, str] = {
     "pdd.goods.list.get": "goods_list_get_response",
+    "pdd.goods.information.get": "goods_info_get_response",
     "pdd.goods.skus.get": "goods_sku_get_response",
     "pdd.goods.quantity.update": "goods_quantity_update_response",
     "pdd.goods.sku.price.update": "goods_update_sku_price_response",
@@ -171,6 +173,36 @@ def render_goods(item: FakeItem) -> dict[str, Any]:
                 "reserve_quantity": 0,
                 "outer_id": sku.merchant_code or "",
                 "outer_goods_id": item.merchant_code or "",
+                "is_sku_onsale": int(sku.extra.get("on_sale", True)),
+            }
+            for sku in item.skus
+        ],
+    }
+
+
+def _yuan_text(amount: Decimal) -> str:
+    return f"{amount:.2f}"
+
+
+def render_goods_info(item: FakeItem) -> dict[str, Any]:
+    """Render one goods as ``pdd.goods.information.get``'s ``goods_info`` (yuan strings)."""
+    return {
+        "goods_id": int(item.item_id),
+        "goods_name": item.title,
+        "image_url": f"https://img.example.invalid/{item.item_id}.jpg",
+        "goods_quantity": item.quantity,
+        "is_onsale": int(item.on_sale),
+        "goods_type": 1,
+        "sku_list": [
+            {
+                "sku_id": int(sku.sku_id),
+                "spec": sku.properties.split(":", 1)[-1],
+                "sku_quantity": sku.quantity,
+                "outer_id": sku.merchant_code or "",
+                "outer_goods_id": item.merchant_code or "",
+                # The reference: SKU prices of this method are yuan strings, not fen.
+                "group_price": _yuan_text(sku.price),
+                "single_price": _yuan_text(sku.extra["single_price"]),
                 "is_sku_onsale": int(sku.extra.get("on_sale", True)),
             }
             for sku in item.skus

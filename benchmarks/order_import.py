@@ -1,0 +1,86 @@
+"""Importing a burst of new orders on each plugin fake, with its documented rate limits.
+
+After a first cycle, buyers place ``--orders`` orders on the channel's fake; one
+order pull (with its refunds and order count, as the daemon's pull step does) imports
+them. Time is the event loop's virtual time, and both the fake and
+the channel's transport keep the marketplace's documented limits, so the figure is
+what the limits allow, not what this machine does. Prints, per plugin, the virtual
+seconds of the pull, its calls by operation, and the orders imported.
+
+    python benchmarks/order_import.py                      # 1,000 orders, every plugin
+    python benchmarks/order_import.py --plugins amazon --orders 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from channelsync.config import ChannelSyncSettings
+from channelsync.engine.catalogue import import_catalogue, parse_catalogue
+from channelsync.engine.sync import SyncEngine
+from channelsync.plugins import build_plugin_manager
+from channelsync.store import open_store
+from channelsync.testing.chaos_checks import _in_process_channel
+from channelsync.testing.chaos_world import _catalogue, _extend_fakes, _shops
+from channelsync.testing.oversell import VirtualTime
+
+PLUGINS = ("tmall", "jd", "pinduoduo", "amazon")
+_ITEMS = 200
+
+
+async def _import(name: str, orders: int, directory: Path) -> tuple[float, Counter[str], int]:
+    """Return the pull's virtual seconds, its calls and the orders it imported."""
+    host = build_plugin_manager()
+    clock = VirtualTime()
+    (shop,) = [
+        s
+        for s in _shops(host, seed=1, fault_rate=0.0, fault_kinds=None, clock=clock)
+        if s.type_name == name
+    ]
+    _extend_fakes([shop], _ITEMS)
+    csv_text, _ = _catalogue(_ITEMS, 10_000, None)
+    store = open_store(f"sqlite:///{directory / (name + '.db')}")
+    try:
+        import_catalogue(store, parse_catalogue(csv_text, "csv"), now=clock.now())
+        settings = {shop.channel: ChannelSyncSettings.model_validate(shop.sync)} if shop.sync else {}
+        channel = _in_process_channel(shop, clock)
+        engine = SyncEngine(store, [channel], settings=settings, clock=clock, host=host)
+        fake: Any = shop.fake
+        with clock.running():
+            await engine.run_cycle()
+            shop.place(orders)
+            # Past the marketplace's completeness lag, so one pull may read them all.
+            await clock.sleep((shop.lag + timedelta(seconds=5)).total_seconds())
+            before = Counter(fake.calls)
+            async with channel:
+                started = clock.monotonic()
+                report = await engine.pull(shop.channel)
+                elapsed = clock.monotonic() - started
+        calls = Counter(fake.calls)
+        calls.subtract(before)
+        return elapsed, +calls, 0 if report is None else report.imported
+    finally:
+        store.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=1000, help="orders placed in the burst")
+    parser.add_argument("--plugins", nargs="+", default=list(PLUGINS), choices=PLUGINS)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="channelsync-order-import-") as where:
+        for name in args.plugins:
+            seconds, calls, imported = asyncio.run(_import(name, args.orders, Path(where)))
+            top = ", ".join(f"{op} {n}" for op, n in calls.most_common(6))
+            print(f"{name:<10} {imported:>6} imported in {seconds:8.1f} s (virtual): {top}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
