@@ -78,7 +78,8 @@ def simulate(
     lateness = [late for _, _, _, late in buyers]
     while events:
         at, kind, order, index, units = heapq.heappop(events)
-        clock.advance(at - (clock.monotonic() - start))
+        # max(): the clock's float sum may land a rounding error past ``at``.
+        clock.advance(max(0.0, at - (clock.monotonic() - start)))
         market = markets[index]
         if kind == 0:
             seen += units
