@@ -48,7 +48,9 @@ async def _import(name: str, orders: int, directory: Path) -> tuple[float, Count
     store = open_store(f"sqlite:///{directory / (name + '.db')}")
     try:
         import_catalogue(store, parse_catalogue(csv_text, "csv"), now=clock.now())
-        settings = {shop.channel: ChannelSyncSettings.model_validate(shop.sync)} if shop.sync else {}
+        settings = {}
+        if shop.sync:
+            settings[shop.channel] = ChannelSyncSettings.model_validate(shop.sync)
         channel = _in_process_channel(shop, clock)
         engine = SyncEngine(store, [channel], settings=settings, clock=clock, host=host)
         fake: Any = shop.fake
