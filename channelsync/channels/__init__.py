@@ -23,7 +23,11 @@ from channelsync.channels.events import (
     ReconnectingListener,
 )
 from channelsync.channels.interfaces import CAPABILITY_INTERFACES
-from channelsync.channels.inventory import InventoryCapability, PricingCapability
+from channelsync.channels.inventory import (
+    InventoryCapability,
+    PricingCapability,
+    StockAndPriceCapability,
+)
 from channelsync.channels.listings import ListingLookupCapability, ListingsCapability
 from channelsync.channels.orders import OrderCountCapability, OrderPull, OrdersCapability
 from channelsync.channels.paging import Page, next_page_number, paginate
@@ -70,6 +74,7 @@ __all__ = [
     "RefundPull",
     "RefundsCapability",
     "ShipmentsCapability",
+    "StockAndPriceCapability",
     "TimeWindow",
     "WindowRead",
     "collect_newest",

@@ -64,3 +64,19 @@ class PricingCapability(ABC):
     @abstractmethod
     async def send_price_batch(self, batch: Sequence[PriceChange]) -> list[UpdateResult]:
         """Send one batch (within the declared batch size); one result per change."""
+
+
+class StockAndPriceCapability(ABC):
+    """Send stock and price changes together, where the marketplace takes both in one go.
+
+    Optional, beside :class:`InventoryCapability` and :class:`PricingCapability`: a
+    marketplace whose bulk route costs a scarce submission (Amazon's listings feed,
+    five per five minutes) spends one for both kinds instead of one each. The engine
+    hands over the due entries of both kinds, each within its batch size.
+    """
+
+    @abstractmethod
+    async def set_stock_and_prices(
+        self, stock: Sequence[StockUpdate], prices: Sequence[PriceChange]
+    ) -> tuple[list[UpdateResult], list[UpdateResult]]:
+        """Apply both; return one result per update and per change, each in order."""

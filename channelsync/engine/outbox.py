@@ -6,7 +6,9 @@ increases; then prices, then listing status, then shipments (which
 :mod:`channelsync.engine.shipments` sends). Sends are grouped into the channel's
 batch size; the transport paces each call to the channel's rate limits. Each item's
 answer settles that item: sent, retried later with exponential backoff, or parked
-with the marketplace's reason. When a whole batch is throttled or fails transiently
+with the marketplace's reason. A channel that takes stock and prices in one go
+(:class:`~channelsync.channels.StockAndPriceCapability`) gets both kinds' due entries
+together while both have some. When a whole batch is throttled or fails transiently
 the channel's remaining items wait for the next cycle, so the most urgent changes
 are the first to go once the marketplace accepts calls again. Every send is audited.
 """
@@ -27,6 +29,7 @@ from channelsync.channels import (
     ListingsCapability,
     Operation,
     PricingCapability,
+    StockAndPriceCapability,
 )
 from channelsync.engine.context import EngineContext
 from channelsync.engine.guard import guard_raises
@@ -198,6 +201,10 @@ async def flush_channel(context: EngineContext, channel: Channel[Any]) -> FlushR
         size = channel.limits.batch_size(operation)
         if kind is Kind.STOCK:
             await _guard(context, channel, report)
+            if isinstance(channel, StockAndPriceCapability) and channel.supports(
+                Capability.PRICING
+            ):
+                await _send_together(context, channel, report)
         while not report.deferred:
             with context.store.transaction() as session:
                 due = session.due(channel.name, kind, context.clock.now(), size)
@@ -213,6 +220,31 @@ async def _guard(context: EngineContext, channel: Channel[Any], report: FlushRep
     guarded = await guard_raises(context, channel, due)
     report.calls += guarded.calls
     report.held += guarded.held
+
+
+async def _send_together(
+    context: EngineContext, channel: StockAndPriceCapability, report: FlushReport
+) -> None:
+    """Send due stock and due prices in one go while both kinds have entries due."""
+    assert isinstance(channel, Channel)
+    stock_size = channel.limits.batch_size(Operation.SET_STOCK)
+    price_size = channel.limits.batch_size(Operation.SET_PRICE)
+    while not report.deferred:
+        with context.store.transaction() as session:
+            now = context.clock.now()
+            stock = session.due(channel.name, Kind.STOCK, now, stock_size)
+            prices = session.due(channel.name, Kind.PRICE, now, price_size)
+        if not stock or not prices:
+            return  # one kind alone goes the usual way
+        report.calls += 1
+        stock_results, price_results = await channel.set_stock_and_prices(
+            [_stock(i) for i in stock], [_price(i) for i in prices]
+        )
+        results = [*stock_results, *price_results]
+        with context.store.transaction() as session:
+            _settle(session, [*stock, *prices], results, report, context.clock.now())
+        if all(r.error is not None and r.error.retryable for r in results):
+            report.deferred = True
 
 
 async def _send_batch(

@@ -26,6 +26,7 @@ from channelsync.channels import (
 from channelsync.clock import Clock, SystemClock
 from channelsync.config import ChannelSyncSettings, Config, EngineConfig
 from channelsync.engine.binding import BindReport, bind_channel
+from channelsync.engine.budgets import budgeted
 from channelsync.engine.completeness import CompletenessReport, check_completeness
 from channelsync.engine.context import ChannelInfo, EngineContext
 from channelsync.engine.orders import IngestReport, ingest_orders
@@ -188,22 +189,24 @@ class SyncEngine:
         channel = self.channels[name]
         if not isinstance(channel, OrdersCapability):
             return
-        try:
-            ingest = await ingest_orders(self.context, channel)
-        except ChannelError as error:
-            self._failed(summary, name, "pulling orders", error)
-            return
-        summary.channels[name].orders_imported += ingest.imported
-        summary.channels[name].orders_parked += ingest.parked
-        plan.add(ingest.plan)
-        await self._refunds_and_count(name, summary, plan)
+        async with budgeted(self.context, channel):
+            try:
+                ingest = await ingest_orders(self.context, channel)
+            except ChannelError as error:
+                self._failed(summary, name, "pulling orders", error)
+                return
+            summary.channels[name].orders_imported += ingest.imported
+            summary.channels[name].orders_parked += ingest.parked
+            plan.add(ingest.plan)
+            await self._refunds_and_count(name, summary, plan)
 
     async def _send(self, name: str, summary: CycleSummary) -> None:
         channel = self.channels[name]
         report = FlushReport()
         try:
-            report.add(await flush_channel(self.context, channel))
-            report.add(await flush_shipments(self.context, channel))
+            async with budgeted(self.context, channel):
+                report.add(await flush_channel(self.context, channel))
+                report.add(await flush_shipments(self.context, channel))
         except ChannelError as error:
             self._failed(summary, name, "sending", error)
         channel_summary = summary.channels[name]
@@ -284,12 +287,13 @@ class SyncEngine:
         channel = self.channels[name]
         if not isinstance(channel, OrdersCapability):
             return None
-        report = await ingest_orders(self.context, channel)
-        self._raise_alerts(report.plan)
-        refunds = await self.pull_refunds(name)
-        if refunds is not None:
-            self._raise_alerts(refunds.plan)
-        await self.check_orders(name)
+        async with budgeted(self.context, channel):
+            report = await ingest_orders(self.context, channel)
+            self._raise_alerts(report.plan)
+            refunds = await self.pull_refunds(name)
+            if refunds is not None:
+                self._raise_alerts(refunds.plan)
+            await self.check_orders(name)
         return report
 
     async def pull_refunds(self, name: str) -> RefundReport | None:
@@ -334,8 +338,9 @@ class SyncEngine:
         """Send channel ``name``'s due outbox entries and queued shipments; needs it open."""
         channel = self.channels[name]
         report = FlushReport()
-        report.add(await flush_channel(self.context, channel))
-        report.add(await flush_shipments(self.context, channel))
+        async with budgeted(self.context, channel):
+            report.add(await flush_channel(self.context, channel))
+            report.add(await flush_shipments(self.context, channel))
         return report
 
     def backlog(self, name: str) -> tuple[int, int, int]:

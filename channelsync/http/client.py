@@ -337,12 +337,12 @@ class ChannelHttpClient:
             return None
         return self._request_id_from_response(response)
 
-    def _tighten(self, bucket: TokenBucket, response: httpx.Response) -> None:
+    def _follow(self, bucket: TokenBucket, response: httpx.Response) -> None:
         if self._rate_from_response is None:
             return
         rate = self._rate_from_response(response)
         if rate is not None:
-            bucket.tighten(rate)
+            bucket.follow(rate)
 
     def _classify(
         self, response: httpx.Response, operation: str, *, expect_json: bool
@@ -404,6 +404,7 @@ class ChannelHttpClient:
         try:
             response = await self._client.send(request)
         except httpx.TransportError as exc:
+            bucket.landed()
             failure = transport_error(exc, channel=self.channel, operation=operation)
             if not resend_safe and not isinstance(exc, _NEVER_SENT):
                 failure = _outcome_unknown(failure)
@@ -414,11 +415,13 @@ class ChannelHttpClient:
             raise error from exc
         except ChannelError as error:
             # Raised by the auth hook, e.g. a token refresh that failed.
+            bucket.landed()
             raise self._finish(error, operation, time.perf_counter() - started) from None
         elapsed = time.perf_counter() - started
+        bucket.landed()
 
         request_id = self._request_id(response)
-        self._tighten(bucket, response)
+        self._follow(bucket, response)
         classified = self._classify(response, operation, expect_json=expect_json)
         if logger.isEnabledFor(logging.DEBUG):
             # Response bodies are not logged: order payloads carry buyers' personal data.

@@ -59,6 +59,8 @@ class TokenBucket:
         self._tokens = float(self._burst)
         self._updated = self._clock.monotonic()
         self._blocked_until = -math.inf
+        self._full_take_at: float | None = None
+        self._takes_since_full = 0
         self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
@@ -69,12 +71,12 @@ class TokenBucket:
 
     @property
     def rate(self) -> float:
-        """The rate in force now (the declared rate or a tightened one)."""
+        """The rate in force now (the declared rate, or the one the marketplace stated)."""
         return self._rate
 
     @property
     def declared_rate(self) -> float:
-        """The rate the bucket was created with; :meth:`tighten` never exceeds it."""
+        """The rate the bucket was created with (before any :meth:`follow`)."""
         return self._declared_rate
 
     @property
@@ -110,6 +112,10 @@ class TokenBucket:
                 else:
                     self._refill(now)
                     if self._tokens >= 1.0 - _EPSILON:
+                        if self._tokens >= self._burst - _EPSILON:
+                            self._full_take_at, self._takes_since_full = now, 0
+                        elif self._full_take_at is not None:
+                            self._takes_since_full += 1
                         self._tokens -= 1.0
                         return waited
                     wait = (1.0 - self._tokens) / self._rate
@@ -122,17 +128,48 @@ class TokenBucket:
                 await self._clock.sleep(wait)
                 waited += wait
 
-    def tighten(self, rate: float) -> None:
-        """Set the rate in force from a run-time hint (e.g. a rate-limit header).
+    def landed(self) -> None:
+        """Note that a request has reached the marketplace (its answer is back).
 
-        The rate never rises above the declared one; a later, higher hint restores
-        the pace up to it. Non-positive or non-finite hints are ignored.
+        A full bucket's first token starts the marketplace's refill only when that
+        request arrives, which may be long after it was taken (a new connection's
+        handshake, say). The bucket then holds no more than the marketplace's: the
+        burst less the requests taken since it was full, refilling from now. Without
+        this the requests that follow on a warm connection outrun the marketplace's
+        own bucket by the first request's flight time and draw a throttling answer.
+        """
+        if self._full_take_at is None:
+            return
+        self._full_take_at = None
+        now = self._clock.monotonic()
+        self._refill(now)
+        self._tokens = min(self._tokens, max(0.0, self._burst - 1.0 - self._takes_since_full))
+
+    def restore(self, tokens: float, elapsed: float) -> None:
+        """Carry over a level saved ``elapsed`` seconds ago (by an earlier process).
+
+        The saved level refills at the declared rate for the time since; the bucket
+        keeps the lower of that and what it holds, so a restore never adds tokens.
+        """
+        if not math.isfinite(tokens) or not math.isfinite(elapsed):
+            return
+        now = self._clock.monotonic()
+        self._refill(now)
+        carried = min(float(self._burst), max(0.0, tokens) + max(0.0, elapsed) * self._rate)
+        self._tokens = min(self._tokens, carried)
+
+    def follow(self, rate: float) -> None:
+        """Pace at the rate the marketplace states it grants (e.g. a rate-limit header).
+
+        The marketplace's word is the seller's real plan: lower than the declared
+        default slows down, higher (a seller granted more) speeds up. Non-positive or
+        non-finite values are ignored.
         """
         if not rate > 0 or math.isinf(rate):
             return
         # Account for the time that passed at the old rate before switching.
         self._refill(self._clock.monotonic())
-        self._rate = min(self._declared_rate, float(rate))
+        self._rate = float(rate)
 
     def penalise(self, seconds: float) -> None:
         """Hand out no token for ``seconds`` (the server's wait after a throttle).
@@ -192,6 +229,22 @@ class RateLimiter:
             bucket = TokenBucket(source.rate_limit(operation), self._clock)
             self._buckets[key] = bucket
         return bucket
+
+    def levels(self, channel: str) -> dict[str, float]:
+        """Return the tokens each of ``channel``'s buckets holds now, by operation key."""
+        return {op: b.tokens for (name, op), b in self._buckets.items() if name == channel}
+
+    def restore(self, channel: str, saved: dict[str, tuple[float, float]]) -> None:
+        """Carry over ``channel``'s saved levels: ``{operation: (tokens, seconds ago)}``.
+
+        Operations the channel's limits no longer name are skipped.
+        """
+        for operation, (tokens, elapsed) in saved.items():
+            try:
+                bucket = self.bucket(channel, operation)
+            except (KeyError, ValueError):
+                continue
+            bucket.restore(tokens, elapsed)
 
     async def acquire(self, channel: str, operation: str) -> float:
         """Take a token from the (``channel``, ``operation``) bucket; return the wait."""

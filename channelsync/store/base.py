@@ -10,7 +10,8 @@ A session's operations are split by aggregate, each with its records in a module
 its own: :mod:`~channelsync.store.catalogue`, :mod:`~channelsync.store.ledger`,
 :mod:`~channelsync.store.bindings`, :mod:`~channelsync.store.outbox`,
 :mod:`~channelsync.store.orders`, :mod:`~channelsync.store.journal`,
-:mod:`~channelsync.store.visibility`, :mod:`~channelsync.store.inbox` and, for views,
+:mod:`~channelsync.store.visibility`, :mod:`~channelsync.store.inbox`,
+:mod:`~channelsync.store.budgets` and, for views,
 :mod:`~channelsync.store.summary`.
 """
 
@@ -20,6 +21,7 @@ from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 
 from channelsync.store.bindings import BindingRecord, BindingsSession, ListingBinding
+from channelsync.store.budgets import BudgetsSession
 from channelsync.store.catalogue import CatalogueSession, SkuData, SkuRecord
 from channelsync.store.inbox import InboxEvent, InboxSession
 from channelsync.store.journal import AuditEntry, JournalSession
@@ -69,6 +71,7 @@ class StoreSession(
     VisibilitySession,
     InboxSession,
     SummarySession,
+    BudgetsSession,
     ABC,
 ):
     """The operations available inside one transaction, every aggregate's together."""

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -141,6 +142,8 @@ ledger_events = Table(
     Column("order_id", String(128), nullable=True),
     Column("note", Text, nullable=True),
     Column("at", _TZ, nullable=False),
+    # An order's page reads the events the order caused.
+    Index("ix_ledger_events_order", "channel", "order_id"),
 )
 
 reservations = Table(
@@ -182,6 +185,13 @@ bindings = Table(
     Column("held_shown", Integer, nullable=True),
     UniqueConstraint("channel", "item_id", "listing_sku_id", name="uq_bindings_listing"),
     Index("ix_bindings_sku", "sku_id"),
+    # The held listings alone (a few), counted per channel by the console's overview.
+    Index(
+        "ix_bindings_held",
+        "channel",
+        sqlite_where=text("held_since IS NOT NULL"),
+        postgresql_where=text("held_since IS NOT NULL"),
+    ),
 )
 
 cursors = Table(
@@ -227,6 +237,8 @@ orders = Table(
     Column("imported_at", _TZ, nullable=False),
     Index("ix_orders_status", "status"),
     Index("ix_orders_updated", "updated_at"),
+    # The console's order list: newest placed first.
+    Index("ix_orders_created", "created_at"),
 )
 
 #: Buyers' personal data of an order (delivery address, buyer's note), kept apart from
@@ -315,6 +327,17 @@ visibility = Table(
     Column("samples", JSON, nullable=False),
     Column("delay_s", Float, nullable=False),
     Column("updated_at", _TZ, nullable=False),
+)
+
+#: How full each channel's rate-limit buckets were when last saved, so that the next
+#: process does not start with full buckets the marketplace has not refilled.
+rate_budgets = Table(
+    "rate_budgets",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("operation", String(128), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("saved_at", _TZ, nullable=False),
 )
 
 #: Every pushed marketplace event, once per (channel, platform message id): written

@@ -26,6 +26,7 @@ from channelsync.errors import ConfigurationError
 from channelsync.store.base import Store, StoreSession
 from channelsync.store.sql._common import SqlPart
 from channelsync.store.sql.bindings import SqlBindings
+from channelsync.store.sql.budgets import SqlBudgets
 from channelsync.store.sql.catalogue import SqlCatalogue
 from channelsync.store.sql.inbox import SqlInbox
 from channelsync.store.sql.journal import SqlJournal
@@ -157,6 +158,7 @@ class SqlSession(
     SqlVisibility,
     SqlInbox,
     SqlSummary,
+    SqlBudgets,
     SqlPart,
     StoreSession,
 ):

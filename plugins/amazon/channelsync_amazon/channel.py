@@ -29,6 +29,7 @@ from channelsync.channels import (
     Page,
     PricingCapability,
     ShipmentsCapability,
+    StockAndPriceCapability,
     TimeWindow,
     paginate,
 )
@@ -37,7 +38,6 @@ from channelsync.errors import ConfigurationError
 from channelsync.http import ChannelHttpClient, ResponseClassifier
 from channelsync.models import (
     Listing,
-    ListingStatus,
     ListingStatusChange,
     Order,
     PriceChange,
@@ -46,7 +46,7 @@ from channelsync.models import (
     StockUpdate,
     UpdateResult,
 )
-from channelsync_amazon import fba, listings, orders_v0, orders_v2026
+from channelsync_amazon import fba, listings, orders_v0, orders_v2026, updates
 from channelsync_amazon.auth import REFRESH_MARGIN, SpApiAuth, refresh_access_token
 from channelsync_amazon.errors import SpApiClassifier
 from channelsync_amazon.events import (
@@ -64,8 +64,7 @@ from channelsync_amazon.events import (
 from channelsync_amazon.feeds import FEED_QUOTA_KEY, FeedSubmitter
 from channelsync_amazon.limits import AMAZON_LIMITS, AmazonLimits
 from channelsync_amazon.shipments import confirm_shipment_body, package_reference, shipment_items
-from channelsync_amazon.wire import marketplace_currency
-from channelsync_amazon.writer import ListingWriter, PlannedPatch
+from channelsync_amazon.writer import ListingWriter
 
 __all__ = ["DEFAULT_TOKEN_URL", "REGION_ENDPOINTS", "AmazonChannel", "AmazonSettings"]
 
@@ -79,12 +78,6 @@ REGION_ENDPOINTS: dict[str, str] = {
     "fe": "https://sellingpartnerapi-fe.amazon.com",
 }
 DEFAULT_TOKEN_URL = "https://api.amazon.com/auth/o2/token"  # noqa: S105 - a URL, not a secret
-
-AFN_READ_ONLY = "AFN_READ_ONLY"
-_AFN_MESSAGE = (
-    "FBA (AFN) stock is held and counted by Amazon; channelsync reads it from FBA "
-    "inventory summaries and never writes it"
-)
 
 
 class AmazonSettings(ChannelSettings):
@@ -154,6 +147,7 @@ class AmazonChannel(
     ListingsCapability,
     InventoryCapability,
     PricingCapability,
+    StockAndPriceCapability,
     ListingLookupCapability,
     OrdersCapability,
     ShipmentsCapability,
@@ -454,52 +448,39 @@ class AmazonChannel(
         self, batch: Sequence[ListingStatusChange]
     ) -> list[UpdateResult]:
         """Delist by setting the MFN quantity to 0; relisting is a stock push, not a switch."""
-        planned: list[PlannedPatch] = []
-        refused: dict[int, UpdateResult] = {}
-        for index, change in enumerate(batch):
-            if self.settings.fulfillment == "AFN":
-                refused[index] = UpdateResult.failure(change, _AFN_MESSAGE, code=AFN_READ_ONLY)
-            elif change.status is ListingStatus.ON_SALE:
-                refused[index] = UpdateResult.failure(
-                    change,
-                    "Amazon has no relist switch: a delisted (quantity 0) listing is buyable "
-                    "again once a stock update gives it a quantity",
-                    code="NO_RELIST",
-                )
-            else:
-                sku = _sku_of(change)
-                planned.append(PlannedPatch(change, sku, [listings.fulfillment_patch(0)]))
-        return _merge(len(batch), refused, await self._writer().apply(planned))
+        planned = updates.plan_statuses(batch, self.settings.fulfillment)
+        return updates.merge(planned, await self._writer().apply(planned.patches))
 
     # -- stock and price ------------------------------------------------------------
 
     async def send_stock_batch(self, batch: Sequence[StockUpdate]) -> list[UpdateResult]:
         """Set MFN quantities (PATCH per SKU or one feed); AFN stock is refused per item."""
-        if self.settings.fulfillment == "AFN":
-            return [UpdateResult.failure(u, _AFN_MESSAGE, code=AFN_READ_ONLY) for u in batch]
-        planned = [
-            PlannedPatch(u, _sku_of(u), [listings.fulfillment_patch(u.quantity)]) for u in batch
-        ]
+        planned = updates.plan_stock(batch, self.settings.fulfillment)
         # Sold out: patched at once, never held for a feed's minutes of processing.
-        return await self._writer().apply(planned, at_once=[u.quantity == 0 for u in batch])
+        sent = await self._writer().apply(planned.patches, at_once=planned.at_once)
+        return updates.merge(planned, sent)
 
     async def send_price_batch(self, batch: Sequence[PriceChange]) -> list[UpdateResult]:
         """Set B2C prices in the home marketplace (PATCH per SKU or one feed)."""
-        currency = marketplace_currency(self.marketplace_id)
-        planned: list[PlannedPatch] = []
-        refused: dict[int, UpdateResult] = {}
-        for index, change in enumerate(batch):
-            if currency is not None and change.price.currency != currency:
-                refused[index] = UpdateResult.failure(
-                    change,
-                    f"price is in {change.price.currency}; marketplace {self.marketplace_id} "
-                    f"sells in {currency}",
-                    code="CURRENCY_MISMATCH",
-                )
-                continue
-            patch = listings.price_patch(change.price.quantize(), self.marketplace_id)
-            planned.append(PlannedPatch(change, _sku_of(change), [patch]))
-        return _merge(len(batch), refused, await self._writer().apply(planned))
+        planned = updates.plan_prices(batch, self.marketplace_id)
+        return updates.merge(planned, await self._writer().apply(planned.patches))
+
+    async def set_stock_and_prices(
+        self, stock: Sequence[StockUpdate], prices: Sequence[PriceChange]
+    ) -> tuple[list[UpdateResult], list[UpdateResult]]:
+        """Send quantities and prices together: one PATCH per SKU, or one feed for all.
+
+        A SKU whose quantity and price both change gets one message with both patches;
+        the feed quota (five per five minutes) is spent once for both kinds.
+        """
+        quantities = updates.plan_stock(stock, self.settings.fulfillment)
+        amounts = updates.plan_prices(prices, self.marketplace_id)
+        sent = await self._writer().apply(
+            [*quantities.patches, *amounts.patches],
+            at_once=[*quantities.at_once, *amounts.at_once],
+        )
+        split = len(quantities.patches)
+        return updates.merge(quantities, sent[:split]), updates.merge(amounts, sent[split:])
 
     # -- orders and shipments -------------------------------------------------------
 
@@ -557,19 +538,3 @@ class AmazonChannel(
             order_id=shipment.order_id,
             marketplace_ref=package_reference(shipment.tracking_number),
         )
-
-
-def _sku_of(update: StockUpdate | PriceChange | ListingStatusChange) -> str:
-    """Return the seller SKU an update addresses.
-
-    Listings carry the seller SKU as their item id (``parse_listing``); an update that
-    names a ``sku_id`` addresses that SKU instead.
-    """
-    return update.sku_id or update.item_id
-
-
-def _merge(
-    size: int, refused: Mapping[int, UpdateResult], sent: Sequence[UpdateResult]
-) -> list[UpdateResult]:
-    answers = iter(sent)
-    return [refused[i] if i in refused else next(answers) for i in range(size)]

@@ -2,9 +2,9 @@
 
 Rate limits are SP-API's default usage plans (rate per second, burst) per operation;
 a seller's real plan can be higher or lower and arrives in ``x-amzn-RateLimit-Limit``,
-which the transport applies at run time (it never raises a rate above the declared
-one). :class:`AmazonLimits` adds the threshold at which a batch of price or quantity
-changes goes through a ``JSON_LISTINGS_FEED`` instead of one PATCH per SKU.
+which the transport follows at run time, down or up. :class:`AmazonLimits` adds the
+threshold at which a batch of price or quantity changes goes through a
+``JSON_LISTINGS_FEED`` instead of one PATCH per SKU.
 """
 
 from __future__ import annotations

@@ -199,6 +199,17 @@ async def test_the_rate_limit_header_tightens_the_limiter(
     assert bucket.rate == pytest.approx(0.1)
 
 
+async def test_a_seller_granted_more_than_the_default_plan_is_paced_at_the_grant(
+    channel: AmazonChannel, fake: FakeSellingPartner
+) -> None:
+    fake.usage_plans["getOrder2026"] = ThrottleRule(2.0, 30)
+    order_id = fake.generate_orders(1)[0].order_id
+    await channel.get_order(order_id)
+    bucket = channel.http.rate_limiter.bucket(channel.name, "getOrder")
+    assert bucket.declared_rate == 0.5
+    assert bucket.rate == pytest.approx(2.0)
+
+
 async def test_a_real_throttle_answer_from_the_usage_plan(
     channel: AmazonChannel, fake: FakeSellingPartner, clock: FakeClock, wire
 ) -> None:

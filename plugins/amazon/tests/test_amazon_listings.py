@@ -362,3 +362,67 @@ async def test_the_guard_reads_only_the_listings_with_a_raise_queued(
         found = fake.store.find_sku(code)
         assert found is not None
         assert found[1].quantity == 9
+
+
+async def test_quantities_and_prices_together_go_in_one_feed_one_message_per_sku(
+    channel: AmazonChannel, fake: FakeSellingPartner, wire
+) -> None:
+    stock = _updates(fake, 7)
+    prices = [PriceChange(item_id=u.item_id, price=Money.of("12.34", "USD")) for u in stock]
+    sold_out = stock[3].item_id
+    stock[3] = StockUpdate(item_id=sold_out, quantity=0)
+    quantities, amounts = await channel.set_stock_and_prices(stock, prices)
+    assert [r.item_id for r in quantities] == [u.item_id for u in stock]
+    assert [r.item_id for r in amounts] == [c.item_id for c in prices]
+    assert all(r.ok for r in [*quantities, *amounts])
+    shown = fake.store.stock_by_merchant_code()
+    assert shown.pop(sold_out) == 0
+    assert set(shown.values()) == {7}
+    assert {sku.price for _, sku in fake.store.iter_skus()} == {Decimal("12.34")}
+    # One feed for both kinds (a SKU's quantity and price in one message); the sold-out
+    # SKU patched at once, its quantity and price in one PATCH.
+    assert wire.checked["createFeed"] == 1
+    assert wire.checked["patchListingsItem"] == 1
+
+
+async def test_a_cycle_sends_quantities_and_prices_in_one_feed(
+    channel: AmazonChannel, fake: FakeSellingPartner, wire, clock, tmp_path
+) -> None:
+    _empty(fake)
+    codes = [f"SKU-{index:04d}" for index in range(40)]
+    for code in codes:
+        fake.add_listing(code, f"Lamp {code}", Decimal("1.00"), 0)
+    with _engine(channel, codes, clock, tmp_path) as engine:
+        summary = await engine.run_cycle()
+    assert summary.channels[channel.name].errors == []
+    # Forty new quantities and forty new prices: one submission, not one per kind.
+    assert wire.checked["createFeed"] == 1
+    assert set(fake.store.stock_by_merchant_code().values()) == {5}
+    assert {sku.price for _, sku in fake.store.iter_skus()} == {Decimal("9.90")}
+
+
+async def test_the_feed_quota_spent_by_one_process_holds_for_the_next(
+    make, fake: FakeSellingPartner, wire, clock, tmp_path
+) -> None:
+    fake.queue_seconds = fake.process_seconds = 0.0
+    _empty(fake)
+    codes = [f"SKU-{index:04d}" for index in range(30)]
+    for code in codes:
+        fake.add_listing(code, f"Lamp {code}", Decimal("9.90"), 0)
+    # Five runs of `sync --once`, each a process with full buckets of its own, each
+    # sending a feed: the marketplace's five-per-five-minutes window is spent.
+    for run in range(6):
+        async with make() as channel:
+            with _engine(channel, codes, clock, tmp_path) as engine:
+                if run:
+                    for code in codes:
+                        adjust_stock(
+                            engine.store, code, 1, key=f"run-{run}-{code}", now=clock.now()
+                        )
+                summary = await engine.run_cycle()
+            assert summary.channels[channel.name].errors == []
+            assert channel.metrics.throttles(channel.name, "createFeed") == 0
+        clock.advance(1)
+    # The sixth waited for the window to refill instead of drawing a 429.
+    assert wire.checked["createFeed"] == 6
+    assert max(clock.sleeps) >= 50.0  # the window's refill, less the runs' seconds

@@ -65,23 +65,23 @@ def test_client_requests_wait_exactly_the_bucket_time(make_client, clock, limits
     assert clock.monotonic() == pytest.approx((6 - 2) / 4.0)
 
 
-def test_tighten_lowers_the_pace_but_never_above_declared(clock, rate):
+def test_the_stated_rate_is_followed_down_and_up(clock, rate):
     bucket = TokenBucket(rate(rate=10.0, burst=1), clock)
 
     async def main():
         await bucket.acquire()
-        bucket.tighten(2.0)
+        bucket.follow(2.0)
         await bucket.acquire()
         assert clock.sleeps[-1] == pytest.approx(0.5)
-        bucket.tighten(50.0)  # a looser hint only restores the declared rate
-        assert bucket.rate == 10.0
+        bucket.follow(50.0)  # a seller granted more than the default plan
+        assert bucket.rate == 50.0
         await bucket.acquire()
-        assert clock.sleeps[-1] == pytest.approx(0.1)
+        assert clock.sleeps[-1] == pytest.approx(0.02)
 
     asyncio.run(main())
     for nonsense in (0.0, -3.0, math.inf, math.nan):
-        bucket.tighten(nonsense)
-        assert bucket.rate == 10.0
+        bucket.follow(nonsense)
+        assert bucket.rate == 50.0
     assert bucket.declared_rate == 10.0
 
 
@@ -272,3 +272,39 @@ async def test_a_wait_below_the_clocks_resolution_never_spins() -> None:
             await bucket.acquire()
     # Still paced: 20,000 tokens at 900 a second, less the 0 left after the drain.
     assert clock.monotonic() - 17643.656772486775 == pytest.approx(20_000 / 900, rel=1e-3)
+
+
+def test_a_restored_level_refills_for_the_time_since_and_never_adds_tokens(
+    clock, limits, rate
+) -> None:
+    limiter = RateLimiter(clock)
+    limiter.configure("amazon", limits(rate(1.0, 1), createFeed=rate(0.5, 5)))
+    limiter.restore("amazon", {"createFeed": (1.0, 2.0)})  # saved 2 s ago at 1 token
+    assert limiter.levels("amazon") == {"createFeed": pytest.approx(2.0)}
+    # A saved level higher than what the bucket holds leaves it alone.
+    bucket = limiter.bucket("amazon", "createFeed")
+    limiter.restore("amazon", {"createFeed": (5.0, 0.0)})
+    assert bucket.tokens == pytest.approx(2.0)
+    # Nonsense is ignored rather than trusted.
+    limiter.restore("amazon", {"createFeed": (float("nan"), 0.0)})
+    assert bucket.tokens == pytest.approx(2.0)
+
+
+def test_a_full_buckets_refill_starts_when_its_first_request_lands(clock, rate) -> None:
+    bucket = TokenBucket(rate(rate=5.0, burst=5), clock)
+
+    async def main() -> list[float]:
+        sent = []
+        for _ in range(7):
+            await bucket.acquire()
+            sent.append(clock.monotonic())
+            if len(sent) == 1:
+                clock.advance(0.5)  # the first request's handshake and flight
+            bucket.landed()
+        return sent
+
+    sent = asyncio.run(main())
+    # The marketplace counts from the first arrival (0.5 s): four more at once, then
+    # one every 1/rate seconds from there; counted from the take (0 s) the bucket would
+    # have let two more through at once and the marketplace would have throttled one.
+    assert sent == pytest.approx([0.0, 0.5, 0.5, 0.5, 0.5, 0.7, 0.9])
