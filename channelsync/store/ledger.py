@@ -106,6 +106,22 @@ class LedgerSession(ABC):
         An event whose key was applied before (or appears earlier in ``events``)
         changes nothing. Raises ``ValueError`` when a release would take a reservation
         below zero; the caller's transaction then rolls the whole batch back.
+
+        Concurrent calls are safe: the SKUs changed are locked (:meth:`lock_skus`) before
+        the keys and reservations are read, and a key another transaction records at
+        the same moment counts as applied before (``False``), never as an error.
+        """
+
+    @abstractmethod
+    def lock_skus(self, sku_ids: Iterable[int]) -> None:
+        """Hold these SKUs for this transaction's stock and allocation changes.
+
+        Until the transaction ends, no other transaction changes their stock,
+        reservations or marks, and the reads that follow see every change committed
+        before the lock: a read-then-write on them (positions, then a plan; reservations,
+        then a release) cannot be overtaken. Locks are taken in ascending id order, so
+        lock every SKU a transaction will touch in one call, before reading them.
+        :meth:`apply_events` locks the SKUs it changes itself.
         """
 
     @abstractmethod

@@ -103,6 +103,21 @@ class OutboxSession(ABC):
         """Return pending entries due by ``now``, most urgent first."""
 
     @abstractmethod
+    def claim_due(
+        self, channel: str, kind: str, now: datetime, limit: int, until: datetime
+    ) -> list[OutboxItem]:
+        """Claim pending entries due by ``now``, most urgent first, for one worker until ``until``.
+
+        Like :meth:`due`, but each entry returned is leased: its ``next_attempt_at`` is
+        moved to ``until`` in this transaction (and returned so), so once it commits
+        no other claimer gets the entry before then. On PostgreSQL the entries are
+        selected ``FOR UPDATE SKIP LOCKED``: a concurrent claimer skips those being
+        claimed instead of waiting for them. Settling or deferring the entry's version
+        ends the lease; if the worker dies, the entry is due again at ``until``.
+        Attempts are not counted. Raises ``ValueError`` unless ``until`` is after ``now``.
+        """
+
+    @abstractmethod
     def outbox(
         self, *, channel: str | None = None, state: OutboxState | None = None
     ) -> list[OutboxItem]:

@@ -50,7 +50,14 @@ def _postgres_engine(url: str) -> Engine:
             field="store.url",
         ) from None
     # psycopg 3 is the driver (SQLAlchemy would pick psycopg2 for a bare postgresql://).
-    return create_engine(f"postgresql+psycopg://{url.partition('://')[2]}", pool_pre_ping=True)
+    # READ COMMITTED whatever the server's default: the writes lock rows, then read again
+    # (each statement sees what was committed before it), which a snapshot taken at the
+    # transaction's start (REPEATABLE READ) would turn into serialization failures.
+    return create_engine(
+        f"postgresql+psycopg://{url.partition('://')[2]}",
+        pool_pre_ping=True,
+        isolation_level="READ COMMITTED",
+    )
 
 
 def migrate(connection: Connection, revision: str = "head") -> None:

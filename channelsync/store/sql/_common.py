@@ -5,6 +5,12 @@ writes are ``executemany`` batches or multi-row ``INSERT ... ON CONFLICT`` upser
 built with the dialect's own insert construct (:func:`upsert_insert`), which SQLite and
 PostgreSQL share, so no SQL text is written by hand. Every method runs in the caller's
 transaction: a failing row raises and the transaction rolls the whole batch back.
+
+Many writers: :func:`lock_rows` holds rows for the rest of the transaction before a
+read-then-write (``SELECT ... ORDER BY id FOR NO KEY UPDATE`` on PostgreSQL, in one fixed
+order so two writers never deadlock on them); on SQLite it takes the database's write
+lock at once (:func:`hold_write_lock`), because Python's ``sqlite3`` runs the reads before
+a transaction's first write outside of it.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, bindparam, update
+from sqlalchemy import Connection, Row, Table, bindparam, false, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from channelsync.errors import ConfigurationError
@@ -24,7 +30,9 @@ __all__ = [
     "SqlPart",
     "binding_record",
     "chunks",
+    "hold_write_lock",
     "listing_key",
+    "lock_rows",
     "stored_order",
     "update_by_id",
     "upsert_insert",
@@ -57,6 +65,43 @@ def upsert_insert(connection: Connection, table: Table) -> Any:
     raise ConfigurationError(
         f"the state store supports SQLite and PostgreSQL, not {name!r}", field="store.url"
     )
+
+
+def hold_write_lock(connection: Connection, table: Table) -> None:
+    """On SQLite, take the database's write lock now, for the rest of the transaction.
+
+    Python's ``sqlite3`` (SQLAlchemy's default driver) begins a transaction only at its
+    first write, so a read-then-write could read before another connection's commit
+    and write after it. A write that changes nothing (``UPDATE ... WHERE 0 = 1``)
+    begins it at once: every later read of the transaction then sees the state it
+    writes on, and other writers wait (``busy_timeout``). On other databases this does
+    nothing: rows are locked one by one there (:func:`lock_rows`).
+    """
+    if connection.dialect.name == "sqlite":
+        primary = table.primary_key.columns
+        connection.execute(update(table).where(false()).values({c.name: c for c in primary}))
+
+
+def lock_rows(connection: Connection, table: Table, ids: Iterable[int]) -> None:
+    """Lock ``table``'s rows of ``ids`` until the transaction ends, in ascending id order.
+
+    On PostgreSQL: ``SELECT id ... ORDER BY id FOR NO KEY UPDATE``, chunk after chunk in
+    the same order, so two transactions locking overlapping sets queue up instead of
+    deadlocking. ``NO KEY UPDATE`` (what an ``UPDATE`` of non-key columns takes) still
+    excludes every other locker and updater of the rows, while inserts of rows referring
+    to them (their foreign-key checks take ``KEY SHARE``) go on. Ids without a row are
+    skipped. On SQLite: the database's write lock (:func:`hold_write_lock`).
+    """
+    wanted = sorted(set(ids))
+    if not wanted:
+        return
+    if connection.dialect.name == "sqlite":
+        hold_write_lock(connection, table)
+        return
+    key = table.c.id
+    for chunk in chunks(wanted):
+        query = select(key).where(key.in_(chunk)).order_by(key).with_for_update(key_share=True)
+        connection.execute(query).all()
 
 
 def update_by_id(table: Table, columns: Iterable[str]) -> Any:

@@ -25,10 +25,27 @@ from channelsync.store.base import (
 from channelsync.store.sql._common import (
     SqlPart,
     chunks,
+    lock_rows,
     upsert_insert,
 )
 
 __all__ = ["SqlLedger"]
+
+
+def _first_unapplied(
+    events: Sequence[LedgerEvent], applied_before: set[str]
+) -> tuple[list[bool], list[LedgerEvent]]:
+    """Return, per event, whether it is new, and the new ones (a key's first occurrence)."""
+    seen = set(applied_before)
+    answers: list[bool] = []
+    fresh: list[LedgerEvent] = []
+    for event in events:
+        new = event.idempotency_key not in seen
+        seen.add(event.idempotency_key)
+        answers.append(new)
+        if new:
+            fresh.append(event)
+    return answers, fresh
 
 
 class SqlLedger(SqlPart, StoreSession):
@@ -148,16 +165,24 @@ class SqlLedger(SqlPart, StoreSession):
 
     @override
     def clear_changed(self, sku_ids: Iterable[int]) -> None:
-        for chunk in chunks(list(sku_ids)):
-            self._c.execute(update(t.skus).where(t.skus.c.id.in_(chunk)).values(dirty=False))
+        self._set_dirty(sku_ids, dirty=False)
 
     @override
     def mark_changed(self, sku_ids: Iterable[int]) -> None:
-        for chunk in chunks(list(sku_ids)):
-            self._c.execute(update(t.skus).where(t.skus.c.id.in_(chunk)).values(dirty=True))
+        self._set_dirty(sku_ids, dirty=True)
+
+    def _set_dirty(self, sku_ids: Iterable[int], *, dirty: bool) -> None:
+        # Locked in ascending order first: an UPDATE ... IN locks in no promised order.
+        ids = sorted(set(sku_ids))
+        self.lock_skus(ids)
+        for chunk in chunks(ids):
+            self._c.execute(update(t.skus).where(t.skus.c.id.in_(chunk)).values(dirty=dirty))
 
     @override
     def mark_all_changed(self) -> None:
+        if self._c.dialect.name != "sqlite":
+            key = t.skus.c.id
+            self._c.execute(select(key).order_by(key).with_for_update(key_share=True)).all()
         self._c.execute(update(t.skus).values(dirty=True))
 
     def on_hand_many(self, sku_ids: Iterable[int]) -> dict[int, dict[str, int]]:
@@ -191,40 +216,49 @@ class SqlLedger(SqlPart, StoreSession):
                 found[(str(order_id), int(sku_id))] = int(quantity)
         return found
 
+    @override
+    def lock_skus(self, sku_ids: Iterable[int]) -> None:
+        """Hold these SKUs' stock, reservations and marks for this transaction's writes.
+
+        PostgreSQL: their ``skus`` rows locked in ascending id order (see
+        :func:`~channelsync.store.sql._common.lock_rows`); SQLite: the database's write lock.
+        """
+        lock_rows(self._c, t.skus, sku_ids)
+
     def apply_events(self, events: Sequence[LedgerEvent], now: datetime) -> list[bool]:
-        """Record and apply ``events`` in order; return, per event, whether it was new."""
+        """Record and apply ``events`` in order; return, per event, whether it was new.
+
+        Safe with many writers: the SKUs the new events touch are locked first (one
+        fixed order), and the keys and reservations are read again under that lock,
+        so two transactions changing a SKU's reservations queue up instead of one
+        overwriting the other. An event recorded meanwhile by a writer that held no lock
+        in common (the same key for another SKU) is caught by the key's unique
+        constraint and counted as applied before, never as an error.
+        """
         if not events:
             return []
-        seen = self.applied_events(e.idempotency_key for e in events)
-        fresh: list[LedgerEvent] = []
-        applied: list[bool] = []
-        for event in events:
-            new = event.idempotency_key not in seen
-            seen.add(event.idempotency_key)
-            applied.append(new)
-            if new:
-                fresh.append(event)
+        keys = [e.idempotency_key for e in events]
+        # Without a lock first: a replay of applied events writes (and waits for) nothing.
+        known = self.applied_events(keys)
+        candidates = [e for e in events if e.idempotency_key not in known]
+        if not candidates:
+            return [False] * len(events)
+        self.lock_skus(e.sku_id for e in candidates)
+        applied, fresh = _first_unapplied(events, self.applied_events(keys))
         if not fresh:
             return applied
-        reserved = self._reservation_totals(fresh, now)
-        self._c.execute(
-            insert(t.ledger_events),
-            [
-                {
-                    "idempotency_key": e.idempotency_key,
-                    "kind": e.kind,
-                    "sku_id": e.sku_id,
-                    "warehouse": e.warehouse,
-                    "on_hand_delta": e.on_hand_delta,
-                    "reserved_delta": e.reserved_delta,
-                    "channel": e.channel,
-                    "order_id": e.order_id,
-                    "note": e.note,
-                    "at": now,
-                }
-                for e in fresh
-            ],
-        )
+        reserved = self._reservation_totals(fresh, now)  # raises before anything is written
+        recorded = self._record_events(fresh, now)
+        if len(recorded) < len(fresh):
+            # Another transaction committed some of these keys after they were read:
+            # applied there, so not here (the reservations are read again, with theirs).
+            applied = [
+                a and e.idempotency_key in recorded for a, e in zip(applied, events, strict=True)
+            ]
+            fresh = [e for e in fresh if e.idempotency_key in recorded]
+            reserved = self._reservation_totals(fresh, now)
+        if not fresh:
+            return applied
         on_hand: dict[tuple[int, str], int] = defaultdict(int)
         for event in fresh:
             if event.on_hand_delta:
@@ -242,6 +276,36 @@ class SqlLedger(SqlPart, StoreSession):
         self._write_reservations(reserved, now)
         self._mark_dirty({e.sku_id for e in fresh})
         return applied
+
+    def _record_events(self, events: Sequence[LedgerEvent], now: datetime) -> set[str]:
+        """Insert the events' rows; return the keys inserted (a key already there is skipped).
+
+        ``ON CONFLICT (idempotency_key) DO NOTHING``: on PostgreSQL an insert of a key
+        another transaction has just inserted waits for it, then skips the row if it
+        committed. Any other failure (an unknown SKU) still raises.
+        """
+        e = t.ledger_events.c
+        statement = (
+            upsert_insert(self._c, t.ledger_events)
+            .on_conflict_do_nothing(index_elements=[e.idempotency_key])
+            .returning(e.idempotency_key)
+        )
+        rows = [
+            {
+                "idempotency_key": event.idempotency_key,
+                "kind": event.kind,
+                "sku_id": event.sku_id,
+                "warehouse": event.warehouse,
+                "on_hand_delta": event.on_hand_delta,
+                "reserved_delta": event.reserved_delta,
+                "channel": event.channel,
+                "order_id": event.order_id,
+                "note": event.note,
+                "at": now,
+            }
+            for event in events
+        ]
+        return {str(key) for key in self._c.execute(statement, rows).scalars()}
 
     def _reservation_totals(
         self, events: Sequence[LedgerEvent], now: datetime
@@ -310,5 +374,6 @@ class SqlLedger(SqlPart, StoreSession):
             self._c.execute(delete(t.reservations).where(where), emptied)
 
     def _mark_dirty(self, sku_ids: Iterable[int]) -> None:
+        # Only SKUs this transaction holds (apply_events locked them first).
         for chunk in chunks(sorted(set(sku_ids))):
             self._c.execute(update(t.skus).where(t.skus.c.id.in_(chunk)).values(dirty=True))

@@ -1,8 +1,14 @@
-"""The outbox on SQLAlchemy Core: enqueue with coalescing, due batches, settling, parking."""
+"""The outbox on SQLAlchemy Core: enqueue with coalescing, due batches, settling, parking.
+
+With many writers: enqueues and parks are single upserts, settles are guarded by the
+entry's version, and workers take due entries with :meth:`SqlOutbox.claim_due`, which
+leases them (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) so that no two get the same one.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +16,6 @@ from sqlalchemy import (
     Row,
     bindparam,
     delete,
-    insert,
     select,
     update,
 )
@@ -28,6 +33,7 @@ from channelsync.store.base import (
 from channelsync.store.sql._common import (
     SqlPart,
     chunks,
+    hold_write_lock,
     upsert_insert,
 )
 
@@ -48,9 +54,9 @@ class SqlOutbox(SqlPart, StoreSession):
         urgency: int,
         now: datetime,
     ) -> int:
+        # One upsert, not a read then an insert: two writers enqueueing a new target at
+        # once would both insert, and the second would break the unique constraint.
         o = t.outbox.c
-        where = (o.channel == channel) & (o.kind == kind) & (o.key == key)
-        row = self._c.execute(select(o.id, o.version).where(where)).first()
         values = {
             "payload": dict(payload),
             "urgency": urgency,
@@ -60,14 +66,14 @@ class SqlOutbox(SqlPart, StoreSession):
             "reason": None,
             "updated_at": now,
         }
-        if row is None:
-            self._c.execute(
-                insert(t.outbox).values(channel=channel, kind=kind, key=key, version=1, **values)
-            )
-            return 1
-        version = int(row.version) + 1
-        self._c.execute(update(t.outbox).where(where).values(version=version, **values))
-        return version
+        statement = upsert_insert(self._c, t.outbox).values(
+            channel=channel, kind=kind, key=key, version=1, **values
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[o.channel, o.kind, o.key],
+            set_={**{name: statement.excluded[name] for name in values}, "version": o.version + 1},
+        ).returning(o.version)
+        return int(self._c.execute(statement).scalar_one())
 
     @staticmethod
     def _item(row: Row[Any]) -> OutboxItem:
@@ -100,6 +106,40 @@ class SqlOutbox(SqlPart, StoreSession):
             .limit(limit)
         )
         return [self._item(r) for r in self._c.execute(query)]
+
+    @override
+    def claim_due(
+        self, channel: str, kind: str, now: datetime, limit: int, until: datetime
+    ) -> list[OutboxItem]:
+        if until <= now:
+            raise ValueError(f"a claim must last beyond now ({now}), not until {until}")
+        o = t.outbox.c
+        if self._c.dialect.name == "sqlite":
+            # No SKIP LOCKED there: the database's one writer at a time. Polling an
+            # empty queue stays a read; otherwise take the write lock, then select.
+            if not self.due(channel, kind, now, 1):
+                return []
+            hold_write_lock(self._c, t.outbox)
+        query = (
+            select(t.outbox)
+            .where(
+                o.state == OutboxState.PENDING.value,
+                o.channel == channel,
+                o.kind == kind,
+                o.next_attempt_at <= now,
+            )
+            .order_by(o.urgency, o.next_attempt_at, o.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # rendered on PostgreSQL only
+        )
+        items = [self._item(r) for r in self._c.execute(query)]
+        for chunk in chunks([item.id for item in items]):
+            self._c.execute(
+                update(t.outbox)
+                .where(o.id.in_(chunk))
+                .values(next_attempt_at=until, updated_at=now)
+            )
+        return [replace(item, next_attempt_at=until) for item in items]
 
     @override
     def outbox(
@@ -162,8 +202,9 @@ class SqlOutbox(SqlPart, StoreSession):
         row = self._c.execute(select(t.outbox).where(where)).first()
         if row is None:
             return None
-        self._c.execute(delete(t.outbox).where(o.id == row.id))
-        return self._item(row)
+        # Still parked when deleted: a concurrent drop or requeue wins, and this one is void.
+        deleted = self._c.execute(delete(t.outbox).where(where, o.version == row.version))
+        return self._item(row) if deleted.rowcount else None
 
     @override
     def requeue_parked(
@@ -205,14 +246,20 @@ class SqlOutbox(SqlPart, StoreSession):
         p = t.parked.c
         where = (p.channel == record.channel) & (p.kind == record.kind) & (p.key == record.key)
         self._c.execute(delete(t.parked).where(where))
+        statement = upsert_insert(self._c, t.parked).values(
+            channel=record.channel,
+            kind=record.kind,
+            key=record.key,
+            reason=record.reason,
+            payload=dict(record.payload),
+            at=now,
+        )
+        # The delete makes the record the newest; should another writer park the same
+        # record in between, the later of the two replaces it instead of failing.
         self._c.execute(
-            insert(t.parked).values(
-                channel=record.channel,
-                kind=record.kind,
-                key=record.key,
-                reason=record.reason,
-                payload=dict(record.payload),
-                at=now,
+            statement.on_conflict_do_update(
+                index_elements=[p.channel, p.kind, p.key],
+                set_={name: statement.excluded[name] for name in ("reason", "payload", "at")},
             )
         )
 
@@ -283,7 +330,7 @@ class SqlOutbox(SqlPart, StoreSession):
         o = t.outbox.c
         current: dict[int, int] = {}
         for chunk in chunks(sorted({s.item_id for s in outcomes})):
-            query = select(o.id, o.version).where(o.id.in_(chunk)).with_for_update()
+            query = select(o.id, o.version).where(o.id.in_(chunk)).order_by(o.id).with_for_update()
             current.update({int(i): int(v) for i, v in self._c.execute(query)})
         answers = [current.get(s.item_id) == s.version for s in outcomes]
         rows = [
