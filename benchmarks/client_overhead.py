@@ -14,6 +14,10 @@ plain ``httpx.AsyncClient`` that only decodes the JSON. CPU is this process's
 With python-amazon-sp-api installed (never a dependency: ``pip install
 python-amazon-sp-api`` for the benchmark only), Amazon's figures add its
 ``Orders.get_order`` on the same fake (a synchronous ``requests`` client).
+
+``--transport aiohttp`` sends both channelsync's and plain httpx's calls through
+httpx-aiohttp's ``AiohttpTransport`` instead of httpx's own (``pip install httpx-aiohttp``
+for the benchmark only; see benchmarks/README.md for why it is not channelsync's transport).
 """
 
 from __future__ import annotations
@@ -159,6 +163,22 @@ class _Recording(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+def _transport(kind: str) -> httpx.AsyncBaseTransport | None:
+    """The transport under both clients: ``None`` for httpx's own (httpcore)."""
+    if kind == "httpcore":
+        return None
+    try:
+        # Ignored for mypy when the package is not installed (for the benchmark only).
+        from httpx_aiohttp import AiohttpTransport  # type: ignore[import-not-found, unused-ignore]  # noqa: PLC0415
+    except ImportError:
+        raise SystemExit(
+            "--transport aiohttp needs httpx-aiohttp (pip install httpx-aiohttp, "
+            "for the benchmark only)"
+        ) from None
+    transport: httpx.AsyncBaseTransport = AiohttpTransport()
+    return transport
+
+
 @dataclass
 class Figures:
     """CPU per call of one plugin's read through each client."""
@@ -168,12 +188,14 @@ class Figures:
     channelsync_us: float
     httpx_us: float
     sp_api_us: float | None = None
+    transport: str = "httpcore"
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` shape of one plugin."""
         out: dict[str, Any] = {
             "operation": self.operation,
             "calls": self.calls,
+            "transport": self.transport,
             "channelsync": {"cpu_us_per_call": round(self.channelsync_us, 1)},
             "httpx": {"cpu_us_per_call": round(self.httpx_us, 1)},
             "ratio_to_httpx": round(self.channelsync_us / self.httpx_us, 2),
@@ -195,7 +217,9 @@ async def _cpu_of(call: Callable[[], Awaitable[Any]], calls: int) -> float:
     return (time.process_time() - started) / calls * 1e6
 
 
-async def measure(name: str, spec: Mapping[str, Any], calls: int) -> Figures:
+async def measure(
+    name: str, spec: Mapping[str, Any], calls: int, transport: str = "httpcore"
+) -> Figures:
     """Measure one plugin's read through channelsync and through plain httpx."""
     order_id = str(spec["order_id"])
     recorder = _Recording()
@@ -204,7 +228,10 @@ async def measure(name: str, spec: Mapping[str, Any], calls: int) -> Figures:
     sent = recorder.last
     assert sent is not None
     headers = {k: v for k, v in sent.headers.items() if k.lower() not in ("host", "content-length")}
-    async with _channel(name, spec, None) as channel, httpx.AsyncClient() as plain:
+    async with (
+        _channel(name, spec, _transport(transport)) as channel,
+        httpx.AsyncClient(transport=_transport(transport)) as plain,
+    ):
         operation, call = _one_read(name, channel, order_id)
 
         async def plain_call() -> Any:
@@ -223,16 +250,17 @@ async def measure(name: str, spec: Mapping[str, Any], calls: int) -> Figures:
             theirs_rounds.append(await _cpu_of(plain_call, per_round))
     ours, theirs = statistics.median(ours_rounds), statistics.median(theirs_rounds)
     sp_api = _sp_api_cpu(spec, order_id, calls) if name == "amazon" else None
-    return Figures(operation, calls, ours, theirs, sp_api)
+    return Figures(operation, calls, ours, theirs, sp_api, transport)
 
 
 def _sp_api_cpu(spec: Mapping[str, Any], order_id: str, calls: int) -> float | None:
     """python-amazon-sp-api's Orders v2026 ``get_order`` on the same fake, when installed."""
     try:
-        from sp_api.api.orders.orders_2026_01_01 import (  # type: ignore[import-not-found]  # noqa: PLC0415
+        # Ignored for mypy whether or not the package is installed (it ships no types).
+        from sp_api.api.orders.orders_2026_01_01 import (  # type: ignore[import-not-found, import-untyped, unused-ignore]  # noqa: PLC0415
             OrdersV20260101,
         )
-        from sp_api.base import Marketplaces  # type: ignore[import-not-found]  # noqa: PLC0415
+        from sp_api.base import Marketplaces  # type: ignore[import-not-found, import-untyped, unused-ignore]  # noqa: PLC0415
     except ImportError:
         return None
     from channelsync_amazon.orders_v2026 import INCLUDED_DATA  # noqa: PLC0415
@@ -265,6 +293,12 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=500, help="calls per client (default 500)")
     parser.add_argument("--plugins", nargs="+", choices=PLUGINS, default=list(PLUGINS))
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--transport",
+        choices=("httpcore", "aiohttp"),
+        default="httpcore",
+        help="the transport under both clients (aiohttp: httpx-aiohttp, installed by hand)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -272,7 +306,8 @@ def main() -> int:
         return 0
     with served() as specs:
         figures = {
-            name: asyncio.run(measure(name, specs[name], args.calls)) for name in args.plugins
+            name: asyncio.run(measure(name, specs[name], args.calls, args.transport))
+            for name in args.plugins
         }
     if args.json:
         print(json.dumps({n: f.as_json() for n, f in figures.items()}))
@@ -285,7 +320,10 @@ def main() -> int:
             f"{name:<10} {f.operation:<28} {f.channelsync_us:10.0f}µs {f.httpx_us:7.0f}µs "
             f"{f.channelsync_us / f.httpx_us:6.2f} {sp_api}"
         )
-    print("CPU per call in this process, microseconds (the fakes run in a child process)")
+    print(
+        "CPU per call in this process, microseconds (the fakes run in a child process;"
+        f" transport: {args.transport})"
+    )
     return 0
 
 

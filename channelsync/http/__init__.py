@@ -29,6 +29,7 @@ from channelsync.http.redaction import DEFAULT_SECRET_KEYS, MASK, RedactingFilte
 from channelsync.http.retry import RetryPolicy, build_retrying
 from channelsync.http.signing import (
     FORM_CONTENT_TYPE,
+    FORM_FIELDS_EXTENSION,
     AccessToken,
     ParamDigest,
     RefreshingAuth,
@@ -36,6 +37,7 @@ from channelsync.http.signing import (
     TokenCache,
     TokenSigner,
     concatenate_params,
+    encode_form,
     form_fields,
     query_params,
     sign_params,
@@ -48,6 +50,7 @@ __all__ = [
     "DEFAULT_SECRET_KEYS",
     "DEFAULT_TIMEOUT",
     "FORM_CONTENT_TYPE",
+    "FORM_FIELDS_EXTENSION",
     "MASK",
     "OUTCOME_OK",
     "REQUEST_ID_HEADERS",
@@ -73,6 +76,7 @@ __all__ = [
     "build_retrying",
     "concatenate_params",
     "decode_json",
+    "encode_form",
     "form_fields",
     "parse_json",
     "parse_retry_after",

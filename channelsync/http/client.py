@@ -13,6 +13,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable, Collection, Mapping
+from functools import partial
 from types import TracebackType
 from typing import Any, Self
 
@@ -26,12 +27,14 @@ from channelsync.errors import (
     InvalidRequestError,
     OutcomeUnknownError,
     RateLimitedError,
+    RetryableChannelError,
     TransientError,
     UsageError,
 )
 from channelsync.http.classify import (
     HttpStatusClassifier,
     ResponseClassifier,
+    decode_json,
     parse_json,
     transport_error,
 )
@@ -39,6 +42,7 @@ from channelsync.http.metrics import OUTCOME_OK, TransportMetrics
 from channelsync.http.ratelimit import LimitsSource, RateLimiter, TokenBucket
 from channelsync.http.redaction import RedactingFilter, Redactor
 from channelsync.http.retry import RetryPolicy, build_retrying
+from channelsync.http.signing import FORM_CONTENT_TYPE, FORM_FIELDS_EXTENSION, encode_form
 from channelsync.http.tls import is_loopback_url, tls_verification
 
 __all__ = [
@@ -70,6 +74,23 @@ REQUEST_ID_HEADERS = (
 
 #: Transport failures that happen before a request leaves: resending is always safe.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+#: Absolute URLs a client keeps parsed (forgotten all at once when full).
+_MAX_PARSED_URLS = 64
+
+
+def _plain_fields(data: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """Return form ``data`` as a dict of text fields, or ``None`` if it is anything else.
+
+    Only text names and values are handed to a signer unencoded; any other value
+    (numbers, lists of repeated fields) goes through httpx's own encoding as before.
+    """
+    if data is None:
+        return None
+    fields = dict(data)
+    for name, value in fields.items():
+        if type(name) is not str or type(value) is not str:
+            return None
+    return fields
 
 
 def _outcome_unknown(cause: ChannelError) -> OutcomeUnknownError:
@@ -99,13 +120,64 @@ def amazon_rate_limit(response: httpx.Response) -> float | None:
     return rate if rate > 0 else None
 
 
+#: Lower-case names of :data:`REQUEST_ID_HEADERS`, by preference (lower is preferred).
+_REQUEST_ID_RANKS = {
+    name.lower().encode("ascii"): rank for rank, name in enumerate(REQUEST_ID_HEADERS)
+}
+
+
 def request_id_from_headers(response: httpx.Response) -> str | None:
-    """Return the first of :data:`REQUEST_ID_HEADERS` present on ``response``."""
-    for name in REQUEST_ID_HEADERS:
-        value = response.headers.get(name)
-        if value:
-            return str(value)
+    """Return the first of :data:`REQUEST_ID_HEADERS` present on ``response``.
+
+    A repeated header is read as httpx reads it (values joined by ``", "``); an empty
+    one counts as absent. The headers are read once, not once per name.
+    """
+    found: dict[int, list[bytes]] = {}
+    for name, value in response.headers.raw:
+        rank = _REQUEST_ID_RANKS.get(name.lower())
+        if rank is not None:
+            found.setdefault(rank, []).append(value)
+    if not found:
+        return None
+    encoding = response.headers.encoding
+    for rank in sorted(found):
+        text = ", ".join(value.decode(encoding) for value in found[rank])
+        if text:
+            return text
     return None
+
+
+class _Cookies(httpx.Cookies):
+    """A cookie store that leaves the jar alone for answers that set no cookie."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        """Store the cookies ``response`` sets; skip the jar when it sets none."""
+        headers = response.headers
+        if "set-cookie" in headers or "set-cookie2" in headers:
+            super().extract_cookies(response)
+
+
+class _AsyncClient(httpx.AsyncClient):
+    """``httpx.AsyncClient`` whose cookie store skips answers without ``Set-Cookie``.
+
+    httpx hands every answer to ``http.cookiejar``, building a urllib request and an
+    email message from it, although the jar does nothing with one that sets no cookie
+    (marketplace APIs set none): about a tenth of httpx's own CPU per call. Cookies
+    that are set are stored and sent as before.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._cookie_store = _Cookies(super().cookies)
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        """Cookie values to include when sending requests."""
+        return self._cookie_store
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        self._cookie_store = _Cookies(cookies)
 
 
 class ChannelHttpClient:
@@ -168,11 +240,14 @@ class ChannelHttpClient:
         self._request_id_from_response = request_id_from_response
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._closed = False
+        self._signs_form_fields = bool(getattr(auth, "signs_form_fields", False))
+        #: Absolute URLs already parsed: a gateway plugin posts every call to one URL.
+        self._urls: dict[str, httpx.URL] = {}
         # httpx logs every request URL at INFO; some grants (JD's OAuth refresh) put
         # secrets in the query string, so its records are scrubbed while this client lives.
         self._httpx_log_filter = RedactingFilter(self.redactor)
         logging.getLogger("httpx").addFilter(self._httpx_log_filter)
-        self._client = httpx.AsyncClient(
+        self._client = _AsyncClient(
             base_url=base_url,
             auth=auth,
             headers={"User-Agent": f"channelsync/{__version__}", **(headers or {})},
@@ -184,6 +259,13 @@ class ChannelHttpClient:
             http2=False,
             follow_redirects=False,
         )
+        base = self._client.base_url
+        #: The base URL as text to put a relative path after (``None``: let httpx join them).
+        self._url_prefix: str | None = None
+        if not (base.query or base.fragment or base.userinfo):
+            self._url_prefix = (
+                f"{base.scheme}://{base.netloc.decode('ascii')}{base.raw_path.decode('ascii')}"
+            )
 
     def __repr__(self) -> str:
         return f"ChannelHttpClient(channel={self.channel!r}, base_url={str(self.base_url)!r})"
@@ -252,6 +334,30 @@ class ChannelHttpClient:
             raise UsageError(f"HTTP client for channel {self.channel!r} is closed")
         if resend_safe is None:
             resend_safe = operation not in self.unsafe_operations
+        attempt_once = partial(
+            self._attempt,
+            method,
+            url,
+            operation=operation,
+            params=params,
+            data=data,
+            json=json,
+            content=content,
+            headers=headers,
+            expect_json=expect_json,
+            resend_safe=resend_safe,
+        )
+        # The first attempt runs without a retry controller: most calls succeed at once,
+        # and building one costs more than the rest of the transport's bookkeeping.
+        try:
+            return await attempt_once()
+        except RetryableChannelError as error:
+            first_failure: RetryableChannelError = error
+        except ChannelError as error:
+            self._log_failure(
+                method, url, params=params, operation=operation, attempts=1, error=error
+            )
+            raise
         retrying = build_retrying(
             self.retry_policy,
             clock=self.clock,
@@ -260,33 +366,43 @@ class ChannelHttpClient:
             rng=self._rng,
             on_retry=lambda _error, _wait: self.metrics.count_retry(self.channel, operation),
         )
+        replayed = False
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(
-                        method,
-                        url,
-                        operation=operation,
-                        params=params,
-                        data=data,
-                        json=json,
-                        content=content,
-                        headers=headers,
-                        expect_json=expect_json,
-                        resend_safe=resend_safe,
-                    )
+                    if not replayed:
+                        # The controller's first attempt is the one that already failed:
+                        # it waits, logs and counts the backoff exactly as for any other.
+                        replayed = True
+                        raise first_failure
+                    return await attempt_once()
         except ChannelError as error:
-            # Logged once per call here; each backoff was logged by the retry policy.
-            logger.warning(
-                "%s %s failed after %d attempt(s): %s",
-                method,
-                self._describe_url(url, params),
-                retrying.statistics.get("attempt_number", 1),
-                error,
-                extra=self._extra(operation),
+            attempts = retrying.statistics.get("attempt_number", 1)
+            self._log_failure(
+                method, url, params=params, operation=operation, attempts=attempts, error=error
             )
             raise
         raise UsageError("retry loop ended without an outcome")  # not reached: reraise=True
+
+    def _log_failure(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None,
+        operation: str,
+        attempts: int,
+        error: ChannelError,
+    ) -> None:
+        # Logged once per call here; each backoff was logged by the retry policy.
+        logger.warning(
+            "%s %s failed after %d attempt(s): %s",
+            method,
+            self._describe_url(url, params),
+            attempts,
+            error,
+            extra=self._extra(operation),
+        )
 
     async def request_json(
         self,
@@ -318,12 +434,42 @@ class ChannelHttpClient:
             expect_json=True,
             resend_safe=resend_safe,
         )
-        return parse_json(
-            response,
-            channel=self.channel,
-            operation=operation,
-            request_id=self._request_id(response),
-        )
+        try:
+            # Decoded and checked inside the attempt already: this is the cached body.
+            return decode_json(response)
+        except ValueError:
+            return parse_json(
+                response,
+                channel=self.channel,
+                operation=operation,
+                request_id=self._request_id(response),
+            )
+
+    def _target(
+        self, url: str, params: Mapping[str, Any] | None
+    ) -> tuple[httpx.URL | str, Mapping[str, Any] | None]:
+        """Return the URL and query to build a request with, parsing the URL text once.
+
+        httpx parses a relative URL, then the joined one, then again with the query;
+        the same URL is built here from one parse (an absolute URL is parsed once per
+        client). Anything unusual (a query or fragment in ``url``, a scheme-relative or
+        scheme-only URL, a base URL with a query) is left to httpx as it is.
+        """
+        if not isinstance(url, str) or "?" in url or "#" in url:
+            return url, params
+        if url.startswith("/") and not url.startswith("//") and self._url_prefix is not None:
+            text = self._url_prefix + url.lstrip("/")
+            query = "" if params is None else str(httpx.QueryParams(params))
+            return httpx.URL(f"{text}?{query}" if query else text), None
+        parsed = self._urls.get(url)
+        if parsed is None:
+            parsed = httpx.URL(url)
+            if parsed.is_relative_url:
+                return url, params
+            if len(self._urls) >= _MAX_PARSED_URLS:
+                self._urls.clear()
+            self._urls[url] = parsed
+        return parsed, params
 
     def _describe_url(self, url: str, params: Mapping[str, Any] | None) -> str:
         try:
@@ -382,10 +528,21 @@ class ChannelHttpClient:
     ) -> httpx.Response:
         bucket = self.rate_limiter.bucket(self.channel, operation)
         await bucket.acquire()
+        # A form signer gets the fields as they are and encodes the body once, signed.
+        handed = self._signs_form_fields and content is None and json is None
+        fields = _plain_fields(data) if handed else None
         # Built afresh for every attempt so a signer stamps a new timestamp and signature.
         try:
+            target, query = self._target(url, params)
             request = self._client.build_request(
-                method, url, params=params, data=data, json=json, content=content, headers=headers
+                method,
+                target,
+                params=query,
+                data=None if fields is not None else data,
+                json=json,
+                content=content,
+                headers=headers,
+                extensions=None if fields is None else {FORM_FIELDS_EXTENSION: fields},
             )
         except httpx.InvalidURL as exc:
             # An id taken from a marketplace answer that cannot go in a URL (control bytes).
@@ -393,12 +550,14 @@ class ChannelHttpClient:
             raise self._finish(invalid, operation, 0.0) from None
         extra = self._extra(operation)
         if logger.isEnabledFor(logging.DEBUG):
+            if fields is None:
+                body = self.redactor.redact_body(
+                    request.content, request.headers.get("Content-Type")
+                )
+            else:
+                body = self.redactor.redact_body(encode_form(fields), FORM_CONTENT_TYPE)
             logger.debug(
-                "%s %s body=%s",
-                method,
-                self.redactor.redact_url(request.url),
-                self.redactor.redact_body(request.content, request.headers.get("Content-Type")),
-                extra=extra,
+                "%s %s body=%s", method, self.redactor.redact_url(request.url), body, extra=extra
             )
         started = time.perf_counter()
         try:

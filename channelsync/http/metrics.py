@@ -48,14 +48,26 @@ class TransportMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # ``labels()`` hashes and validates its arguments on every call, which cost as
+        # much as the rest of the accounting; the children never change, so keep them.
+        self._exchange_children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
 
     def __repr__(self) -> str:
         return f"TransportMetrics(registry={self.registry!r})"
 
     def observe_request(self, channel: str, operation: str, outcome: str, seconds: float) -> None:
         """Count one exchange and record its latency."""
-        self._requests.labels(channel=channel, operation=operation, outcome=outcome).inc()
-        self._latency.labels(channel=channel, operation=operation).observe(max(0.0, seconds))
+        key = (channel, operation, outcome)
+        children = self._exchange_children.get(key)
+        if children is None:
+            children = (
+                self._requests.labels(channel=channel, operation=operation, outcome=outcome),
+                self._latency.labels(channel=channel, operation=operation),
+            )
+            self._exchange_children[key] = children
+        count, latency = children
+        count.inc()
+        latency.observe(max(0.0, seconds))
 
     def count_retry(self, channel: str, operation: str) -> None:
         """Count one backoff."""

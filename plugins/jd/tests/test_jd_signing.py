@@ -1,13 +1,33 @@
 from __future__ import annotations
 
+import json
+import random
+import string
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
+import httpx
 import pytest
-from channelsync_jd.signing import PARAM_JSON, digest_for, format_timestamp, param_json, sign_jos
+from channelsync_jd.signing import (
+    PARAM_JSON,
+    JosSigner,
+    digest_for,
+    format_timestamp,
+    param_json,
+    sign_jos,
+)
 
+from channelsync.clock import CHINA_STANDARD_TIME, FakeClock
 from channelsync.errors import UsageError
-from channelsync.http import ParamDigest, concatenate_params
+from channelsync.http import (
+    FORM_FIELDS_EXTENSION,
+    AccessToken,
+    ParamDigest,
+    TokenCache,
+    concatenate_params,
+)
 
 OFFICIAL_JSON = (
     '{"end_date":null,"optional_fields":null,"order_state":"WAIT_SELLER_STOCK_OUT",'
@@ -119,3 +139,79 @@ def test_sign_methods(name: str, digest: ParamDigest) -> None:
 def test_unknown_sign_method() -> None:
     with pytest.raises(UsageError, match="sha1"):
         digest_for("sha1")
+
+
+def _reference_param_json(params: Mapping[str, Any]) -> str:
+    """The serialisation as it was written with json.dumps, to compare against."""
+
+    def encode(value: Any) -> str:
+        if value is None or isinstance(value, bool):
+            return {None: "null", True: "true", False: "false"}[value]
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, Decimal):
+            return format(value, "f")
+        if isinstance(value, str):
+            return json.dumps(value, ensure_ascii=False)
+        if isinstance(value, list):
+            return "[" + ",".join(encode(item) for item in value) + "]"
+        return _reference_param_json(value)
+
+    items = sorted(params.items(), key=lambda pair: pair[0])
+    return "{" + ",".join(f"{json.dumps(key)}:{encode(value)}" for key, value in items) + "}"
+
+
+def test_param_json_matches_json_dumps_on_awkward_text() -> None:
+    rng = random.Random(11)
+    alphabet = string.printable + '"\\\x00\x1f\u2028é下架\ud800'
+    for _ in range(300):
+        params: dict[str, Any] = {
+            "".join(rng.choices(alphabet, k=rng.randint(1, 8))): rng.choice(
+                [
+                    "".join(rng.choices(alphabet, k=rng.randint(0, 30))),
+                    rng.randint(-(10**12), 10**12),
+                    Decimal(rng.randint(0, 10**6)) / 100,
+                    None,
+                    True,
+                    ["a", 1, {"k": "v\n"}],
+                    {"nested": "é\t"},
+                ]
+            )
+            for _ in range(rng.randint(1, 5))
+        }
+        assert param_json(params) == _reference_param_json(params)
+
+
+def test_timestamp_matches_the_strftime_spelling() -> None:
+    rng = random.Random(5)
+    for _ in range(500):
+        moment = datetime.fromtimestamp(rng.uniform(0, 4e9), tz=UTC)
+        local = moment.astimezone(CHINA_STANDARD_TIME)
+        expected = f"{local:%Y-%m-%d %H:%M:%S}.{local.microsecond // 1000:03d}+0800"
+        assert format_timestamp(moment) == expected
+
+
+async def test_fields_handed_over_unencoded_are_signed_like_an_encoded_body() -> None:
+    clock = FakeClock(datetime(2024, 3, 1, 4, 0, 5, 123000, tzinfo=UTC))
+    tokens = TokenCache(None, initial=AccessToken("jd-token-abc"), clock=clock)
+    signer = JosSigner(
+        tokens, app_key="JDAPPKEY0001", secret=lambda: "s3cr3t", sign_method="md5", clock=clock
+    )
+    assert signer.signs_form_fields
+    body = {"method": "jingdong.pop.order.get", PARAM_JSON: '{"order_id":1,"note":"下架 x"}'}
+    url = "https://api.jd.com/routerjson"
+
+    async def signed(request: httpx.Request) -> httpx.Request:
+        flow = signer.async_auth_flow(request)
+        first = await flow.__anext__()
+        await flow.aclose()
+        return first
+
+    encoded = await signed(httpx.Request("POST", url, data=body))
+    handed = await signed(
+        httpx.Request("POST", url, extensions={FORM_FIELDS_EXTENSION: dict(body)})
+    )
+    in_query = await signed(httpx.Request("POST", f"{url}?method={body['method']}", data=body))
+    assert handed.content == encoded.content == in_query.content
+    assert not in_query.url.query  # the method moved into the body
+    assert FORM_FIELDS_EXTENSION not in handed.extensions

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -86,8 +86,11 @@ class PddSigner(TokenSigner):
 
     The access token comes from ``tokens``; when PDD answers 10019 (token expired)
     and the channel holds a refresh token, the call is re-signed with a fresh token
-    and sent once more. A fresh ``timestamp`` is stamped on every attempt.
+    and sent once more. A fresh ``timestamp`` is stamped on every attempt. The transport
+    hands the business fields over unencoded, so the body is encoded once, signed.
     """
+
+    signs_form_fields: ClassVar[bool] = True
 
     def __init__(
         self, tokens: TokenCache, *, client_id: str, client_secret: str, clock: Clock

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 from channelsync_pinduoduo.fake import FakePdd
-from channelsync_pinduoduo.signing import encode_params, encode_value, sign_fields
+from channelsync_pinduoduo.signing import PddSigner, encode_params, encode_value, sign_fields
 
 from channelsync.clock import FakeClock
 from channelsync.errors import AuthenticationError, InvalidRequestError, UsageError
-from channelsync.http import ParamDigest, concatenate_params, sign_params
+from channelsync.http import (
+    FORM_FIELDS_EXTENSION,
+    AccessToken,
+    ParamDigest,
+    TokenCache,
+    concatenate_params,
+    sign_params,
+)
 
 from .conftest import MakeChannel
 
@@ -177,3 +185,29 @@ async def test_a_skewed_local_clock_is_refused_by_the_gateway(
         with pytest.raises(InvalidRequestError) as caught:
             await channel.carriers()
     assert caught.value.code == "10001"
+
+
+@pytest.mark.parametrize("method", ["pdd.order.information.get", "pdd.pop.auth.token.refresh"])
+async def test_fields_handed_over_unencoded_are_signed_like_an_encoded_body(method: str) -> None:
+    clock = FakeClock()
+    tokens = TokenCache(None, initial=AccessToken("pdd-token-0001"), clock=clock)
+    signer = PddSigner(tokens, client_id="client-1", client_secret="secret-1", clock=clock)
+    assert signer.signs_form_fields
+    body = {"type": method, "order_sn": "240301-123", "note": "下架 x", "empty": ""}
+    url = "https://gw-api.pinduoduo.com/api/router"
+
+    async def signed(request: httpx.Request) -> httpx.Request:
+        flow = signer.async_auth_flow(request)
+        first = await flow.__anext__()
+        await flow.aclose()
+        return first
+
+    encoded = await signed(httpx.Request("POST", url, data=body))
+    handed = await signed(
+        httpx.Request("POST", url, extensions={FORM_FIELDS_EXTENSION: dict(body)})
+    )
+    assert handed.content == encoded.content
+    assert FORM_FIELDS_EXTENSION not in handed.extensions
+    fields = dict(parse_qsl(handed.content.decode()))
+    assert "empty" not in fields
+    assert ("access_token" in fields) is (method == "pdd.order.information.get")

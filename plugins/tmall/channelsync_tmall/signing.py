@@ -10,7 +10,7 @@ appears in a URL (URLs reach logs that channelsync does not control).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import ClassVar, Literal
 
 import httpx
 
@@ -87,8 +87,11 @@ class TopSigner(TokenSigner):
     """Signs each gateway call with the shop's session, refreshing it when TOP rejects it.
 
     The system parameters are stamped into the form body afresh on every attempt, so a
-    retried or replayed call carries a fresh timestamp and signature.
+    retried or replayed call carries a fresh timestamp and signature. The transport hands
+    the business fields over unencoded, so the body is encoded once, signed.
     """
+
+    signs_form_fields: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -9,7 +9,14 @@ from channelsync_tmall.envelope import response_key
 from channelsync_tmall.signing import DIGESTS, TopSigner, signed_system_params
 
 from channelsync.clock import FakeClock, format_local_time
-from channelsync.http import AccessToken, ParamDigest, TokenCache, concatenate_params, sign_params
+from channelsync.http import (
+    FORM_FIELDS_EXTENSION,
+    AccessToken,
+    ParamDigest,
+    TokenCache,
+    concatenate_params,
+    sign_params,
+)
 
 OFFICIAL = {
     "method": "taobao.item.seller.get",
@@ -137,3 +144,31 @@ async def test_signer_puts_every_param_in_the_body_and_none_in_the_url() -> None
 )
 def test_success_root_drops_only_the_taobao_prefix(method: str, root: str) -> None:
     assert response_key(method) == root
+
+
+async def _first_signed(signer: TopSigner, request: httpx.Request) -> httpx.Request:
+    flow = signer.async_auth_flow(request)
+    signed = await flow.__anext__()
+    await flow.aclose()
+    return signed
+
+
+@pytest.mark.parametrize("method", ["taobao.trade.fullinfo.get", "taobao.top.auth.token.refresh"])
+async def test_fields_handed_over_unencoded_are_signed_like_an_encoded_body(method: str) -> None:
+    clock = FakeClock(datetime(2024, 3, 1, 4, 0, tzinfo=UTC))
+    tokens = TokenCache(None, initial=AccessToken("sess-abc"), clock=clock)
+    signer = TopSigner(
+        tokens, app_key="12345678", secret="channelsync-secret", sign_method="md5", clock=clock
+    )
+    assert signer.signs_form_fields
+    body = {"method": method, "tid": "3000000012345", "fields": "tid,buyer_nick", "q": "连衣裙 x"}
+    url = "https://gw.api.taobao.com/router/rest"
+    encoded = await _first_signed(signer, httpx.Request("POST", url, data=body))
+    handed = await _first_signed(
+        signer, httpx.Request("POST", url, extensions={FORM_FIELDS_EXTENSION: dict(body)})
+    )
+    assert handed.content == encoded.content
+    assert handed.headers["Content-Length"] == str(len(handed.content))
+    assert FORM_FIELDS_EXTENSION not in handed.extensions
+    sent = dict(parse_qsl(handed.content.decode()))
+    assert ("session" in sent) is (method == "taobao.trade.fullinfo.get")

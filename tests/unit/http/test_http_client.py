@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import http.cookiejar
 import json
 import logging
 from decimal import Decimal
@@ -9,8 +11,21 @@ import httpx
 import prometheus_client
 import pytest
 
-from channelsync.errors import DataError, RateLimitedError, TransientError, UsageError
-from channelsync.http import ChannelHttpClient, HttpStatusClassifier, TransportMetrics, decode_json
+from channelsync.errors import (
+    ChannelError,
+    DataError,
+    InvalidRequestError,
+    RateLimitedError,
+    TransientError,
+    UsageError,
+)
+from channelsync.http import (
+    ChannelHttpClient,
+    HttpStatusClassifier,
+    TransportMetrics,
+    decode_json,
+    request_id_from_headers,
+)
 
 
 def scripted(*statuses, headers=None):
@@ -268,3 +283,114 @@ async def test_an_answer_is_decoded_once_by_the_classifier_the_check_and_the_rea
     response = httpx.Response(200, content=b'{"price": 1.10}')
     assert decode_json(response, parse_float=Decimal) == {"price": Decimal("1.10")}
     assert decode_json(response) == {"price": 1.1}
+
+
+URL_CASES = [
+    ("/orders/2026-01-01/orders/123-4567", {"includedData": "BUYER,RECIPIENT"}),
+    ("/listings/2021-08-01/items/S1/sku%2Fwith%20slash", {"marketplaceIds": "A1", "x": None}),
+    ("/a b/é/连衣裙", {"q": "a b&c=d/é", "n": 5, "on": True, "many": ["x", "y z"]}),
+    ("/path", {}),
+    ("/path", None),
+    ("/", {"a": "1"}),
+    ("relative/no-slash", {"a": "1"}),
+    ("/already?x=1", {"a": "2"}),
+    ("/frag#part", None),
+    ("//other.test/x", None),
+    ("https://elsewhere.test/router/rest", None),
+    ("https://elsewhere.test/router/rest", {"a": "b c"}),
+]
+
+
+@pytest.mark.parametrize(("url", "params"), URL_CASES)
+@pytest.mark.parametrize("base", ["https://gw.example.test", "http://h:8080/router/rest/"])
+def test_requests_go_to_the_url_httpx_would_build(url, params, base, limits):
+    seen: list[httpx.URL] = []
+
+    def handler(request):
+        seen.append(request.url)
+        return httpx.Response(200)
+
+    expected = httpx.AsyncClient(base_url=base).build_request("GET", url, params=params).url
+
+    async def main():
+        transport = httpx.MockTransport(handler)
+        async with ChannelHttpClient("c", base, limits=limits(), transport=transport) as http:
+            for _ in range(2):  # the second time from the parsed-URL cache
+                await http.request("GET", url, operation="op", params=params)
+
+    asyncio.run(main())
+    assert seen == [expected, expected]
+    assert [str(u) for u in seen] == [str(expected)] * 2
+    assert [u.raw_path for u in seen] == [expected.raw_path] * 2
+
+
+def test_a_url_httpx_refuses_is_an_invalid_request(make_client):
+    async def main():
+        async with make_client(lambda _r: httpx.Response(200)) as http:
+            await http.request("GET", "/orders/bad\x00id", operation="op", params={"a": "1"})
+
+    with pytest.raises(InvalidRequestError):
+        asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ([], None),
+        ([("Date", "d"), ("Server", "s")], None),
+        ([("request-id", "low"), ("x-amzn-RequestId", "high")], "high"),
+        ([("X-AMZN-REQUESTID", "upper")], "upper"),
+        ([("x-amzn-RequestId", ""), ("x-request-id", "next")], "next"),
+        ([("x-request-id", "a"), ("X-Request-Id", "b")], "a, b"),
+        ([("x-requestid", "\xe9".encode("latin-1").decode("latin-1"))], "\xe9"),
+    ],
+)
+def test_request_id_from_headers_prefers_the_first_named_header(headers, expected):
+    raw = [(k.encode(), v.encode("latin-1")) for k, v in headers]
+    response = httpx.Response(200, headers=raw)
+    assert request_id_from_headers(response) == expected
+
+
+def test_cookies_a_marketplace_sets_are_kept_and_sent_back(make_client, monkeypatch):
+    jar_reads: list[int] = []
+    original = http.cookiejar.CookieJar.extract_cookies
+
+    def counting(self, response, request):
+        jar_reads.append(1)
+        return original(self, response, request)
+
+    monkeypatch.setattr(http.cookiejar.CookieJar, "extract_cookies", counting)
+    sent: list[str | None] = []
+
+    def handler(request):
+        sent.append(request.headers.get("Cookie"))
+        if len(sent) == 2:
+            return httpx.Response(200, headers={"Set-Cookie": "route=b2; Path=/"})
+        return httpx.Response(200)
+
+    async def main():
+        async with make_client(handler) as client:
+            for _ in range(4):
+                await client.request("GET", "/x", operation="op")
+            return dict(client._client.cookies)
+
+    assert asyncio.run(main()) == {"route": "b2"}
+    assert sent == [None, None, "route=b2", "route=b2"]
+    # Only the answer that set a cookie went through the jar.
+    assert jar_reads == [1]
+
+
+def test_metric_children_are_reused_and_keep_counting(make_client):
+    metrics = TransportMetrics()
+    handler = scripted(404, 200, 404, 200)
+
+    async def main():
+        async with make_client(handler, metrics=metrics) as client:
+            for _ in range(4):
+                with contextlib.suppress(ChannelError):
+                    await client.request("GET", "/", operation="items.get")
+
+    asyncio.run(main())
+    assert metrics.requests("tmall", "items.get", "ok") == 2
+    assert metrics.requests("tmall", "items.get", "NotFoundError") == 2
+    assert metrics.latency_count("tmall", "items.get") == 4

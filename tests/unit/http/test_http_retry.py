@@ -21,7 +21,8 @@ from channelsync.errors import (
     RateLimitedError,
     TransientError,
 )
-from channelsync.http import RetryPolicy, build_retrying
+from channelsync.http import RetryPolicy, TransportMetrics, build_retrying
+from channelsync.http import client as client_module
 
 
 class Counter:
@@ -331,3 +332,59 @@ def test_rate_limited_wait_beats_backoff():
 def test_policy_rejects_bad_values(kwargs):
     with pytest.raises(ValidationError):
         RetryPolicy(**kwargs)
+
+
+def test_a_call_that_succeeds_at_once_builds_no_retry_controller(make_client, monkeypatch):
+    built: list[str] = []
+    real = client_module.build_retrying
+
+    def spy(*args, **kwargs):
+        built.append(kwargs["operation"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(client_module, "build_retrying", spy)
+    handler = Counter([503])
+
+    async def main():
+        async with make_client(handler) as http:
+            await http.request("GET", "/", operation="first.fails")
+            await http.request("GET", "/", operation="succeeds")
+
+    asyncio.run(main())
+    assert built == ["first.fails"]
+    assert handler.calls == 3
+
+
+def test_the_failed_first_attempt_is_backed_off_logged_and_counted_as_before(
+    make_client, clock, caplog
+):
+    handler = Counter([429, 429], headers={"Retry-After": "3"})
+    metrics = TransportMetrics()
+
+    async def main():
+        async with make_client(handler, metrics=metrics) as http:
+            return await http.request("GET", "/", operation="op")
+
+    caplog.set_level(logging.INFO, logger="channelsync.http")
+    assert asyncio.run(main()).status_code == 200
+    assert clock.sleeps == [3.0, 3.0]
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert [m.split(" failed")[0] for m in messages] == [
+        "retrying in 3.00s after attempt 1/5",
+        "retrying in 3.00s after attempt 2/5",
+    ]
+    assert metrics.retries("tmall", "op") == 2
+    assert metrics.requests("tmall", "op") == 3
+
+
+def test_a_permanent_failure_at_once_is_logged_once_with_one_attempt(make_client, caplog):
+    async def main():
+        async with make_client(Counter([404])) as http:
+            await http.request("GET", "/", operation="op")
+
+    caplog.set_level(logging.INFO, logger="channelsync.http")
+    with pytest.raises(NotFoundError):
+        asyncio.run(main())
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "failed after 1 attempt(s)" in warnings[0]
