@@ -27,11 +27,14 @@ class SqlSummary(SqlPart, StoreSession):
 
     @override
     def channel_counts(self) -> dict[str, ChannelCounts]:
+        # Every count is read from an index: the overview asks for them every few seconds.
         counts: dict[str, dict[str, int]] = defaultdict(dict)
         o = t.outbox.c
+        unsent = [state.value for state in OutboxState if state is not OutboxState.SENT]
         for channel, state, number in self._c.execute(
+            # IN, not != 'sent': a range of the due index, not a walk over every sent entry.
             select(o.channel, o.state, func.count())
-            .where(o.state != OutboxState.SENT.value)
+            .where(o.state.in_(unsent))
             .group_by(o.channel, o.state)
         ):
             counts[channel][state] = int(number)
@@ -39,11 +42,18 @@ class SqlSummary(SqlPart, StoreSession):
         for channel, number in self._c.execute(select(p.channel, func.count()).group_by(p.channel)):
             counts[channel]["parked_records"] = int(number)
         b = t.bindings.c
-        for channel, bound, held in self._c.execute(
-            select(b.channel, func.count(b.sku_id), func.count(b.held_since)).group_by(b.channel)
+        # Bound: all bindings (the listing key's index) less the unbound ones (the SKU's).
+        for channel, number in self._c.execute(select(b.channel, func.count()).group_by(b.channel)):
+            counts[channel]["bound"] = int(number)
+        for channel, number in self._c.execute(
+            select(b.channel, func.count()).where(b.sku_id.is_(None)).group_by(b.channel)
         ):
-            counts[channel]["bound"] = int(bound)
-            counts[channel]["held"] = int(held)
+            counts[channel]["bound"] -= int(number)
+        for channel, number in self._c.execute(
+            # The partial index ix_bindings_held holds only these rows.
+            select(b.channel, func.count()).where(b.held_since.is_not(None)).group_by(b.channel)
+        ):
+            counts[channel]["held"] = int(number)
         r = t.orders.c
         for channel, number in self._c.execute(select(r.channel, func.count()).group_by(r.channel)):
             counts[channel]["orders"] = int(number)
@@ -62,27 +72,39 @@ class SqlSummary(SqlPart, StoreSession):
     @override
     def oversold(self, limit: int = 100) -> tuple[int, dict[str, int]]:
         s, k, r = t.stock.c, t.skus.c, t.reservations.c
-        on_hand = select(s.sku_id, func.sum(s.on_hand).label("units")).group_by(s.sku_id).subquery()
+        # Only SKUs with a reservation can be oversold: start from those, and sum the
+        # stock of each of them alone (not of the whole catalogue).
         reserved = (
             select(r.sku_id, func.sum(r.quantity).label("units")).group_by(r.sku_id).subquery()
         )
-        available = (
-            func.coalesce(on_hand.c.units, 0) - func.coalesce(reserved.c.units, 0) - k.safety_stock
+        on_hand = (
+            select(func.coalesce(func.sum(s.on_hand), 0))
+            .where(s.sku_id == reserved.c.sku_id)
+            .scalar_subquery()
         )
-        # Only SKUs with a reservation can be oversold: start from those.
-        rows = select(k.merchant_code, available.label("available")).select_from(
-            reserved.join(t.skus, k.id == reserved.c.sku_id).outerjoin(
-                on_hand, on_hand.c.sku_id == k.id
-            )
+        available = (on_hand - reserved.c.units - k.safety_stock).label("available")
+        rows = (
+            select(k.merchant_code, available)
+            .select_from(reserved.join(t.skus, k.id == reserved.c.sku_id))
+            .subquery()
         )
-        short = rows.where(available < 0).subquery()
-        total = int(self._c.execute(select(func.count()).select_from(short)).scalar_one())
+        short = rows.c.available < 0
+        total = func.count().over().label("total")
         listed = self._c.execute(
-            select(short.c.merchant_code, short.c.available)
-            .order_by(short.c.available, short.c.merchant_code)
+            select(rows.c.merchant_code, rows.c.available, total)
+            .where(short)
+            .order_by(rows.c.available, rows.c.merchant_code)
             .limit(limit)
-        )
-        return total, {code: -int(units) for code, units in listed}
+        ).all()
+        if listed:
+            count = int(listed[0].total)
+        elif limit > 0:
+            count = 0
+        else:
+            count = int(
+                self._c.execute(select(func.count()).select_from(rows).where(short)).scalar_one()
+            )
+        return count, {code: -int(units) for code, units, _ in listed}
 
     @override
     def search_skus(self, text: str, limit: int = 50) -> list[str]:
@@ -110,13 +132,16 @@ class SqlSummary(SqlPart, StoreSession):
             conditions.append(o.channel == channel)
         if status is not None:
             conditions.append(o.status == status)
-        where = and_(True, *conditions)
+        # No WHERE at all when unfiltered: SQLite then counts the table without reading rows.
         total = int(
-            self._c.execute(select(func.count()).select_from(t.orders).where(where)).scalar_one()
+            self._c.execute(
+                select(func.count()).select_from(t.orders).where(*conditions)
+            ).scalar_one()
         )
         rows = self._c.execute(
             select(t.orders)
-            .where(where)
+            .where(*conditions)
+            # ix_orders_created: the newest first, read in order, no sort of every order.
             .order_by(o.created_at.desc(), o.channel, o.order_id)
             .limit(limit)
             .offset(offset)
