@@ -23,14 +23,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from channelsync.errors import ConfigurationError
 from channelsync.store.bindings import BindingRecord
+from channelsync.store.journal import AuditEntry
+from channelsync.store.ledger import LedgerEvent
 from channelsync.store.orders import StoredOrder
 
 __all__ = [
     "CHUNK",
     "SqlPart",
+    "audit_entry",
     "binding_record",
     "chunks",
     "hold_write_lock",
+    "ledger_event",
     "listing_key",
     "lock_rows",
     "stored_order",
@@ -154,4 +158,32 @@ def stored_order(row: Row[Any]) -> StoredOrder:
         on_hold=bool(row.on_hold),
         raw=raw,
         imported_at=row.imported_at,
+    )
+
+
+def ledger_event(row: Row[Any]) -> LedgerEvent:
+    """Return the ledger event a ``ledger_events`` row holds."""
+    return LedgerEvent(
+        idempotency_key=row.idempotency_key,
+        kind=row.kind,
+        sku_id=row.sku_id,
+        on_hand_delta=row.on_hand_delta,
+        reserved_delta=row.reserved_delta,
+        warehouse=row.warehouse,
+        channel=row.channel,
+        order_id=row.order_id,
+        note=row.note,
+    )
+
+
+def audit_entry(row: Row[Any]) -> AuditEntry:
+    """Return the send and answer an ``audit`` row holds."""
+    return AuditEntry(
+        at=row.at,
+        channel=row.channel,
+        kind=row.kind,
+        key=row.key,
+        sent=dict(row.sent),
+        ok=bool(row.ok),
+        answer=row.answer,
     )

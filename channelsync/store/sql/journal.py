@@ -19,9 +19,7 @@ from channelsync.store.base import (
     AuditEntry,
     StoreSession,
 )
-from channelsync.store.sql._common import (
-    SqlPart,
-)
+from channelsync.store.sql._common import SqlPart, audit_entry
 
 __all__ = ["SqlJournal"]
 
@@ -97,18 +95,7 @@ class SqlJournal(SqlPart, StoreSession):
             query = query.where(a.kind == kind)
         if since is not None:
             query = query.where(a.at >= since)
-        return [
-            AuditEntry(
-                at=r.at,
-                channel=r.channel,
-                kind=r.kind,
-                key=r.key,
-                sent=dict(r.sent),
-                ok=bool(r.ok),
-                answer=r.answer,
-            )
-            for r in self._c.execute(query)
-        ]
+        return [audit_entry(r) for r in self._c.execute(query)]
 
     def audit_many(self, entries: Sequence[AuditEntry]) -> None:
         """Record many sends and answers (each at its own ``at``)."""

@@ -25,6 +25,7 @@ from channelsync.store.base import (
 from channelsync.store.sql._common import (
     SqlPart,
     chunks,
+    ledger_event,
     lock_rows,
     upsert_insert,
 )
@@ -141,20 +142,7 @@ class SqlLedger(SqlPart, StoreSession):
         query = select(t.ledger_events).order_by(t.ledger_events.c.id)
         if sku_id is not None:
             query = query.where(t.ledger_events.c.sku_id == sku_id)
-        return [
-            LedgerEvent(
-                idempotency_key=r.idempotency_key,
-                kind=r.kind,
-                sku_id=r.sku_id,
-                on_hand_delta=r.on_hand_delta,
-                reserved_delta=r.reserved_delta,
-                warehouse=r.warehouse,
-                channel=r.channel,
-                order_id=r.order_id,
-                note=r.note,
-            )
-            for r in self._c.execute(query)
-        ]
+        return [ledger_event(r) for r in self._c.execute(query)]
 
     @override
     def changed_skus(self, limit: int | None = None) -> list[int]:

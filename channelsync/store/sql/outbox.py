@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     Row,
+    Select,
     bindparam,
     delete,
     select,
@@ -93,19 +94,7 @@ class SqlOutbox(SqlPart, StoreSession):
 
     @override
     def due(self, channel: str, kind: str, now: datetime, limit: int) -> list[OutboxItem]:
-        o = t.outbox.c
-        query = (
-            select(t.outbox)
-            .where(
-                o.state == OutboxState.PENDING.value,
-                o.channel == channel,
-                o.kind == kind,
-                o.next_attempt_at <= now,
-            )
-            .order_by(o.urgency, o.next_attempt_at, o.id)
-            .limit(limit)
-        )
-        return [self._item(r) for r in self._c.execute(query)]
+        return [self._item(r) for r in self._c.execute(_due(channel, kind, now, limit))]
 
     @override
     def claim_due(
@@ -120,18 +109,8 @@ class SqlOutbox(SqlPart, StoreSession):
             if not self.due(channel, kind, now, 1):
                 return []
             hold_write_lock(self._c, t.outbox)
-        query = (
-            select(t.outbox)
-            .where(
-                o.state == OutboxState.PENDING.value,
-                o.channel == channel,
-                o.kind == kind,
-                o.next_attempt_at <= now,
-            )
-            .order_by(o.urgency, o.next_attempt_at, o.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)  # rendered on PostgreSQL only
-        )
+        # FOR UPDATE SKIP LOCKED is rendered on PostgreSQL only.
+        query = _due(channel, kind, now, limit).with_for_update(skip_locked=True)
         items = [self._item(r) for r in self._c.execute(query)]
         for chunk in chunks([item.id for item in items]):
             self._c.execute(
@@ -360,3 +339,19 @@ class SqlOutbox(SqlPart, StoreSession):
             )
             self._c.execute(statement, rows)
         return answers
+
+
+def _due(channel: str, kind: str, now: datetime, limit: int) -> Select[Any]:
+    """Select a channel's pending entries of ``kind`` due by ``now``, most urgent first."""
+    o = t.outbox.c
+    return (
+        select(t.outbox)
+        .where(
+            o.state == OutboxState.PENDING.value,
+            o.channel == channel,
+            o.kind == kind,
+            o.next_attempt_at <= now,
+        )
+        .order_by(o.urgency, o.next_attempt_at, o.id)
+        .limit(limit)
+    )

@@ -15,7 +15,7 @@ from channelsync.store.journal import AuditEntry
 from channelsync.store.ledger import LedgerEvent
 from channelsync.store.orders import ShipmentRecord, StoredOrder
 from channelsync.store.outbox import OutboxState
-from channelsync.store.sql._common import SqlPart, stored_order
+from channelsync.store.sql._common import SqlPart, audit_entry, ledger_event, stored_order
 from channelsync.store.sql.orders import SqlOrders
 from channelsync.store.summary import ChannelCounts
 
@@ -161,20 +161,7 @@ class SqlSummary(SqlPart, StoreSession):
             .where(e.channel == channel, e.order_id == order_id)
             .order_by(e.id)
         )
-        return [
-            LedgerEvent(
-                idempotency_key=r.idempotency_key,
-                kind=r.kind,
-                sku_id=r.sku_id,
-                on_hand_delta=r.on_hand_delta,
-                reserved_delta=r.reserved_delta,
-                warehouse=r.warehouse,
-                channel=r.channel,
-                order_id=r.order_id,
-                note=r.note,
-            )
-            for r in rows
-        ]
+        return [ledger_event(r) for r in rows]
 
     @override
     def order_shipments(self, channel: str, order_id: str) -> list[ShipmentRecord]:
@@ -191,15 +178,4 @@ class SqlSummary(SqlPart, StoreSession):
         a = t.audit.c
         wanted = or_(*(and_(a.channel == channel, a.key == key) for channel, key in listings))
         rows = self._c.execute(select(t.audit).where(wanted).order_by(a.id.desc()).limit(limit))
-        return [
-            AuditEntry(
-                at=r.at,
-                channel=r.channel,
-                kind=r.kind,
-                key=r.key,
-                sent=dict(r.sent),
-                ok=bool(r.ok),
-                answer=r.answer,
-            )
-            for r in rows
-        ]
+        return [audit_entry(r) for r in rows]
