@@ -11,6 +11,7 @@ from channelsync.bootstrap import open_state
 from channelsync.cli._common import config_option, echo_json, reports_errors
 from channelsync.cli.engine_cmd import clock, reports_input_errors, runtime_config
 from channelsync.engine.errors import InputError, Problem
+from channelsync.engine.outbox import drop_parked
 from channelsync.store import OutboxState
 
 
@@ -83,25 +84,14 @@ def drop_command(channel: str, kind: str, key: str, reason: str, config_path: Pa
     config = runtime_config(config_path)
     now = clock().now()
     with open_state(config) as store, store.transaction() as session:
-        dropped = session.drop_parked(channel, kind, key)
+        dropped = drop_parked(
+            session, channel=channel, kind=kind, key=key, reason=reason, who=_who(), now=now
+        )
         if dropped is None:
             raise InputError(
                 "outbox",
                 [Problem(f"no parked {kind} entry {key!r} on {channel}", field="KEY")],
             )
-        if kind == "shipment":
-            shipment_key = str(dropped.payload.get("shipment_key", ""))
-            if shipment_key:
-                session.set_shipment_state(shipment_key, "dropped", now, reason=reason)
-        session.audit(
-            channel=channel,
-            kind="outbox_drop",
-            key=f"{kind}/{key}",
-            sent={"payload": dict(dropped.payload), "parked_for": dropped.reason, "by": _who()},
-            ok=True,
-            answer=f"dropped by {_who()}: {reason}",
-            now=now,
-        )
     click.echo(f"dropped the parked {kind} entry {key} of {channel}: {reason}")
 
 

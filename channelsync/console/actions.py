@@ -9,6 +9,7 @@ changed nothing.
 from __future__ import annotations
 
 from channelsync.console.source import ConsoleSource
+from channelsync.engine import outbox
 from channelsync.engine.errors import InputError, Problem
 from channelsync.engine.pausing import pause_channel, resume_channel
 
@@ -47,22 +48,11 @@ def drop_parked(
         raise InputError("console", [Problem("a reason is required", field="reason")])
     now = source.clock.now()
     with source.store.transaction() as session:
-        dropped = session.drop_parked(channel, kind, key)
+        dropped = outbox.drop_parked(
+            session, channel=channel, kind=kind, key=key, reason=reason, who=who, now=now
+        )
         if dropped is None:
             raise _no_entry(channel, kind, key)
-        if kind == "shipment":
-            shipment_key = str(dropped.payload.get("shipment_key", ""))
-            if shipment_key:
-                session.set_shipment_state(shipment_key, "dropped", now, reason=reason)
-        session.audit(
-            channel=channel,
-            kind="outbox_drop",
-            key=f"{kind}/{key}",
-            sent={"payload": dict(dropped.payload), "parked_for": dropped.reason, "by": who},
-            ok=True,
-            answer=f"dropped by {who}: {reason}",
-            now=now,
-        )
     return f"dropped the parked {kind} entry {key} of {channel}: {reason}"
 
 

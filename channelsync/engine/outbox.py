@@ -49,6 +49,7 @@ __all__ = [
     "FlushReport",
     "Kind",
     "backoff",
+    "drop_parked",
     "flush_channel",
     "parked_reason",
     "resume_after_authentication",
@@ -153,6 +154,39 @@ WAITING_FOR_CREDENTIALS = "waiting for credentials"
 def parked_reason(answer: str, *, authentication: bool) -> str:
     """Return the reason to park a refused entry (marked when the credentials were refused)."""
     return f"{WAITING_FOR_CREDENTIALS}: {answer}" if authentication else answer
+
+
+def drop_parked(
+    session: StoreSession,
+    *,
+    channel: str,
+    kind: str,
+    key: str,
+    reason: str,
+    who: str,
+    now: datetime,
+) -> OutboxItem | None:
+    """Drop a parked entry for good and audit who did it and why; ``None``: none parked there.
+
+    A dropped shipment entry marks its shipment ``dropped`` with the reason.
+    """
+    dropped = session.drop_parked(channel, kind, key)
+    if dropped is None:
+        return None
+    if kind == Kind.SHIPMENT:
+        shipment_key = str(dropped.payload.get("shipment_key", ""))
+        if shipment_key:
+            session.set_shipment_state(shipment_key, "dropped", now, reason=reason)
+    session.audit(
+        channel=channel,
+        kind="outbox_drop",
+        key=f"{kind}/{key}",
+        sent={"payload": dict(dropped.payload), "parked_for": dropped.reason, "by": who},
+        ok=True,
+        answer=f"dropped by {who}: {reason}",
+        now=now,
+    )
+    return dropped
 
 
 def resume_after_authentication(context: EngineContext, channel: Channel[Any]) -> int:
