@@ -43,8 +43,9 @@ ORDERS_PER_FAKE = 5
 # -- the fakes, in a child process ---------------------------------------------------
 
 
-def serve() -> None:
-    """Serve every plugin's demo fake without throttles; print what a client needs."""
+def serve(*, throttled: bool = False) -> None:
+    """Serve every plugin's demo fake (throttles off unless ``throttled``); print what a
+    client needs."""
     import signal  # noqa: PLC0415
     import threading  # noqa: PLC0415
 
@@ -56,8 +57,9 @@ def serve() -> None:
     ready: dict[str, Any] = {}
     for market in markets:
         fake: Any = market.fake
-        # The marketplace's quotas would make N calls take minutes; CPU is measured here.
-        fake.throttled = lambda *_args, **_kwargs: None
+        if not throttled:
+            # The marketplace's quotas would make N calls take minutes; CPU is measured here.
+            fake.throttled = lambda *_args, **_kwargs: None
         orders = fake.generate_orders(ORDERS_PER_FAKE)
         ready[market.type_name] = {
             "base_url": market.server.url,
@@ -74,10 +76,12 @@ def serve() -> None:
 
 
 @contextlib.contextmanager
-def served() -> Iterator[dict[str, Any]]:
+def served(*, throttled: bool = False) -> Iterator[dict[str, Any]]:
     """Run :func:`serve` in a child process; yield what it printed."""
     child = subprocess.Popen(
-        [sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True
+        [sys.executable, __file__, "--serve-throttled" if throttled else "--serve"],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert child.stdout is not None
@@ -93,7 +97,13 @@ def served() -> Iterator[dict[str, Any]]:
 # -- the calls -----------------------------------------------------------------------
 
 
-def _channel(name: str, spec: Mapping[str, Any], transport: httpx.AsyncBaseTransport | None) -> Any:
+def _channel(
+    name: str,
+    spec: Mapping[str, Any],
+    transport: httpx.AsyncBaseTransport | None,
+    *,
+    documented_limits: bool = False,
+) -> Any:
     from channelsync.credentials import CredentialStore  # noqa: PLC0415
     from channelsync.credentials.memory import MemorySecretBackend  # noqa: PLC0415
     from channelsync.plugins import build_plugin_manager  # noqa: PLC0415
@@ -108,6 +118,8 @@ def _channel(name: str, spec: Mapping[str, Any], transport: httpx.AsyncBaseTrans
         credentials.for_channel(name, cls.all_credential_fields()),
         transport=transport,
     )
+    if documented_limits:
+        return channel
     # The marketplace's documented pace is not what is measured: lift it.
     channel.limits = channel.limits.model_copy(  # type: ignore[misc]
         update={
@@ -300,9 +312,10 @@ def main() -> int:
         help="the transport under both clients (aiohttp: httpx-aiohttp, installed by hand)",
     )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-throttled", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        serve()
+    if args.serve or args.serve_throttled:
+        serve(throttled=args.serve_throttled)
         return 0
     with served() as specs:
         figures = {
