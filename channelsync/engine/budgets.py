@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 # Transports whose buckets were restored already: a reopened channel has a new one.
 _restored: weakref.WeakSet[ChannelHttpClient] = weakref.WeakSet()
+# What each transport saved last: an idle channel's full buckets are not written again
+# after every step (the daemon's flush loop looks every few seconds).
+_saved: weakref.WeakKeyDictionary[ChannelHttpClient, dict[str, float]] = weakref.WeakKeyDictionary()
 
 
 def _transport(channel: Channel[Any]) -> ChannelHttpClient | None:
@@ -58,9 +61,11 @@ def save_budgets(context: EngineContext, channel: Channel[Any]) -> None:
     if http is None:
         return
     levels = http.rate_limiter.levels(channel.name)
-    if levels:
-        with context.store.transaction() as session:
-            session.save_rate_budgets(channel.name, levels, context.clock.now())
+    if not levels or _saved.get(http) == levels:
+        return
+    with context.store.transaction() as session:
+        session.save_rate_budgets(channel.name, levels, context.clock.now())
+    _saved[http] = levels
 
 
 @asynccontextmanager
