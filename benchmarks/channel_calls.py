@@ -21,14 +21,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from channelsync.config import ChannelSyncSettings
+from first_cycle import fakes_world
+
 from channelsync.engine.catalogue import import_catalogue, parse_catalogue
-from channelsync.engine.sync import SyncEngine
-from channelsync.plugins import build_plugin_manager
-from channelsync.store import open_store
-from channelsync.testing.chaos_checks import _in_process_channel
-from channelsync.testing.chaos_world import _catalogue, _extend_fakes, _Shop, _shops
-from channelsync.testing.oversell import VirtualTime
 
 PLUGINS = ("tmall", "jd", "pinduoduo", "amazon")
 
@@ -49,34 +44,16 @@ def _changed(csv_text: str, percent: float) -> tuple[str, int]:
 
 
 async def _run(name: str, items: int, directory: Path) -> dict[str, Any]:
-    host = build_plugin_manager()
-    clock = VirtualTime()
-    shops: list[_Shop] = [
-        s
-        for s in _shops(host, seed=1, fault_rate=0.0, fault_kinds=None, clock=clock)
-        if s.type_name == name
-    ]
-    _extend_fakes(shops, items)
-    csv_text, _ = _catalogue(items, 10, None)
-    store = open_store(f"sqlite:///{directory / (name + '.db')}")
-    fake: Any = shops[0].fake
     result: dict[str, Any] = {}
-    try:
-        import_catalogue(store, parse_catalogue(csv_text, "csv"), now=clock.now())
-        settings = {s.channel: ChannelSyncSettings.model_validate(s.sync) for s in shops if s.sync}
-        engine = SyncEngine(
-            store,
-            [_in_process_channel(shop, clock) for shop in shops],
-            settings=settings,
-            clock=clock,
-            host=host,
-        )
+    with fakes_world((name,), items, directory) as world:
+        clock, engine = world.clock, world.engine
+        fake: Any = world.shops[0].fake
         with clock.running():
             for label in ("first", "one_percent"):
                 if label == "one_percent":
                     await asyncio.sleep(60)
-                    text, changed = _changed(csv_text, 1.0)
-                    import_catalogue(store, parse_catalogue(text, "csv"), now=clock.now())
+                    text, changed = _changed(world.catalogue, 1.0)
+                    import_catalogue(world.store, parse_catalogue(text, "csv"), now=clock.now())
                     result["changed_skus"] = changed
                 before = Counter(fake.calls)
                 started = clock.monotonic()
@@ -91,8 +68,6 @@ async def _run(name: str, items: int, directory: Path) -> dict[str, Any]:
                     "total": sum(calls.values()),
                     "errors": errors,
                 }
-    finally:
-        store.close()
     return result
 
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,7 @@ from channelsync.config import ChannelSyncSettings
 from channelsync.engine.catalogue import import_catalogue, parse_catalogue
 from channelsync.engine.sync import SyncEngine
 from channelsync.plugins import build_plugin_manager
-from channelsync.store import open_store
+from channelsync.store import Store, open_store
 from channelsync.testing.chaos_checks import _in_process_channel
 from channelsync.testing.chaos_world import _catalogue, _extend_fakes, _Shop, _shops
 from channelsync.testing.oversell import VirtualTime
@@ -31,19 +34,33 @@ from channelsync.testing.oversell import VirtualTime
 PLUGINS = ("tmall", "jd", "pinduoduo", "amazon")
 
 
-async def _cycle(
-    names: tuple[str, ...], items: int, directory: Path
-) -> tuple[float, dict[str, int]]:
-    """Run one first cycle of ``names``; return its virtual seconds and calls per channel."""
+@dataclass
+class World:
+    """The plugin fakes in-process, a store with their catalogue, and an engine on them."""
+
+    clock: VirtualTime
+    shops: list[_Shop]
+    store: Store
+    engine: SyncEngine
+    catalogue: str
+    """The catalogue imported, as CSV."""
+
+
+@contextlib.contextmanager
+def fakes_world(
+    names: tuple[str, ...], items: int, directory: Path, *, on_hand: int = 10
+) -> Iterator[World]:
+    """Build the fakes of ``names`` with ``items`` catalogue items (2 SKUs each), their
+    documented limits on, and an engine on a SQLite store in ``directory``."""
     host = build_plugin_manager()
     clock = VirtualTime()
-    shops: list[_Shop] = [
+    shops = [
         s
         for s in _shops(host, seed=1, fault_rate=0.0, fault_kinds=None, clock=clock)
         if s.type_name in names
     ]
     _extend_fakes(shops, items)
-    csv_text, _ = _catalogue(items, 10, None)
+    csv_text, _ = _catalogue(items, on_hand, None)
     store = open_store(f"sqlite:///{directory / ('-'.join(names) + '.db')}")
     try:
         import_catalogue(store, parse_catalogue(csv_text, "csv"), now=clock.now())
@@ -55,20 +72,29 @@ async def _cycle(
             clock=clock,
             host=host,
         )
+        yield World(clock, shops, store, engine, csv_text)
+    finally:
+        store.close()
+
+
+async def _cycle(
+    names: tuple[str, ...], items: int, directory: Path
+) -> tuple[float, dict[str, int]]:
+    """Run one first cycle of ``names``; return its virtual seconds and calls per channel."""
+    with fakes_world(names, items, directory) as world:
+        clock = world.clock
         with clock.running():
             started = clock.monotonic()
-            summary = await engine.run_cycle()
+            summary = await world.engine.run_cycle()
             elapsed = clock.monotonic() - started
         for name, channel_summary in summary.channels.items():
             if channel_summary.errors:
                 print(f"  {name}: {'; '.join(channel_summary.errors)}")
         calls: dict[str, int] = {}
-        for shop in shops:
+        for shop in world.shops:
             fake: Any = shop.fake
             calls[shop.type_name] = sum(fake.calls.values())
         return elapsed, calls
-    finally:
-        store.close()
 
 
 def main() -> int:

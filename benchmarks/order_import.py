@@ -21,14 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from channelsync.config import ChannelSyncSettings
-from channelsync.engine.catalogue import import_catalogue, parse_catalogue
-from channelsync.engine.sync import SyncEngine
-from channelsync.plugins import build_plugin_manager
-from channelsync.store import open_store
-from channelsync.testing.chaos_checks import _in_process_channel
-from channelsync.testing.chaos_world import _catalogue, _extend_fakes, _shops
-from channelsync.testing.oversell import VirtualTime
+from first_cycle import fakes_world
 
 PLUGINS = ("tmall", "jd", "pinduoduo", "amazon")
 _ITEMS = 200
@@ -36,23 +29,10 @@ _ITEMS = 200
 
 async def _import(name: str, orders: int, directory: Path) -> tuple[float, Counter[str], int]:
     """Return the pull's virtual seconds, its calls and the orders it imported."""
-    host = build_plugin_manager()
-    clock = VirtualTime()
-    (shop,) = [
-        s
-        for s in _shops(host, seed=1, fault_rate=0.0, fault_kinds=None, clock=clock)
-        if s.type_name == name
-    ]
-    _extend_fakes([shop], _ITEMS)
-    csv_text, _ = _catalogue(_ITEMS, 10_000, None)
-    store = open_store(f"sqlite:///{directory / (name + '.db')}")
-    try:
-        import_catalogue(store, parse_catalogue(csv_text, "csv"), now=clock.now())
-        settings = {}
-        if shop.sync:
-            settings[shop.channel] = ChannelSyncSettings.model_validate(shop.sync)
-        channel = _in_process_channel(shop, clock)
-        engine = SyncEngine(store, [channel], settings=settings, clock=clock, host=host)
+    with fakes_world((name,), _ITEMS, directory, on_hand=10_000) as world:
+        clock, engine = world.clock, world.engine
+        (shop,) = world.shops
+        (channel,) = engine.channels.values()
         fake: Any = shop.fake
         with clock.running():
             await engine.run_cycle()
@@ -67,8 +47,6 @@ async def _import(name: str, orders: int, directory: Path) -> tuple[float, Count
         calls = Counter(fake.calls)
         calls.subtract(before)
         return elapsed, +calls, 0 if report is None else report.imported
-    finally:
-        store.close()
 
 
 def main() -> int:
