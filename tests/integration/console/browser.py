@@ -7,6 +7,7 @@ package). Without one the tests skip, except under ``CI=true``, where they fail 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -21,13 +22,17 @@ def chromium() -> str:
     """Return the Chromium to drive; skip without one, or fail under ``CI=true``."""
     if os.environ.get("CHANNELSYNC_BROWSER_TESTS") == "skip":
         pytest.skip("CHANNELSYNC_BROWSER_TESTS=skip")
-    pytest.importorskip("playwright", reason="playwright is not installed (requirements-dev)")
     found = os.environ.get("CHANNELSYNC_CHROMIUM") or next(
         (p for name in ("chromium", "chromium-browser") if (p := shutil.which(name))), None
     )
-    if found:
+    reason = None
+    if importlib.util.find_spec("playwright") is None:
+        reason = "playwright is not installed (pip install -r requirements-dev.txt)"
+    elif not found:
+        reason = "no Chromium found (apt-get install -y chromium, or set CHANNELSYNC_CHROMIUM)"
+    if reason is None:
+        assert found is not None
         return found
-    reason = "no Chromium found (apt-get install -y chromium, or set CHANNELSYNC_CHROMIUM)"
     if os.environ.get("CI") == "true":
         pytest.fail(f"the browser tests run under CI=true and {reason}")
     pytest.skip(reason)
