@@ -155,8 +155,21 @@ reservations = Table(
     Column("order_id", String(128), nullable=False),
     Column("quantity", Integer, nullable=False),
     Column("at", _TZ, nullable=False),
+    # The warehouse the units are held in ("" when not attributed to one).
+    Column("warehouse", String(128), nullable=False, server_default=""),
     UniqueConstraint("channel", "order_id", "sku_id", name="uq_reservations_order_sku"),
     Index("ix_reservations_sku", "sku_id"),
+)
+
+#: What a kit (or a multipack: a kit of one component) is made of: selling one takes
+#: ``quantity`` units of each component. A kit holds no stock of its own.
+kit_components = Table(
+    "kit_components",
+    metadata,
+    Column("kit_id", Integer, ForeignKey("skus.id"), primary_key=True),
+    Column("component_id", Integer, ForeignKey("skus.id"), primary_key=True),
+    Column("quantity", Integer, nullable=False),
+    Index("ix_kit_components_component", "component_id"),
 )
 
 bindings = Table(
