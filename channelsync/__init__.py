@@ -65,6 +65,7 @@ from channelsync.errors import (
 from channelsync.models import (
     Address,
     Carrier,
+    Component,
     ItemError,
     Listing,
     ListingStatus,
@@ -104,6 +105,7 @@ __all__ = [
     "ChannelSettings",
     "ChannelSyncError",
     "Clock",
+    "Component",
     "Config",
     "ConfigurationError",
     "ConflictError",

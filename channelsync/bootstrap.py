@@ -23,12 +23,21 @@ from channelsync.config import (
     resolve_settings,
 )
 from channelsync.credentials import CredentialStore
+from channelsync.engine.sourcing import unknown_sources
 from channelsync.engine.sync import SyncEngine
+from channelsync.errors import ConfigurationError
 from channelsync.http import TransportMetrics
 from channelsync.plugins import PluginHost, build_plugin_manager
 from channelsync.store import Store, open_store
 
-__all__ = ["build_channel", "build_channels", "build_engine", "load_channels", "open_state"]
+__all__ = [
+    "build_channel",
+    "build_channels",
+    "build_engine",
+    "check_warehouses",
+    "load_channels",
+    "open_state",
+]
 
 
 def open_state(config: Config) -> Store:
@@ -118,7 +127,10 @@ def build_engine(
 
     ``channels`` replaces channels of the same name (in-process channels in tests);
     every other configured channel is built from the config as :func:`build_channel` does.
+    A channel fed from a warehouse the store keeps no stock in is refused first
+    (:func:`check_warehouses`).
     """
+    check_warehouses(config, store)
     host = host or build_plugin_manager()
     built = build_channels(
         config,
@@ -161,3 +173,26 @@ def build_channels(
         )
         for entry in config.channels
     ]
+
+
+def check_warehouses(config: Config, store: Store, *, adding: Iterable[str] = ()) -> None:
+    """Refuse a configuration whose channel is fed from a warehouse that holds no stock.
+
+    The warehouses known are those the store keeps stock in, and ``adding`` (those a
+    catalogue about to be imported brings). While none is known (no stock yet) nothing
+    is checked. Raises :class:`~channelsync.errors.ConfigurationError` naming each
+    channel and warehouse; nothing is changed.
+    """
+    with store.transaction() as session:
+        known = {*session.warehouses(), *adding}
+    if not known:
+        return
+    problems = unknown_sources({entry.name: entry.sync for entry in config.channels}, known)
+    if problems:
+        listed = "; ".join(problem.message for problem in problems)
+        raise ConfigurationError(
+            f"{listed}. Fix the name, or import the warehouse's stock first "
+            "(`channelsync catalogue import`)",
+            path=str(config.path),
+            field="warehouses",
+        )

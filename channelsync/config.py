@@ -25,6 +25,8 @@ The file is TOML (read with :mod:`tomllib`). Example::
     minimum = 0                  # pushes stock (false: the marketplace holds it, e.g.
     managed_stock = true         # FBA), delisting at zero
     auto_delist = false
+    warehouses = ["WH-B", "WH-A"]  # warehouses feeding it, preferred first (default: all
+    marketplace_warehouses = []  # but held ones); those its marketplace holds (["FBA-US"])
     price = { markup = 5, ending = "0.90", floor_margin = 10 }
     campaigns = [
       { start = 2026-06-18T00:00:00+08:00, end = 2026-06-19T00:00:00+08:00, markup = -20 },
@@ -38,6 +40,9 @@ Rules:
 * The allocation and price keys of a channel (:data:`SYNC_KEYS`) are engine
   settings, checked here (:class:`ChannelSyncSettings`); every other key is a setting
   of the channel type.
+* A warehouse listed in a channel's ``marketplace_warehouses`` is held by that
+  channel's marketplace: no two channels may hold the same one, and no channel may
+  name it in ``warehouses``.
 * ``store.url`` defaults to a SQLite file next to the configuration file,
   ``sqlite:///<directory of the file>/channelsync.db``; a relative SQLite path is
   taken relative to that directory too.
@@ -223,6 +228,11 @@ class ChannelSyncSettings(_Settings):
     which is read, never pushed; ``auto_delist`` delists a listing at zero and lists
     it again when stock returns (where a delist takes a whole item off sale, only once
     every SKU of the item is at zero).
+
+    ``warehouses`` are the warehouses whose stock feeds the channel, preferred first
+    (unset: every warehouse but those a marketplace holds); ``marketplace_warehouses``
+    are warehouses this channel's marketplace holds (Amazon FBA): their units are the
+    marketplace's to sell, so they feed no channel, this one included.
     """
 
     share: Decimal = Field(default=Decimal(1), ge=0, le=1)
@@ -234,6 +244,36 @@ class ChannelSyncSettings(_Settings):
     auto_delist: bool = False
     price: PriceRule = PriceRule()
     campaigns: tuple[Campaign, ...] = ()
+    warehouses: tuple[str, ...] | None = None
+    marketplace_warehouses: tuple[str, ...] = ()
+
+    @pydantic.field_validator("warehouses")
+    @classmethod
+    def _check_warehouses(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError(
+                "name at least one warehouse, or leave the key out to be fed from every "
+                "warehouse a marketplace does not hold"
+            )
+        return _check_warehouse_names(value)
+
+    @pydantic.field_validator("marketplace_warehouses")
+    @classmethod
+    def _check_marketplace_warehouses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_warehouse_names(value)
+
+
+def _check_warehouse_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Refuse empty warehouse names and names listed twice."""
+    for position, name in enumerate(names, start=1):
+        if not name.strip():
+            raise ValueError(f"warehouse {position} has an empty name")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{_names(repeated)} listed more than once")
+    return names
 
 
 #: The keys of a ``[[channels]]`` entry that are engine settings, not channel settings.
@@ -447,6 +487,7 @@ def _parse(data: dict[str, Any], file: Path) -> Config:
             )
         seen[channel.name] = index
         channels.append(channel)
+    _check_sourcing(channels, where)
     daemon = _parse_daemon(data.get("daemon", {}), where, seen)
     console = parse_console(data.get("console", {}), where)
     return Config(
@@ -457,6 +498,36 @@ def _parse(data: dict[str, Any], file: Path) -> Config:
         daemon=daemon,
         console=console,
     )
+
+
+def _check_sourcing(channels: Iterable[ChannelConfig], where: str) -> None:
+    """Refuse a warehouse two marketplaces hold, and a channel fed from a held one."""
+    channels = list(channels)
+    held: dict[str, str] = {}
+    for channel in channels:
+        for warehouse in channel.sync.marketplace_warehouses:
+            holder = held.setdefault(warehouse, channel.name)
+            if holder != channel.name:
+                raise ConfigurationError(
+                    f"warehouse {warehouse!r} is held by channel {holder!r} already; a "
+                    "warehouse can be held by one marketplace only",
+                    path=where,
+                    channel=channel.name,
+                    field="marketplace_warehouses",
+                )
+    for channel in channels:
+        for warehouse in channel.sync.warehouses or ():
+            if warehouse in held:
+                holder = held[warehouse]
+                whose = "this channel" if holder == channel.name else f"channel {holder!r}"
+                raise ConfigurationError(
+                    f"warehouse {warehouse!r} is held by the marketplace of {whose} (its "
+                    "marketplace_warehouses): its units are the marketplace's to sell and "
+                    "feed no channel; remove it from warehouses",
+                    path=where,
+                    channel=channel.name,
+                    field="warehouses",
+                )
 
 
 def _parse_daemon(raw: object, where: str, channels: Mapping[str, int]) -> DaemonConfig:

@@ -7,7 +7,7 @@ from typing import Literal
 
 import click
 
-from channelsync.bootstrap import open_state
+from channelsync.bootstrap import check_warehouses, open_state
 from channelsync.cli._common import config_option, echo_json, reports_errors
 from channelsync.cli.engine_cmd import clock, reports_input_errors, runtime_config
 from channelsync.engine.catalogue import export_catalogue, import_catalogue, read_catalogue_file
@@ -36,21 +36,31 @@ def import_command(
 ) -> None:
     """Import FILE: columns sku,title,price,currency,quantity (+ cost,barcode,warehouse,product).
 
-    Any other column becomes an attribute of the SKU. A file with any bad row changes
-    nothing; every problem is listed with its row number and field.
+    A kit or multipack lists its components (SKU*QTY joined by ';', e.g. TEAPOT-1*1;CUP-W*4)
+    in a components column and leaves quantity empty. Any other column becomes an
+    attribute of the SKU. A file with any bad row changes nothing; every problem is
+    listed with its row number and field.
     """
     config = runtime_config(config_path)
     rows = read_catalogue_file(file, fmt)
     with open_state(config) as store:
-        summary = import_catalogue(store, rows, now=clock().now())
+        # A channel sourced from a warehouse the catalogue does not hold is refused first.
+        check_warehouses(config, store, adding={row.warehouse for row in rows})
+        summary = import_catalogue(store, rows, now=clock().now(), source=str(file))
     if as_json:
         echo_json(
-            {"skus": summary.skus, "created": summary.created, "stock_events": summary.stock_events}
+            {
+                "skus": summary.skus,
+                "created": summary.created,
+                "stock_events": summary.stock_events,
+                "kits": summary.kits,
+            }
         )
     else:
         click.echo(
             f"imported {summary.skus} SKUs ({summary.created} new), "
-            f"{summary.stock_events} stock changes"
+            f"{summary.stock_events} stock changes, "
+            f"{summary.kits} kit{'' if summary.kits == 1 else 's'}"
         )
 
 

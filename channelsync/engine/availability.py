@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from channelsync.engine.allocation import Allocation, ChannelShare, base_quantity
 
-__all__ = ["Listing", "StockSku", "allocate_group", "units_by_warehouse"]
+__all__ = ["GroupAllocation", "Listing", "StockSku", "allocate_group", "units_by_warehouse"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,14 @@ class Listing:
     """``(stock SKU id, units one sale takes)``; a plain SKU is ``((its id, 1),)``."""
     shares: tuple[ChannelShare, ...]
     """The channels selling it (only those the engine pushes stock to are allocated)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupAllocation:
+    """Each listing's allocation, and which stock SKUs were scarce (their units dealt)."""
+
+    allocations: Mapping[int, Allocation]
+    scarce: frozenset[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +125,13 @@ def allocate_group(
     held: Collection[str] = (),
     strict: bool = False,
     threshold: int | None = None,
-) -> dict[int, Allocation]:
+) -> GroupAllocation:
     """Allocate every listing of ``listings`` on its channels, drawing on ``stock``.
 
     ``sources`` gives each channel's warehouses in priority order. Every stock SKU the
-    listings draw on must be in ``stock``, and every listing drawing on a scarce stock
-    SKU must be in ``listings`` (the planner passes such groups whole).
+    listings draw on must be in ``stock``. A listing's allocation is right when every
+    listing drawing on any of its components is in ``listings`` (the planner reads such
+    neighbourhoods whole); the others only lend their limits to the deals.
     """
     units: dict[int, dict[str, int]] = {}
     totals: dict[int, int] = {}
@@ -153,7 +162,7 @@ def allocate_group(
         _take_fullest(dealt, max(0, stock[s].in_flight))
         for key, lumps in _deal(dealt, sorted(draws[s], key=lambda d: d.rank)).items():
             caps[key] = min(caps.get(key, lumps), lumps)
-    return {
+    allocations = {
         listing.sku_id: _allocation(
             listing,
             limits=limits,
@@ -165,6 +174,7 @@ def allocate_group(
         )
         for listing in listings
     }
+    return GroupAllocation(allocations, frozenset(scarce))
 
 
 def _allocation(

@@ -2,13 +2,17 @@
 
 A file has one row per SKU and warehouse. Required columns: ``sku`` (the merchant
 code), ``title``, ``price``, ``currency``, ``quantity`` (on hand). Optional: ``cost``,
-``barcode``, ``warehouse``, ``product`` (the product code); every other column is kept
-as an attribute of the SKU. Every row is checked before anything is written: a file
-with any bad row raises :class:`~channelsync.engine.errors.InputError` listing each
-problem by row number and field, and the store is left as it was.
+``barcode``, ``warehouse``, ``product`` (the product code) and ``components``, which makes
+the row a kit or a multipack (see :mod:`~channelsync.engine.catalogue_kits`: one row, no
+quantity or warehouse); every other column is kept as an attribute of the SKU. Every row
+is checked before anything is written: a file with any bad row raises
+:class:`~channelsync.engine.errors.InputError` listing each problem by row number and
+field, and the store is left as it was.
 
 On-hand quantities are set through the stock ledger as ``catalogue_import`` events,
-keyed by the file's content, so importing the same file twice changes nothing.
+keyed by the file's content, so importing the same file twice changes nothing. A kit's
+components are replaced by the file's; SKUs and kits the file does not mention are left
+as they are.
 """
 
 from __future__ import annotations
@@ -26,10 +30,19 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from channelsync.engine.catalogue_kits import (
+    COMPONENTS,
+    check_kits,
+    components_json,
+    components_text,
+    has_components,
+    parse_components,
+    read_store_kits,
+)
 from channelsync.engine.errors import InputError, Problem
 from channelsync.models import Money, Sku
 from channelsync.models.money import minor_unit_exponent
-from channelsync.store import LedgerEvent, SkuData, Store
+from channelsync.store import LedgerEvent, SkuData, Store, StoreSession
 
 __all__ = [
     "OPTIONAL_COLUMNS",
@@ -43,13 +56,17 @@ __all__ = [
 ]
 
 REQUIRED_COLUMNS = ("sku", "title", "price", "currency", "quantity")
-OPTIONAL_COLUMNS = ("cost", "barcode", "warehouse", "product")
+OPTIONAL_COLUMNS = ("cost", "barcode", "warehouse", "product", COMPONENTS)
 Format = Literal["csv", "json"]
 
 
 @dataclass(frozen=True, slots=True)
 class CatalogueRow:
-    """One checked row: a SKU's data and its on-hand quantity in one warehouse."""
+    """One checked row: a SKU's data and its on-hand quantity in one warehouse.
+
+    A kit's row has its ``components`` (``(merchant code, quantity)`` pairs), a
+    ``quantity`` of 0 and no warehouse: a kit holds no stock of its own.
+    """
 
     row: int
     sku: str
@@ -61,15 +78,17 @@ class CatalogueRow:
     cost: Money | None = None
     barcode: str | None = None
     attributes: Mapping[str, str] = field(default_factory=dict)
+    components: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ImportSummary:
-    """What an import changed."""
+    """What an import changed: SKUs written (new ones among them), stock events, kits."""
 
     skus: int
     created: int
     stock_events: int
+    kits: int = 0
 
 
 def read_catalogue_file(path: Path, fmt: Format | None = None) -> list[CatalogueRow]:
@@ -124,6 +143,7 @@ def parse_catalogue(text: str, fmt: Format, *, source: str = "catalogue") -> lis
     problems: list[Problem] = []
     rows = [r for r in (_check_row(n, rec, problems) for n, rec in records) if r is not None]
     _check_consistency(rows, problems)
+    check_kits(rows, problems)
     if problems:
         raise InputError(source, problems)
     return rows
@@ -145,16 +165,27 @@ def _check_row(
     def problem(name: str, message: str) -> None:
         problems.append(Problem(message, row=number, field=name))
 
-    values = {str(k).strip(): _text(v) for k, v in record.items()}
+    values = {str(k).strip(): _text(v) for k, v in record.items() if str(k).strip() != COMPONENTS}
+    raw_components = next((v for k, v in record.items() if str(k).strip() == COMPONENTS), None)
+    kit = has_components(raw_components)
+    components = parse_components(raw_components, problem) if kit else ()
     for name in REQUIRED_COLUMNS:
-        if not values.get(name):
+        if not values.get(name) and not (kit and name == "quantity"):
             problem(name, "required value is empty")
+    if kit and values.get("quantity"):
+        problem(
+            "quantity",
+            "a kit holds no stock of its own: leave quantity empty "
+            "(its availability comes from its components)",
+        )
+    if kit and values.get("warehouse"):
+        problem("warehouse", "a kit holds no stock of its own, so no warehouse: leave it empty")
     currency = values.get("currency", "")
     price = _money(values.get("price", ""), currency, "price", problem, positive=True)
     cost = _money(values["cost"], currency, "cost", problem) if values.get("cost") else None
     quantity = 0
     raw_quantity = values.get("quantity", "")
-    if raw_quantity:
+    if raw_quantity and not kit:
         try:
             quantity = int(raw_quantity)
         except ValueError:
@@ -185,6 +216,7 @@ def _check_row(
         cost=cost,
         barcode=barcode,
         attributes={k: v for k, v in sorted(values.items()) if k not in known and v},
+        components=components,
     )
 
 
@@ -220,7 +252,22 @@ def _money(
 def _check_consistency(rows: list[CatalogueRow], problems: list[Problem]) -> None:
     first: dict[str, CatalogueRow] = {}
     places: dict[tuple[str, str], int] = {}
+    kits = {row.sku: row.row for row in reversed(rows) if row.components}
     for row in rows:
+        if row.sku in kits:
+            # A kit has exactly one row (it has no warehouses to spread over).
+            seen = first.setdefault(row.sku, row)
+            if seen is not row:
+                if row.components and seen.components:
+                    message = f"kit {row.sku!r} already appears in row {seen.row}"
+                elif row.components:
+                    message = f"kit {row.sku!r} also appears as a stock SKU in row {seen.row}"
+                else:
+                    message = f"{row.sku!r} is a kit in row {kits[row.sku]}"
+                problems.append(
+                    Problem(f"{message}: a kit has exactly one row", row=row.row, field="sku")
+                )
+            continue
         place = (row.sku, row.warehouse)
         if place in places:
             problems.append(
@@ -245,18 +292,30 @@ def _check_consistency(rows: list[CatalogueRow], problems: list[Problem]) -> Non
 
 
 def import_catalogue(
-    store: Store, rows: Iterable[CatalogueRow], *, now: datetime, source_key: str | None = None
+    store: Store,
+    rows: Iterable[CatalogueRow],
+    *,
+    now: datetime,
+    source_key: str | None = None,
+    source: str = "catalogue",
 ) -> ImportSummary:
     """Write checked rows to the store in one transaction.
 
     SKUs are created or updated by merchant code; each row's quantity becomes the
     on-hand count of its warehouse through a ledger event. ``source_key`` names the
     import for idempotency (default: a digest of the rows), so repeating an import
-    adds no second event.
+    adds no second event. A kit's components replace those it had (the kit is marked
+    changed when they differ). The kits are first checked against the store (components
+    exist and are not kits, a SKU holding stock or used as a component does not become
+    one); any problem raises :class:`InputError` (naming ``source``) and writes nothing.
     """
     rows = list(rows)
     key = source_key or _digest(rows)
     with store.transaction() as session:
+        problems: list[Problem] = []
+        check_kits(rows, problems, read_store_kits(session, rows))
+        if problems:
+            raise InputError(source, problems)
         existing = {s.merchant_code for s in session.skus(r.sku for r in rows)}
         product_ids: dict[str, int] = {}
         for row in rows:
@@ -270,6 +329,8 @@ def import_catalogue(
         stock = session.on_hand_many(sku_ids.values())
         changes = []
         for row in rows:
+            if row.components:
+                continue  # A kit holds no stock: its availability comes from its components.
             sku_id = sku_ids[row.sku]
             delta = row.quantity - stock.get(sku_id, {}).get(row.warehouse, 0)
             if delta:
@@ -284,7 +345,21 @@ def import_catalogue(
                     )
                 )
         events = sum(session.apply_events(changes, now))
-    return ImportSummary(skus=len(sku_ids), created=created, stock_events=events)
+        kits = _write_kits(session, rows, sku_ids)
+    return ImportSummary(skus=len(sku_ids), created=created, stock_events=events, kits=kits)
+
+
+def _write_kits(session: StoreSession, rows: list[CatalogueRow], sku_ids: Mapping[str, int]) -> int:
+    """Set each kit's components (checked before); return how many kits the rows hold."""
+    kits = {r.sku: r for r in reversed(rows) if r.components}
+    codes = {code for row in kits.values() for code, _ in row.components}
+    ids = {s.merchant_code: s.id for s in session.skus(codes - set(sku_ids))}
+    ids.update(sku_ids)
+    # Every kit held at once, in id order, as stock changes lock SKUs (no deadlock).
+    session.lock_skus(sku_ids[code] for code in kits)
+    for code, row in sorted(kits.items()):
+        session.set_components(sku_ids[code], [(ids[c], q) for c, q in row.components])
+    return len(kits)
 
 
 def _sku_data(row: CatalogueRow, product_ids: Mapping[str, int]) -> SkuData:
@@ -303,33 +378,42 @@ def _sku_data(row: CatalogueRow, product_ids: Mapping[str, int]) -> SkuData:
 
 def _digest(rows: list[CatalogueRow]) -> str:
     text = "\n".join(
-        f"{r.sku}|{r.warehouse}|{r.quantity}|{r.price}|{r.title}|{r.cost}|{r.barcode}" for r in rows
+        f"{r.sku}|{r.warehouse}|{r.quantity}|{r.price}|{r.title}|{r.cost}|{r.barcode}"
+        + (f"|{components_text(r.components)}" if r.components else "")
+        for r in rows
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def export_catalogue(store: Store, fmt: Format = "csv") -> str:
     """Return the catalogue as CSV or JSON, in the format :func:`parse_catalogue` reads."""
-    records: list[dict[str, str]] = []
+    records: list[dict[str, Any]] = []
     attribute_names: set[str] = set()
     with store.transaction() as session:
+        kits = session.components_of(session.kit_ids())
         for sku in session.skus():
-            attribute_names.update(sku.attributes)
+            attributes = {k: v for k, v in sku.attributes.items() if k != COMPONENTS}
+            attribute_names.update(attributes)
+            common = {
+                "sku": sku.merchant_code,
+                "product": sku.product_code or "",
+                "title": sku.title,
+                "price": sku.price,
+                "currency": sku.currency,
+            }
+            details = {"cost": sku.cost or "", "barcode": sku.barcode or "", **attributes}
+            if sku.id in kits:
+                # One row, no quantity or warehouse: a kit holds no stock of its own.
+                parts = [(c.merchant_code, c.quantity) for c in kits[sku.id]]
+                made_of = components_json(parts) if fmt == "json" else components_text(parts)
+                records.append(
+                    {**common, "quantity": "", "warehouse": "", **details, COMPONENTS: made_of}
+                )
+                continue
             stock = session.on_hand(sku.id) or {"": 0}
             for warehouse, quantity in sorted(stock.items()):
                 records.append(
-                    {
-                        "sku": sku.merchant_code,
-                        "product": sku.product_code or "",
-                        "title": sku.title,
-                        "price": sku.price,
-                        "currency": sku.currency,
-                        "quantity": str(quantity),
-                        "warehouse": warehouse,
-                        "cost": sku.cost or "",
-                        "barcode": sku.barcode or "",
-                        **sku.attributes,
-                    }
+                    {**common, "quantity": str(quantity), "warehouse": warehouse, **details}
                 )
     if fmt == "json":
         return json.dumps(
@@ -337,7 +421,9 @@ def export_catalogue(store: Store, fmt: Format = "csv") -> str:
             indent=2,
             ensure_ascii=False,
         )
-    columns = [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *sorted(attribute_names)]
+    # The components column only when there is a kit: a plain catalogue reads as before.
+    known = [c for c in OPTIONAL_COLUMNS if c != COMPONENTS or kits]
+    columns = [*REQUIRED_COLUMNS, *known, *sorted(attribute_names)]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()

@@ -16,9 +16,14 @@ so a crash re-reads the window and the dedupe makes that harmless.
 
 Stock effects per status: paid (or partially shipped) reserves; cancelled or refunded
 before shipping releases; shipped or completed consumes on-hand stock and releases
-the reservation. The order-imported hook is called once per order and status change:
-the announcement is recorded in the order's transaction and marked delivered right
-after the hook returns.
+the reservation. The units are reserved in one warehouse, the first of the ordering
+channel's sources that can cover them (:mod:`~channelsync.engine.sourcing`); shipping
+takes them from there and a release releases them there. A line selling a kit (or a
+multipack) reserves, ships and releases its components instead, line quantity times
+component quantity, added to any line of the same component in the order: the
+events stay one per order and stock SKU, the kit itself has none. The order-imported
+hook is called once per order and status change: the announcement is recorded in the
+order's transaction and marked delivered right after the hook returns.
 """
 
 from __future__ import annotations
@@ -30,13 +35,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from channelsync.channels import OrdersCapability, PullCursor
+from channelsync.config import ChannelSyncSettings
 from channelsync.engine.context import EngineContext
-from channelsync.engine.ledger import release_event, reserve_event, ship_event
+from channelsync.engine.ledger import OrderStock, order_event_kind, stock_units
 from channelsync.engine.pace import VisibilityMode
 from channelsync.engine.planner import PlanReport, plan_changes
+from channelsync.engine.sourcing import held_warehouses
 from channelsync.errors import NotFoundError
 from channelsync.models import Order, OrderStatus
-from channelsync.store import LedgerEvent, ParkedRecord, StoredOrder, StoreSession
+from channelsync.store import KitComponent, LedgerEvent, ParkedRecord, StoredOrder, StoreSession
 
 __all__ = [
     "FetchReport",
@@ -52,9 +59,6 @@ logger = logging.getLogger(__name__)
 
 CURSOR_KIND = "orders"
 _MAX_WINDOWS = 10_000
-_CONSUMED = frozenset({OrderStatus.SHIPPED, OrderStatus.COMPLETED})
-_RELEASED = frozenset({OrderStatus.CANCELLED, OrderStatus.REFUNDED})
-_RESERVED = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED})
 
 
 @dataclass
@@ -244,11 +248,12 @@ def apply_order(
 class OrderPage:
     """Orders of one channel applied together: read in bulk, decided one by one, written in bulk.
 
-    :meth:`load` reads what the orders refer to (stored versions, bindings, SKUs,
-    reservations, stock, parked records) in a few statements; :meth:`apply` decides one
-    order and buffers its changes only when it succeeds; :meth:`write` records the
-    buffered ledger events, orders and announcements and plans what they change for
-    every channel, all in the caller's transaction.
+    :meth:`load` reads what the orders refer to (stored versions, bindings, SKUs, kits'
+    components, reservations and the warehouses they are held in, stock per warehouse,
+    parked records) in a few statements; :meth:`apply` decides one order and buffers
+    its changes only when it succeeds; :meth:`write` records the buffered ledger events,
+    orders and announcements and plans what they change for every channel, all in the
+    caller's transaction.
     """
 
     session: StoreSession
@@ -257,11 +262,11 @@ class OrderPage:
     stored: dict[str, StoredOrder]
     bindings: dict[tuple[str, str], int]
     skus: dict[str, int]
-    applied: set[str]
-    """Keys of the ledger events applied already (or buffered in this page)."""
-    reserved: dict[tuple[str, int], int]
-    on_hand: dict[int, dict[str, int]]
+    ledger: OrderStock
+    """What the stock events are decided against, kept current as they are buffered."""
     parked: set[str]
+    components: dict[int, tuple[KitComponent, ...]] = field(default_factory=dict)
+    """The components of each kit the orders' lines sell."""
     events: list[LedgerEvent] = field(default_factory=list)
     orders: list[StoredOrder] = field(default_factory=list)
     notifications: list[tuple[str, str, str, str | None]] = field(default_factory=list)
@@ -282,7 +287,13 @@ class OrderPage:
         *,
         sample: bool = True,
     ) -> OrderPage:
-        """Read in bulk what applying ``orders`` needs to know."""
+        """Read in bulk what applying ``orders`` needs to know.
+
+        The SKUs whose stock events are still to be applied are locked
+        (:meth:`~channelsync.store.StoreSession.lock_skus`) before their stock and
+        reservations are read, so where a reservation is held and the units released
+        are decided on what the events are applied to; a page read again locks nothing.
+        """
         ids = [o.order_id for o in orders]
         lines = [line for o in orders for line in o.lines]
         bindings = session.bindings_for_listings(channel, ((n.item_id, n.sku_id) for n in lines))
@@ -293,21 +304,54 @@ class OrderPage:
             if line.merchant_code and (line.item_id, line.sku_id or "") not in bound
         }
         skus = {s.merchant_code: s.id for s in session.skus(codes)} if codes else {}
-        sku_ids = set(bound.values()) | set(skus.values())
-        pairs = set()
+        sold = set(bound.values()) | set(skus.values())
+        components = session.components_of(sold) if sold else {}
+        reserved = session.reservations(channel, ids)
+        # The stock SKUs an order may move: its lines' (a kit's components), and those
+        # it holds reserved (released when it leaves paid, should it no longer sell them).
+        pairs = set(reserved)
         for order in orders:
             for line in order.lines:
                 found = bound.get((line.item_id, line.sku_id or ""))
                 if found is None and line.merchant_code:
                     found = skus.get(line.merchant_code)
                 if found is not None:
-                    pairs.add((order.order_id, found))
-        keys = [
+                    units = stock_units([(found, 1)], components)
+                    pairs.update((order.order_id, sku_id) for sku_id in units)
+        keys = {
             f"{kind}:{channel}:{order_id}:{sku_id}"
             for kind in ("reserve", "release", "ship")
             for order_id, sku_id in pairs
-        ]
-        consumed = any(o.status in _CONSUMED for o in orders)
+        }
+        applied = session.applied_events(keys)
+        needs: dict[str, set[str]] = defaultdict(set)
+        for order in orders:
+            if (kind := order_event_kind(order.status)) is not None:
+                needs[order.order_id].add(kind)
+        new = {
+            sku_id
+            for order_id, sku_id in pairs
+            for kind in needs[order_id]
+            if f"{kind}:{channel}:{order_id}:{sku_id}" not in applied
+            and (kind != "release" or (order_id, sku_id) in reserved)
+        }
+        if new:
+            session.lock_skus(new)
+            # Read again under the lock: another writer may have applied some since.
+            applied = session.applied_events(keys)
+            reserved = session.reservations(channel, ids)
+        moves_stock = any(kinds & {"reserve", "ship"} for kinds in needs.values())
+        infos = context.channels
+        own = infos.get(channel)
+        ledger = OrderStock(
+            channel=channel,
+            applied=applied,
+            reserved=reserved,
+            held_in=session.reservation_warehouses(channel, ids),
+            stock=session.warehouse_stock({s for _, s in pairs}) if moves_stock else {},
+            settings=own.settings if own is not None else ChannelSyncSettings(),
+            held=held_warehouses({name: info.settings for name, info in infos.items()}),
+        )
         return cls(
             session=session,
             context=context,
@@ -315,10 +359,9 @@ class OrderPage:
             stored=session.orders_by_id(channel, ids),
             bindings=bound,
             skus=skus,
-            applied=session.applied_events(keys),
-            reserved=session.reservations(channel, ids),
-            on_hand=session.on_hand_many(sku_ids) if consumed else {},
+            ledger=ledger,
             parked={p.key for p in session.parked(channel=channel) if p.kind == "order"},
+            components=components,
             sample=sample,
         )
 
@@ -332,7 +375,7 @@ class OrderPage:
             stored.version == order.version or stored.updated_at > order.updated_at
         ):
             return False
-        quantities: dict[int, int] = defaultdict(int)
+        sold: list[tuple[int, int]] = []
         unbound: list[str] = []
         for line in order.lines:
             sku_id = self._resolve(line.item_id, line.sku_id, line.merchant_code)
@@ -341,22 +384,9 @@ class OrderPage:
                     f"{order.channel}/{order.order_id}: {line.merchant_code or line.item_id}"
                 )
                 continue
-            quantities[sku_id] += line.quantity
-        events = [
-            e
-            for s, q in quantities.items()
-            for e in self._events(order, s, q)
-            if e.idempotency_key not in self.applied  # applying it again changes nothing
-        ]
-        reserved = dict(self.reserved)
-        for event in events:
-            held = reserved.get((order.order_id, event.sku_id), 0) + event.reserved_delta
-            if held < 0:
-                raise ValueError(
-                    f"event {event.idempotency_key!r} releases more than order "
-                    f"{order.order_id!r} reserved ({held - event.reserved_delta})"
-                )
-            reserved[(order.order_id, event.sku_id)] = held
+            sold.append((sku_id, line.quantity))
+        units = stock_units(sold, self.components)
+        events = self.ledger.events(order.order_id, order.status, units)
         now = self.context.clock.now()
         record = StoredOrder(
             channel=order.channel,
@@ -370,14 +400,10 @@ class OrderPage:
             imported_at=now,
         )
         # Nothing failed: buffer the order's changes.
-        self.reserved = reserved
-        for event in events:
-            if event.on_hand_delta:
-                stock = self.on_hand.setdefault(event.sku_id, {})
-                stock[event.warehouse] = stock.get(event.warehouse, 0) + event.on_hand_delta
-            self.applied.add(event.idempotency_key)
+        self.ledger.take(order.order_id, events)
         self.events += events
-        self.touched.update(quantities)
+        self.touched.update(units)
+        self.touched.update(e.sku_id for e in events)
         report.unbound_lines += unbound
         self.orders.append(record)
         self.stored[order.order_id] = record
@@ -420,21 +446,6 @@ class OrderPage:
         if bound is not None:
             return bound
         return self.skus.get(merchant_code) if merchant_code else None
-
-    def _events(self, order: Order, sku_id: int, quantity: int) -> list[LedgerEvent]:
-        channel, order_id = order.channel, order.order_id
-        shipped = f"ship:{channel}:{order_id}:{sku_id}" in self.applied
-        held = self.reserved.get((order_id, sku_id), 0)
-        if order.status in _RESERVED:
-            return [reserve_event(channel, order_id, sku_id, quantity)]
-        if order.status in _CONSUMED and not shipped:
-            stock = self.on_hand.get(sku_id, {})
-            return [
-                ship_event(channel, order_id, sku_id, quantity=quantity, reserved=held, stock=stock)
-            ]
-        if order.status in _RELEASED and not shipped:
-            return [release_event(channel, order_id, sku_id, held)] if held else []
-        return []
 
 
 async def deliver_notifications(context: EngineContext) -> int:

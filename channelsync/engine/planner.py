@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from channelsync.engine.allocation import Allocation, ChannelShare, allocate
+from channelsync.engine.composition import GroupPlan, groups_apply, read_group, replan_set
 from channelsync.engine.context import EngineContext
 from channelsync.engine.outbox import Kind, stock_urgency
 from channelsync.engine.pace import SlicePace
@@ -58,12 +59,16 @@ def plan_changes(
 ) -> PlanReport:
     """Queue what changed for ``sku_ids`` (default: every SKU marked changed)."""
     ids = list(session.changed_skus() if sku_ids is None else sku_ids)
+    grouped = groups_apply(session, context)
+    if grouped:
+        # Kits and sourcing tie SKUs together: replan all that depends on a change.
+        ids = replan_set(session, context, ids)
     report = PlanReport(skus=len(ids))
     # In slices, so a whole catalogue's entries are never held in memory at once; all
     # of them still commit in the caller's one transaction.
     held: list[int] = []
     for start in range(0, len(ids), _SLICE):
-        held += _plan_slice(session, context, ids[start : start + _SLICE], report)
+        held += _plan_slice(session, context, ids[start : start + _SLICE], report, grouped)
     session.clear_changed(ids)
     if held:
         # Units held back for their pace are released as the pace decays, with no
@@ -73,26 +78,32 @@ def plan_changes(
 
 
 def _plan_slice(
-    session: StoreSession, context: EngineContext, ids: list[int], report: PlanReport
+    session: StoreSession,
+    context: EngineContext,
+    ids: list[int],
+    report: PlanReport,
+    grouped: bool = False,
 ) -> list[int]:
     """Plan one slice; return the SKUs whose allocation holds units back for their pace."""
     now = context.clock.now()
     skus = session.skus_by_id(ids)
     positions = session.positions(ids)
-    sales = session.recent_sales(ids, now - timedelta(days=context.config.sales_window_days))
-    pace = SlicePace.read(
-        session,
-        context.visibility,
-        ids,
-        window_seconds=context.config.pace_window_seconds,
-        now=now,
-    )
-    # Units of orders that events announced and no read has brought yet.
-    announced = session.event_holds(context.channels, now - EVENT_HOLD_LIMIT)
     by_sku: dict[int, list[BindingRecord]] = defaultdict(list)
     for binding in session.bindings(sku_ids=ids):
         if binding.channel in context.channels and binding.sku_id is not None:
             by_sku[binding.sku_id].append(binding)
+    group = read_group(session, context, ids, bindings=by_sku, skus=skus) if grouped else None
+    if group is None:
+        sales = session.recent_sales(ids, now - timedelta(days=context.config.sales_window_days))
+        pace = SlicePace.read(
+            session,
+            context.visibility,
+            ids,
+            window_seconds=context.config.pace_window_seconds,
+            now=now,
+        )
+        # Units of orders that events announced and no read has brought yet.
+        announced = session.event_holds(context.channels, now - EVENT_HOLD_LIMIT)
     queue = _Queue()
     held: list[int] = []
     for sku_id in ids:
@@ -100,22 +111,25 @@ def _plan_slice(
         if sku is None:
             continue
         available = positions[sku_id].available
-        if available < 0:
+        if available < 0 and (group is None or sku_id not in group.kits):
             report.oversold[sku.merchant_code] = -available
         bindings = by_sku.get(sku_id, [])
-        selling = sorted({b.channel for b in bindings})
-        shares = [
-            ChannelShare(name, context.channels[name].settings, sales.get((sku_id, name), 0))
-            for name in selling
-            if context.channels[name].pushes_stock
-        ]
-        allocation = allocate(
-            available - announced.get(sku.merchant_code, 0),
-            shares,
-            strict=context.config.strict,
-            threshold=context.config.scarce_threshold,
-            in_flight=pace.in_flight(sku_id, (share.channel for share in shares)),
-        )
+        if group is not None:
+            allocation = group.allocations[sku_id]
+        else:
+            selling = sorted({b.channel for b in bindings})
+            shares = [
+                ChannelShare(name, context.channels[name].settings, sales.get((sku_id, name), 0))
+                for name in selling
+                if context.channels[name].pushes_stock
+            ]
+            allocation = allocate(
+                available - announced.get(sku.merchant_code, 0),
+                shares,
+                strict=context.config.strict,
+                threshold=context.config.scarce_threshold,
+                in_flight=pace.in_flight(sku_id, (share.channel for share in shares)),
+            )
         if allocation.scarce and allocation.in_flight:
             held.append(sku_id)
         if allocation.overcommitted:
@@ -123,7 +137,7 @@ def _plan_slice(
         _check_low_stock(session, context, sku, allocation, report)
         for binding in bindings:
             listing = binding
-            if _sold_since_sent(session, binding, allocation):
+            if _sold_since_sent(session, binding, allocation, _drawn(group, sku_id)):
                 listing = replace(binding, planned_quantity=None)  # send the allocation again
             _plan_listing(
                 queue, context, binding=listing, sku=sku, allocation=allocation, report=report
@@ -136,7 +150,19 @@ def _plan_slice(
     return held
 
 
-def _sold_since_sent(session: StoreSession, binding: BindingRecord, allocation: Allocation) -> bool:
+def _drawn(group: GroupPlan | None, sku_id: int) -> tuple[int, ...]:
+    """Return the SKUs whose reservations record a sale of ``sku_id`` (a kit's components)."""
+    if group is not None and sku_id in group.kits:
+        return group.components[sku_id]
+    return (sku_id,)
+
+
+def _sold_since_sent(
+    session: StoreSession,
+    binding: BindingRecord,
+    allocation: Allocation,
+    drawn: tuple[int, ...],
+) -> bool:
     """Whether the channel sold units of the listing since it accepted its planned quantity.
 
     A marketplace lowers its own quantity as it sells, so it then shows less than it
@@ -155,7 +181,9 @@ def _sold_since_sent(session: StoreSession, binding: BindingRecord, allocation: 
     # Marketplaces stamp orders in whole seconds: an order in the second of the send may
     # be later than it. Counting it sends the same value once more, which is harmless.
     since = binding.sent_at - timedelta(seconds=1)
-    return session.units_ordered_since(binding.channel, binding.sku_id, since) > 0
+    # A kit's sale shows as its components' reservations; a component sold alone on the
+    # same channel counts too, which only sends the same value once more.
+    return any(session.units_ordered_since(binding.channel, s, since) > 0 for s in drawn)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,13 @@ out (:attr:`~channelsync.models.RefundStatus.REFUNDED`) changes stock:
   into the warehouse the shipment took them from. A refund without goods coming back
   (refund only) leaves stock alone.
 - the order had not shipped: the units it names are released from the order's
-  reservation through an ``order_cancelled`` event keyed by (channel, refund, SKU).
-  The release never exceeds what the order still holds, so when the order's own
-  status change has already released it (or does so later) the units are released
-  once, never twice.
+  reservation, in the warehouse it is held in, through an ``order_cancelled`` event
+  keyed by (channel, refund, SKU). The release never exceeds what the order still
+  holds, so when the order's own status change has already released it (or does so
+  later) the units are released once, never twice.
+
+A returned kit (or multipack) is its components: each is restocked or released, the
+kit's quantity times the component's, keyed by (channel, refund, component SKU).
 
 A refund whose order has not been imported yet is parked with that reason and tried
 again on every pull until the order arrives. A refund that returns goods without
@@ -31,7 +34,7 @@ from enum import StrEnum
 
 from channelsync.channels import RefundsCapability
 from channelsync.engine.context import EngineContext
-from channelsync.engine.ledger import EventKind
+from channelsync.engine.ledger import EventKind, stock_units
 from channelsync.engine.orders import stored_cursor
 from channelsync.engine.planner import PlanReport, plan_changes
 from channelsync.models import Order, Refund, RefundLine, RefundStatus
@@ -158,8 +161,8 @@ def apply_refund(
     if stored is None:
         return Outcome.WAITING
     order = Order.model_validate(stored.raw)
-    ordered = _ordered_units(session, order)
-    wanted: dict[int, int] = defaultdict(int)
+    sold = _ordered_units(session, order)
+    returned: list[tuple[int, int]] = []
     codes: dict[int, str] = {}
     for line in refund.lines:
         sku_id = _refund_line_sku(session, order, line)
@@ -169,7 +172,11 @@ def apply_refund(
                 f"{line.merchant_code or line.item_id} is bound to no SKU"
             )
             continue
-        wanted[sku_id] += line.quantity
+        returned.append((sku_id, line.quantity))
+    # Kits and multipacks hold no stock: their components are what comes back.
+    components = session.components_of({*sold, *(sku_id for sku_id, _ in returned)})
+    ordered = stock_units(sold.items(), components)
+    wanted = stock_units(returned, components)
     if refund.returns_goods and not refund.lines and _any_shipped(session, order, ordered):
         _unresolved(session, context, refund, report)
         return Outcome.NOTHING
@@ -231,11 +238,13 @@ def _event(session: StoreSession, refund: Refund, sku_id: int, units: int) -> Le
     release = min(units, held)
     if release <= 0:
         return None  # the order's own status change released it already
+    held_in = session.reservation_warehouses(channel, [order_id]).get((order_id, sku_id), "")
     return LedgerEvent(
         idempotency_key=f"refund:{channel}:{refund.refund_id}:{sku_id}",
         kind=EventKind.ORDER_CANCELLED,
         sku_id=sku_id,
         reserved_delta=-release,
+        warehouse=held_in,
         channel=channel,
         order_id=order_id,
         note=f"refund {refund.refund_id} before shipping",
@@ -258,6 +267,7 @@ def _refund_line_sku(session: StoreSession, order: Order, line: RefundLine) -> i
 
 
 def _ordered_units(session: StoreSession, order: Order) -> dict[int, int]:
+    """Return the units of each SKU the order's lines sell (a kit as itself)."""
     units: dict[int, int] = defaultdict(int)
     for line in order.lines:
         sku_id = _resolve(session, order.channel, line.item_id, line.sku_id, line.merchant_code)

@@ -6,7 +6,14 @@ All models are immutable pydantic models that refuse unknown fields. Amounts are
 
 from __future__ import annotations
 
-from channelsync.models.catalogue import Listing, ListingStatus, Product, Sku, gtin_check_digit
+from channelsync.models.catalogue import (
+    Component,
+    Listing,
+    ListingStatus,
+    Product,
+    Sku,
+    gtin_check_digit,
+)
 from channelsync.models.inventory import (
     ItemError,
     ListingStatusChange,
@@ -38,6 +45,7 @@ __all__ = [
     "MINOR_UNIT_EXPONENTS",
     "Address",
     "Carrier",
+    "Component",
     "ItemError",
     "Listing",
     "ListingStatus",

@@ -3,6 +3,9 @@
 A :class:`Product` and its :class:`Sku` objects are the merchant's own truth,
 keyed by merchant code. A :class:`Listing` is what one marketplace shows for one
 sellable SKU; the engine matches listings to SKUs by merchant code.
+
+A SKU with :attr:`Sku.components` is a kit (a bundle, or a multipack: a kit of one
+component): selling one takes each component's quantity, and it holds no stock of its own.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from channelsync.errors import CurrencyMismatchError, ModelError
 from channelsync.models._base import DomainModel, Identifier, NonEmptyStr
 from channelsync.models.money import Money
 
-__all__ = ["Listing", "ListingStatus", "Product", "Sku", "gtin_check_digit"]
+__all__ = ["Component", "Listing", "ListingStatus", "Product", "Sku", "gtin_check_digit"]
 
 _GTIN_LENGTHS = frozenset({8, 12, 13, 14})
 
@@ -47,8 +50,19 @@ def _check_barcode(value: str | None) -> str | None:
     return code
 
 
+class Component(DomainModel):
+    """One component of a kit: the component's merchant code and the units one kit takes."""
+
+    sku: Identifier
+    quantity: int = Field(ge=1)
+
+
 class Sku(DomainModel):
-    """One sellable variant in the master catalogue, identified by its merchant code."""
+    """One sellable variant in the master catalogue, identified by its merchant code.
+
+    ``components`` makes it a kit; only the shape is checked here (no component twice,
+    not itself): whether the components exist and are not kits is the catalogue's check.
+    """
 
     merchant_code: Identifier
     product_code: Identifier | None = None
@@ -57,6 +71,12 @@ class Sku(DomainModel):
     barcode: str | None = None
     price: Money | None = None
     cost: Money | None = None
+    components: tuple[Component, ...] = ()
+
+    @property
+    def is_kit(self) -> bool:
+        """Whether the SKU is a kit (or a multipack) made of other SKUs."""
+        return bool(self.components)
 
     @field_validator("barcode")
     @classmethod
@@ -74,6 +94,15 @@ class Sku(DomainModel):
                 f"SKU {self.merchant_code!r}: price is in {self.price.currency} "
                 f"but cost is in {self.cost.currency}"
             )
+        seen: set[str] = set()
+        for component in self.components:
+            if component.sku == self.merchant_code:
+                raise ModelError(f"kit {self.merchant_code!r} lists itself as a component")
+            if component.sku in seen:
+                raise ModelError(
+                    f"kit {self.merchant_code!r} lists component {component.sku!r} twice"
+                )
+            seen.add(component.sku)
         return self
 
 

@@ -12,6 +12,7 @@ from channelsync.store.base import (
     BindingRecord,
     ChannelCounts,
     InboxEvent,
+    KitComponent,
     LedgerEvent,
     ListingBinding,
     OutboxEntry,
@@ -27,6 +28,7 @@ from channelsync.store.base import (
     StoredOrder,
     StoreSession,
     VisibilityFigure,
+    WarehouseStock,
 )
 from channelsync.store.lock import LockHolder, StoreLease, StoreLockedError, lock_holder
 from channelsync.store.sql import SqlStore, migrate
@@ -36,6 +38,7 @@ __all__ = [
     "BindingRecord",
     "ChannelCounts",
     "InboxEvent",
+    "KitComponent",
     "LedgerEvent",
     "ListingBinding",
     "LockHolder",
@@ -55,6 +58,7 @@ __all__ = [
     "StoreSession",
     "StoredOrder",
     "VisibilityFigure",
+    "WarehouseStock",
     "lock_holder",
     "migrate",
     "open_store",

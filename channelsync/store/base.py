@@ -22,10 +22,10 @@ from contextlib import AbstractContextManager
 
 from channelsync.store.bindings import BindingRecord, BindingsSession, ListingBinding
 from channelsync.store.budgets import BudgetsSession
-from channelsync.store.catalogue import CatalogueSession, SkuData, SkuRecord
+from channelsync.store.catalogue import CatalogueSession, KitComponent, SkuData, SkuRecord
 from channelsync.store.inbox import InboxEvent, InboxSession
 from channelsync.store.journal import AuditEntry, JournalSession
-from channelsync.store.ledger import LedgerEvent, LedgerSession, StockPosition
+from channelsync.store.ledger import LedgerEvent, LedgerSession, StockPosition, WarehouseStock
 from channelsync.store.orders import OrdersSession, ShipmentRecord, StoredOrder
 from channelsync.store.outbox import (
     OutboxEntry,
@@ -43,6 +43,7 @@ __all__ = [
     "BindingRecord",
     "ChannelCounts",
     "InboxEvent",
+    "KitComponent",
     "LedgerEvent",
     "ListingBinding",
     "OutboxEntry",
@@ -58,6 +59,7 @@ __all__ = [
     "StoreSession",
     "StoredOrder",
     "VisibilityFigure",
+    "WarehouseStock",
 ]
 
 

@@ -1,4 +1,9 @@
-"""The catalogue: products and their SKUs, as the engine stores them."""
+"""The catalogue: products and their SKUs, as the engine stores them.
+
+A kit (a bundle, or a multipack: a kit of one component) is a SKU made of other SKUs:
+selling one takes ``quantity`` units of each of its components. It holds no stock of its
+own. Components are plain SKUs: kits are not nested (the catalogue import checks that).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["CatalogueSession", "SkuData", "SkuRecord"]
+__all__ = ["CatalogueSession", "KitComponent", "SkuData", "SkuRecord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,15 @@ class SkuData:
     cost: str | None = None
     barcode: str | None = None
     attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class KitComponent:
+    """One component of a kit: the SKU and the units of it one kit takes."""
+
+    sku_id: int
+    merchant_code: str
+    quantity: int
 
 
 class CatalogueSession(ABC):
@@ -79,3 +93,32 @@ class CatalogueSession(ABC):
     @abstractmethod
     def upsert_skus(self, skus: Sequence[SkuData], now: datetime) -> dict[str, int]:
         """Create or update SKUs by merchant code (marking them changed); return their ids."""
+
+    @abstractmethod
+    def components_of(self, kit_ids: Iterable[int]) -> dict[int, tuple[KitComponent, ...]]:
+        """Return the components of each of these SKUs that is a kit, by merchant code.
+
+        SKUs that are not kits do not appear.
+        """
+
+    @abstractmethod
+    def kits_using(self, sku_ids: Iterable[int]) -> dict[int, tuple[int, ...]]:
+        """Return, for each of these SKUs used as a component, the ids of the kits using it.
+
+        SKUs no kit uses do not appear; kit ids are in ascending order.
+        """
+
+    @abstractmethod
+    def set_components(self, kit_id: int, components: Sequence[tuple[int, int]]) -> bool:
+        """Replace a kit's components with ``(component_id, quantity)`` pairs.
+
+        Return whether anything changed; when it did, the kit is marked changed (as
+        :meth:`~channelsync.store.ledger.LedgerSession.mark_changed` does) so its
+        allocation is planned again. An empty list makes the SKU a plain one. Raises
+        ``ValueError`` for a quantity below 1, a component listed twice or the kit
+        itself among its components: the caller checks what it writes.
+        """
+
+    @abstractmethod
+    def kit_ids(self) -> list[int]:
+        """Return the ids of every kit, ascending."""

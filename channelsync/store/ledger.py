@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["LedgerEvent", "LedgerSession", "StockPosition"]
+__all__ = ["LedgerEvent", "LedgerSession", "StockPosition", "WarehouseStock"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +26,25 @@ class StockPosition:
 
 
 @dataclass(frozen=True, slots=True)
+class WarehouseStock:
+    """A SKU's stock in one warehouse: on hand there, and reserved there by open orders."""
+
+    on_hand: int
+    reserved: int
+
+    @property
+    def free(self) -> int:
+        """The units neither reserved nor shipped (negative when more is reserved)."""
+        return self.on_hand - self.reserved
+
+
+@dataclass(frozen=True, slots=True)
 class LedgerEvent:
     """One stock event; ``idempotency_key`` makes applying it twice a no-op.
 
     ``on_hand_delta`` changes the warehouse's on-hand count; ``reserved_delta``
-    changes the reservation held by ``(channel, order_id)`` for the SKU.
+    changes the reservation held by ``(channel, order_id)`` for the SKU. The event that
+    creates a reservation says the warehouse it is held in; later events never move it.
     """
 
     idempotency_key: str
@@ -131,3 +145,26 @@ class LedgerSession(ABC):
     @abstractmethod
     def reservations(self, channel: str, order_ids: Iterable[str]) -> dict[tuple[str, int], int]:
         """Return units still reserved per ``(order_id, sku_id)`` for these orders."""
+
+    @abstractmethod
+    def reservation_warehouses(
+        self, channel: str, order_ids: Iterable[str]
+    ) -> dict[tuple[str, int], str]:
+        """Return the warehouse each reservation of these orders is held in.
+
+        Keyed like :meth:`reservations`, by ``(order_id, sku_id)``; ``""`` for a
+        reservation attributed to no warehouse (every one made before warehouses were
+        tracked).
+        """
+
+    @abstractmethod
+    def warehouse_stock(self, sku_ids: Iterable[int]) -> dict[int, dict[str, WarehouseStock]]:
+        """Return each SKU's on-hand and reserved units per warehouse.
+
+        A warehouse holding only reservations (``""`` for those attributed to none)
+        appears with nothing on hand; a SKU with neither stock nor reservations is absent.
+        """
+
+    @abstractmethod
+    def warehouses(self) -> list[str]:
+        """Return every warehouse stock is kept in (``""`` is the default one), by name."""

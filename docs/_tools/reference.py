@@ -96,6 +96,12 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "price": "The channel's price rule: an inline table of the keys below.",
         "campaigns": "Campaign prices in time windows: an array of inline tables of the "
         "keys below.",
+        "warehouses": "The warehouses whose stock feeds the channel, preferred first: an order "
+        "is reserved in the first that can cover it. Unset: every warehouse but those a "
+        "marketplace holds. ([how-to](../how-to/allocation-and-prices.md#warehouses))",
+        "marketplace_warehouses": "Warehouses this channel's marketplace holds (Amazon FBA): "
+        "their units are the marketplace's to sell and feed no channel, this one included; "
+        "no other channel may hold or list them.",
     },
     "PriceRule": {
         "markup": "Percentage added to the catalogue price (negative: a discount).",

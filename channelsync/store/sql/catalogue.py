@@ -1,4 +1,4 @@
-"""The catalogue on SQLAlchemy Core: products and SKUs, one by one and in bulk."""
+"""The catalogue on SQLAlchemy Core: products and SKUs, one by one and in bulk, and kits."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     Row,
+    delete,
     insert,
     select,
     update,
@@ -16,6 +17,7 @@ from typing_extensions import override
 
 from channelsync.store import schema as t
 from channelsync.store.base import (
+    KitComponent,
     SkuData,
     SkuRecord,
     StoreSession,
@@ -170,3 +172,68 @@ class SqlCatalogue(SqlPart, StoreSession):
             )
             found.update({str(code): int(sku_id) for code, sku_id in self._c.execute(query)})
         return found
+
+    @override
+    def components_of(self, kit_ids: Iterable[int]) -> dict[int, tuple[KitComponent, ...]]:
+        k = t.kit_components.c
+        found: dict[int, list[KitComponent]] = {}
+        for chunk in chunks(list(dict.fromkeys(kit_ids))):
+            query = (
+                select(k.kit_id, k.component_id, t.skus.c.merchant_code, k.quantity)
+                .join(t.skus, t.skus.c.id == k.component_id)
+                .where(k.kit_id.in_(chunk))
+            )
+            for kit_id, component_id, code, quantity in self._c.execute(query):
+                found.setdefault(int(kit_id), []).append(
+                    KitComponent(int(component_id), str(code), int(quantity))
+                )
+        return {
+            kit_id: tuple(sorted(parts, key=lambda c: c.merchant_code))
+            for kit_id, parts in found.items()
+        }
+
+    @override
+    def kits_using(self, sku_ids: Iterable[int]) -> dict[int, tuple[int, ...]]:
+        k = t.kit_components.c
+        found: dict[int, list[int]] = {}
+        for chunk in chunks(list(dict.fromkeys(sku_ids))):
+            query = select(k.component_id, k.kit_id).where(k.component_id.in_(chunk))
+            for component_id, kit_id in self._c.execute(query):
+                found.setdefault(int(component_id), []).append(int(kit_id))
+        return {component: tuple(sorted(kits)) for component, kits in found.items()}
+
+    @override
+    def set_components(self, kit_id: int, components: Sequence[tuple[int, int]]) -> bool:
+        wanted: dict[int, int] = {}
+        for component_id, quantity in components:
+            if quantity < 1:
+                raise ValueError(f"kit {kit_id}: component {component_id} quantity {quantity} < 1")
+            if component_id == kit_id:
+                raise ValueError(f"kit {kit_id} cannot be a component of itself")
+            if component_id in wanted:
+                raise ValueError(f"kit {kit_id}: component {component_id} listed twice")
+            wanted[component_id] = quantity
+        # Held before the read, as every read-then-write on a SKU is (see lock_skus).
+        self.lock_skus([kit_id])
+        k = t.kit_components.c
+        query = select(k.component_id, k.quantity).where(k.kit_id == kit_id)
+        current = {int(c): int(q) for c, q in self._c.execute(query)}
+        if current == wanted:
+            return False
+        self._c.execute(delete(t.kit_components).where(k.kit_id == kit_id))
+        if wanted:
+            self._c.execute(
+                insert(t.kit_components),
+                [
+                    {"kit_id": kit_id, "component_id": c, "quantity": q}
+                    for c, q in sorted(wanted.items())
+                ],
+            )
+        self.mark_changed([kit_id])
+        return True
+
+    @override
+    def kit_ids(self) -> list[int]:
+        k = t.kit_components.c
+        query = select(k.kit_id).distinct().order_by(k.kit_id)
+        return [int(i) for i in self._c.execute(query).scalars()]

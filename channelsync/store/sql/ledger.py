@@ -21,6 +21,7 @@ from channelsync.store.base import (
     LedgerEvent,
     StockPosition,
     StoreSession,
+    WarehouseStock,
 )
 from channelsync.store.sql._common import (
     SqlPart,
@@ -205,6 +206,50 @@ class SqlLedger(SqlPart, StoreSession):
         return found
 
     @override
+    def reservation_warehouses(
+        self, channel: str, order_ids: Iterable[str]
+    ) -> dict[tuple[str, int], str]:
+        r = t.reservations.c
+        found: dict[tuple[str, int], str] = {}
+        for chunk in chunks(list(dict.fromkeys(order_ids))):
+            query = select(r.order_id, r.sku_id, r.warehouse).where(
+                r.channel == channel, r.order_id.in_(chunk)
+            )
+            for order_id, sku_id, warehouse in self._c.execute(query):
+                found[(str(order_id), int(sku_id))] = str(warehouse)
+        return found
+
+    @override
+    def warehouse_stock(self, sku_ids: Iterable[int]) -> dict[int, dict[str, WarehouseStock]]:
+        on_hand: dict[tuple[int, str], int] = defaultdict(int)
+        reserved: dict[tuple[int, str], int] = defaultdict(int)
+        s, r = t.stock.c, t.reservations.c
+        for chunk in chunks(list(dict.fromkeys(sku_ids))):
+            query = select(s.sku_id, s.warehouse, s.on_hand).where(s.sku_id.in_(chunk))
+            for sku_id, warehouse, units in self._c.execute(query):
+                on_hand[(int(sku_id), str(warehouse))] = int(units)
+            held = (
+                select(r.sku_id, r.warehouse, func.sum(r.quantity))
+                .where(r.sku_id.in_(chunk))
+                .group_by(r.sku_id, r.warehouse)
+            )
+            for sku_id, warehouse, units in self._c.execute(held):
+                reserved[(int(sku_id), str(warehouse))] = int(units)
+        found: dict[int, dict[str, WarehouseStock]] = defaultdict(dict)
+        for sku_id, warehouse in sorted(set(on_hand) | set(reserved)):
+            found[sku_id][warehouse] = WarehouseStock(
+                on_hand=on_hand.get((sku_id, warehouse), 0),
+                reserved=reserved.get((sku_id, warehouse), 0),
+            )
+        return dict(found)
+
+    @override
+    def warehouses(self) -> list[str]:
+        # Sorted here: a database's collation may order names otherwise.
+        query = select(t.stock.c.warehouse).distinct()
+        return sorted(str(w) for w in self._c.execute(query).scalars())
+
+    @override
     def lock_skus(self, sku_ids: Iterable[int]) -> None:
         """Hold these SKUs' stock, reservations and marks for this transaction's writes.
 
@@ -297,8 +342,12 @@ class SqlLedger(SqlPart, StoreSession):
 
     def _reservation_totals(
         self, events: Sequence[LedgerEvent], now: datetime
-    ) -> dict[tuple[str, str, int], tuple[int | None, int]]:
-        """Return ``(before, after)`` units per reservation; raise before anything is written."""
+    ) -> dict[tuple[str, str, int], tuple[int | None, int, str]]:
+        """Return ``(before, after, warehouse)`` per reservation; raise before anything is written.
+
+        ``warehouse`` is where a new reservation is held: the warehouse of the event that
+        creates it (a reservation already stored keeps its own).
+        """
         moving = [e for e in events if e.reserved_delta]
         for event in moving:
             if event.channel is None or event.order_id is None:
@@ -314,37 +363,38 @@ class SqlLedger(SqlPart, StoreSession):
         for channel, order_ids in by_channel.items():
             for (order_id, sku_id), quantity in self.reservations(channel, order_ids).items():
                 current[(channel, order_id, sku_id)] = quantity
-        totals: dict[tuple[str, str, int], tuple[int | None, int]] = {}
+        totals: dict[tuple[str, str, int], tuple[int | None, int, str]] = {}
         for event in moving:
             assert event.channel is not None
             assert event.order_id is not None
             key = (event.channel, event.order_id, event.sku_id)
-            before, running = totals.get(key, (current.get(key), current.get(key, 0)))
+            first = (current.get(key), current.get(key, 0), event.warehouse)
+            before, running, warehouse = totals.get(key, first)
             running += event.reserved_delta
             if running < 0:
                 raise ValueError(
                     f"event {event.idempotency_key!r} releases more than order "
                     f"{event.order_id!r} reserved ({running - event.reserved_delta})"
                 )
-            totals[key] = (before, running)
+            totals[key] = (before, running, warehouse)
         return totals
 
     def _write_reservations(
-        self, totals: Mapping[tuple[str, str, int], tuple[int | None, int]], now: datetime
+        self, totals: Mapping[tuple[str, str, int], tuple[int | None, int, str]], now: datetime
     ) -> None:
         created = [
-            {"channel": c, "order_id": o, "sku_id": s, "quantity": after, "at": now}
-            for (c, o, s), (before, after) in totals.items()
+            {"channel": c, "order_id": o, "sku_id": s, "quantity": after, "warehouse": w, "at": now}
+            for (c, o, s), (before, after, w) in totals.items()
             if before is None and after
         ]
         changed = [
             {"_channel": c, "_order": o, "_sku": s, "quantity": after}
-            for (c, o, s), (before, after) in totals.items()
+            for (c, o, s), (before, after, _) in totals.items()
             if before is not None and after and after != before
         ]
         emptied = [
             {"_channel": c, "_order": o, "_sku": s}
-            for (c, o, s), (before, after) in totals.items()
+            for (c, o, s), (before, after, _) in totals.items()
             if before is not None and not after
         ]
         r = t.reservations.c

@@ -98,21 +98,16 @@ def test_what_draws_on_a_scarce_sku_never_adds_up_to_more_than_exists(
     threshold: int | None,
 ) -> None:
     stock, listings, sources = world
-    result = allocate_group(
+    allocated = allocate_group(
         stock, listings, sources, held={"FBA"}, strict=strict, threshold=threshold
     )
-    shown = {sku_id: dict(allocation.shown) for sku_id, allocation in result.items()}
+    shown = {sku_id: dict(a.shown) for sku_id, a in allocated.allocations.items()}
     if any(share.settings.minimum for listing in listings for share in listing.shares):
         return  # a minimum breaks the guarantee on purpose (reported as overcommitted)
     for sku_id, item in stock.items():
+        if sku_id not in allocated.scarce:
+            continue  # plentiful: every channel may show its whole pool
         units, _ = units_by_warehouse(item, {"FBA"})
-        drawn_by = [
-            listing.sku_id
-            for listing in listings
-            if any(s == sku_id for s, _ in listing.components) and result[listing.sku_id].scarce
-        ]
-        if not drawn_by:
-            continue
         # Every set of channels, the whole set included: never more than its warehouses hold.
         for size in range(1, len(CHANNELS) + 1):
             for group in combinations(CHANNELS, size):
@@ -130,7 +125,7 @@ def test_no_channel_is_shown_more_than_its_own_warehouses_hold_of_a_listing(
     world: tuple[dict[int, StockSku], list[Listing], dict[str, tuple[str, ...]]],
 ) -> None:
     stock, listings, sources = world
-    result = allocate_group(stock, listings, sources, held={"FBA"})
+    result = allocate_group(stock, listings, sources, held={"FBA"}).allocations
     units = {s: units_by_warehouse(item, {"FBA"})[0] for s, item in stock.items()}
     for listing in listings:
         for share in listing.shares:
@@ -180,7 +175,7 @@ def test_a_sku_sold_alone_from_every_warehouse_is_allocated_as_before(
         {c.channel: everywhere for c in channels},
         strict=strict,
         threshold=threshold,
-    )[1]
+    ).allocations[1]
     available = sum(on_hand.values()) - reserved - safety
     before = allocate(available, channels, strict=strict, threshold=threshold, in_flight=in_flight)
     assert result == before
@@ -198,7 +193,7 @@ def test_a_kit_shows_the_fewest_sets_its_components_make_on_each_channel() -> No
     pack = Listing(11, "CUP-3", ((2, 3),), (ChannelShare("tmall", plenty),))
     result = allocate_group(
         stock, [kit, pack], {"jd": ("WH-B",), "tmall": ("WH-A", "WH-B")}, threshold=0
-    )
+    ).allocations
     # JD sees WH-B only: 2 teapots; Tmall both: 32 teapots, 200 cups make 50 sets.
     assert result[10].shown == {"jd": 2, "tmall": 32}
     assert result[10].available == 32
@@ -210,8 +205,9 @@ def test_a_scarce_component_is_dealt_between_the_sku_and_its_kits_in_whole_sets(
     stock = {2: StockSku(2, {"": 6})}  # six cups: one sale on every listing takes 1 + 1 + 4
     cup = Listing(2, "CUP", ((2, 1),), (ChannelShare("jd", plenty), ChannelShare("tmall", plenty)))
     set_of_four = Listing(10, "CUPS-4", ((2, 4),), (ChannelShare("tmall", plenty),))
-    result = allocate_group(stock, [cup, set_of_four], {"jd": ("",), "tmall": ("",)})
-    assert all(a.scarce for a in result.values())
+    group = allocate_group(stock, [cup, set_of_four], {"jd": ("",), "tmall": ("",)})
+    assert group.scarce == {2}
+    result = group.allocations
     # One lump each in rank order: a cup on JD, a cup on Tmall, a set of four on Tmall.
     assert result[2].shown == {"jd": 1, "tmall": 1}
     assert result[10].shown == {"tmall": 1}
@@ -229,3 +225,14 @@ def test_marketplace_held_warehouses_feed_no_channel() -> None:
     units, total = units_by_warehouse(StockSku(1, {"FBA": 50, "WH-A": 1}), held={"FBA"})
     assert units == {"WH-A": 1}
     assert total == 1
+
+
+def test_a_pack_whose_lump_no_longer_fits_shows_none_and_the_singles_share_the_rest() -> None:
+    plenty = ChannelSyncSettings()
+    cup = Listing(2, "CUP", ((2, 1),), (ChannelShare("jd", plenty), ChannelShare("tmall", plenty)))
+    set_of_four = Listing(10, "CUPS-4", ((2, 4),), (ChannelShare("tmall", plenty),))
+    result = allocate_group(
+        {2: StockSku(2, {"": 5})}, [cup, set_of_four], {"jd": ("",), "tmall": ("",)}
+    ).allocations
+    assert result[2].shown == {"jd": 3, "tmall": 2}
+    assert result[10].shown == {"tmall": 0}
