@@ -24,7 +24,9 @@ from channelsync.cli.report_cmd import report_command
 from channelsync.cli.run_cmd import run_command
 from channelsync.cli.ship_cmd import ship_command, shipments_group
 from channelsync.cli.status_cmd import status_command
+from channelsync.cli.store_cmd import store_group
 from channelsync.cli.sync_cmd import plan_command, sync_command
+from channelsync.cli.worker_cmd import worker_command
 from channelsync.http import RedactingFilter, Redactor
 
 
@@ -61,6 +63,8 @@ cli.add_command(fake_group)
 cli.add_command(privacy_group)
 cli.add_command(report_command)
 cli.add_command(run_command)
+cli.add_command(worker_command)
+cli.add_command(store_group)
 cli.add_command(demo_command)
 
 

@@ -1,0 +1,153 @@
+"""``channelsync worker``: run the daemon's channel steps as jobs, with any number of workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from channelsync.bootstrap import build_channels, build_engine, open_state
+from channelsync.cli._common import ExitCode, config_option, read_config, reports_errors
+from channelsync.cli.engine_cmd import clock, overrides
+from channelsync.daemon import setup_logging
+from channelsync.engine.sync import SyncEngine
+from channelsync.errors import ChannelSyncError
+from channelsync.plugins import build_plugin_manager
+from channelsync.workers.extra import require_postgres, require_procrastinate
+
+__all__ = ["worker_command"]
+
+logger = logging.getLogger(__name__)
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+#: Exit code after a second stop signal (as ``channelsync run``).
+EXIT_FORCED = 130
+
+
+@click.command("worker")
+@config_option
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1000),
+    default=8,
+    show_default=True,
+    help="Jobs this worker runs at once (steps wait on the network, not the CPU).",
+)
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Queue every channel's pull and flush, work until no job is left to run, and exit.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Readable lines, or one JSON object per line for a log collector.",
+)
+@click.option("--log-level", type=click.Choice(list(_LEVELS)), default="info", show_default=True)
+@reports_errors
+def worker_command(
+    *, config_path: Path | None, concurrency: int, once: bool, log_format: str, log_level: str
+) -> None:
+    """Work the channels' steps from the job queue in PostgreSQL until stopped.
+
+    Start as many workers as you like, on as many machines, with the same
+    configuration: each channel's pull, flush and reconcile run as jobs, one of each
+    at a time across all of them, on the daemon's intervals. Needs a PostgreSQL store
+    prepared with `channelsync store migrate`; a SQLite store is worked by
+    `channelsync run`. SIGTERM or Ctrl-C stops it after the work in flight.
+    """
+    config = read_config(config_path)
+    conninfo = require_postgres(config)
+    require_procrastinate()
+    from channelsync.workers.app import build_app  # noqa: PLC0415 - the optional extra
+    from channelsync.workers.running import run_worker  # noqa: PLC0415
+    from channelsync.workers.runtime import WorkerRuntime  # noqa: PLC0415
+
+    found = overrides()
+    host = found.host or build_plugin_manager()
+    # Built first: a configuration that cannot work must not touch the store.
+    channels = build_channels(config, host=host, channels=found.channels.values(), clock=clock())
+    with open_state(config) as store:
+        engine = build_engine(config, store, host=host, channels=channels, clock=clock())
+        _logging(log_format, _LEVELS[log_level], _secrets(engine))
+        runtime = WorkerRuntime(engine, config.daemon)
+        # The pool serves the running jobs' deferrals, the fetches and the heartbeat.
+        app = build_app(conninfo, config.daemon, periodic=not once, max_connections=concurrency + 4)
+        stop = asyncio.Event()
+        work = run_worker(app, runtime, concurrency=concurrency, once=once, stop=stop)
+        with _queue_errors():
+            asyncio.run(_serve(work, stop))
+    sys.exit(ExitCode.OK)
+
+
+async def _serve(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
+    """Await ``work`` with SIGTERM and SIGINT setting ``stop`` (a second one exits at once)."""
+    loop = asyncio.get_running_loop()
+    received = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal received
+        received += 1
+        name = signal.Signals(signum).name
+        if received == 1:
+            logger.info("%s received: stopping (send it again to exit at once)", name)
+            stop.set()
+            return
+        # The jobs left running are given back to the queue by the stalled-job sweep.
+        logger.warning("%s received again: exiting now", name)
+        sys.stderr.flush()
+        os._exit(EXIT_FORCED)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await work
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+def _secrets(engine: SyncEngine) -> list[str]:
+    """Every credential value of the configured channels, to scrub from the log."""
+    values = []
+    for channel in engine.channels.values():
+        for field in channel.all_credential_fields():
+            value = channel.credentials.get(field)
+            if value:
+                values.append(value)
+    return values
+
+
+def _logging(log_format: str, level: int, secrets: list[str]) -> None:
+    """Log as the daemon does; the queue's own records only when they matter."""
+    handler = setup_logging(
+        "json" if log_format == "json" else "text", level=level, secrets=secrets
+    )
+    # procrastinate logs every job's start and end at INFO: shown with debug only. Its
+    # warnings and errors (a step failed for good, a lost connection) always are.
+    queue = logging.getLogger("procrastinate")
+    queue.handlers[:] = [handler]
+    queue.setLevel(logging.INFO if level <= logging.DEBUG else logging.WARNING)
+    queue.propagate = False
+
+
+@contextlib.contextmanager
+def _queue_errors() -> Iterator[None]:
+    """Turn a failure to reach the queue's database into one line (exit 1)."""
+    from procrastinate import exceptions  # noqa: PLC0415 - the optional extra
+
+    try:
+        yield
+    except exceptions.ConnectorException as error:
+        cause = error.__cause__ or error
+        raise ChannelSyncError(f"the job queue's database failed: {cause}") from None

@@ -1,0 +1,27 @@
+"""The daemon's per-channel steps as procrastinate jobs on PostgreSQL, for many workers.
+
+``channelsync run`` works every channel in one process. ``channelsync worker`` runs the
+same steps as jobs of a `procrastinate <https://procrastinate.readthedocs.io>`_ queue
+in the store's PostgreSQL database, so any number of worker processes on any number
+of machines share the work:
+
+* :mod:`~channelsync.workers.app` builds the procrastinate app: one task per step
+  (pull orders, pull refunds, flush, reconcile), the clock, the stalled-job sweep and
+  the personal-data erasure, each job carrying its channel's lock and queueing lock;
+* :mod:`~channelsync.workers.runtime` is what a worker process keeps between jobs: the
+  engine, its open channels, and each step as the daemon runs it;
+* :mod:`~channelsync.workers.deferring` puts a step in the queue (once: a pending copy
+  makes a second deferral a no-op);
+* :mod:`~channelsync.workers.on_commit` defers a channel's flush in the very
+  transaction that queued outbox work for it;
+* :mod:`~channelsync.workers.clock` decides which steps fall due on a tick;
+* :mod:`~channelsync.workers.stalled` gives the jobs of a killed worker back to the queue;
+* :mod:`~channelsync.workers.schema` installs the queue's tables (``store migrate``);
+* :mod:`~channelsync.workers.running` runs a worker until stopped (or once).
+
+Nothing here is imported by channelsync's other packages: the optional dependency
+(``pip install 'channelsync[workers]'``) is needed only by what imports these modules,
+and :mod:`~channelsync.workers.extra` checks for it without importing it.
+"""
+
+from __future__ import annotations

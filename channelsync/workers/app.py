@@ -1,0 +1,253 @@
+"""The procrastinate app of the workers: one task per channel step, and the periodic ones.
+
+:func:`build_app` registers, on an app whose connector reaches the store's database:
+
+* ``channelsync.pull_orders``, ``channelsync.pull_refunds``, ``channelsync.flush`` and
+  ``channelsync.reconcile``, each taking the channel's name. A job must carry its
+  channel's lock (queue steps with :class:`~channelsync.workers.deferring.Deferrer`):
+  a job without it is refused rather than run beside its twin. After a step that
+  queued outbox work, the flush of each channel concerned is deferred (the pull's own
+  transactions deferred it already, see :mod:`~channelsync.workers.on_commit`; this
+  covers a runtime used without that hook). A failed step is retried after a growing
+  wait (the step's interval, doubled each time, at most ``[daemon] max_backoff``), a
+  few times; then the clock queues it again at its next turn. While a retry waits it
+  keeps its place: later jobs of the same lock queue behind it.
+* the periodic tasks: the **clock** (:mod:`~channelsync.workers.clock`), every tick;
+  the **stalled-job sweep** (:mod:`~channelsync.workers.stalled`); the hourly
+  **erasure** of buyers' personal data past retention, as the daemon does.
+
+Flushes outrank pulls, which outrank listing reads, when a worker has more due jobs
+than room: stock changes are what keep the last units from being sold twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from procrastinate import App, BaseRetryStrategy, JobContext, PsycopgConnector, RetryDecision
+from procrastinate import exceptions as queue_errors
+from procrastinate.jobs import Job
+
+from channelsync.config import DaemonConfig
+from channelsync.errors import ConfigurationError, RateLimitedError, UsageError
+from channelsync.workers.clock import cadences, cron, due, tick_seconds
+from channelsync.workers.deferring import (
+    FLUSH,
+    PULL_ORDERS,
+    PULL_REFUNDS,
+    QUEUE,
+    RECONCILE,
+    Deferrer,
+    channel_lock,
+    task_name,
+)
+from channelsync.workers.runtime import WorkerRuntime
+from channelsync.workers.stalled import retry_stalled_jobs
+
+__all__ = [
+    "CLOCK_TASK",
+    "PRIVACY_TASK",
+    "SERVICES_KEY",
+    "STALLED_TASK",
+    "JobServices",
+    "StepRetry",
+    "WorkerTuning",
+    "build_app",
+]
+
+CLOCK_TASK = "channelsync.clock"
+STALLED_TASK = "channelsync.retry_stalled_jobs"
+PRIVACY_TASK = "channelsync.erase_personal_data"
+#: Where a job finds the worker's :class:`JobServices` (procrastinate's additional context).
+SERVICES_KEY = "channelsync"
+
+_PRIORITY = {FLUSH: 30, PULL_ORDERS: 20, PULL_REFUNDS: 20, RECONCILE: 10}
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerTuning:
+    """The queue's own timings, in seconds (the configuration's ``[daemon]`` sets the rest).
+
+    ``heartbeat_every`` is how often a worker tells it is alive; ``stalled_after`` how
+    long a silent worker's jobs wait before another worker takes them (long enough
+    that a busy worker is not mistaken for a dead one: a step run twice is harmless
+    but wasteful); ``sweep_every`` how often the stalled jobs are looked for (it
+    divides a minute); ``poll_every`` how often a worker looks for jobs when no
+    notification came; ``retries`` how often a failed step is tried again.
+    """
+
+    heartbeat_every: float = 10.0
+    stalled_after: float = 60.0
+    sweep_every: int = 15
+    poll_every: float = 5.0
+    retries: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class JobServices:
+    """What the jobs of one worker process use: its runtime, its deferrer, its timings."""
+
+    runtime: WorkerRuntime
+    deferrer: Deferrer
+    tuning: WorkerTuning
+
+
+class StepRetry(BaseRetryStrategy):
+    """The daemon's backoff for a failed step: ``first``, doubled each time, at most ``ceiling``.
+
+    A step cut short by the worker's shutdown is queued again at once; a step that
+    cannot work with this configuration (an unknown channel, a job without its lock)
+    is not retried. A throttled step waits at least what the marketplace asked for.
+    """
+
+    def __init__(self, *, first: float, ceiling: float, retries: int) -> None:
+        self.first = first
+        self.ceiling = ceiling
+        self.retries = retries
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        """Return when to run ``job`` again after ``exception``, or ``None`` to let it fail."""
+        if isinstance(exception, asyncio.CancelledError | queue_errors.JobAborted):
+            return RetryDecision(retry_in={"seconds": 0})
+        if isinstance(exception, ConfigurationError | UsageError):
+            return None
+        if job.attempts >= self.retries:
+            return None
+        wait = min(self.ceiling, self.first * 2.0**job.attempts)
+        if isinstance(exception, RateLimitedError) and exception.retry_after:
+            wait = max(wait, exception.retry_after)
+        return RetryDecision(retry_in={"milliseconds": round(wait * 1000)})
+
+
+def build_app(
+    conninfo: str,
+    settings: DaemonConfig | None = None,
+    *,
+    tuning: WorkerTuning | None = None,
+    periodic: bool = True,
+    max_connections: int = 10,
+) -> App:
+    """Return the workers' procrastinate app on the database at ``conninfo`` (not yet open).
+
+    ``settings`` are the config's ``[daemon]`` intervals. Without ``periodic`` the
+    app has no clock, sweep or erasure (``channelsync worker --once``).
+    """
+    settings = settings or DaemonConfig()
+    tuning = tuning or WorkerTuning()
+    app = App(connector=PsycopgConnector(conninfo=conninfo, min_size=1, max_size=max_connections))
+    intervals = {
+        PULL_ORDERS: settings.pull_interval,
+        PULL_REFUNDS: settings.pull_interval,
+        FLUSH: settings.flush_interval,
+        RECONCILE: settings.reconcile_interval,
+    }
+    for step, function in _STEP_TASKS.items():
+        first = min(intervals[step], settings.max_backoff)
+        app.task(
+            name=task_name(step),
+            queue=QUEUE,
+            priority=_PRIORITY[step],
+            pass_context=True,
+            retry=StepRetry(first=first, ceiling=settings.max_backoff, retries=tuning.retries),
+        )(function)
+    if periodic:
+        tick = tick_seconds(settings)
+        for name, job, schedule, priority in (
+            (CLOCK_TASK, _clock, cron(tick), 50),
+            (STALLED_TASK, _sweep, cron(tuning.sweep_every), 40),
+            # Hourly, at a minute no other periodic job of the hour is likely to use.
+            (PRIVACY_TASK, _erase, "17 * * * *", 0),
+        ):
+            task = app.task(
+                name=name,
+                queue=QUEUE,
+                priority=priority,
+                pass_context=True,
+                lock=name,
+                queueing_lock=name,
+            )(job)
+            app.periodic(cron=schedule)(task)
+    return app
+
+
+def _services(context: JobContext) -> JobServices:
+    """Return the worker's services a job runs with."""
+    found = context.additional_context.get(SERVICES_KEY)
+    if not isinstance(found, JobServices):
+        raise UsageError(
+            "channelsync jobs run in `channelsync worker` (or channelsync.workers.running), "
+            "which gives them the engine; this worker has none"
+        )
+    return found
+
+
+async def _step(context: JobContext, step: str, channel: str) -> dict[str, Any]:
+    expected = channel_lock(step, channel)
+    if context.job.lock != expected:
+        raise UsageError(
+            f"a {step} job of channel {channel!r} was queued without its lock {expected!r}, "
+            "so it could run beside another; queue steps with "
+            "channelsync.workers.deferring.Deferrer"
+        )
+    found = _services(context)
+    with found.runtime.busy():
+        outcome = await found.runtime.run(step, channel)
+        known = found.runtime.channels
+        flushes = [(FLUSH, name) for name in sorted(outcome.flush) if name in known]
+        await found.deferrer.defer_many(flushes)
+    return outcome.summary
+
+
+async def _pull_orders(context: JobContext, channel: str) -> dict[str, Any]:
+    return await _step(context, PULL_ORDERS, channel)
+
+
+async def _pull_refunds(context: JobContext, channel: str) -> dict[str, Any]:
+    return await _step(context, PULL_REFUNDS, channel)
+
+
+async def _flush(context: JobContext, channel: str) -> dict[str, Any]:
+    return await _step(context, FLUSH, channel)
+
+
+async def _reconcile(context: JobContext, channel: str) -> dict[str, Any]:
+    return await _step(context, RECONCILE, channel)
+
+
+_STEP_TASKS = {
+    PULL_ORDERS: _pull_orders,
+    PULL_REFUNDS: _pull_refunds,
+    FLUSH: _flush,
+    RECONCILE: _reconcile,
+}
+
+
+async def _clock(context: JobContext, timestamp: int) -> dict[str, int]:
+    """Queue every step whose interval ended in the tick up to ``timestamp``."""
+    found = _services(context)
+    runtime = found.runtime
+    kept = cadences(
+        runtime.channels, runtime.settings, reconcile=runtime.reconcile_step is not None
+    )
+    paused = runtime.paused()
+    steps = [
+        (step, name)
+        for step, name in due(kept, timestamp, tick_seconds(runtime.settings))
+        if name not in paused
+    ]
+    return {"due": len(steps), "queued": await found.deferrer.defer_many(steps)}
+
+
+async def _sweep(context: JobContext, timestamp: int) -> dict[str, int]:
+    """Queue again the jobs of workers that stopped beating."""
+    del timestamp  # every sweep looks at the jobs stalled now
+    tuning = _services(context).tuning
+    return {"retried": await retry_stalled_jobs(context.app, stalled_after=tuning.stalled_after)}
+
+
+async def _erase(context: JobContext, timestamp: int) -> dict[str, int]:
+    """Erase buyers' personal data past its retention."""
+    del timestamp
+    return {"erased": _services(context).runtime.erase_personal_data()}

@@ -1,0 +1,125 @@
+"""Putting a channel's step in the queue, with the locks that keep it single.
+
+Every step job carries two keys:
+
+* its **lock**, ``channel:<name>:<group>``: procrastinate runs one job of a lock at a
+  time across the cluster, and the next in the order they were queued. The groups are
+  the daemon's loops: ``pull`` (orders and refunds, which the daemon's pull loop runs
+  one after the other), ``flush`` and ``reconcile``. So two pulls of one channel never
+  overlap, yet a channel's flush never waits behind its pull or a long listing read,
+  as in the daemon, where the three loops of a channel run side by side. Each group
+  calls its own marketplace operations, and pacing is per (channel, operation), so one
+  operation's rate is still spent by one process at a time.
+* its **queueing lock**, ``<step>:<name>``: the queue holds at most one *pending* job
+  of a step of a channel, so deferring the same step again while one waits is a no-op
+  (a running one does not count: work queued while it runs gets a fresh job).
+
+:meth:`Deferrer.defer` queues through the app's own pool; :meth:`Deferrer.defer_on`
+queues on the caller's psycopg connection, inside the caller's transaction (see
+:mod:`channelsync.workers.on_commit`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import psycopg
+from procrastinate import App, SyncPsycopgConnector, exceptions, jobs
+from procrastinate.manager import JobManager
+
+__all__ = [
+    "FLUSH",
+    "PULL_ORDERS",
+    "PULL_REFUNDS",
+    "QUEUE",
+    "RECONCILE",
+    "STEPS",
+    "Deferrer",
+    "channel_lock",
+    "queueing_lock",
+    "task_name",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The queue every channelsync job goes to (a database may hold other apps' queues).
+QUEUE = "channelsync"
+
+PULL_ORDERS = "pull_orders"
+PULL_REFUNDS = "pull_refunds"
+FLUSH = "flush"
+RECONCILE = "reconcile"
+#: The per-channel steps, each a task of its own.
+STEPS = (PULL_ORDERS, PULL_REFUNDS, FLUSH, RECONCILE)
+
+# Which of the daemon's loops a step belongs to: one job of a group runs at a time.
+_GROUPS = {PULL_ORDERS: "pull", PULL_REFUNDS: "pull", FLUSH: "flush", RECONCILE: "reconcile"}
+_SAVEPOINT = "channelsync_defer"
+
+
+def task_name(step: str) -> str:
+    """Return the procrastinate task name of a step."""
+    return f"channelsync.{step}"
+
+
+def channel_lock(step: str, channel: str) -> str:
+    """Return the lock a job of ``step`` on ``channel`` holds while it runs."""
+    return f"channel:{channel}:{_GROUPS[step]}"
+
+
+def queueing_lock(step: str, channel: str) -> str:
+    """Return the key that keeps a single pending job of ``step`` on ``channel``."""
+    return f"{step}:{channel}"
+
+
+class Deferrer:
+    """Queues the steps of channels on one procrastinate app."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        # Only ever used with the caller's connection: its pool is never opened.
+        self._on_connection = JobManager(connector=SyncPsycopgConnector())
+
+    def job(self, step: str, channel: str) -> jobs.Job:
+        """Return the job of ``step`` on ``channel``, with its locks, not yet queued."""
+        return (
+            self.app.tasks[task_name(step)]
+            .configure(lock=channel_lock(step, channel), queueing_lock=queueing_lock(step, channel))
+            .make_new_job(channel=channel)
+        )
+
+    async def defer(self, step: str, channel: str) -> bool:
+        """Queue ``step`` on ``channel``; ``False`` when a pending copy is there already."""
+        try:
+            await self.app.job_manager.defer_job_async(self.job(step, channel))
+        except exceptions.AlreadyEnqueued:
+            return False
+        logger.debug("queued %s of %s", step, channel)
+        return True
+
+    async def defer_many(self, steps: Iterable[tuple[str, str]]) -> int:
+        """Queue each ``(step, channel)`` not pending already; return how many were queued."""
+        queued = 0
+        for step, channel in steps:
+            queued += await self.defer(step, channel)
+        return queued
+
+    def defer_on(self, connection: psycopg.Connection[Any], step: str, channel: str) -> bool:
+        """Queue ``step`` on ``channel`` inside the transaction open on ``connection``.
+
+        The job commits or rolls back with the caller's transaction. A pending copy
+        (the queueing lock) is no error: a savepoint undoes the refused insert, the
+        caller's transaction goes on, and ``False`` is returned. Any other failure is
+        raised, so the caller's work does not commit without its job.
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
+            try:
+                self._on_connection.defer_job(self.job(step, channel), connection=connection)
+            except exceptions.AlreadyEnqueued:
+                cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+                return False
+            cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+        return True

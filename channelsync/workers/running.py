@@ -1,0 +1,168 @@
+"""Running one worker process: checks first, then procrastinate's worker until stopped.
+
+:func:`run_worker` refuses to start when the queue's tables are missing (``channelsync
+store migrate`` installs them) or when a ``channelsync run`` daemon holds the store's
+lock (one process and a cluster must not work one store at once). It then installs
+the on-commit hook on the store's engine, queues a first pull and flush of every
+channel that is not paused (the daemon starts with them too; pending copies are not
+doubled), and runs procrastinate's worker on the ``channelsync`` queue.
+
+``stop`` (set by the command's SIGTERM or SIGINT handler) stops it as the daemon
+stops: no new job starts, the jobs running may finish for ``shutdown_grace`` seconds,
+and those still running then are cancelled and queued again at once (a step cut short
+is repeated safely). With ``once`` it first gives back the jobs of stopped workers,
+then works until no job is running here and none is left that it could run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from datetime import UTC, datetime
+from typing import Any
+
+from procrastinate import App
+from procrastinate.app import WorkerOptions
+
+from channelsync.errors import ConfigurationError, UsageError
+from channelsync.store import SqlStore, StoreLockedError, lock_holder
+from channelsync.workers.app import SERVICES_KEY, JobServices, WorkerTuning
+from channelsync.workers.clock import cadences
+from channelsync.workers.deferring import QUEUE, RECONCILE, Deferrer
+from channelsync.workers.on_commit import FlushOnCommit
+from channelsync.workers.runtime import WorkerRuntime
+from channelsync.workers.schema import queue_schema_installed
+from channelsync.workers.stalled import retry_stalled_jobs
+
+__all__ = ["run_worker"]
+
+logger = logging.getLogger(__name__)
+
+# How often --once looks whether work is left, and how many quiet looks end it.
+_IDLE_LOOK = 0.1
+_QUIET_LOOKS = 2
+
+
+async def run_worker(
+    app: App,
+    runtime: WorkerRuntime,
+    *,
+    concurrency: int = 8,
+    once: bool = False,
+    tuning: WorkerTuning | None = None,
+    stop: asyncio.Event | None = None,
+    name: str | None = None,
+) -> None:
+    """Work the queue of ``app`` (not yet open) with ``runtime`` until ``stop`` is set.
+
+    Raises :class:`~channelsync.errors.ConfigurationError` when the queue's tables are
+    missing and :class:`~channelsync.store.StoreLockedError` while a daemon holds the
+    store. The runtime's channels are closed when it returns.
+    """
+    tuning = tuning or WorkerTuning()
+    stop = stop or asyncio.Event()
+    store = runtime.engine.store
+    if not isinstance(store, SqlStore):
+        raise UsageError("workers need the SQL store of a PostgreSQL database")
+    async with app.open_async():
+        if not await queue_schema_installed(app):
+            raise ConfigurationError(
+                "the job queue's tables are not in the store's database: run "
+                "`channelsync store migrate` with this configuration first",
+                field="store.url",
+            )
+        holder = lock_holder(store.engine, runtime.engine.context.clock.now())
+        if holder is not None:
+            raise StoreLockedError(holder)
+        deferrer = Deferrer(app)
+        hook = FlushOnCommit(store.engine, deferrer, runtime.channels)
+        hook.install()
+        try:
+            if once:
+                await retry_stalled_jobs(app, stalled_after=tuning.stalled_after)
+            paused = runtime.paused()
+            first = [
+                (cadence.step, cadence.channel)
+                for cadence in cadences(runtime.channels, runtime.settings, reconcile=False)
+                if cadence.channel not in paused and cadence.step != RECONCILE
+            ]
+            await deferrer.defer_many(first)
+            options: WorkerOptions = {
+                "queues": [QUEUE],
+                "name": name or f"{socket.gethostname()}:{os.getpid()}",
+                "concurrency": concurrency,
+                "wait": True,
+                "fetch_job_polling_interval": tuning.poll_every,
+                "update_heartbeat_interval": tuning.heartbeat_every,
+                # Pruning a worker makes its jobs stalled at once: the same patience.
+                "stalled_worker_timeout": tuning.stalled_after,
+                "shutdown_graceful_timeout": runtime.settings.shutdown_grace,
+                "delete_jobs": "successful",
+                "install_signal_handlers": False,
+                "additional_context": {SERVICES_KEY: JobServices(runtime, deferrer, tuning)},
+            }
+            logger.info(
+                "worker started with %d channel(s): %s",
+                len(runtime.channels),
+                ", ".join(runtime.channels) or "none",
+            )
+            await _work(app, runtime, options, stop, once=once)
+        finally:
+            hook.remove()
+            await runtime.close()
+            logger.info("worker stopped")
+
+
+async def _work(
+    app: App, runtime: WorkerRuntime, options: WorkerOptions, stop: asyncio.Event, *, once: bool
+) -> None:
+    """Run procrastinate's worker until ``stop`` (or, ``once``, until idle), then stop it."""
+    worker = asyncio.create_task(app.run_worker_async(**options), name="worker")
+    ends: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait(), name="stop")]
+    if once:
+        ends.append(asyncio.create_task(_idle(app, runtime), name="idle"))
+    try:
+        await asyncio.wait([worker, *ends], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for end in ends:
+            end.cancel()
+        if not worker.done():
+            if stop.is_set():
+                logger.info("stopping: finishing the work in flight")
+            # procrastinate stops a cancelled worker gracefully: no new job, then waits.
+            worker.cancel()
+        await asyncio.wait([worker])
+    error = None if worker.cancelled() else worker.exception()
+    if error is not None:
+        raise error
+
+
+async def _idle(app: App, runtime: WorkerRuntime) -> None:
+    """Return once nothing runs here and no job is left that could run, two looks running.
+
+    A job that waits for its time (a retry), or for its lock (held by another worker's
+    running job, or by an earlier job of the lock that waits for its time), is not
+    this run's to wait for.
+    """
+    quiet, started = 0, -1
+    while quiet < _QUIET_LOOKS:
+        await asyncio.sleep(_IDLE_LOOK)
+        if runtime.active or runtime.started != started:
+            quiet, started = 0, runtime.started
+            continue
+        manager = app.job_manager
+        blocked = {job.lock for job in await manager.list_jobs_async(queue=QUEUE, status="doing")}
+        now = datetime.now(UTC)
+        ready = False
+        # In the order procrastinate takes them: the earlier job of a lock goes first.
+        for job in await manager.list_jobs_async(queue=QUEUE, status="todo"):
+            due = job.scheduled_at is None or job.scheduled_at <= now
+            if job.lock is not None and job.lock in blocked:
+                continue
+            if due:
+                ready = True
+                break
+            blocked.add(job.lock)
+        quiet = 0 if ready else quiet + 1

@@ -1,0 +1,167 @@
+"""The queue itself: one pending copy per step, flushes committed with their work, stalled jobs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psycopg
+import pytest
+from procrastinate import jobs
+
+from channelsync.engine.pausing import pause_channel
+from channelsync.workers.deferring import (
+    FLUSH,
+    PULL_ORDERS,
+    PULL_REFUNDS,
+    channel_lock,
+    queueing_lock,
+    task_name,
+)
+from channelsync.workers.on_commit import FlushOnCommit
+from channelsync.workers.running import run_worker
+from channelsync.workers.stalled import retry_stalled_jobs
+
+from .queue_world import TUNING, World
+
+pytestmark = pytest.mark.postgres
+
+
+def enqueue(world: World, channel: str, *, fail: bool = False) -> None:
+    """Queue an outbox entry for ``channel``; ``fail``: the transaction fails after it."""
+    with world.store.transaction() as session:
+        session.enqueue(
+            channel=channel,
+            kind="stock",
+            key=f"{channel}:x",
+            payload={"quantity": 1},
+            urgency=1,
+            now=world.clock.now(),
+        )
+        if fail:
+            raise RuntimeError("the change fails after queueing its work")
+
+
+async def test_deferring_a_pending_step_again_keeps_one_job(world: World) -> None:
+    async with world.queue() as (app, deferrer):
+        assert await deferrer.defer(FLUSH, "tmall")
+        assert not await deferrer.defer(FLUSH, "tmall")
+        assert await deferrer.defer(FLUSH, "jd")  # another channel's is another job
+        assert await deferrer.defer(PULL_ORDERS, "tmall")  # and so is another step
+        pending = await world.jobs(app, "todo")
+    flushes = [job for job in pending if job.queueing_lock == queueing_lock(FLUSH, "tmall")]
+    assert len(flushes) == 1
+    assert flushes[0].lock == channel_lock(FLUSH, "tmall") == "channel:tmall:flush"
+    assert flushes[0].task_kwargs == {"channel": "tmall"}
+    assert len(pending) == 3
+
+
+async def test_a_flush_commits_with_the_work_that_needs_it_and_only_then(world: World) -> None:
+    async with world.queue() as (app, deferrer):
+        hook = FlushOnCommit(world.store.engine, deferrer, ["tmall", "jd"])
+        hook.install()
+        try:
+            enqueue(world, "tmall")
+            with pytest.raises(RuntimeError, match="fails after"):
+                enqueue(world, "jd", fail=True)
+            enqueue(world, "elsewhere")  # not a channel of these workers
+            # A pending flush makes the next one a no-op, and the work still commits.
+            enqueue(world, "tmall")
+        finally:
+            hook.remove()
+        pending = await world.jobs(app, "todo")
+        enqueue(world, "jd")  # after remove(): nothing is deferred any more
+        assert await world.jobs(app, "todo") == pending
+    assert [job.task_kwargs["channel"] for job in pending] == ["tmall"]
+    assert pending[0].task_name == task_name(FLUSH)
+    assert hook.deferred == 1
+    with world.store.transaction() as session:
+        assert {item.channel for item in session.outbox()} == {"tmall", "elsewhere", "jd"}
+
+
+async def test_a_killed_workers_pull_is_taken_over_and_its_order_imported_once(
+    world: World,
+) -> None:
+    tmall, jd = world.shops["tmall"], world.shops["jd"]
+    order = tmall.place_order([("MUG", 3)], order_id="T-1")
+    world.clock.advance(120)
+    async with world.queue() as (app, deferrer):
+        # A worker takes the pull, imports the order, and is killed before it says so.
+        dead = world.runtime()
+        await deferrer.defer(PULL_ORDERS, "tmall")
+        worker_id = await app.job_manager.register_worker()
+        job = await app.job_manager.fetch_job(queues=None, worker_id=worker_id)
+        assert job is not None
+        assert job.task_name == task_name(PULL_ORDERS)
+        await dead.run(PULL_ORDERS, "tmall")
+        await dead.close()
+        with psycopg.connect(world.conninfo, autocommit=True) as connection:
+            connection.execute(
+                "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour' "
+                "WHERE id = %s",
+                (worker_id,),
+            )
+        assert (await world.jobs(app, "doing"))[0].id == job.id
+        # Its lock is held: no other pull of tmall could start until the job is given back.
+        assert await retry_stalled_jobs(app, stalled_after=TUNING.stalled_after) == 1
+        assert [j.id for j in await world.jobs(app, "todo")] == [job.id]
+        # Another worker runs it again (and the rest of a first round).
+        await run_worker(world.app(), world.runtime(), once=True, tuning=TUNING)
+        assert not await world.jobs(app, "doing")
+        assert not await world.jobs(app, "todo")
+    with world.store.transaction() as session:
+        assert len([o for o in session.orders(channel="tmall") if o.order_id == "T-1"]) == 1
+        (mug,) = session.skus(["MUG"])
+        assert session.reservation("tmall", order.order_id, mug.id) == 3
+        reserved = [e for e in session.ledger(mug.id) if e.kind == "order_reserved"]
+    assert len(reserved) == 1
+    assert jd.listing("MUG").quantity == 7
+
+
+async def test_a_stalled_job_with_a_pending_copy_is_set_aside(world: World) -> None:
+    async with world.queue() as (app, deferrer):
+        await deferrer.defer(FLUSH, "jd")
+        worker_id = await app.job_manager.register_worker()
+        job = await app.job_manager.fetch_job(queues=None, worker_id=worker_id)
+        assert job is not None
+        await deferrer.defer(FLUSH, "jd")  # the clock queued the next one meanwhile
+        await app.job_manager.unregister_worker(worker_id)  # gone: its jobs are stalled
+        assert await retry_stalled_jobs(app, stalled_after=TUNING.stalled_after) == 0
+        assert await app.job_manager.get_job_status_async(job.id) == jobs.Status.ABORTED
+        assert len(await world.jobs(app, "todo")) == 1
+
+
+async def test_a_paused_channel_is_left_alone_and_a_job_without_its_lock_is_refused(
+    world: World,
+) -> None:
+    tmall, jd = world.shops["tmall"], world.shops["jd"]
+    with world.store.transaction() as session:
+        pause_channel(session, "tmall", by="ops", reason="stocktake", now=world.clock.now())
+    async with world.queue() as (app, deferrer):
+        # Queued before the pause was seen, or by hand: the step skips the channel.
+        await deferrer.defer(PULL_ORDERS, "tmall")
+        # A flush of jd queued without its lock could run beside another: refused.
+        await app.tasks[task_name(FLUSH)].defer_async(channel="jd")
+        await run_worker(world.app(), world.runtime(), once=True, tuning=TUNING)
+        failed = await world.jobs(app, "failed")
+    assert tmall.calls == []
+    assert [job.task_kwargs for job in failed] == [{"channel": "jd"}]
+    assert jd.listing("MUG").quantity == 10  # jd's own first round ran
+
+
+async def test_once_leaves_a_step_whose_lock_another_running_worker_holds(world: World) -> None:
+    async with world.queue() as (app, deferrer):
+        await deferrer.defer(PULL_ORDERS, "tmall")
+        busy = await app.job_manager.register_worker()  # alive: its heartbeat is fresh
+        running_job = await app.job_manager.fetch_job(queues=None, worker_id=busy)
+        assert running_job is not None
+        await asyncio.wait_for(
+            run_worker(world.app(), world.runtime(), once=True, tuning=TUNING), timeout=10
+        )
+        waiting = await world.jobs(app, "todo")
+    # The first round's pulls of tmall (orders and refunds: one lock) wait behind the
+    # running one; jd's round was done.
+    assert [(job.task_name, job.task_kwargs) for job in waiting] == [
+        (task_name(PULL_ORDERS), {"channel": "tmall"}),
+        (task_name(PULL_REFUNDS), {"channel": "tmall"}),
+    ]
+    assert world.shops["jd"].listing("MUG").quantity == 10
