@@ -19,8 +19,10 @@ from channelsync.console import parse_address
 from channelsync.console.serving import bind_console, console_secret, serve_daemon
 from channelsync.daemon import Daemon, serve, setup_logging
 from channelsync.engine.sync import SyncEngine
+from channelsync.errors import ConfigurationError
 from channelsync.plugins import build_plugin_manager
 from channelsync.store import SqlStore, StoreLease
+from channelsync.workers.presence import LIVE_WITHIN, live_workers
 
 __all__ = ["run_command"]
 
@@ -114,6 +116,7 @@ def run_command(
         )
         lease = None
         if isinstance(store, SqlStore):
+            _refuse_live_workers(store)
             where = make_url(store.url).render_as_string(hide_password=True)
             lease = StoreLease(store.engine, ttl=config.daemon.lock_ttl, clock=clock(), url=where)
         daemon = Daemon(engine, config.daemon, clock=clock(), lease=lease)
@@ -123,6 +126,18 @@ def run_command(
             serve(daemon, metrics_port=metrics_port, metrics_host=metrics_host, console=server)
         )
     sys.exit(code)
+
+
+def _refuse_live_workers(store: SqlStore) -> None:
+    """Refuse a store that ``channelsync worker`` processes are working (both would sync it)."""
+    alive = live_workers(store.engine)
+    if alive:
+        raise ConfigurationError(
+            f"{alive} channelsync worker(s) reported alive on this store in the last "
+            f"{LIVE_WITHIN:.0f} s: a store is worked either by `channelsync run` or by "
+            "workers; stop the workers first, or start more workers instead",
+            field="store.url",
+        )
 
 
 def _secrets(engine: SyncEngine) -> list[str]:

@@ -17,9 +17,12 @@ of machines share the work:
 * :mod:`~channelsync.workers.clock` decides which steps fall due on a tick;
 * :mod:`~channelsync.workers.stalled` gives the jobs of a killed worker back to the queue;
 * :mod:`~channelsync.workers.schema` installs the queue's tables (``store migrate``);
-* :mod:`~channelsync.workers.running` runs a worker until stopped (or once).
+* :mod:`~channelsync.workers.running` runs a worker until stopped (or once);
+* :mod:`~channelsync.workers.presence` tells whether workers are alive on a store
+  (plain SQL: ``channelsync run`` asks it before working a store).
 
-Nothing here is imported by channelsync's other packages: the optional dependency
+Only :mod:`~channelsync.workers.presence` is imported by channelsync's other packages
+(it needs nothing optional); for the rest the optional dependency
 (``pip install 'channelsync[workers]'``) is needed only by what imports these modules,
 and :mod:`~channelsync.workers.extra` checks for it without importing it.
 """
