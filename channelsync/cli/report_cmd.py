@@ -1,4 +1,4 @@
-"""``channelsync report``: sales, best sellers, stock cover and repeat buyers from the store."""
+"""``channelsync report``: sales, best sellers, sales by component, stock cover, repeat buyers."""
 
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ _TITLES = {
     "channels": "Sales per channel",
     "daily": "Sales per day",
     "best_sellers": "Best sellers",
+    "component_sales": "Sales by component (kits as their components' units)",
     "no_sales": "SKUs with no sales",
     "stock_cover": "Stock cover",
     "repeat_buyers": "Repeat buyers",
@@ -149,7 +150,11 @@ def report_command(
     top: int,
     plot_path: Path | None,
 ) -> None:
-    """Report sales, best sellers, stock cover and repeat buyers over the imported orders."""
+    """Report sales, best sellers, sales by component, stock cover and repeat buyers.
+
+    Best sellers count a kit under its own code, as it was sold; sales by component
+    count its lines as its components' units.
+    """
     if output == "csv" and section is None:
         raise click.UsageError(
             f"--format csv prints one section: add --section ({', '.join(SECTIONS)})"

@@ -1,11 +1,15 @@
 """``channelsync status``: what each channel has done, what is stuck, what is oversold.
 
 It reads the store only (no secret, no marketplace call), so it is safe while the
-daemon runs and works on a machine that holds no credential.
+daemon runs and works on a machine that holds no credential. Beside the channels it
+shows the kits (each with its components and what they make: a kit holds no stock of
+its own), the stock of SKUs kept in more than one warehouse, and, where a channel's
+sourcing is configured, the warehouses feeding each channel.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,11 +21,42 @@ from channelsync.cli._common import config_option, echo_json, reports_errors
 from channelsync.cli.engine_cmd import open_engine
 from channelsync.engine.completeness import AUDIT_KIND as COMPLETENESS_AUDIT
 from channelsync.engine.completeness import CURSOR_KIND as COMPLETENESS_CURSOR
+from channelsync.engine.composition import kit_availability
 from channelsync.engine.outbox import WAITING_FOR_CREDENTIALS
 from channelsync.engine.pausing import Pause, paused_channels
 from channelsync.engine.reconcile import RECONCILE_CURSOR, correction_outcome
+from channelsync.engine.sourcing import channel_sources, held_warehouses
 from channelsync.engine.sync import SyncEngine
-from channelsync.store import LockHolder, OutboxState, SqlStore, StoreSession, lock_holder
+from channelsync.store import (
+    KitComponent,
+    LockHolder,
+    OutboxState,
+    SqlStore,
+    StoreSession,
+    lock_holder,
+)
+
+__all__ = ["LISTED", "kit_json", "kit_text", "status_command", "warehouse_name"]
+
+#: Kits and SKUs in several warehouses the text lists at most (``--json`` has them all).
+LISTED = 50
+#: The multiplication sign between a component's code and the units one kit takes.
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+def kit_text(kit: Mapping[str, Any]) -> str:
+    """Return the components of a ``kit`` key (:func:`kit_json`) as text, joined by ``+``."""
+    return " + ".join(f"{c['sku']}{TIMES}{c['quantity']}" for c in kit["components"])
+
+
+def kit_json(components: Iterable[KitComponent]) -> dict[str, Any]:
+    """Return a kit's components as the ``kit`` key of a JSON row shows them."""
+    return {"components": [{"sku": c.merchant_code, "quantity": c.quantity} for c in components]}
+
+
+def warehouse_name(name: str) -> str:
+    """Return a warehouse's name for text: the default one (``""``) as ``(default)``."""
+    return name or "(default)"
 
 
 @click.command("status")
@@ -31,13 +66,17 @@ from channelsync.store import LockHolder, OutboxState, SqlStore, StoreSession, l
 def status_command(config_path: Path | None, as_json: bool) -> None:
     """Show each channel's pulls and outbox, the daemon, what is parked and what is oversold.
 
-    Safe while the daemon runs: it only reads, and needs no channel's secret.
+    Also the kits (their components, and as available what those make), the stock of
+    SKUs kept in more than one warehouse, and, where sourcing is configured, the
+    warehouses feeding each channel. Safe while the daemon runs: it only reads, and
+    needs no channel's secret.
     """
     with open_engine(config_path, read_only=True) as engine, engine.store.transaction() as session:
         pauses = paused_channels(session)
         channels = {
             name: _channel(session, engine, name, pauses.get(name)) for name in engine.channels
         }
+        _add_sources(session, engine, channels)
         holder = lock_holder(engine.store.engine) if isinstance(engine.store, SqlStore) else None
         data: dict[str, Any] = {
             "daemon": None if holder is None else _daemon(holder),
@@ -52,14 +91,19 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
                 for p in session.parked()
             ],
             "oversold": _oversold(session),
+            "kits": _kits(session),
+            "warehouses": _warehouses(session),
         }
     if as_json:
         echo_json(data)
         return
     if holder is not None:
         click.echo(f"daemon: {holder.describe()} (lease until {holder.expires.isoformat()})")
+    sourcing = any(_sourcing_set(engine, name) for name in channels)
     for name, info in channels.items():
         _echo_channel(name, info)
+        if sourcing:
+            _echo_sources(info)
     drifted = sum(len(info["drift"]) for info in channels.values())
     click.echo(
         f"pending: {data['pending']}, parked: {len(data['parked'])}, "
@@ -69,6 +113,8 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
         click.echo(f"  {entry['channel']} {entry['kind']} {entry['key']}: {entry['reason']}")
     for code, units in data["oversold"].items():
         click.echo(f"OVERSOLD: {code} by {units} unit{'s' if units != 1 else ''}")
+    _echo_kits(data["kits"])
+    _echo_warehouses(data["warehouses"])
 
 
 def _daemon(holder: LockHolder) -> dict[str, Any]:
@@ -175,3 +221,91 @@ def _oversold(session: StoreSession) -> dict[str, int]:
         for sku in skus
         if sku.id in positions and positions[sku.id].available < 0
     }
+
+
+def _sourcing_set(engine: SyncEngine, name: str) -> bool:
+    """Whether a channel's configuration names the warehouses feeding it or held by it."""
+    settings = engine.context.channels[name].settings
+    return settings.warehouses is not None or bool(settings.marketplace_warehouses)
+
+
+def _add_sources(
+    session: StoreSession, engine: SyncEngine, channels: Mapping[str, dict[str, Any]]
+) -> None:
+    """Add to each channel the warehouses feeding it, preferred first, and those it holds.
+
+    None feeds a channel whose marketplace manages its stock (``managed_stock = false``).
+    """
+    settings = {name: info.settings for name, info in engine.context.channels.items()}
+    held = held_warehouses(settings)
+    present = session.warehouses()
+    for name, info in channels.items():
+        # A channel whose stock its marketplace manages is sent none: nothing feeds it.
+        fed = channel_sources(settings[name], present, held) if settings[name].managed_stock else ()
+        info["fed_from"] = list(fed)
+        info["marketplace_warehouses"] = list(settings[name].marketplace_warehouses)
+
+
+def _echo_sources(info: Mapping[str, Any]) -> None:
+    """Print which warehouses feed a channel, and which its marketplace holds."""
+    fed = ", ".join(warehouse_name(w) for w in info["fed_from"])
+    click.echo(f"  fed from warehouses: {fed}" if fed else "  fed from no warehouse")
+    if info["marketplace_warehouses"]:
+        held = ", ".join(info["marketplace_warehouses"])
+        click.echo(f"  its marketplace holds: {held} (the marketplace's to sell; feeds no channel)")
+
+
+def _kits(session: StoreSession) -> list[dict[str, Any]]:
+    """Return every kit: its components, and as available what they make (never its own)."""
+    ids = session.kit_ids()
+    components = session.components_of(ids)
+    makes = kit_availability(session, ids)
+    codes = {sku.id: sku.merchant_code for sku in session.skus_by_id(ids).values()}
+    return sorted(
+        (
+            {"sku": codes[kit_id], "available": makes.get(kit_id, 0), "kit": kit_json(parts)}
+            for kit_id, parts in components.items()
+            if kit_id in codes
+        ),
+        key=lambda row: str(row["sku"]),
+    )
+
+
+def _warehouses(session: StoreSession) -> dict[str, dict[str, dict[str, int]]]:
+    """Return, per SKU kept in more than one warehouse, each warehouse's on hand and reserved."""
+    spread = session.skus_in_several_warehouses()
+    stock = session.warehouse_stock(spread)
+    return {
+        code: {
+            warehouse: {"on_hand": units.on_hand, "reserved": units.reserved}
+            for warehouse, units in sorted(stock.get(sku_id, {}).items())
+        }
+        for sku_id, code in spread.items()
+    }
+
+
+def _echo_kits(kits: list[dict[str, Any]]) -> None:
+    """Print each kit with its components and what they make."""
+    if not kits:
+        return
+    click.echo(f"kits: {len(kits)} (available: what their components make; a kit holds no stock)")
+    for row in kits[:LISTED]:
+        click.echo(f"  {row['sku']}  kit: {kit_text(row['kit'])}, available {row['available']}")
+    if len(kits) > LISTED:
+        click.echo(f"  ... and {len(kits) - LISTED} more (--json lists them all)")
+
+
+def _echo_warehouses(stock: Mapping[str, Mapping[str, Mapping[str, int]]]) -> None:
+    """Print the on hand (and reserved) per warehouse of SKUs kept in more than one."""
+    if not stock:
+        return
+    click.echo(f"SKUs in more than one warehouse: {len(stock)}")
+    for code, warehouses in list(stock.items())[:LISTED]:
+        places = "; ".join(
+            f"{warehouse_name(w)} {units['on_hand']} on hand"
+            + (f", {units['reserved']} reserved" if units["reserved"] else "")
+            for w, units in warehouses.items()
+        )
+        click.echo(f"  {code}: {places}")
+    if len(stock) > LISTED:
+        click.echo(f"  ... and {len(stock) - LISTED} more (--json lists them all)")

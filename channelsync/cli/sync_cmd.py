@@ -1,14 +1,23 @@
-"""``channelsync sync`` and ``plan``: run one cycle, or preview what it would send."""
+"""``channelsync sync`` and ``plan``: run one cycle, or preview what it would send.
+
+A planned change of a kit (or multipack) says so: its components, and as available
+what they make (a kit holds no stock of its own).
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from channelsync.cli._common import ExitCode, config_option, echo_json, reports_errors
 from channelsync.cli.engine_cmd import open_engine, reports_input_errors, run
+from channelsync.cli.status_cmd import kit_json, kit_text
+from channelsync.engine.composition import kit_availability
+from channelsync.store import Store
 
 
 @click.command("sync")
@@ -68,6 +77,7 @@ def plan_command(config_path: Path | None, as_json: bool) -> None:
     """Show what the next cycle would send, per channel, without sending it."""
     with open_engine(config_path, read_only=True) as engine:
         preview = engine.plan()
+        _add_kits(engine.store, (item for items in preview.values() for item in items))
     if as_json:
         echo_json(preview)
         return
@@ -76,4 +86,26 @@ def plan_command(config_path: Path | None, as_json: bool) -> None:
         for item in items:
             value = item.get("quantity", item.get("amount", item.get("status", "")))
             target = item.get("merchant_code") or item["key"]
-            click.echo(f"  {item['kind']} {target}: {value}")
+            kit = item.get("kit")
+            if kit is None or item["kind"] != "stock":
+                click.echo(f"  {item['kind']} {target}: {value}")
+                continue
+            click.echo(
+                f"  {item['kind']} {target}: {value}  "
+                f"kit: {kit_text(kit)}, available {kit['available']}"
+            )
+
+
+def _add_kits(store: Store, items: Iterable[dict[str, Any]]) -> None:
+    """Add a ``kit`` key to each planned change of a kit: its components and what they make."""
+    items = [item for item in items if item.get("merchant_code")]
+    if not items:
+        return
+    with store.transaction() as session:
+        ids = {s.merchant_code: s.id for s in session.skus({i["merchant_code"] for i in items})}
+        components = session.components_of(ids.values())
+        makes = kit_availability(session, components)
+    for item in items:
+        kit_id = ids.get(item["merchant_code"])
+        if kit_id in components:
+            item["kit"] = {**kit_json(components[kit_id]), "available": makes[kit_id]}

@@ -77,6 +77,7 @@ def serve_daemon(
         {name: channel.type_name for name, channel in engine.channels.items()},
         clock=daemon.clock,
         daemon=view,
+        settings={name: info.settings for name, info in engine.context.channels.items()},
     )
     server.app = build_app(
         source, token=settings.token(environ), refresh_seconds=settings.refresh_seconds

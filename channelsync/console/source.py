@@ -14,6 +14,7 @@ from typing import Any
 
 from channelsync._version import __version__
 from channelsync.clock import Clock, SystemClock
+from channelsync.config import ChannelSyncSettings
 from channelsync.daemon.status import ChannelStatus
 from channelsync.store import Store
 
@@ -44,6 +45,11 @@ class ConsoleSource:
     daemon: DaemonView | None = None
     version: str = __version__
     started: datetime | None = None
+    settings: Mapping[str, ChannelSyncSettings] = field(default_factory=dict)
+    """The configured channels' engine settings, for the warehouses feeding each (sourcing).
+
+    Left empty, pages do not say which channels a warehouse feeds.
+    """
 
     def __post_init__(self) -> None:
         if self.started is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from channelsync.credentials import env_var_name
+from channelsync.demo.kits import COMPONENT_ITEMS, KITS, DemoKit
 from channelsync.demo.marketplaces import DemoMarketplace
 from channelsync.testing.fakes import SeedItem, demo_catalogue
 
@@ -91,18 +92,34 @@ def config_toml(markets: Sequence[DemoMarketplace]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def catalogue_csv(items: Sequence[SeedItem] | None = None, race_sku: str = RACE_SKU) -> str:
-    """Return the demo catalogue as CSV: the fakes' merchant codes; one unit of ``race_sku``."""
+def catalogue_csv(
+    items: Sequence[SeedItem] | None = None,
+    race_sku: str = RACE_SKU,
+    kits: Sequence[DemoKit] | None = None,
+) -> str:
+    """Return the demo catalogue as CSV: the fakes' merchant codes; one unit of ``race_sku``.
+
+    By default the items are the fakes' shared catalogue and the kits' components, and
+    the kits follow as rows of their own (a ``components`` cell, no quantity: a kit
+    holds no stock). Given ``items``, no kit is added unless ``kits`` names some.
+    """
+    if items is None:
+        items = [*demo_catalogue(), *COMPONENT_ITEMS]
+        kits = KITS if kits is None else kits
+    kits = kits or ()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["sku", "title", "price", "currency", "quantity", "product"])
-    for item in items if items is not None else demo_catalogue():
+    header = ["sku", "title", "price", "currency", "quantity", "product"]
+    writer.writerow([*header, "components"] if kits else header)
+    for item in items:
         for sku in item.skus:
             quantity = 1 if sku.merchant_code == race_sku else sku.quantity
             title = f"{item.title} {sku.properties}"
-            writer.writerow(
-                [sku.merchant_code, title, sku.price, "CNY", quantity, item.merchant_code]
-            )
+            row = [sku.merchant_code, title, sku.price, "CNY", quantity, item.merchant_code]
+            writer.writerow([*row, ""] if kits else row)
+    for kit in kits:
+        made_of = ";".join(f"{code}*{units}" for code, units in kit.components)
+        writer.writerow([kit.code, kit.title, kit.price, "CNY", "", kit.item, made_of])
     return out.getvalue()
 
 

@@ -18,10 +18,14 @@ from datetime import timedelta
 from typing import Any
 
 from channelsync.channels import Capability
+from channelsync.demo.kits import COMPONENT_ITEMS, kit_items
 from channelsync.plugins import PluginHost
 from channelsync.testing.fakes import FakeMarketplace, LoopbackServer
 
-__all__ = ["DemoMarketplace", "start_marketplaces"]
+__all__ = ["KIT_MARKETPLACES", "DemoMarketplace", "start_marketplaces"]
+
+#: The channel types whose demo marketplaces list the kits and their components.
+KIT_MARKETPLACES = frozenset({"tmall", "jd", "pinduoduo"})
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +88,8 @@ def start_marketplaces(
                 continue
             module = importlib.import_module(module_name)
             fake = module.demo_fake(seed=seed)
+            if type_name in KIT_MARKETPLACES:
+                _list_kits(fake)
             port = 0 if port_base is None else port_base + len(started)
             server = fake.serve(port=port)
             market = DemoMarketplace(
@@ -104,6 +110,19 @@ def start_marketplaces(
             market.stop()
         raise
     return started
+
+
+def _list_kits(fake: FakeMarketplace) -> None:
+    """List the kits and their components on ``fake``, each the way the fake lists items.
+
+    Every built-in fake seeds with ``seed_catalogue``; a plugin's fake without it
+    shows no kit.
+    """
+    seed = getattr(fake, "seed_catalogue", None)
+    if seed is None:
+        logger.info("%s: no seed_catalogue; the demo's kits are not listed", type(fake).__name__)
+        return
+    seed([*COMPONENT_ITEMS, *kit_items()])
 
 
 def _serve_events(market: DemoMarketplace) -> None:

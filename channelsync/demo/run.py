@@ -4,9 +4,11 @@ The fakes are served on loopback; the demo writes a configuration and a catalogu
 imports the catalogue, and starts ``channelsync run`` as a child process with the
 fakes' credentials in its environment. Once the first sync has put the catalogue's
 stock on every channel, buyers on every channel try to buy the last unit of one SKU
-at the same instant, then a steady stream of orders follows. At the end (or on
-Ctrl-C) the daemon is stopped with SIGTERM and a summary checks the outcome: every
-order imported, nothing oversold, every channel showing what the engine sent.
+at the same instant, then a steady stream of orders follows, a gift set or a pack of
+cups among them every few orders. At the end (or on Ctrl-C) the daemon is stopped with
+SIGTERM and a summary checks the outcome: every order imported, nothing oversold, every
+channel showing what the engine sent; it shows what each kit's components make beside
+what every channel shows of it.
 """
 
 from __future__ import annotations
@@ -35,9 +37,10 @@ from channelsync.config import load_config
 from channelsync.console.serving import require_console_extra
 from channelsync.console.settings import DEFAULT_TOKEN_ENV, ConsoleAddress
 from channelsync.demo.files import RACE_SKU, demo_environment, write
+from channelsync.demo.kits import KITS, KitRow, kit_rows, kits_sold
 from channelsync.demo.marketplaces import DemoMarketplace, start_marketplaces
 from channelsync.demo.stream import OrderStream, buy
-from channelsync.demo.view import ChannelRow, plain_lines, table
+from channelsync.demo.view import ChannelRow, kit_lines, kit_table, plain_lines, table, view
 from channelsync.engine.catalogue import import_catalogue, read_catalogue_file
 from channelsync.errors import ConfigurationError
 from channelsync.plugins import PluginHost, build_plugin_manager
@@ -57,6 +60,10 @@ class DemoOutcome:
     """What the demo found at the end."""
 
     rows: list[ChannelRow] = field(default_factory=list)
+    kits: list[KitRow] = field(default_factory=list)
+    """What each kit's components make and what every channel shows of it."""
+    kits_sold: dict[str, int] = field(default_factory=dict)
+    """Units of each kit buyers ordered, on every marketplace."""
     orders_placed: int = 0
     orders_imported: int = 0
     race_winners: list[str] = field(default_factory=list)
@@ -83,6 +90,14 @@ class DemoOutcome:
         return [
             f"orders placed by buyers: {self.orders_placed}, imported: {self.orders_imported}",
             f"last unit of {RACE_SKU}: buyers on every channel tried at once; sold on {winners}",
+            *(
+                [
+                    "kits sold (each takes its components' units): "
+                    + ", ".join(f"{code} {units}" for code, units in self.kits_sold.items())
+                ]
+                if self.kits_sold
+                else []
+            ),
             "oversold SKUs: "
             + (", ".join(f"{k} by {v}" for k, v in self.oversold.items()) or "none"),
             "channels showing what the engine sent: "
@@ -325,6 +340,10 @@ class _Demo:
                 finally:
                     self._stop(child)
             self.outcome.rows = _rows(store, self.markets, self.throttles)
+            self.outcome.kits = kit_rows(store, self.markets)
+            self.outcome.kits_sold = kits_sold(
+                self.markets, [row.code for row in self.outcome.kits]
+            )
             self.outcome.orders_placed = sum(m.orders_placed() for m in self.markets)
             self.outcome.orders_imported = sum(r.orders_imported for r in self.outcome.rows)
             _check(store, self.markets, self.outcome)
@@ -373,8 +392,12 @@ class _Demo:
         if self.options.headless:
             for line in plain_lines(self.outcome.rows, prefix="final"):
                 say(line)
+            for line in kit_lines(self.outcome.kits, prefix="final"):
+                say(line)
         else:
             say(table(self.outcome.rows, title="channelsync demo: final", notes={}))
+            if self.outcome.kits:
+                say(kit_table(self.outcome.kits))
         for line in self.outcome.lines():
             say(line)
         if self.outcome.daemon_exit not in (0, None):
@@ -398,7 +421,12 @@ class _Demo:
     def _drive(self, store: Store, child: subprocess.Popen[bytes]) -> None:
         duration = self.options.duration
         start = time.monotonic()
-        stream = OrderStream(self.markets, rate=self.options.rate, seed=self.options.seed)
+        stream = OrderStream(
+            self.markets,
+            rate=self.options.rate,
+            seed=self.options.seed,
+            featured=[kit.code for kit in KITS],
+        )
         self.raced = False
         last_print = -5.0
         live = None
@@ -423,15 +451,16 @@ class _Demo:
     def _show(self, store: Store, live: Live | None, phase: str, elapsed: float) -> None:
         self.throttles = _throttles(self.metrics_url) or self.throttles
         rows = _rows(store, self.markets, self.throttles)
+        kits = kit_rows(store, self.markets)
         duration = self.options.duration
         clock = f"{elapsed:5.1f}s" + (f" of {duration:g}s" if duration else "")
         if live is None:
             self.console.print(f"[{clock}] {phase}")
-            for line in plain_lines(rows, prefix=" "):
+            for line in [*plain_lines(rows, prefix=" "), *kit_lines(kits, prefix=" ")]:
                 self.console.print(line)
             return
         notes = {"phase": phase}
         if self.raced:
             winners = ", ".join(self.outcome.race_winners) or "nobody"
             notes[f"last unit of {RACE_SKU}"] = f"sold on {winners}"
-        live.update(table(rows, title=f"channelsync demo {clock}", notes=notes))
+        live.update(view(rows, kits, title=f"channelsync demo {clock}", notes=notes))

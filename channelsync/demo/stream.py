@@ -1,5 +1,8 @@
 """Buyers for the demo: a steady stream of orders, and a race for one last unit.
 
+Every few orders of the stream buy a featured listing (the demo's kit and multipack),
+so a short demo shows them selling and the engine taking their components' units.
+
 A marketplace lets an order pull read only orders older than its indexing lag (one
 to five minutes, declared as ``limits.order_window.lag``); a demo of one minute
 cannot wait that long. So the demo's orders carry times that far in the past, as if
@@ -59,14 +62,33 @@ def buy(market: DemoMarketplace, merchant_code: str) -> bool:
 
 
 class OrderStream:
-    """Places orders on randomly chosen marketplaces at a steady rate (seeded: repeatable)."""
+    """Places orders on randomly chosen marketplaces at a steady rate (seeded: repeatable).
 
-    def __init__(self, markets: Sequence[DemoMarketplace], *, rate: float, seed: int = 0) -> None:
+    With ``featured`` merchant codes, every ``featured_every``-th order buys one of them
+    in turn, on a marketplace showing it; when none does, that order is an ordinary one.
+    """
+
+    def __init__(
+        self,
+        markets: Sequence[DemoMarketplace],
+        *,
+        rate: float,
+        seed: int = 0,
+        featured: Sequence[str] = (),
+        featured_every: int = 5,
+    ) -> None:
+        if featured_every < 1:
+            raise ValueError(f"featured_every must be at least 1, not {featured_every}")
         self.markets = list(markets)
         self.rate = rate
+        self.featured = list(featured)
+        self.featured_every = featured_every
         self._rng = random.Random(seed)  # noqa: S311 - repeatable demo data, not security
         self._owed = 0.0
+        self._turn = 0
+        self._due = 0  # orders come to, placed or not: every featured_every-th is featured
         self.placed = 0
+        self.featured_placed: dict[str, int] = dict.fromkeys(self.featured, 0)
 
     def tick(self, seconds: float) -> int:
         """Place the orders due after ``seconds`` more; return how many were placed."""
@@ -74,6 +96,9 @@ class OrderStream:
         placed = 0
         while self._owed >= 1 and self.markets:
             self._owed -= 1
+            if self._buy_featured():
+                placed += 1
+                continue
             market = self._rng.choice(self.markets)
             fake: Any = market.fake
             orders = fake.generate_orders(1)
@@ -81,3 +106,18 @@ class OrderStream:
             placed += len(orders)
         self.placed += placed
         return placed
+
+    def _buy_featured(self) -> bool:
+        """Buy the next featured listing when this order's turn is one; whether it did."""
+        self._due += 1
+        if not self.featured or self._due % self.featured_every:
+            return False
+        code = self.featured[self._turn % len(self.featured)]
+        self._turn += 1
+        showing = [m for m in self.markets if m.stock().get(code, 0) > 0]
+        if not showing:
+            return False
+        if not buy(self._rng.choice(showing), code):
+            return False
+        self.featured_placed[code] += 1
+        return True

@@ -1,5 +1,8 @@
 """Reports on the imported orders and the catalogue: sales, best sellers, stock cover.
 
+A kit's sales show two ways: as sold (best sellers, under the kit's own code) and by
+component (sales by component: each kit line as its components' units).
+
 :func:`build_report` reads a store session; :class:`ReportBuilder` is the pure
 computation under it, fed one order at a time. :mod:`channelsync.report.export` turns
 a :class:`Report` into rows, CSV and JSON; :mod:`channelsync.report.plot` draws it
@@ -18,6 +21,7 @@ from channelsync.report.export import COLUMNS, SECTIONS, report_json, section_cs
 from channelsync.report.figures import (
     BestSeller,
     ChannelSales,
+    ComponentSales,
     DaySales,
     NoSale,
     RepeatBuyers,
@@ -35,6 +39,7 @@ __all__ = [
     "BestSeller",
     "CatalogueIndex",
     "ChannelSales",
+    "ComponentSales",
     "DaySales",
     "NoSale",
     "RepeatBuyers",

@@ -11,12 +11,17 @@ themselves, so tens of thousands of orders cost a few small dictionaries. What c
 - an order's value is its ``total`` (what the buyer pays); a SKU's revenue is the sum
   of its lines' ``unit_price * quantity``, so shipping and order discounts are in the
   first and not the second.
+- a kit (or multipack) counts as sold under its own code (best sellers); sales by
+  component count each kit line as its components' units (the line's quantity times
+  what one kit takes), added to the units those SKUs sold alone. The stock figures
+  follow the stock: a component's rate of sale includes the units kits took, and a
+  kit, which holds no stock, has as on hand and available what its components make.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -26,6 +31,7 @@ from channelsync.report.errors import ReportOptionError
 from channelsync.report.figures import (
     BestSeller,
     ChannelSales,
+    ComponentSales,
     DaySales,
     NoSale,
     RepeatBuyers,
@@ -34,7 +40,7 @@ from channelsync.report.figures import (
     StockWindow,
 )
 from channelsync.report.period import ReportPeriod
-from channelsync.store import BindingRecord, SkuRecord, StockPosition
+from channelsync.store import BindingRecord, KitComponent, SkuRecord, StockPosition
 
 __all__ = ["SALE_STATUSES", "CatalogueIndex", "ReportBuilder"]
 
@@ -59,25 +65,47 @@ class CatalogueIndex:
     """The catalogue's SKUs and listing bindings, to map order lines onto master SKUs.
 
     A line resolves as the engine resolves it when it imports the order: through the
-    binding of its listing first, then through its merchant code.
+    binding of its listing first, then through its merchant code. ``components`` holds
+    each kit's ``(component id, units one kit takes)`` pairs.
     """
 
     skus: Mapping[int, SkuRecord]
     by_code: Mapping[str, int]
     bindings: Mapping[tuple[str, str, str | None], int]
+    components: Mapping[int, tuple[tuple[int, int], ...]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, skus: Iterable[SkuRecord], bindings: Iterable[BindingRecord]) -> CatalogueIndex:
-        """Index the store's SKUs and bindings (unbound listings are left out)."""
+    def build(
+        cls,
+        skus: Iterable[SkuRecord],
+        bindings: Iterable[BindingRecord],
+        components: Mapping[int, Sequence[KitComponent]] | None = None,
+    ) -> CatalogueIndex:
+        """Index the store's SKUs, bindings (unbound listings are left out) and kits."""
         by_id = {sku.id: sku for sku in skus}
         bound = {
             (b.channel, b.item_id, b.listing_sku_id or None): b.sku_id
             for b in bindings
             if b.sku_id is not None
         }
+        kits = {
+            kit_id: tuple((c.sku_id, c.quantity) for c in parts)
+            for kit_id, parts in (components or {}).items()
+            if parts
+        }
         return cls(
-            skus=by_id, by_code={s.merchant_code: s.id for s in by_id.values()}, bindings=bound
+            skus=by_id,
+            by_code={s.merchant_code: s.id for s in by_id.values()},
+            bindings=bound,
+            components=kits,
         )
+
+    def stock_units(self, sku_id: int, quantity: int) -> tuple[tuple[int, int], ...]:
+        """Return the ``(stock SKU, units)`` a line of ``quantity`` takes: a kit's components'."""
+        parts = self.components.get(sku_id)
+        if not parts:
+            return ((sku_id, quantity),)
+        return tuple((component, quantity * units) for component, units in parts)
 
     def resolve(self, channel: str, line: OrderLine) -> int | None:
         """Return the master SKU id an order line is for, ``None`` when it is unbound."""
@@ -148,7 +176,10 @@ class ReportBuilder:
         self._daily: dict[tuple[str, str, date], list[Decimal]] = {}
         self._sku_units: dict[int, int] = defaultdict(int)
         self._sku_revenue: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+        # Units per SKU in the stock window: a kit's own, and its components' with theirs.
         self._window_units: dict[int, int] = defaultdict(int)
+        self._sold_alone: dict[int, int] = defaultdict(int)
+        self._in_kits: dict[int, int] = defaultdict(int)
         self._buyers: dict[str, _Buyers] = defaultdict(_Buyers)
         self._unmatched_units = 0
 
@@ -164,8 +195,12 @@ class ReportBuilder:
         if sale and self.window.since <= placed < self.window.until:
             for line in order.lines:
                 sku_id = self.catalogue.resolve(order.channel, line)
-                if sku_id is not None:
+                if sku_id is None:
+                    continue
+                if sku_id in self.catalogue.components:
                     self._window_units[sku_id] += line.quantity
+                for stock_id, units in self.catalogue.stock_units(sku_id, line.quantity):
+                    self._window_units[stock_id] += units
         if not self.period.contains(placed):
             return
         if self.channel is not None and order.channel != self.channel:
@@ -195,6 +230,11 @@ class ReportBuilder:
                 continue
             self._sku_units[sku_id] += line.quantity
             self._sku_revenue[(sku_id, currency)] += line.unit_price.amount * line.quantity
+            if sku_id in self.catalogue.components:
+                for stock_id, units in self.catalogue.stock_units(sku_id, line.quantity):
+                    self._in_kits[stock_id] += units
+            else:
+                self._sold_alone[sku_id] += line.quantity
         buyers = self._buyers[order.channel]
         buyers.orders += 1
         if order.buyer_id is not None:
@@ -215,7 +255,21 @@ class ReportBuilder:
     # -- results ------------------------------------------------------------------------
 
     def finish(self, positions: Mapping[int, StockPosition]) -> Report:
-        """Return the report, given the current stock position of the catalogue's SKUs."""
+        """Return the report, given the current stock position of the catalogue's SKUs.
+
+        A kit's position is not read: it holds no stock, so its on hand and available
+        are what its components' make.
+        """
+        stock = {
+            sku_id: (p.on_hand, p.available)
+            for sku_id, p in positions.items()
+            if sku_id not in self.catalogue.components
+        }
+        for kit_id, parts in self.catalogue.components.items():
+            stock[kit_id] = (
+                _makes(parts, {c: stock.get(c, (0, 0))[0] for c, _ in parts}),
+                _makes(parts, {c: stock.get(c, (0, 0))[1] for c, _ in parts}),
+            )
         return Report(
             period=self.period,
             channel=self.channel,
@@ -223,10 +277,11 @@ class ReportBuilder:
             channels=self._channel_rows(),
             daily=self._daily_rows(),
             best_sellers=self._best_sellers(),
-            no_sales=self._no_sales(positions),
-            stock_cover=self._stock_cover(positions),
+            no_sales=self._no_sales(stock),
+            stock_cover=self._stock_cover(stock),
             repeat_buyers=self._repeat_rows(),
             unmatched_units=self._unmatched_units,
+            component_sales=self._component_sales(),
         )
 
     def _channel_rows(self) -> tuple[ChannelSales, ...]:
@@ -290,29 +345,45 @@ class ReportBuilder:
             )
         return tuple(rows)
 
-    def _no_sales(self, positions: Mapping[int, StockPosition]) -> tuple[NoSale, ...]:
+    def _component_sales(self) -> tuple[ComponentSales, ...]:
+        rows = []
+        for sku_id in set(self._sold_alone) | set(self._in_kits):
+            sku = self.catalogue.skus[sku_id]
+            alone, in_kits = self._sold_alone.get(sku_id, 0), self._in_kits.get(sku_id, 0)
+            rows.append(
+                ComponentSales(
+                    merchant_code=sku.merchant_code,
+                    title=sku.title,
+                    units=alone + in_kits,
+                    sold_alone=alone,
+                    in_kits=in_kits,
+                )
+            )
+        rows.sort(key=lambda row: (-row.units, row.merchant_code))
+        return tuple(rows)
+
+    def _no_sales(self, stock: Mapping[int, tuple[int, int]]) -> tuple[NoSale, ...]:
         rows = []
         for sku in sorted(self.catalogue.skus.values(), key=lambda s: s.merchant_code):
-            if self._sku_units.get(sku.id, 0) > 0:
+            # A component a kit took units of sold, though no line names it.
+            if self._sku_units.get(sku.id, 0) > 0 or self._in_kits.get(sku.id, 0) > 0:
                 continue
-            position = positions.get(sku.id)
+            on_hand, available = stock.get(sku.id, (0, 0))
             rows.append(
                 NoSale(
                     merchant_code=sku.merchant_code,
                     title=sku.title,
-                    on_hand=position.on_hand if position else 0,
-                    available=position.available if position else 0,
+                    on_hand=on_hand,
+                    available=available,
                 )
             )
         return tuple(rows)
 
-    def _stock_cover(self, positions: Mapping[int, StockPosition]) -> tuple[StockCover, ...]:
+    def _stock_cover(self, stock: Mapping[int, tuple[int, int]]) -> tuple[StockCover, ...]:
         days = self.window.days
         rows = []
         for sku in self.catalogue.skus.values():
-            position = positions.get(sku.id)
-            on_hand = position.on_hand if position else 0
-            available = position.available if position else 0
+            on_hand, available = stock.get(sku.id, (0, 0))
             units = self._window_units.get(sku.id, 0)
             cover: Decimal | None = None
             if units > 0:
@@ -358,3 +429,8 @@ class ReportBuilder:
                 )
             )
         return tuple(rows)
+
+
+def _makes(parts: Sequence[tuple[int, int]], units: Mapping[int, int]) -> int:
+    """Return how many kits ``units`` of each component make (never below zero)."""
+    return max(0, min(units.get(component, 0) // per_kit for component, per_kit in parts))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -40,6 +40,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "daily": ("day", "channel", "currency", "orders", "sales"),
     "best_sellers": ("rank", "merchant_code", "title", "units", "currency", "revenue"),
+    "component_sales": ("merchant_code", "title", "units", "sold_alone", "in_kits"),
     "no_sales": ("merchant_code", "title", "on_hand", "available"),
     "stock_cover": (
         "merchant_code",
@@ -79,87 +80,126 @@ def _decimal(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
 
+def _channels(report: Report) -> list[Row]:
+    return [
+        {
+            "channel": c.channel,
+            "currency": c.currency,
+            "orders": c.orders,
+            "units": c.units,
+            "sales": _amount(c.sales),
+            "average_order_value": _amount(c.average_order_value),
+            "cancelled_orders": c.cancelled_orders,
+            "cancelled_value": _amount(c.cancelled_value),
+            "refunded_orders": c.refunded_orders,
+            "refunded_value": _amount(c.refunded_value),
+            "unpaid_orders": c.unpaid_orders,
+        }
+        for c in report.channels
+    ]
+
+
+def _daily(report: Report) -> list[Row]:
+    return [
+        {
+            "day": d.day.isoformat(),
+            "channel": d.channel,
+            "currency": d.currency,
+            "orders": d.orders,
+            "sales": _amount(d.sales),
+        }
+        for d in report.daily
+    ]
+
+
+def _best_sellers(report: Report) -> list[Row]:
+    # One row per currency the SKU sold in; rank and units are the SKU's own.
+    return [
+        {
+            "rank": b.rank,
+            "merchant_code": b.merchant_code,
+            "title": b.title,
+            "units": b.units,
+            "currency": revenue.currency,
+            "revenue": _amount(revenue),
+        }
+        for b in report.best_sellers
+        for revenue in b.revenue
+    ]
+
+
+def _component_sales(report: Report) -> list[Row]:
+    return [
+        {
+            "merchant_code": c.merchant_code,
+            "title": c.title,
+            "units": c.units,
+            "sold_alone": c.sold_alone,
+            "in_kits": c.in_kits,
+        }
+        for c in report.component_sales
+    ]
+
+
+def _no_sales(report: Report) -> list[Row]:
+    return [
+        {
+            "merchant_code": n.merchant_code,
+            "title": n.title,
+            "on_hand": n.on_hand,
+            "available": n.available,
+        }
+        for n in report.no_sales
+    ]
+
+
+def _stock_cover(report: Report) -> list[Row]:
+    return [
+        {
+            "merchant_code": s.merchant_code,
+            "title": s.title,
+            "on_hand": s.on_hand,
+            "available": s.available,
+            "units_in_window": s.units_in_window,
+            "daily_rate": _decimal(s.daily_rate),
+            "cover_days": _decimal(s.cover_days),
+            "low_stock": s.low_stock,
+        }
+        for s in report.stock_cover
+    ]
+
+
+def _repeat_buyers(report: Report) -> list[Row]:
+    return [
+        {
+            "channel": r.channel,
+            "orders": r.orders,
+            "orders_with_buyer_id": r.orders_with_buyer_id,
+            "buyers": r.buyers,
+            "repeat_buyers": r.repeat_buyers,
+            "repeat_rate": _decimal(r.rate),
+        }
+        for r in report.repeat_buyers
+    ]
+
+
+_ROWS: dict[str, Callable[[Report], list[Row]]] = {
+    "channels": _channels,
+    "daily": _daily,
+    "best_sellers": _best_sellers,
+    "component_sales": _component_sales,
+    "no_sales": _no_sales,
+    "stock_cover": _stock_cover,
+    "repeat_buyers": _repeat_buyers,
+}
+
+
 def section_rows(report: Report, section: str) -> list[Row]:
     """Return the rows of one section, keyed by :data:`COLUMNS` ``[section]``."""
-    if section == "channels":
-        return [
-            {
-                "channel": c.channel,
-                "currency": c.currency,
-                "orders": c.orders,
-                "units": c.units,
-                "sales": _amount(c.sales),
-                "average_order_value": _amount(c.average_order_value),
-                "cancelled_orders": c.cancelled_orders,
-                "cancelled_value": _amount(c.cancelled_value),
-                "refunded_orders": c.refunded_orders,
-                "refunded_value": _amount(c.refunded_value),
-                "unpaid_orders": c.unpaid_orders,
-            }
-            for c in report.channels
-        ]
-    if section == "daily":
-        return [
-            {
-                "day": d.day.isoformat(),
-                "channel": d.channel,
-                "currency": d.currency,
-                "orders": d.orders,
-                "sales": _amount(d.sales),
-            }
-            for d in report.daily
-        ]
-    if section == "best_sellers":
-        # One row per currency the SKU sold in; rank and units are the SKU's own.
-        return [
-            {
-                "rank": b.rank,
-                "merchant_code": b.merchant_code,
-                "title": b.title,
-                "units": b.units,
-                "currency": revenue.currency,
-                "revenue": _amount(revenue),
-            }
-            for b in report.best_sellers
-            for revenue in b.revenue
-        ]
-    if section == "no_sales":
-        return [
-            {
-                "merchant_code": n.merchant_code,
-                "title": n.title,
-                "on_hand": n.on_hand,
-                "available": n.available,
-            }
-            for n in report.no_sales
-        ]
-    if section == "stock_cover":
-        return [
-            {
-                "merchant_code": s.merchant_code,
-                "title": s.title,
-                "on_hand": s.on_hand,
-                "available": s.available,
-                "units_in_window": s.units_in_window,
-                "daily_rate": _decimal(s.daily_rate),
-                "cover_days": _decimal(s.cover_days),
-                "low_stock": s.low_stock,
-            }
-            for s in report.stock_cover
-        ]
-    if section == "repeat_buyers":
-        return [
-            {
-                "channel": r.channel,
-                "orders": r.orders,
-                "orders_with_buyer_id": r.orders_with_buyer_id,
-                "buyers": r.buyers,
-                "repeat_buyers": r.repeat_buyers,
-                "repeat_rate": _decimal(r.rate),
-            }
-            for r in report.repeat_buyers
-        ]
-    raise ValueError(f"unknown report section {section!r} (sections: {', '.join(SECTIONS)})")
+    rows = _ROWS.get(section)
+    if rows is None:
+        raise ValueError(f"unknown report section {section!r} (sections: {', '.join(SECTIONS)})")
+    return rows(report)
 
 
 def _csv_value(column: str, value: Any) -> str:

@@ -16,6 +16,7 @@ from channelsync.report.period import ReportPeriod
 __all__ = [
     "BestSeller",
     "ChannelSales",
+    "ComponentSales",
     "DaySales",
     "NoSale",
     "RepeatBuyers",
@@ -73,6 +74,22 @@ class BestSeller:
     title: str
     units: int
     revenue: tuple[Money, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentSales:
+    """A stock SKU's units sold in the period, a kit's lines counted as its components' units.
+
+    ``sold_alone`` are the units of its own lines; ``in_kits`` those kits (and
+    multipacks) took, the kit's quantity times the units one kit takes; ``units`` is
+    both. A kit's price is not split among its components, so there is no revenue here.
+    """
+
+    merchant_code: str
+    title: str
+    units: int
+    sold_alone: int
+    in_kits: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +169,8 @@ class Report:
     repeat_buyers: tuple[RepeatBuyers, ...]
     unmatched_units: int
     """Units sold in the period on order lines bound to no catalogue SKU."""
+    component_sales: tuple[ComponentSales, ...] = ()
+    """Units per stock SKU with kits expanded into their components, most first."""
 
     @property
     def low_stock(self) -> tuple[StockCover, ...]:

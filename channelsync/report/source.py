@@ -32,7 +32,8 @@ def build_report(
     channel and order when a stored order no longer reads as a valid order.
     """
     skus = session.skus()
-    catalogue = CatalogueIndex.build(skus, session.bindings())
+    kits = session.components_of(session.kit_ids())
+    catalogue = CatalogueIndex.build(skus, session.bindings(), kits)
     builder = ReportBuilder(
         period, catalogue, channel=channel, window_days=window_days, low_days=low_days, top=top
     )

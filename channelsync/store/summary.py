@@ -43,6 +43,14 @@ class SummarySession(ABC):
         """Return how many SKUs are oversold and, for up to ``limit``, by how many units."""
 
     @abstractmethod
+    def skus_in_several_warehouses(self, limit: int | None = None) -> dict[int, str]:
+        """Return the SKUs with stock in more than one warehouse: id to merchant code.
+
+        By merchant code, up to ``limit`` of them (``None``: all). A warehouse counts
+        once the SKU's stock was ever counted there, at zero units too.
+        """
+
+    @abstractmethod
     def search_skus(self, text: str, limit: int = 50) -> list[str]:
         """Return up to ``limit`` merchant codes containing ``text`` (any case), in order."""
 

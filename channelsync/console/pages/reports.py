@@ -14,7 +14,7 @@ __all__ = ["DEFAULT_DAYS", "report_data", "sales_report"]
 #: Days the console's report covers unless asked for another number.
 DEFAULT_DAYS = 30
 #: The sections shown, in order (``channelsync report`` has the same).
-SECTIONS = ("channels", "best_sellers", "stock_cover", "repeat_buyers")
+SECTIONS = ("channels", "best_sellers", "component_sales", "stock_cover", "repeat_buyers")
 
 
 def sales_report(source: ConsoleSource, days: int) -> Report:

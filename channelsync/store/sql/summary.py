@@ -107,6 +107,19 @@ class SqlSummary(SqlPart, StoreSession):
         return count, {code: -int(units) for code, units, _ in listed}
 
     @override
+    def skus_in_several_warehouses(self, limit: int | None = None) -> dict[int, str]:
+        s, k = t.stock.c, t.skus.c
+        # The stock table's key is (sku_id, warehouse): counting rows counts warehouses.
+        spread = select(s.sku_id).group_by(s.sku_id).having(func.count() > 1).subquery()
+        query = (
+            select(k.id, k.merchant_code)
+            .join(spread, spread.c.sku_id == k.id)
+            .order_by(k.merchant_code)
+            .limit(limit)
+        )
+        return {int(sku_id): str(code) for sku_id, code in self._c.execute(query)}
+
+    @override
     def search_skus(self, text: str, limit: int = 50) -> list[str]:
         code = t.skus.c.merchant_code
         query = (

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from channelsync.engine.composition import kit_availability
+from channelsync.store import open_store
+
 CLI = [sys.executable, "-c", "from channelsync.cli.main import main; main()"]
 
 
@@ -29,6 +32,41 @@ def check_summary(output: str) -> None:
     assert "," not in winners[1], "the last unit was sold twice"
 
 
+KIT_LINE = re.compile(
+    r"^final (kit|multipack) (\S+) = (.+): components make (\d+); shown on (.+?)"
+    r"(?: \(not listed on (.+)\))?$",
+    re.MULTILINE,
+)
+
+
+def check_kits(output: str, store: Path) -> None:
+    """The gift set and the pack are shown, each channel showing what its components make."""
+    found = {m[2]: m for m in KIT_LINE.finditer(output)}
+    assert set(found) == {"GIFT", "CUP-3"}, output
+    assert found["GIFT"][1] == "kit"
+    assert found["GIFT"][3] == "CUP\u00d74 + TEAPOT\u00d71"
+    assert (found["CUP-3"][1], found["CUP-3"][3]) == ("multipack", "CUP\u00d73")
+    with open_store(f"sqlite:///{store}") as opened, opened.transaction() as session:
+        ids = {s.merchant_code: s.id for s in session.skus()}
+        makes = kit_availability(session, [ids["GIFT"], ids["CUP-3"]])
+        positions = session.positions([ids["TEAPOT"], ids["CUP"]])
+        orders = [line for o in session.orders() for line in o.raw["lines"]]
+    # Independently of the engine: the units left, floor-divided by what one kit takes.
+    teapots, cups = (positions[ids[c]].available for c in ("TEAPOT", "CUP"))
+    assert makes == {ids["GIFT"]: min(teapots, cups // 4), ids["CUP-3"]: cups // 3}
+    for code, line in found.items():
+        assert int(line[4]) == makes[ids[code]] > 0
+        shown = dict(pair.rsplit(" ", 1) for pair in line[5].split(", "))
+        assert len(shown) >= 2, line[0]
+        # Plenty of stock: every channel listing it shows all its components make.
+        assert set(shown.values()) == {line[4]}, line[0]
+    sold = re.search(r"kits sold \(each takes its components' units\): (.+)", output)
+    assert sold is not None, output
+    assert sum(int(pair.rsplit(" ", 1)[1]) for pair in sold[1].split(", ")) > 0
+    # The kits' orders were imported as sold, kit codes on their lines.
+    assert {"GIFT", "CUP-3"} & {line.get("merchant_code") for line in orders}
+
+
 def test_the_demo_runs_to_a_correct_summary(tmp_path: Path) -> None:
     result = subprocess.run(
         [*CLI, "demo", "--headless", "--duration", "25", "--dir", str(tmp_path / "demo")],
@@ -41,6 +79,7 @@ def test_the_demo_runs_to_a_correct_summary(tmp_path: Path) -> None:
     check_summary(result.stdout)
     for name in ("tmall-demo", "jd-demo", "pinduoduo-demo", "amazon-demo"):
         assert name in result.stdout
+    check_kits(result.stdout, tmp_path / "demo" / "channelsync.db")
 
 
 def test_run_without_a_config_runs_the_demo_until_stopped(tmp_path: Path) -> None:
