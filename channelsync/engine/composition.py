@@ -18,29 +18,60 @@ the catalogue.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from channelsync.engine.allocation import Allocation, ChannelShare
-from channelsync.engine.availability import Listing, StockSku, allocate_group
+from channelsync.engine.availability import Listing, StockSku, allocate_group, units_by_warehouse
 from channelsync.engine.context import EngineContext
 from channelsync.engine.pace import SlicePace
 from channelsync.engine.sourcing import channel_sources, held_warehouses
-from channelsync.store import BindingRecord, KitComponent, SkuRecord, StoreSession
+from channelsync.store import (
+    BindingRecord,
+    KitComponent,
+    SkuRecord,
+    StoreSession,
+    WarehouseStock,
+)
 
-__all__ = ["GroupPlan", "groups_apply", "kit_availability", "read_group", "replan_set"]
+__all__ = [
+    "GroupPlan",
+    "grouped",
+    "groups_apply",
+    "kit_availability",
+    "read_group",
+    "replan_set",
+]
 
 #: How long an unanswered event's units are held at most (as the planner's own).
 _EVENT_HOLD_LIMIT = timedelta(hours=1)
 
 
-def groups_apply(session: StoreSession, context: EngineContext) -> bool:
-    """Whether SKUs must be planned in groups: kits exist, or a channel's sourcing is set."""
+def _sourcing_set(context: EngineContext) -> bool:
+    """Whether any channel is fed from particular warehouses (or holds some)."""
     return any(
         info.settings.warehouses is not None or info.settings.marketplace_warehouses
         for info in context.channels.values()
-    ) or bool(session.kit_ids())
+    )
+
+
+def groups_apply(session: StoreSession, context: EngineContext) -> bool:
+    """Whether SKUs must be planned in groups: kits exist, or a channel's sourcing is set."""
+    return _sourcing_set(context) or bool(session.kit_ids())
+
+
+def grouped(session: StoreSession, context: EngineContext, sku_ids: Iterable[int]) -> set[int]:
+    """Return which of ``sku_ids`` are planned as groups.
+
+    Every one when a channel's sourcing is set; else the kits and the components of
+    kits. A SKU no kit uses is planned alone, as before kits existed: the same
+    allocation (proved in the availability tests) at less cost.
+    """
+    ids = list(sku_ids)
+    if _sourcing_set(context):
+        return set(ids)
+    return set(session.components_of(ids)) | set(session.kits_using(ids))
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,44 +97,45 @@ def read_group(
     """Allocate ``sku_ids`` with everything their allocation depends on read from the store.
 
     ``bindings`` and ``skus`` are what the caller has read already for ``sku_ids``.
+    The other listings drawing on a component are read only when the component may be
+    scarce: a plentiful one deals nothing, so they cannot change this slice's shares.
     """
-    now = context.clock.now()
     ids = sorted(set(sku_ids))
-    kits_here = session.components_of(ids)
-    # The stock SKUs the slice draws on, and every listing drawing on one of them.
-    drawn = {c.sku_id for parts in kits_here.values() for c in parts}
-    drawn |= {i for i in ids if i not in kits_here}
-    others = {k for users in session.kits_using(drawn).values() for k in users}
-    listing_ids = sorted(set(ids) | drawn | others)
-    kits = dict(kits_here)
-    kits.update(session.components_of(sorted(others - set(kits_here))))
-    stock_ids = sorted(
-        {i for i in listing_ids if i not in kits}
-        | {c.sku_id for parts in kits.values() for c in parts}
+    reads = _Reads(session, context, dict(skus or {}))
+    kits = dict(session.components_of(ids))
+    kits_here = frozenset(kits)
+    drawn = {c.sku_id for parts in kits.values() for c in parts} | {i for i in ids if i not in kits}
+    users = session.kits_using(drawn)
+    kits.update(session.components_of(sorted({k for ks in users.values() for k in ks} - kits_here)))
+    reads.load(drawn)
+    reads.announce(kits)
+    settings = {name: info.settings for name, info in context.channels.items()}
+    held = held_warehouses(settings)
+    maybe = {
+        s
+        for s in drawn
+        if _may_be_scarce(reads, context, s, users=users.get(s, ()), kits=kits, held=held)
+    }
+    others = {k for s in maybe for k in users.get(s, ())}
+    listing_ids = sorted(set(ids) | maybe | others)
+    stock_ids = {i for i in listing_ids if i not in kits} | {
+        c.sku_id for k in listing_ids if k in kits for c in kits[k]
+    }
+    reads.load(stock_ids)
+    by_sku = _bindings(session, context, listing_ids, bindings or {})
+    sales = session.recent_sales(
+        sorted(stock_ids), context.clock.now() - timedelta(days=context.config.sales_window_days)
     )
-    by_sku: dict[int, list[BindingRecord]] = defaultdict(list)
-    known = bindings or {}
-    missing = [i for i in listing_ids if i not in known]
-    for binding in session.bindings(sku_ids=missing) if missing else []:
-        if binding.channel in context.channels and binding.sku_id is not None:
-            by_sku[binding.sku_id].append(binding)
-    for sku_id in listing_ids:
-        if sku_id in known:
-            by_sku[sku_id] = list(known[sku_id])
-    codes = {i: record.merchant_code for i, record in (skus or {}).items()}
-    unread = [i for i in listing_ids if i not in codes]
-    codes.update({i: record.merchant_code for i, record in session.skus_by_id(unread).items()})
-    sales = session.recent_sales(stock_ids, now - timedelta(days=context.config.sales_window_days))
     listings: list[Listing] = []
     channels_of: dict[int, set[str]] = defaultdict(set)
     for sku_id in listing_ids:
-        if sku_id not in codes:
+        record = reads.records.get(sku_id)
+        if record is None:
             continue
         if sku_id in kits:
             components = tuple((c.sku_id, c.quantity) for c in kits[sku_id])
         else:
             components = ((sku_id, 1),)
-        selling = sorted({b.channel for b in by_sku.get(sku_id, [])})
         shares = tuple(
             ChannelShare(
                 name,
@@ -112,32 +144,17 @@ def read_group(
                 # priority and name among what draws on them.
                 0 if sku_id in kits else sales.get((sku_id, name), 0),
             )
-            for name in selling
+            for name in sorted({b.channel for b in by_sku.get(sku_id, [])})
             if context.channels[name].pushes_stock
         )
         for stock_id, _ in components:
             channels_of[stock_id].update(share.channel for share in shares)
-        listings.append(Listing(sku_id, codes[sku_id], components, shares))
-    stock = _stock(
-        session,
-        context,
-        stock_ids=stock_ids,
-        channels_of=channels_of,
-        kits=kits,
-        codes=codes,
-        now=now,
-    )
-    settings = {name: info.settings for name, info in context.channels.items()}
-    held = held_warehouses(settings)
+        listings.append(Listing(sku_id, record.merchant_code, components, shares))
     present = session.warehouses()
-    sources = {
-        name: channel_sources(info.settings, present, held)
-        for name, info in context.channels.items()
-    }
     group = allocate_group(
-        stock,
+        {s: reads.stock(s, channels_of.get(s, ())) for s in sorted(stock_ids)},
         listings,
-        sources,
+        {name: channel_sources(value, present, held) for name, value in settings.items()},
         held=held,
         strict=context.config.strict,
         threshold=context.config.scarce_threshold,
@@ -145,50 +162,115 @@ def read_group(
     return GroupPlan(
         allocations={i: group.allocations[i] for i in ids if i in group.allocations},
         scarce=group.scarce,
-        kits=frozenset(kits_here),
+        kits=kits_here,
         components={k: tuple(c.sku_id for c in parts) for k, parts in kits.items()},
     )
 
 
-def _stock(
+def _may_be_scarce(
+    reads: _Reads,
+    context: EngineContext,
+    sku_id: int,
+    *,
+    users: Iterable[int],
+    kits: Mapping[int, tuple[KitComponent, ...]],
+    held: Collection[str],
+) -> bool:
+    """Whether a stock SKU could be scarce, whatever channels its listings are bound to.
+
+    Its level is at most one sale on every pushing channel of itself and of every kit
+    using it, plus what all pushing channels may have sold unseen.
+    """
+    if context.config.strict:
+        return True
+    pushing = sorted(name for name, info in context.channels.items() if info.pushes_stock)
+    if context.config.scarce_threshold is not None:
+        bound = context.config.scarce_threshold
+    else:
+        per_sale = 1 + sum(c.quantity for k in users for c in kits.get(k, ()) if c.sku_id == sku_id)
+        bound = len(pushing) * per_sale
+    item = reads.stock(sku_id, pushing)
+    _, total = units_by_warehouse(item, held)
+    return total <= bound + max(0, item.in_flight)
+
+
+def _bindings(
     session: StoreSession,
     context: EngineContext,
-    *,
-    stock_ids: list[int],
-    channels_of: Mapping[int, set[str]],
-    kits: Mapping[int, tuple[KitComponent, ...]],
-    codes: Mapping[int, str],
-    now: datetime,
-) -> dict[int, StockSku]:
-    """Read the stock SKUs' warehouses, safety stock, announced units and pace."""
-    per_warehouse = session.warehouse_stock(stock_ids)
-    positions = session.positions(stock_ids)
-    pace = SlicePace.read(
-        session,
-        context.visibility,
-        stock_ids,
-        window_seconds=context.config.pace_window_seconds,
-        now=now,
-    )
-    announced = session.event_holds(context.channels, now - _EVENT_HOLD_LIMIT)
-    kit_units: dict[int, int] = defaultdict(int)
-    for kit_id, parts in kits.items():
-        # Units an event announced for a kit are its components' units.
-        for part in parts:
-            kit_units[part.sku_id] += part.quantity * announced.get(codes.get(kit_id, ""), 0)
-    stock: dict[int, StockSku] = {}
-    for sku_id in stock_ids:
-        warehouses = per_warehouse.get(sku_id, {})
-        code = codes.get(sku_id)
-        stock[sku_id] = StockSku(
+    sku_ids: list[int],
+    known: Mapping[int, list[BindingRecord]],
+) -> dict[int, list[BindingRecord]]:
+    """Each SKU's bindings to configured channels, reading only those not ``known``."""
+    by_sku: dict[int, list[BindingRecord]] = defaultdict(list)
+    missing = [i for i in sku_ids if i not in known]
+    for binding in session.bindings(sku_ids=missing) if missing else []:
+        if binding.channel in context.channels and binding.sku_id is not None:
+            by_sku[binding.sku_id].append(binding)
+    for sku_id in sku_ids:
+        if sku_id in known:
+            by_sku[sku_id] = list(known[sku_id])
+    return by_sku
+
+
+class _Reads:
+    """What a group's stock SKUs need from the store, read in bulk as the group grows."""
+
+    def __init__(
+        self, session: StoreSession, context: EngineContext, records: dict[int, SkuRecord]
+    ) -> None:
+        self._session = session
+        self._context = context
+        self.records = records
+        self._warehouses: dict[int, dict[str, WarehouseStock]] = {}
+        self._paces: list[SlicePace] = []
+        self._loaded: set[int] = set()
+        self._kit_units: dict[int, int] = {}
+        now = context.clock.now()
+        self._announced = session.event_holds(context.channels, now - _EVENT_HOLD_LIMIT)
+
+    def load(self, sku_ids: Iterable[int]) -> None:
+        """Read the stock, records and pace of the SKUs not read yet."""
+        new = sorted(set(sku_ids) - self._loaded)
+        if not new:
+            return
+        self._loaded.update(new)
+        self._warehouses.update(self._session.warehouse_stock(new))
+        self.records.update(self._session.skus_by_id([i for i in new if i not in self.records]))
+        self._paces.append(
+            SlicePace.read(
+                self._session,
+                self._context.visibility,
+                new,
+                window_seconds=self._context.config.pace_window_seconds,
+                now=self._context.clock.now(),
+            )
+        )
+
+    def announce(self, kits: Mapping[int, tuple[KitComponent, ...]]) -> None:
+        """Count the units events announced for ``kits`` as their components' units."""
+        self._kit_units = defaultdict(int)
+        if not self._announced:
+            return
+        for row in self._session.skus_by_id(kits).values():
+            units = self._announced.get(row.merchant_code, 0)
+            for part in kits[row.id] if units else ():
+                self._kit_units[part.sku_id] += part.quantity * units
+
+    def stock(self, sku_id: int, channels: Iterable[str]) -> StockSku:
+        """Return the stock SKU as the allocation sees it, its pace over ``channels``."""
+        warehouses = self._warehouses.get(sku_id, {})
+        record = self.records.get(sku_id)
+        code = record.merchant_code if record is not None else ""
+        announced = self._announced.get(code, 0) + self._kit_units.get(sku_id, 0)
+        names = sorted(channels)
+        return StockSku(
             sku_id,
             on_hand={w: s.on_hand for w, s in warehouses.items()},
             reserved={w: s.reserved for w, s in warehouses.items()},
-            safety=positions[sku_id].safety_stock if sku_id in positions else 0,
-            announced=(announced.get(code, 0) if code else 0) + kit_units.get(sku_id, 0),
-            in_flight=pace.in_flight(sku_id, sorted(channels_of.get(sku_id, ()))),
+            safety=record.safety_stock if record is not None else 0,
+            announced=announced,
+            in_flight=max((pace.in_flight(sku_id, names) for pace in self._paces), default=0),
         )
-    return stock
 
 
 def replan_set(session: StoreSession, context: EngineContext, sku_ids: Iterable[int]) -> list[int]:

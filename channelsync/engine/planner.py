@@ -14,7 +14,13 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from channelsync.engine.allocation import Allocation, ChannelShare, allocate
-from channelsync.engine.composition import GroupPlan, groups_apply, read_group, replan_set
+from channelsync.engine.composition import (
+    GroupPlan,
+    grouped,
+    groups_apply,
+    read_group,
+    replan_set,
+)
 from channelsync.engine.context import EngineContext
 from channelsync.engine.outbox import Kind, stock_urgency
 from channelsync.engine.pace import SlicePace
@@ -59,8 +65,8 @@ def plan_changes(
 ) -> PlanReport:
     """Queue what changed for ``sku_ids`` (default: every SKU marked changed)."""
     ids = list(session.changed_skus() if sku_ids is None else sku_ids)
-    grouped = groups_apply(session, context)
-    if grouped:
+    in_groups = groups_apply(session, context)
+    if in_groups:
         # Kits and sourcing tie SKUs together: replan all that depends on a change.
         ids = replan_set(session, context, ids)
     report = PlanReport(skus=len(ids))
@@ -68,7 +74,7 @@ def plan_changes(
     # of them still commit in the caller's one transaction.
     held: list[int] = []
     for start in range(0, len(ids), _SLICE):
-        held += _plan_slice(session, context, ids[start : start + _SLICE], report, grouped)
+        held += _plan_slice(session, context, ids[start : start + _SLICE], report, in_groups)
     session.clear_changed(ids)
     if held:
         # Units held back for their pace are released as the pace decays, with no
@@ -82,7 +88,7 @@ def _plan_slice(
     context: EngineContext,
     ids: list[int],
     report: PlanReport,
-    grouped: bool = False,
+    in_groups: bool = False,
 ) -> list[int]:
     """Plan one slice; return the SKUs whose allocation holds units back for their pace."""
     now = context.clock.now()
@@ -92,13 +98,15 @@ def _plan_slice(
     for binding in session.bindings(sku_ids=ids):
         if binding.channel in context.channels and binding.sku_id is not None:
             by_sku[binding.sku_id].append(binding)
-    group = read_group(session, context, ids, bindings=by_sku, skus=skus) if grouped else None
-    if group is None:
-        sales = session.recent_sales(ids, now - timedelta(days=context.config.sales_window_days))
+    members = grouped(session, context, ids) if in_groups else set()
+    group = read_group(session, context, members, bindings=by_sku, skus=skus) if members else None
+    alone = [i for i in ids if i not in members]
+    if alone:
+        sales = session.recent_sales(alone, now - timedelta(days=context.config.sales_window_days))
         pace = SlicePace.read(
             session,
             context.visibility,
-            ids,
+            alone,
             window_seconds=context.config.pace_window_seconds,
             now=now,
         )
@@ -114,7 +122,7 @@ def _plan_slice(
         if available < 0 and (group is None or sku_id not in group.kits):
             report.oversold[sku.merchant_code] = -available
         bindings = by_sku.get(sku_id, [])
-        if group is not None:
+        if group is not None and sku_id in members:
             allocation = group.allocations[sku_id]
         else:
             selling = sorted({b.channel for b in bindings})
