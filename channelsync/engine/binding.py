@@ -14,6 +14,7 @@ from typing import Any
 from channelsync.channels import Channel, ListingLookupCapability, ListingsCapability
 from channelsync.engine.context import EngineContext
 from channelsync.engine.errors import InputError, Problem
+from channelsync.engine.marketplace_stock import record_marketplace_stock
 from channelsync.models import Listing
 from channelsync.store import ListingBinding, Store
 
@@ -66,6 +67,10 @@ async def bind_channel(context: EngineContext, channel: Channel[Any]) -> BindRep
             ],
             now,
         )
+        info = context.channels.get(channel.name)
+        if info is not None:
+            # What a marketplace holds (FBA) lands in its warehouse with the read.
+            record_marketplace_stock(session, channel.name, info.settings, listings, now)
         # Newly bound listings get their allocation and price in the next plan.
         session.mark_changed(changed)
     return binding_report(context.store, channel.name, listings=len(listings))

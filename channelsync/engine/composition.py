@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from channelsync.engine.allocation import Allocation, ChannelShare
@@ -84,6 +84,9 @@ class GroupPlan:
     """The slice's SKUs that are kits (their stock is derived, never their own)."""
     components: Mapping[int, tuple[int, ...]]
     """Each kit's component SKU ids."""
+    available: Mapping[int, int]
+    """Each of the slice's stock SKUs' available units outside marketplace-held warehouses
+    (negative when oversold): held units are the marketplace's and hide no oversell."""
 
 
 def read_group(
@@ -151,8 +154,9 @@ def read_group(
             channels_of[stock_id].update(share.channel for share in shares)
         listings.append(Listing(sku_id, record.merchant_code, components, shares))
     present = session.warehouses()
+    stock = {s: reads.stock(s, channels_of.get(s, ())) for s in sorted(stock_ids)}
     group = allocate_group(
-        {s: reads.stock(s, channels_of.get(s, ())) for s in sorted(stock_ids)},
+        stock,
         listings,
         {name: channel_sources(value, present, held) for name, value in settings.items()},
         held=held,
@@ -164,6 +168,11 @@ def read_group(
         scarce=group.scarce,
         kits=kits_here,
         components={k: tuple(c.sku_id for c in parts) for k, parts in kits.items()},
+        available={
+            i: units_by_warehouse(replace(stock[i], announced=0), held)[1]
+            for i in ids
+            if i in stock
+        },
     )
 
 

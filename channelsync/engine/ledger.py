@@ -2,8 +2,10 @@
 
 Kinds: an order reserved stock, an order was cancelled (its reservation released),
 an order shipped (on hand consumed, reservation released), a return was restocked, a
-manual adjustment, a catalogue import. Applying the same event twice changes nothing,
-so every caller can retry freely. Available = on hand - reserved - safety stock.
+manual adjustment, a catalogue import, a marketplace's stock read into the warehouse
+it holds (:mod:`channelsync.engine.marketplace_stock`). Applying the same event twice
+changes nothing, so every caller can retry freely. Available = on hand - reserved -
+safety stock.
 
 An order's reservation of a SKU is held in one warehouse, named by the event that
 reserves it; shipping takes the units from there and a release releases them there.
@@ -25,7 +27,7 @@ from enum import StrEnum
 
 from channelsync.config import ChannelSyncSettings
 from channelsync.engine.errors import InputError, Problem
-from channelsync.engine.sourcing import channel_sources, reservation_warehouse
+from channelsync.engine.sourcing import marketplace_sells, order_sources, reservation_warehouse
 from channelsync.models import OrderStatus
 from channelsync.store import (
     KitComponent,
@@ -62,6 +64,8 @@ class EventKind(StrEnum):
     RETURN_RESTOCKED = "return_restocked"
     MANUAL_ADJUSTMENT = "manual_adjustment"
     CATALOGUE_IMPORT = "catalogue_import"
+    MARKETPLACE_STOCK = "marketplace_stock"
+    """On hand in a marketplace-held warehouse set to what the marketplace reported."""
 
 
 def reserve_event(
@@ -230,7 +234,10 @@ class OrderStock:
     ``applied`` holds the keys applied already (or taken); ``reserved`` and ``held_in``
     each reservation's units and warehouse per ``(order_id, sku_id)``; ``stock`` the
     stock SKUs' units per warehouse; ``settings`` the ordering channel's and ``held``
-    the marketplace-held warehouses, which decide where a reservation is held.
+    the marketplace-held warehouses, which decide where a reservation is held
+    (:func:`~channelsync.engine.sourcing.order_sources`): a channel whose marketplace
+    holds the stock it sells reserves and ships in its held warehouse, where on hand
+    may go below zero until the next read of the marketplace's stock sets it.
     """
 
     channel: str
@@ -293,7 +300,7 @@ class OrderStock:
         held_in = self.held_in.get((order_id, sku_id), "")
         stock = self.stock.get(sku_id, {})
         if status in _RESERVED:
-            sources = channel_sources(self.settings, stock, self.held)
+            sources = order_sources(self.settings, stock, self.held)
             free = {w: units.free for w, units in stock.items()}
             warehouse = reservation_warehouse(sources, free, quantity)
             return reserve_event(channel, order_id, sku_id, quantity, warehouse=warehouse)
@@ -301,6 +308,17 @@ class OrderStock:
             return None
         if status in _CONSUMED and quantity:
             on_hand = {w: units.on_hand for w, units in stock.items()}
+            ships_from = held_in
+            if (
+                marketplace_sells(self.settings)
+                and held_in not in self.settings.marketplace_warehouses
+            ):
+                # The marketplace shipped it from its warehouse, whatever held the order
+                # (nothing, when first seen shipped; the merchant's own, when reserved
+                # before such orders were held by the marketplace): the units left there.
+                sources = order_sources(self.settings, stock, self.held)
+                free = {w: units.free for w, units in stock.items()}
+                ships_from = reservation_warehouse(sources, free, quantity)
             return ship_event(
                 channel,
                 order_id,
@@ -308,7 +326,7 @@ class OrderStock:
                 quantity=quantity,
                 reserved=held,
                 stock=on_hand,
-                warehouse=held_in,
+                warehouse=ships_from,
                 held=self.held,
             )
         return release_event(channel, order_id, sku_id, held, warehouse=held_in) if held else None

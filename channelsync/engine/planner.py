@@ -119,8 +119,9 @@ def _plan_slice(
         if sku is None:
             continue
         available = positions[sku_id].available
-        if available < 0 and (group is None or sku_id not in group.kits):
-            report.oversold[sku.merchant_code] = -available
+        oversold = _oversold(available, group, sku_id)
+        if oversold:
+            report.oversold[sku.merchant_code] = oversold
         bindings = by_sku.get(sku_id, [])
         if group is not None and sku_id in members:
             allocation = group.allocations[sku_id]
@@ -156,6 +157,19 @@ def _plan_slice(
     session.set_planned_many(quantities=queue.quantities, prices=queue.prices)
     record_currency(session, queue.currency, now)
     return held
+
+
+def _oversold(available: int, group: GroupPlan | None, sku_id: int) -> int:
+    """Return the units of a SKU sold beyond what exists (0 for a kit: its components are).
+
+    A grouped SKU counts only what lies outside marketplace-held warehouses: those
+    units are the marketplace's to sell and hide no oversell of the merchant's own.
+    """
+    if group is not None:
+        if sku_id in group.kits:
+            return 0
+        available = group.available.get(sku_id, available)
+    return max(0, -available)
 
 
 def _drawn(group: GroupPlan | None, sku_id: int) -> tuple[int, ...]:

@@ -24,6 +24,7 @@ from channelsync.channels import Channel, ListingLookupCapability, ListingsCapab
 from channelsync.engine.context import EngineContext
 from channelsync.engine.errors import InputError, Problem
 from channelsync.engine.guard import listing_key
+from channelsync.engine.marketplace_stock import record_marketplace_stock
 from channelsync.engine.outbox import Kind, stock_urgency
 from channelsync.models import Listing
 from channelsync.store import AuditEntry, BindingRecord, OutboxState, StoreSession
@@ -130,6 +131,9 @@ async def reconcile_channel(context: EngineContext, channel: Channel[Any]) -> Re
             if info is not None and info.pricing:
                 currency = info.settings.price.currency
                 _price(session, binding, found, report, context, currency)
+        if info is not None:
+            # What a marketplace holds (FBA) lands in its warehouse with the read.
+            record_marketplace_stock(session, channel.name, info.settings, listings.values(), now)
         for drift in report.drift:
             session.audit(
                 channel=channel.name,

@@ -8,6 +8,11 @@ holds it, whose stock there is read and never pushed.
 
 An order's reservation is held in one warehouse: the first of the ordering channel's
 sources that can cover it, so a preferred warehouse is drawn down before the next.
+A channel whose marketplace holds the stock it sells (``managed_stock = false`` with
+``marketplace_warehouses``: Amazon FBA) sells only from there, so its orders reserve,
+ship and release in its held warehouses (:func:`order_sources`), never in the
+merchant's own, whose units the other channels are shown.
+
 The functions here are pure; the order ingestion and the planner call them with what
 they read from the store.
 """
@@ -19,7 +24,14 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from channelsync.config import ChannelSyncSettings
 from channelsync.engine.errors import Problem
 
-__all__ = ["channel_sources", "held_warehouses", "reservation_warehouse", "unknown_sources"]
+__all__ = [
+    "channel_sources",
+    "held_warehouses",
+    "marketplace_sells",
+    "order_sources",
+    "reservation_warehouse",
+    "unknown_sources",
+]
 
 
 def held_warehouses(settings: Mapping[str, ChannelSyncSettings]) -> dict[str, str]:
@@ -47,6 +59,32 @@ def channel_sources(
     if settings.warehouses is not None:
         return tuple(w for w in settings.warehouses if w not in held)
     return tuple(sorted({w for w in present if w not in held}, key=lambda w: (w != "", w)))
+
+
+def marketplace_sells(settings: ChannelSyncSettings) -> bool:
+    """Whether a channel's marketplace holds the stock the channel sells (Amazon FBA).
+
+    Its stock is not the engine's to manage (``managed_stock = false``) and it names
+    the warehouses its marketplace holds: its orders are filled from those, and its
+    listing reads say what they hold.
+    """
+    return not settings.managed_stock and bool(settings.marketplace_warehouses)
+
+
+def order_sources(
+    settings: ChannelSyncSettings, present: Iterable[str], held: Collection[str]
+) -> tuple[str, ...]:
+    """Return the warehouses a channel's orders are reserved and shipped in, preferred first.
+
+    For a channel whose marketplace holds the stock it sells (:func:`marketplace_sells`),
+    its own held warehouses, in their order: the marketplace ships those orders, so
+    reserving them in the merchant's warehouses would wrongly lower what the other
+    channels are shown. For any other channel, the warehouses feeding it
+    (:func:`channel_sources`).
+    """
+    if marketplace_sells(settings):
+        return settings.marketplace_warehouses
+    return channel_sources(settings, present, held)
 
 
 def reservation_warehouse(sources: Sequence[str], free: Mapping[str, int], quantity: int) -> str:

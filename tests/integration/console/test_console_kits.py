@@ -65,6 +65,8 @@ async def synced(store: Store, clock: FakeClock) -> dict[str, MemoryChannel]:
         "jd": shop("jd", clock, ("GIFT", "TEAPOT", "CUP")),
         "amazon": shop("amazon", clock, ("CUP",)),
     }
+    # What Amazon's warehouse holds: its listing's read brings it into FBA.
+    shops["amazon"].listing("CUP").quantity = 6
     engine = SyncEngine(store, list(shops.values()), settings=SETTINGS, clock=clock)
     await engine.run_cycle()
     clock.advance(60)

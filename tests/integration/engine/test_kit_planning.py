@@ -159,3 +159,18 @@ async def test_strict_partitions_a_component_among_kits_on_every_channel(
     assert cups <= 48
     assert teapots <= 10
     assert cups >= 40  # partitioned, not starved
+
+
+async def test_units_the_marketplace_holds_hide_no_oversell_of_the_merchants_own(
+    store: Store, clock: FakeClock
+) -> None:
+    tmall = shop("tmall", clock, ("TEAPOT",))
+    amazon = shop("amazon", clock, ("TEAPOT",))
+    amazon.listing("TEAPOT").quantity = 100  # what Amazon's warehouse holds, read into FBA
+    settings = {"amazon": ChannelSyncSettings(managed_stock=False, marketplace_warehouses=("FBA",))}
+    sync = engine(store, clock, tmall, amazon, settings=settings)
+    await sync.run_cycle()
+    tmall.place_order([("TEAPOT", 12)])  # two more than the merchant's own 10
+    clock.advance(60)
+    summary = await sync.run_cycle()
+    assert summary.oversold == {"TEAPOT": 2}

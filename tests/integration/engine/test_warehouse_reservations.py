@@ -179,14 +179,14 @@ async def test_marketplace_held_stock_feeds_no_channel(store: Store, clock: Fake
         assert held_in(store, "tmall", cups.order_id) == {"CUP": ""}
         # Default sourcing, none covering 6: the one with the most free units, not FBA.
         assert held_in(store, "tmall", mugs.order_id) == {"MUG": "WH-A"}
-        # Not even the channel whose marketplace holds it is fed from it.
-        assert held_in(store, "amazon", fba.order_id) == {"CUP": ""}
+        # The marketplace sells what it holds: its own orders are held there.
+        assert held_in(store, "amazon", fba.order_id) == {"CUP": "FBA-US"}
         tmall.set_order_status(cups.order_id, OrderStatus.SHIPPED)
         tmall.set_order_status(mugs.order_id, OrderStatus.SHIPPED)
         await pull(sync, clock, "tmall")
     # Shipped from where they were held, though FBA holds the most: oversold here.
-    assert stock(store, "CUP")[""] == WarehouseStock(on_hand=-2, reserved=1)
-    assert stock(store, "CUP")["FBA-US"] == WarehouseStock(on_hand=30, reserved=0)
+    assert stock(store, "CUP")[""] == WarehouseStock(on_hand=-2, reserved=0)
+    assert stock(store, "CUP")["FBA-US"] == WarehouseStock(on_hand=30, reserved=1)
     assert on_hand(store, "MUG") == {"WH-A": -1, "WH-B": 2, "FBA-US": 40}
 
 
