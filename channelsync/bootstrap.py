@@ -40,9 +40,14 @@ __all__ = [
 ]
 
 
-def open_state(config: Config) -> Store:
-    """Open the state store the configuration names (creating and migrating it as needed)."""
-    return open_store(config.store)
+def open_state(config: Config, *, create: bool = False) -> Store:
+    """Open the state store the configuration names (creating and migrating it as needed).
+
+    The workspace is the config's ``[store] workspace`` (which ``--workspace`` sets),
+    else the store's only one; a named workspace that does not exist is created only
+    with ``create`` (``store migrate``, ``workspaces create``) and refused otherwise.
+    """
+    return open_store(config.store, create=create)
 
 
 def build_channel(

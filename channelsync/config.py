@@ -4,6 +4,7 @@ The file is TOML (read with :mod:`tomllib`). Example::
 
     [store]
     url = "sqlite:////var/lib/channelsync/state.db"   # optional
+    workspace = "acme"           # optional: the merchant's workspace in a shared store
 
     [engine]                     # optional
     strict = false               # partition stock between channels at every level
@@ -46,6 +47,9 @@ Rules:
 * ``store.url`` defaults to a SQLite file next to the configuration file,
   ``sqlite:///<directory of the file>/channelsync.db``; a relative SQLite path is
   taken relative to that directory too.
+* ``store.workspace`` selects one merchant's workspace in a store that holds several
+  (:data:`WORKSPACE_PATTERN`; ``default`` is the store as one merchant has it). Unset,
+  the store's only workspace is used (``--workspace NAME`` on a command overrides it).
 * Secrets are never read from the file. A channel key that looks like a secret by
   its name (``app_secret``, ``*_token``, ``password`` …) is refused when the file is
   loaded, and a key that is one of the channel type's credential fields is refused
@@ -85,7 +89,9 @@ __all__ = [
     "CHANNEL_NAME_PATTERN",
     "DEFAULT_CONFIG_FILENAME",
     "DEFAULT_STORE_FILENAME",
+    "DEFAULT_WORKSPACE",
     "SYNC_KEYS",
+    "WORKSPACE_PATTERN",
     "Campaign",
     "ChannelConfig",
     "ChannelSyncSettings",
@@ -94,6 +100,7 @@ __all__ = [
     "EngineConfig",
     "PriceRule",
     "StoreConfig",
+    "check_workspace_name",
     "is_secret_name",
     "load_config",
     "resolve_channel_type",
@@ -106,10 +113,14 @@ DEFAULT_CONFIG_FILENAME = "channelsync.toml"
 DEFAULT_STORE_FILENAME = "channelsync.db"
 #: What a channel name must look like.
 CHANNEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+#: The workspace of a store as one merchant has it (the URL's own schema, or its file).
+DEFAULT_WORKSPACE = "default"
+#: What a workspace name must look like: it becomes part of a schema or file name.
+WORKSPACE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 _SQLITE_PREFIX = "sqlite:///"
 _TOP_LEVEL_KEYS = frozenset({"store", "engine", "daemon", "console", "channels"})
-_STORE_KEYS = frozenset({"url"})
+_STORE_KEYS = frozenset({"url", "workspace"})
 _RESERVED_CHANNEL_KEYS = ("name", "type", "base_url")
 
 _SECRET_NAMES = frozenset(
@@ -357,9 +368,11 @@ class DaemonConfig(_Settings):
 
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
-    """Where channelsync keeps its durable state."""
+    """Where channelsync keeps its durable state, and which merchant's workspace in it."""
 
     url: str
+    workspace: str | None = None
+    """The workspace to work on (:func:`check_workspace_name`); ``None``: the store's only one."""
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -574,6 +587,24 @@ def _describe_sync_error(exc: pydantic.ValidationError) -> tuple[str, str]:
     return loc, message
 
 
+def check_workspace_name(name: object, *, field: str = "store.workspace") -> str:
+    """Return ``name`` if it can name a workspace; else raise naming the value and the rule.
+
+    1 to 40 characters: lowercase letters, digits, ``_`` and ``-``, starting with a
+    letter or digit (it becomes part of a PostgreSQL schema name or a SQLite file name).
+    """
+    if isinstance(name, str) and WORKSPACE_PATTERN.fullmatch(name):
+        return name
+    raise ConfigurationError(_bad_workspace(name), field=field)
+
+
+def _bad_workspace(name: object) -> str:
+    return (
+        f"{name!r} is not a workspace name: use 1 to 40 lowercase letters, digits, '_' "
+        "or '-', starting with a letter or digit"
+    )
+
+
 def _parse_store(raw: object, file: Path) -> StoreConfig:
     where = str(file)
     if not isinstance(raw, dict):
@@ -581,12 +612,21 @@ def _parse_store(raw: object, file: Path) -> StoreConfig:
     unknown = sorted(set(raw) - _STORE_KEYS)
     if unknown:
         raise ConfigurationError(
-            f"unknown {_plural(unknown, 'key', 'keys')} {_names(unknown)} in [store]; allowed: url",
+            f"unknown {_plural(unknown, 'key', 'keys')} {_names(unknown)} in [store]; "
+            "allowed: url, workspace",
             path=where,
         )
+    workspace = raw.get("workspace")
+    if workspace is not None and not (
+        isinstance(workspace, str) and WORKSPACE_PATTERN.fullmatch(workspace)
+    ):
+        raise ConfigurationError(_bad_workspace(workspace), path=where, field="store.workspace")
     url = raw.get("url")
     if url is None:
-        return StoreConfig(url=f"{_SQLITE_PREFIX}{file.parent.as_posix()}/{DEFAULT_STORE_FILENAME}")
+        return StoreConfig(
+            url=f"{_SQLITE_PREFIX}{file.parent.as_posix()}/{DEFAULT_STORE_FILENAME}",
+            workspace=workspace,
+        )
     if not isinstance(url, str) or not url.strip():
         raise ConfigurationError(
             "store.url must be a non-empty string", path=where, field="store.url"
@@ -596,7 +636,7 @@ def _parse_store(raw: object, file: Path) -> StoreConfig:
         db = url.removeprefix(_SQLITE_PREFIX)
         if db and db != ":memory:" and not Path(db).is_absolute():
             url = f"{_SQLITE_PREFIX}{(file.parent / db).as_posix()}"
-    return StoreConfig(url=url)
+    return StoreConfig(url=url, workspace=workspace)
 
 
 def _parse_channel(raw: object, index: int, where: str) -> ChannelConfig:

@@ -27,6 +27,7 @@ from channelsync.cli.status_cmd import status_command
 from channelsync.cli.store_cmd import store_group
 from channelsync.cli.sync_cmd import plan_command, sync_command
 from channelsync.cli.worker_cmd import worker_command
+from channelsync.cli.workspaces_cmd import workspaces_group
 from channelsync.http import RedactingFilter, Redactor
 
 
@@ -65,6 +66,7 @@ cli.add_command(report_command)
 cli.add_command(run_command)
 cli.add_command(worker_command)
 cli.add_command(store_group)
+cli.add_command(workspaces_group)
 cli.add_command(demo_command)
 
 

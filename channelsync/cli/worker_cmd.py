@@ -15,11 +15,18 @@ from typing import Any
 import click
 
 from channelsync.bootstrap import build_channels, build_engine, open_state
-from channelsync.cli._common import ExitCode, config_option, read_config, reports_errors
+from channelsync.cli._common import (
+    ExitCode,
+    chosen_workspace,
+    read_config,
+    reports_errors,
+    workspace_option,
+)
 from channelsync.cli.engine_cmd import clock, overrides
+from channelsync.config import Config
 from channelsync.daemon import setup_logging
 from channelsync.engine.sync import SyncEngine
-from channelsync.errors import ChannelSyncError
+from channelsync.errors import ChannelSyncError, ConfigurationError
 from channelsync.plugins import build_plugin_manager
 from channelsync.workers.extra import require_postgres, require_procrastinate
 
@@ -33,7 +40,15 @@ EXIT_FORCED = 130
 
 
 @click.command("worker")
-@config_option
+@click.option(
+    "--config",
+    "config_paths",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Configuration file (default: ./channelsync.toml). Give it once per merchant "
+    "to serve several workspaces of one database from this process.",
+)
+@workspace_option
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 1000),
@@ -56,7 +71,12 @@ EXIT_FORCED = 130
 @click.option("--log-level", type=click.Choice(list(_LEVELS)), default="info", show_default=True)
 @reports_errors
 def worker_command(
-    *, config_path: Path | None, concurrency: int, once: bool, log_format: str, log_level: str
+    *,
+    config_paths: tuple[Path, ...],
+    concurrency: int,
+    once: bool,
+    log_format: str,
+    log_level: str,
 ) -> None:
     """Work the channels' steps from the job queue in PostgreSQL until stopped.
 
@@ -64,10 +84,19 @@ def worker_command(
     configuration: each channel's pull, flush and reconcile run as jobs, one of each
     at a time across all of them, on the daemon's intervals. Needs a PostgreSQL store
     prepared with `channelsync store migrate`; a SQLite store is worked by
-    `channelsync run`. SIGTERM or Ctrl-C stops it after the work in flight.
+    `channelsync run`. A worker serves the workspace of its configuration; with
+    --config given several times (one per merchant, all on one database) it serves
+    each of their workspaces. SIGTERM or Ctrl-C stops it after the work in flight.
     """
-    config = read_config(config_path)
-    conninfo = require_postgres(config)
+    configs = _configs(config_paths)
+    conninfos = {require_postgres(config) for config in configs}
+    if len(conninfos) > 1:
+        raise ConfigurationError(
+            "every --config of one worker must name the same PostgreSQL database in "
+            "[store] url (the job queue lives there)",
+            field="store.url",
+        )
+    (conninfo,) = conninfos
     require_procrastinate()
     from channelsync.workers.app import build_app  # noqa: PLC0415 - the optional extra
     from channelsync.workers.running import run_worker  # noqa: PLC0415
@@ -76,18 +105,49 @@ def worker_command(
     found = overrides()
     host = found.host or build_plugin_manager()
     # Built first: a configuration that cannot work must not touch the store.
-    channels = build_channels(config, host=host, channels=found.channels.values(), clock=clock())
-    with open_state(config) as store:
-        engine = build_engine(config, store, host=host, channels=channels, clock=clock())
-        _logging(log_format, _LEVELS[log_level], _secrets(engine))
-        runtime = WorkerRuntime(engine, config.daemon)
+    built = [
+        build_channels(config, host=host, channels=found.channels.values(), clock=clock())
+        for config in configs
+    ]
+    with contextlib.ExitStack() as stores:
+        runtimes = []
+        for config, channels in zip(configs, built, strict=True):
+            store = stores.enter_context(open_state(config))
+            engine = build_engine(config, store, host=host, channels=channels, clock=clock())
+            runtimes.append(WorkerRuntime(engine, config.daemon))
+        workspaces = [runtime.workspace for runtime in runtimes]
+        twice = sorted({name for name in workspaces if workspaces.count(name) > 1})
+        if twice:
+            raise ConfigurationError(
+                f"several --config name workspace {', '.join(twice)}: give each workspace once",
+                field="store.workspace",
+            )
+        _logging(log_format, _LEVELS[log_level], [s for r in runtimes for s in _secrets(r.engine)])
         # The pool serves the running jobs' deferrals, the fetches and the heartbeat.
-        app = build_app(conninfo, config.daemon, periodic=not once, max_connections=concurrency + 4)
+        app = build_app(
+            conninfo,
+            periodic=not once,
+            max_connections=concurrency + 4,
+            workspaces={
+                r.workspace: config.daemon for r, config in zip(runtimes, configs, strict=True)
+            },
+        )
         stop = asyncio.Event()
-        work = run_worker(app, runtime, concurrency=concurrency, once=once, stop=stop)
+        work = run_worker(app, runtimes, concurrency=concurrency, once=once, stop=stop)
         with _queue_errors():
             asyncio.run(_serve(work, stop))
     sys.exit(ExitCode.OK)
+
+
+def _configs(paths: tuple[Path, ...]) -> list[Config]:
+    """Read each configuration named (or the default one); --workspace only with one."""
+    if len(paths) > 1 and chosen_workspace() is not None:
+        raise ConfigurationError(
+            "--workspace chooses the workspace of one configuration; with several --config "
+            "each names its own ([store] workspace)",
+            field="--workspace",
+        )
+    return [read_config(path) for path in paths or (None,)]
 
 
 async def _serve(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:

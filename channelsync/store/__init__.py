@@ -1,7 +1,9 @@
 """Durable state: the catalogue, stock ledger, bindings, outbox, orders and audit trail.
 
 Open a store with :func:`open_store` (a SQLAlchemy URL; SQLite by default) and do all
-work inside ``with store.transaction() as session:``.
+work inside ``with store.transaction() as session:``. A store may hold many merchants'
+workspaces, each apart from the others (:mod:`channelsync.store.sql.workspaces`); a
+store one merchant uses is the workspace ``default`` and needs no name.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from channelsync.store.base import (
 )
 from channelsync.store.lock import LockHolder, StoreLease, StoreLockedError, lock_holder
 from channelsync.store.sql import SqlStore, migrate
+from channelsync.store.sql.workspaces import WorkspaceFigures, list_workspaces, workspace_figures
 
 __all__ = [
     "AuditEntry",
@@ -59,13 +62,25 @@ __all__ = [
     "StoredOrder",
     "VisibilityFigure",
     "WarehouseStock",
+    "WorkspaceFigures",
+    "list_workspaces",
     "lock_holder",
     "migrate",
     "open_store",
+    "workspace_figures",
 ]
 
 
-def open_store(where: str | StoreConfig) -> Store:
-    """Open (creating and migrating as needed) the store at a URL or a ``[store]`` config."""
-    url = where.url if isinstance(where, StoreConfig) else where
-    return SqlStore(url)
+def open_store(
+    where: str | StoreConfig, *, workspace: str | None = None, create: bool = False
+) -> Store:
+    """Open (creating and migrating as needed) the store at a URL or a ``[store]`` config.
+
+    The workspace opened is ``workspace``, else the config's ``[store] workspace``, else
+    the store's only one (``default`` while it has none). A named workspace that does
+    not exist is created only with ``create``; otherwise it is refused with
+    :class:`~channelsync.errors.ConfigurationError` naming the ones there are.
+    """
+    if isinstance(where, StoreConfig):
+        return SqlStore(where.url, workspace=workspace or where.workspace, create=create)
+    return SqlStore(where, workspace=workspace, create=create)

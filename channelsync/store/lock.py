@@ -5,7 +5,9 @@ its host, pid and an expiry into the ``daemon_lock`` table and renews the expiry
 heartbeat. Another daemon is refused while the lease is live and may take it over once
 it has expired (its holder crashed, or lost the database for longer than the lease).
 Every change is a compare-and-set on the row, so two daemons starting at once cannot
-both win.
+both win. The table is one of the workspace's own (the engine's ``schema_translate_map``
+or its own SQLite file), so the lease is per workspace: two daemons may work two
+workspaces of one database, never one workspace together.
 
 A holder killed outright (``kill -9``, the OOM killer) leaves a live lease behind, and a
 service manager restarting the daemon at once would meet a refusal until it expires.
@@ -34,8 +36,10 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from channelsync.clock import Clock, SystemClock
+from channelsync.config import DEFAULT_WORKSPACE
 from channelsync.errors import ChannelSyncError
 from channelsync.store import schema as t
+from channelsync.store.sql import workspace_of
 
 __all__ = ["LockHolder", "StoreLease", "StoreLockedError", "lock_holder", "machine_identity"]
 
@@ -88,9 +92,12 @@ class LockHolder:
 class StoreLockedError(ChannelSyncError):
     """Another live daemon holds the store lock."""
 
-    def __init__(self, holder: LockHolder, url: str = "") -> None:
+    def __init__(self, holder: LockHolder, url: str = "", workspace: str | None = None) -> None:
         self.holder = holder
+        self.workspace = workspace
         where = f" {url}" if url else ""
+        if workspace is not None and workspace != DEFAULT_WORKSPACE:
+            where = f"'s workspace {workspace!r}" if not url else f" {url}, workspace {workspace!r}"
         super().__init__(
             f"another channelsync daemon is working on the store{where}: "
             f"{holder.describe()} (lease until {holder.expires.isoformat(timespec='seconds')}). "
@@ -165,7 +172,9 @@ class StoreLease:
                         raise self._refused(now)
                 else:
                     raise StoreLockedError(
-                        LockHolder(row.host, row.pid, row.since, row.expires), self.url
+                        LockHolder(row.host, row.pid, row.since, row.expires),
+                        self.url,
+                        workspace_of(self.engine),
                     )
         except IntegrityError:
             # Another daemon inserted the row between our read and our insert.
@@ -213,4 +222,4 @@ class StoreLease:
         holder = lock_holder(self.engine)
         if holder is None:  # pragma: no cover - the winner released it at once
             holder = LockHolder("unknown", 0, now, now)
-        return StoreLockedError(holder, self.url)
+        return StoreLockedError(holder, self.url, workspace_of(self.engine))

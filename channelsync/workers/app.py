@@ -18,11 +18,17 @@
 
 Flushes outrank pulls, which outrank listing reads, when a worker has more due jobs
 than room: stock changes are what keep the last units from being sold twice.
+
+One worker process may serve several workspaces (one configuration each): a job
+carries its workspace (``default`` when it names none) and runs on that workspace's
+runtime, and each workspace has its own periodic tasks (procrastinate's
+``periodic_id``), in its own queue, with locks of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +36,7 @@ from procrastinate import App, BaseRetryStrategy, JobContext, PsycopgConnector, 
 from procrastinate import exceptions as queue_errors
 from procrastinate.jobs import Job
 
-from channelsync.config import DaemonConfig
+from channelsync.config import DEFAULT_WORKSPACE, DaemonConfig
 from channelsync.errors import ConfigurationError, RateLimitedError, UsageError
 from channelsync.workers.clock import cadences, cron, due, tick_seconds
 from channelsync.workers.deferring import (
@@ -41,7 +47,9 @@ from channelsync.workers.deferring import (
     RECONCILE,
     Deferrer,
     channel_lock,
+    queue_of,
     task_name,
+    workspace_key,
 )
 from channelsync.workers.runtime import WorkerRuntime
 from channelsync.workers.stalled import retry_stalled_jobs
@@ -52,6 +60,7 @@ __all__ = [
     "SERVICES_KEY",
     "STALLED_TASK",
     "JobServices",
+    "Served",
     "StepRetry",
     "WorkerTuning",
     "build_app",
@@ -86,12 +95,30 @@ class WorkerTuning:
 
 
 @dataclass(frozen=True, slots=True)
-class JobServices:
-    """What the jobs of one worker process use: its runtime, its deferrer, its timings."""
+class Served:
+    """One workspace a worker serves: its runtime and the deferrer of its jobs."""
 
     runtime: WorkerRuntime
     deferrer: Deferrer
+
+
+@dataclass(frozen=True, slots=True)
+class JobServices:
+    """What the jobs of one worker process use: each workspace it serves, its timings."""
+
+    workspaces: Mapping[str, Served]
     tuning: WorkerTuning
+
+    def of(self, workspace: str) -> Served:
+        """Return the workspace a job names; refuse one this worker does not serve."""
+        found = self.workspaces.get(workspace)
+        if found is None:
+            raise ConfigurationError(
+                f"a job of workspace {workspace!r} reached a worker that serves "
+                f"{', '.join(self.workspaces) or 'none'}",
+                field="store.workspace",
+            )
+        return found
 
 
 class StepRetry(BaseRetryStrategy):
@@ -121,6 +148,19 @@ class StepRetry(BaseRetryStrategy):
         return RetryDecision(retry_in={"milliseconds": round(wait * 1000)})
 
 
+class WorkspaceRetry(BaseRetryStrategy):
+    """The backoff of the job's own workspace, whose ``[daemon]`` settings may differ."""
+
+    def __init__(self, strategies: Mapping[str, StepRetry]) -> None:
+        self.strategies = dict(strategies)
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        """Return the decision of the strategy of ``job``'s workspace."""
+        workspace = job.task_kwargs.get("workspace", DEFAULT_WORKSPACE)
+        strategy = self.strategies.get(str(workspace)) or next(iter(self.strategies.values()))
+        return strategy.get_retry_decision(exception=exception, job=job)
+
+
 def build_app(
     conninfo: str,
     settings: DaemonConfig | None = None,
@@ -128,37 +168,32 @@ def build_app(
     tuning: WorkerTuning | None = None,
     periodic: bool = True,
     max_connections: int = 10,
+    workspaces: Mapping[str, DaemonConfig] | None = None,
 ) -> App:
     """Return the workers' procrastinate app on the database at ``conninfo`` (not yet open).
 
-    ``settings`` are the config's ``[daemon]`` intervals. Without ``periodic`` the
-    app has no clock, sweep or erasure (``channelsync worker --once``).
+    ``workspaces`` maps each workspace the worker serves to its config's ``[daemon]``
+    intervals (default: ``default`` with ``settings``). Without ``periodic`` the app
+    has no clock, sweep or erasure (``channelsync worker --once``).
     """
-    settings = settings or DaemonConfig()
     tuning = tuning or WorkerTuning()
+    served = dict(workspaces or {DEFAULT_WORKSPACE: settings or DaemonConfig()})
     app = App(connector=PsycopgConnector(conninfo=conninfo, min_size=1, max_size=max_connections))
-    intervals = {
-        PULL_ORDERS: settings.pull_interval,
-        PULL_REFUNDS: settings.pull_interval,
-        FLUSH: settings.flush_interval,
-        RECONCILE: settings.reconcile_interval,
-    }
     for step, function in _STEP_TASKS.items():
-        first = min(intervals[step], settings.max_backoff)
+        retries = {name: _step_retry(its, step, tuning) for name, its in served.items()}
+        retry = next(iter(retries.values())) if len(retries) == 1 else WorkspaceRetry(retries)
         app.task(
             name=task_name(step),
             queue=QUEUE,
             priority=_PRIORITY[step],
             pass_context=True,
-            retry=StepRetry(first=first, ceiling=settings.max_backoff, retries=tuning.retries),
+            retry=retry,
         )(function)
     if periodic:
-        tick = tick_seconds(settings)
-        for name, job, schedule, priority in (
-            (CLOCK_TASK, _clock, cron(tick), 50),
-            (STALLED_TASK, _sweep, cron(tuning.sweep_every), 40),
-            # Hourly, at a minute no other periodic job of the hour is likely to use.
-            (PRIVACY_TASK, _erase, "17 * * * *", 0),
+        for name, job, priority in (
+            (CLOCK_TASK, _clock, 50),
+            (STALLED_TASK, _sweep, 40),
+            (PRIVACY_TASK, _erase, 0),
         ):
             task = app.task(
                 name=name,
@@ -168,8 +203,39 @@ def build_app(
                 lock=name,
                 queueing_lock=name,
             )(job)
-            app.periodic(cron=schedule)(task)
+            for workspace, its in served.items():
+                schedule = {
+                    CLOCK_TASK: cron(tick_seconds(its)),
+                    STALLED_TASK: cron(tuning.sweep_every),
+                    # Hourly, at a minute no other periodic job of the hour is likely to use.
+                    PRIVACY_TASK: "17 * * * *",
+                }[name]
+                if workspace == DEFAULT_WORKSPACE:
+                    app.periodic(cron=schedule)(task)
+                    continue
+                # Each workspace's clock ticks once per cluster, on its own workers.
+                key = workspace_key(name, workspace)
+                app.periodic(
+                    cron=schedule,
+                    periodic_id=workspace,
+                    queue=queue_of(workspace),
+                    lock=key,
+                    queueing_lock=key,
+                    task_kwargs={"workspace": workspace},
+                )(task)
     return app
+
+
+def _step_retry(settings: DaemonConfig, step: str, tuning: WorkerTuning) -> StepRetry:
+    """Return the backoff of ``step`` under one configuration's intervals."""
+    interval = {
+        PULL_ORDERS: settings.pull_interval,
+        PULL_REFUNDS: settings.pull_interval,
+        FLUSH: settings.flush_interval,
+        RECONCILE: settings.reconcile_interval,
+    }[step]
+    first = min(interval, settings.max_backoff)
+    return StepRetry(first=first, ceiling=settings.max_backoff, retries=tuning.retries)
 
 
 def _services(context: JobContext) -> JobServices:
@@ -183,37 +249,47 @@ def _services(context: JobContext) -> JobServices:
     return found
 
 
-async def _step(context: JobContext, step: str, channel: str) -> dict[str, Any]:
-    expected = channel_lock(step, channel)
+async def _step(
+    context: JobContext, step: str, channel: str, workspace: str = DEFAULT_WORKSPACE
+) -> dict[str, Any]:
+    expected = channel_lock(step, channel, workspace)
     if context.job.lock != expected:
         raise UsageError(
-            f"a {step} job of channel {channel!r} was queued without its lock {expected!r}, "
-            "so it could run beside another; queue steps with "
-            "channelsync.workers.deferring.Deferrer"
+            f"a {step} job of channel {workspace_key(channel, workspace)!r} was queued "
+            f"without its lock {expected!r}, so it could run beside another; queue steps "
+            "with channelsync.workers.deferring.Deferrer"
         )
-    found = _services(context)
-    with found.runtime.busy():
-        outcome = await found.runtime.run(step, channel)
-        known = found.runtime.channels
+    served = _services(context).of(workspace)
+    with served.runtime.busy():
+        outcome = await served.runtime.run(step, channel)
+        known = served.runtime.channels
         flushes = [(FLUSH, name) for name in sorted(outcome.flush) if name in known]
-        await found.deferrer.defer_many(flushes)
+        await served.deferrer.defer_many(flushes)
     return outcome.summary
 
 
-async def _pull_orders(context: JobContext, channel: str) -> dict[str, Any]:
-    return await _step(context, PULL_ORDERS, channel)
+async def _pull_orders(
+    context: JobContext, channel: str, workspace: str = DEFAULT_WORKSPACE
+) -> dict[str, Any]:
+    return await _step(context, PULL_ORDERS, channel, workspace)
 
 
-async def _pull_refunds(context: JobContext, channel: str) -> dict[str, Any]:
-    return await _step(context, PULL_REFUNDS, channel)
+async def _pull_refunds(
+    context: JobContext, channel: str, workspace: str = DEFAULT_WORKSPACE
+) -> dict[str, Any]:
+    return await _step(context, PULL_REFUNDS, channel, workspace)
 
 
-async def _flush(context: JobContext, channel: str) -> dict[str, Any]:
-    return await _step(context, FLUSH, channel)
+async def _flush(
+    context: JobContext, channel: str, workspace: str = DEFAULT_WORKSPACE
+) -> dict[str, Any]:
+    return await _step(context, FLUSH, channel, workspace)
 
 
-async def _reconcile(context: JobContext, channel: str) -> dict[str, Any]:
-    return await _step(context, RECONCILE, channel)
+async def _reconcile(
+    context: JobContext, channel: str, workspace: str = DEFAULT_WORKSPACE
+) -> dict[str, Any]:
+    return await _step(context, RECONCILE, channel, workspace)
 
 
 _STEP_TASKS = {
@@ -224,12 +300,17 @@ _STEP_TASKS = {
 }
 
 
-async def _clock(context: JobContext, timestamp: int) -> dict[str, int]:
-    """Queue every step whose interval ended in the tick up to ``timestamp``."""
-    found = _services(context)
-    runtime = found.runtime
+async def _clock(
+    context: JobContext, timestamp: int, workspace: str = DEFAULT_WORKSPACE
+) -> dict[str, int]:
+    """Queue every step of the workspace whose interval ended in the tick up to ``timestamp``."""
+    served = _services(context).of(workspace)
+    runtime = served.runtime
     kept = cadences(
-        runtime.channels, runtime.settings, reconcile=runtime.reconcile_step is not None
+        runtime.channels,
+        runtime.settings,
+        reconcile=runtime.reconcile_step is not None,
+        workspace=workspace,
     )
     paused = runtime.paused()
     steps = [
@@ -237,17 +318,27 @@ async def _clock(context: JobContext, timestamp: int) -> dict[str, int]:
         for step, name in due(kept, timestamp, tick_seconds(runtime.settings))
         if name not in paused
     ]
-    return {"due": len(steps), "queued": await found.deferrer.defer_many(steps)}
+    return {"due": len(steps), "queued": await served.deferrer.defer_many(steps)}
 
 
-async def _sweep(context: JobContext, timestamp: int) -> dict[str, int]:
-    """Queue again the jobs of workers that stopped beating."""
+async def _sweep(
+    context: JobContext, timestamp: int, workspace: str = DEFAULT_WORKSPACE
+) -> dict[str, int]:
+    """Queue again the jobs of the workspace's workers that stopped beating."""
     del timestamp  # every sweep looks at the jobs stalled now
-    tuning = _services(context).tuning
-    return {"retried": await retry_stalled_jobs(context.app, stalled_after=tuning.stalled_after)}
+    services = _services(context)
+    services.of(workspace)
+    stalled_after = services.tuning.stalled_after
+    return {
+        "retried": await retry_stalled_jobs(
+            context.app, stalled_after=stalled_after, queues=[queue_of(workspace)]
+        )
+    }
 
 
-async def _erase(context: JobContext, timestamp: int) -> dict[str, int]:
-    """Erase buyers' personal data past its retention."""
+async def _erase(
+    context: JobContext, timestamp: int, workspace: str = DEFAULT_WORKSPACE
+) -> dict[str, int]:
+    """Erase the workspace's buyers' personal data past its retention."""
     del timestamp
-    return {"erased": _services(context).runtime.erase_personal_data()}
+    return {"erased": _services(context).of(workspace).runtime.erase_personal_data()}

@@ -14,6 +14,13 @@ Every step job carries two keys:
   of a step of a channel, so deferring the same step again while one waits is a no-op
   (a running one does not count: work queued while it runs gets a fresh job).
 
+Workspaces: a channel of workspace ``acme`` is named ``acme/<name>`` in both keys
+(``channel:acme/tmall:pull``, ``pull_orders:acme/tmall``), its jobs carry
+``workspace="acme"`` and go to the workspace's own queue (``channelsync/acme``), so
+two merchants' channels of one name never wait for each other, and a worker fetches
+only the jobs of the workspaces it serves. The ``default`` workspace's keys, queue and
+arguments are those of a store with one merchant.
+
 :meth:`Deferrer.defer` queues through the app's own pool; :meth:`Deferrer.defer_on`
 queues on the caller's psycopg connection, inside the caller's transaction (see
 :mod:`channelsync.workers.on_commit`).
@@ -29,6 +36,8 @@ import psycopg
 from procrastinate import App, SyncPsycopgConnector, exceptions, jobs
 from procrastinate.manager import JobManager
 
+from channelsync.config import DEFAULT_WORKSPACE
+
 __all__ = [
     "FLUSH",
     "PULL_ORDERS",
@@ -38,8 +47,10 @@ __all__ = [
     "STEPS",
     "Deferrer",
     "channel_lock",
+    "queue_of",
     "queueing_lock",
     "task_name",
+    "workspace_key",
 ]
 
 logger = logging.getLogger(__name__)
@@ -64,30 +75,49 @@ def task_name(step: str) -> str:
     return f"channelsync.{step}"
 
 
-def channel_lock(step: str, channel: str) -> str:
+def queue_of(workspace: str = DEFAULT_WORKSPACE) -> str:
+    """Return the queue of a workspace's jobs (``channelsync`` for ``default``)."""
+    return QUEUE if workspace == DEFAULT_WORKSPACE else f"{QUEUE}/{workspace}"
+
+
+def workspace_key(name: str, workspace: str = DEFAULT_WORKSPACE) -> str:
+    """Return a name as the queue's keys spell it: ``acme/name`` in workspace ``acme``."""
+    return name if workspace == DEFAULT_WORKSPACE else f"{workspace}/{name}"
+
+
+def channel_lock(step: str, channel: str, workspace: str = DEFAULT_WORKSPACE) -> str:
     """Return the lock a job of ``step`` on ``channel`` holds while it runs."""
-    return f"channel:{channel}:{_GROUPS[step]}"
+    return f"channel:{workspace_key(channel, workspace)}:{_GROUPS[step]}"
 
 
-def queueing_lock(step: str, channel: str) -> str:
+def queueing_lock(step: str, channel: str, workspace: str = DEFAULT_WORKSPACE) -> str:
     """Return the key that keeps a single pending job of ``step`` on ``channel``."""
-    return f"{step}:{channel}"
+    return f"{step}:{workspace_key(channel, workspace)}"
 
 
 class Deferrer:
-    """Queues the steps of channels on one procrastinate app."""
+    """Queues the steps of one workspace's channels on one procrastinate app."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, workspace: str = DEFAULT_WORKSPACE) -> None:
         self.app = app
+        self.workspace = workspace
         # Only ever used with the caller's connection: its pool is never opened.
         self._on_connection = JobManager(connector=SyncPsycopgConnector())
 
     def job(self, step: str, channel: str) -> jobs.Job:
         """Return the job of ``step`` on ``channel``, with its locks, not yet queued."""
+        workspace = self.workspace
+        arguments: dict[str, str] = {"channel": channel}
+        if workspace != DEFAULT_WORKSPACE:
+            arguments["workspace"] = workspace
         return (
             self.app.tasks[task_name(step)]
-            .configure(lock=channel_lock(step, channel), queueing_lock=queueing_lock(step, channel))
-            .make_new_job(channel=channel)
+            .configure(
+                lock=channel_lock(step, channel, workspace),
+                queueing_lock=queueing_lock(step, channel, workspace),
+                queue=queue_of(workspace),
+            )
+            .make_new_job(**arguments)
         )
 
     async def defer(self, step: str, channel: str) -> bool:
@@ -96,7 +126,7 @@ class Deferrer:
             await self.app.job_manager.defer_job_async(self.job(step, channel))
         except exceptions.AlreadyEnqueued:
             return False
-        logger.debug("queued %s of %s", step, channel)
+        logger.debug("queued %s of %s", step, workspace_key(channel, self.workspace))
         return True
 
     async def defer_many(self, steps: Iterable[tuple[str, str]]) -> int:

@@ -20,17 +20,19 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from procrastinate import App
 from procrastinate.app import WorkerOptions
 
+from channelsync.config import DEFAULT_WORKSPACE
 from channelsync.errors import ConfigurationError, UsageError
 from channelsync.store import SqlStore, StoreLockedError, lock_holder
-from channelsync.workers.app import SERVICES_KEY, JobServices, WorkerTuning
+from channelsync.workers.app import SERVICES_KEY, JobServices, Served, WorkerTuning
 from channelsync.workers.clock import cadences
-from channelsync.workers.deferring import QUEUE, RECONCILE, Deferrer
+from channelsync.workers.deferring import QUEUE, RECONCILE, Deferrer, queue_of
 from channelsync.workers.on_commit import FlushOnCommit
 from channelsync.workers.runtime import WorkerRuntime
 from channelsync.workers.schema import queue_schema_installed
@@ -47,7 +49,7 @@ _QUIET_LOOKS = 2
 
 async def run_worker(
     app: App,
-    runtime: WorkerRuntime,
+    runtime: WorkerRuntime | Sequence[WorkerRuntime],
     *,
     concurrency: int = 8,
     once: bool = False,
@@ -57,15 +59,18 @@ async def run_worker(
 ) -> None:
     """Work the queue of ``app`` (not yet open) with ``runtime`` until ``stop`` is set.
 
-    Raises :class:`~channelsync.errors.ConfigurationError` when the queue's tables are
-    missing and :class:`~channelsync.store.StoreLockedError` while a daemon holds the
-    store. The runtime's channels are closed when it returns.
+    ``runtime`` may be several, one per workspace this worker serves (each with its
+    own store and channels, of one database); the worker then takes the jobs of all
+    their queues. Raises :class:`~channelsync.errors.ConfigurationError` when the
+    queue's tables are missing and :class:`~channelsync.store.StoreLockedError` while
+    a daemon holds one of the workspaces. The runtimes' channels are closed when it
+    returns.
     """
     tuning = tuning or WorkerTuning()
     stop = stop or asyncio.Event()
-    store = runtime.engine.store
-    if not isinstance(store, SqlStore):
-        raise UsageError("workers need the SQL store of a PostgreSQL database")
+    runtimes = [runtime] if isinstance(runtime, WorkerRuntime) else list(runtime)
+    stores = _stores(runtimes)
+    queues = [queue_of(served.workspace) for served in runtimes]
     async with app.open_async():
         if not await queue_schema_installed(app):
             raise ConfigurationError(
@@ -73,24 +78,24 @@ async def run_worker(
                 "`channelsync store migrate` with this configuration first",
                 field="store.url",
             )
-        holder = lock_holder(store.engine, runtime.engine.context.clock.now())
-        if holder is not None:
-            raise StoreLockedError(holder)
-        deferrer = Deferrer(app)
-        hook = FlushOnCommit(store.engine, deferrer, runtime.channels)
-        hook.install()
+        for served, store in zip(runtimes, stores, strict=True):
+            holder = lock_holder(store.engine, served.engine.context.clock.now())
+            if holder is not None:
+                raise StoreLockedError(holder, workspace=served.workspace)
+        services = {r.workspace: Served(r, Deferrer(app, r.workspace)) for r in runtimes}
+        hooks = [
+            FlushOnCommit(store.engine, services[served.workspace].deferrer, served.channels)
+            for served, store in zip(runtimes, stores, strict=True)
+        ]
+        for hook in hooks:
+            hook.install()
         try:
             if once:
-                await retry_stalled_jobs(app, stalled_after=tuning.stalled_after)
-            paused = runtime.paused()
-            first = [
-                (cadence.step, cadence.channel)
-                for cadence in cadences(runtime.channels, runtime.settings, reconcile=False)
-                if cadence.channel not in paused and cadence.step != RECONCILE
-            ]
-            await deferrer.defer_many(first)
+                await retry_stalled_jobs(app, stalled_after=tuning.stalled_after, queues=queues)
+            for found in services.values():
+                await found.deferrer.defer_many(_first_round(found.runtime))
             options: WorkerOptions = {
-                "queues": [QUEUE],
+                "queues": queues,
                 "name": name or f"{socket.gethostname()}:{os.getpid()}",
                 "concurrency": concurrency,
                 "wait": True,
@@ -98,31 +103,69 @@ async def run_worker(
                 "update_heartbeat_interval": tuning.heartbeat_every,
                 # Pruning a worker makes its jobs stalled at once: the same patience.
                 "stalled_worker_timeout": tuning.stalled_after,
-                "shutdown_graceful_timeout": runtime.settings.shutdown_grace,
+                "shutdown_graceful_timeout": max(r.settings.shutdown_grace for r in runtimes),
                 "delete_jobs": "successful",
                 "install_signal_handlers": False,
-                "additional_context": {SERVICES_KEY: JobServices(runtime, deferrer, tuning)},
+                "additional_context": {SERVICES_KEY: JobServices(services, tuning)},
             }
-            logger.info(
-                "worker started with %d channel(s): %s",
-                len(runtime.channels),
-                ", ".join(runtime.channels) or "none",
-            )
-            await _work(app, runtime, options, stop, once=once)
+            for served in runtimes:
+                of = "" if served.workspace == DEFAULT_WORKSPACE else f" of {served.workspace}"
+                logger.info(
+                    "worker started with %d channel(s)%s: %s",
+                    len(served.channels),
+                    of,
+                    ", ".join(served.channels) or "none",
+                )
+            await _work(app, runtimes, options, stop, once=once)
         finally:
-            hook.remove()
-            await runtime.close()
+            for hook in hooks:
+                hook.remove()
+            for served in runtimes:
+                await served.close()
             logger.info("worker stopped")
 
 
+def _stores(runtimes: Sequence[WorkerRuntime]) -> list[SqlStore]:
+    """Return each runtime's SQL store; refuse another kind, or a workspace given twice."""
+    workspaces = [served.workspace for served in runtimes]
+    if not runtimes or len(set(workspaces)) != len(workspaces):
+        raise ConfigurationError(
+            f"a worker serves each workspace once; given: {', '.join(workspaces) or 'none'}",
+            field="store.workspace",
+        )
+    stores = []
+    for served in runtimes:
+        store = served.engine.store
+        if not isinstance(store, SqlStore):
+            raise UsageError("workers need the SQL store of a PostgreSQL database")
+        stores.append(store)
+    return stores
+
+
+def _first_round(runtime: WorkerRuntime) -> list[tuple[str, str]]:
+    """Return the pull and flush of every channel not paused (the daemon starts with them)."""
+    paused = runtime.paused()
+    return [
+        (cadence.step, cadence.channel)
+        for cadence in cadences(runtime.channels, runtime.settings, reconcile=False)
+        if cadence.channel not in paused and cadence.step != RECONCILE
+    ]
+
+
 async def _work(
-    app: App, runtime: WorkerRuntime, options: WorkerOptions, stop: asyncio.Event, *, once: bool
+    app: App,
+    runtimes: Sequence[WorkerRuntime],
+    options: WorkerOptions,
+    stop: asyncio.Event,
+    *,
+    once: bool,
 ) -> None:
     """Run procrastinate's worker until ``stop`` (or, ``once``, until idle), then stop it."""
     worker = asyncio.create_task(app.run_worker_async(**options), name="worker")
     ends: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait(), name="stop")]
     if once:
-        ends.append(asyncio.create_task(_idle(app, runtime), name="idle"))
+        queues = list(options.get("queues") or [QUEUE])
+        ends.append(asyncio.create_task(_idle(app, runtimes, queues), name="idle"))
     try:
         await asyncio.wait([worker, *ends], return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -139,7 +182,7 @@ async def _work(
         raise error
 
 
-async def _idle(app: App, runtime: WorkerRuntime) -> None:
+async def _idle(app: App, runtimes: Sequence[WorkerRuntime], queues: Sequence[str]) -> None:
     """Return once nothing runs here and no job is left that could run, two looks running.
 
     A job that waits for its time (a retry), or for its lock (held by another worker's
@@ -149,15 +192,26 @@ async def _idle(app: App, runtime: WorkerRuntime) -> None:
     quiet, started = 0, -1
     while quiet < _QUIET_LOOKS:
         await asyncio.sleep(_IDLE_LOOK)
-        if runtime.active or runtime.started != started:
-            quiet, started = 0, runtime.started
+        active = sum(runtime.active for runtime in runtimes)
+        begun = sum(runtime.started for runtime in runtimes)
+        if active or begun != started:
+            quiet, started = 0, begun
             continue
         manager = app.job_manager
-        blocked = {job.lock for job in await manager.list_jobs_async(queue=QUEUE, status="doing")}
+        blocked = {
+            job.lock
+            for queue in queues
+            for job in await manager.list_jobs_async(queue=queue, status="doing")
+        }
         now = datetime.now(UTC)
         ready = False
+        todo = [
+            job
+            for queue in queues
+            for job in await manager.list_jobs_async(queue=queue, status="todo")
+        ]
         # In the order procrastinate takes them: the earlier job of a lock goes first.
-        for job in await manager.list_jobs_async(queue=QUEUE, status="todo"):
+        for job in sorted(todo, key=lambda job: job.id or 0):
             due = job.scheduled_at is None or job.scheduled_at <= now
             if job.lock is not None and job.lock in blocked:
                 continue

@@ -30,7 +30,7 @@ from datetime import timedelta
 from typing import Any
 
 from channelsync.channels import Channel, ListingsCapability, OrdersCapability
-from channelsync.config import DaemonConfig
+from channelsync.config import DEFAULT_WORKSPACE, DaemonConfig
 from channelsync.daemon.logs import working_on
 from channelsync.daemon.runner import ReconcileStep, find_reconcile
 from channelsync.engine.budgets import budgeted
@@ -40,7 +40,14 @@ from channelsync.engine.planner import PlanReport
 from channelsync.engine.privacy import erase_personal_data
 from channelsync.engine.sync import SyncEngine
 from channelsync.errors import ChannelError, ConfigurationError
-from channelsync.workers.deferring import FLUSH, PULL_ORDERS, PULL_REFUNDS, RECONCILE
+from channelsync.store import SqlStore
+from channelsync.workers.deferring import (
+    FLUSH,
+    PULL_ORDERS,
+    PULL_REFUNDS,
+    RECONCILE,
+    workspace_key,
+)
 
 __all__ = ["StepOutcome", "WorkerRuntime"]
 
@@ -74,9 +81,15 @@ class WorkerRuntime:
         settings: DaemonConfig | None = None,
         *,
         reconcile: ReconcileStep | None = None,
+        workspace: str | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings or DaemonConfig()
+        store = engine.store
+        self.workspace = workspace or (
+            store.workspace if isinstance(store, SqlStore) else DEFAULT_WORKSPACE
+        )
+        """The workspace of the engine's store: its jobs name it."""
         self.reconcile_step = reconcile if reconcile is not None else find_reconcile()
         for name in engine.channels:
             # The pull interval is part of how late a channel's orders are seen.
@@ -112,7 +125,8 @@ class WorkerRuntime:
                 "run with the same configuration",
                 channel=name,
             )
-        with working_on(name):
+        # Log lines name the channel as the queue does: acme/tmall in workspace acme.
+        with working_on(workspace_key(name, self.workspace)):
             pause = self.paused().get(name)
             if pause is not None:
                 # Work queued for a paused channel still defers its flush: no line each time.

@@ -21,6 +21,7 @@ since the queueing lock allows one pending job of a step.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from procrastinate import App, exceptions, jobs
 
@@ -31,14 +32,22 @@ __all__ = ["retry_stalled_jobs"]
 logger = logging.getLogger(__name__)
 
 
-async def retry_stalled_jobs(app: App, *, stalled_after: float) -> int:
-    """Queue again every channelsync job of a worker silent for ``stalled_after`` seconds.
+async def retry_stalled_jobs(
+    app: App, *, stalled_after: float, queues: Iterable[str] = (QUEUE,)
+) -> int:
+    """Queue again every job in ``queues`` of a worker silent for ``stalled_after`` seconds.
 
-    Returns how many jobs were queued again (superseded ones are not counted).
+    ``queues`` are the queues of the workspaces concerned (``channelsync``: the
+    ``default`` workspace's). Returns how many jobs were queued again (superseded ones
+    are not counted).
     """
-    stalled = await app.job_manager.get_stalled_jobs(
-        queue=QUEUE, seconds_since_heartbeat=stalled_after
-    )
+    stalled = [
+        job
+        for queue in queues
+        for job in await app.job_manager.get_stalled_jobs(
+            queue=queue, seconds_since_heartbeat=stalled_after
+        )
+    ]
     retried = 0
     for job in stalled:
         try:

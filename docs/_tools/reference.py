@@ -271,6 +271,11 @@ def config_keys() -> str:
         f"| `url` | string | `sqlite:///<directory of the file>/{config.DEFAULT_STORE_FILENAME}` "
         "| SQLAlchemy URL of the state store; a relative SQLite path is taken relative "
         "to the configuration file. |",
+        "| `workspace` | string | the store's only workspace | The merchant's workspace in a "
+        "store that holds several (1 to 40 lowercase letters, digits, `_` or `-`): on "
+        "PostgreSQL the schema `cs_NAME`, on SQLite the file `<name>.NAME.db` beside the "
+        "store's; `default` is the URL's own schema or file. `--workspace NAME` on a "
+        "command overrides it. |",
         "",
         "### `[engine]`",
         "",

@@ -6,28 +6,29 @@ the store is opened. Statements are built with SQLAlchemy expressions only, so t
 same code serves every database SQLAlchemy supports. A session is composed of one
 part per aggregate (catalogue, ledger, bindings, outbox, orders, journal), each in
 its own module here.
+
+A store holds one workspace per merchant (:mod:`~channelsync.store.sql.workspaces`):
+a :class:`SqlStore` is opened on one of them, and every statement it runs reads and
+writes that workspace's tables only (its own SQLite file, or its PostgreSQL schema
+through the engine's ``schema_translate_map``).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import Engine
 from typing_extensions import override
 
+from channelsync.config import DEFAULT_WORKSPACE, check_workspace_name
 from channelsync.errors import ConfigurationError
 from channelsync.store.base import Store, StoreSession
 from channelsync.store.sql._common import SqlPart
 from channelsync.store.sql.bindings import SqlBindings
 from channelsync.store.sql.budgets import SqlBudgets
 from channelsync.store.sql.catalogue import SqlCatalogue
+from channelsync.store.sql.engine import build_engine, current_revision, is_postgres, migrate
 from channelsync.store.sql.inbox import SqlInbox
 from channelsync.store.sql.journal import SqlJournal
 from channelsync.store.sql.ledger import SqlLedger
@@ -35,52 +36,111 @@ from channelsync.store.sql.orders import SqlOrders
 from channelsync.store.sql.outbox import SqlOutbox
 from channelsync.store.sql.summary import SqlSummary
 from channelsync.store.sql.visibility import SqlVisibility
+from channelsync.store.sql.workspaces import (
+    choose_workspace,
+    create_schema,
+    postgres_workspaces,
+    sqlite_path,
+    sqlite_workspaces,
+    workspace_file,
+    workspace_schema,
+)
 
-__all__ = ["SqlStore", "migrate"]
+__all__ = ["WORKSPACE_OPTION", "SqlStore", "current_revision", "migrate", "workspace_of"]
 
-_MIGRATIONS = Path(__file__).parent.parent / "migrations"
-
-
-def _postgres_engine(url: str) -> Engine:
-    try:
-        import psycopg  # noqa: F401, PLC0415 - optional: only a PostgreSQL store needs it
-    except ImportError:
-        raise ConfigurationError(
-            "a PostgreSQL store needs the psycopg driver: pip install 'channelsync[postgres]'",
-            field="store.url",
-        ) from None
-    # psycopg 3 is the driver (SQLAlchemy would pick psycopg2 for a bare postgresql://).
-    # READ COMMITTED whatever the server's default: the writes lock rows, then read again
-    # (each statement sees what was committed before it), which a snapshot taken at the
-    # transaction's start (REPEATABLE READ) would turn into serialization failures.
-    return create_engine(
-        f"postgresql+psycopg://{url.partition('://')[2]}",
-        pool_pre_ping=True,
-        isolation_level="READ COMMITTED",
-    )
+#: The engine execution option naming the workspace an engine works on (for messages).
+WORKSPACE_OPTION = "channelsync_workspace"
 
 
-def migrate(connection: Connection, revision: str = "head") -> None:
-    """Bring the database on ``connection`` to ``revision`` with the packaged migrations."""
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(_MIGRATIONS))
-    config.attributes["connection"] = connection
-    command.upgrade(config, revision)
+def workspace_of(engine: Engine) -> str:
+    """Return the workspace a store's engine works on."""
+    found = engine.get_execution_options().get(WORKSPACE_OPTION)
+    return found if isinstance(found, str) else DEFAULT_WORKSPACE
 
 
 class SqlStore(Store):
-    """The state store on a SQLAlchemy engine (see :func:`channelsync.store.open_store`)."""
+    """The state store on a SQLAlchemy engine (see :func:`channelsync.store.open_store`).
 
-    def __init__(self, url: str) -> None:
+    ``workspace`` names the merchant's workspace to open (``None``: the store's only
+    one, or ``default`` while it has none). A workspace that does not exist is created
+    only with ``create``; otherwise it is refused with
+    :class:`~channelsync.errors.ConfigurationError`, and nothing is created.
+    """
+
+    def __init__(self, url: str, *, workspace: str | None = None, create: bool = False) -> None:
+        requested = None if workspace is None else check_workspace_name(workspace)
+        self.base_url = url
+        """The URL the store was opened with (``url`` is the workspace's database)."""
         self.url = url
-        self._engine = _build_engine(url)
-        with self._engine.begin() as connection:
-            migrate(connection)
+        self.workspace = DEFAULT_WORKSPACE
+        self.created = False
+        """Whether opening created the workspace (a new schema or file, or a fresh store)."""
+        if is_postgres(url):
+            self._engine = self._open_postgres(url, requested, create=create)
+            return
+        path = sqlite_path(url)
+        existing = [] if path is None else sqlite_workspaces(path)
+        self.workspace = choose_workspace(requested, existing, create=create)
+        if path is None and self.workspace != DEFAULT_WORKSPACE:
+            raise ConfigurationError(
+                "workspaces need PostgreSQL or a SQLite file; this store has only 'default'",
+                field="store.workspace",
+            )
+        if path is not None:
+            self.url = f"sqlite:///{workspace_file(path, self.workspace)}"
+        self.created = self.workspace not in existing
+        self._engine = build_engine(self.url)
+        if self.workspace != DEFAULT_WORKSPACE:
+            self._engine = self._engine.execution_options(**{WORKSPACE_OPTION: self.workspace})
+        try:
+            with self._engine.begin() as connection:
+                migrate(connection)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def _open_postgres(self, url: str, requested: str | None, *, create: bool) -> Engine:
+        """Open workspace ``requested`` of a PostgreSQL store, creating its schema if asked."""
+        base = build_engine(url)
+        try:
+            with base.connect() as connection:
+                existing = postgres_workspaces(connection)
+            self.workspace = choose_workspace(requested, existing, create=create)
+            schema = workspace_schema(self.workspace)
+            engine = base
+            if schema is not None:
+                engine = base.execution_options(
+                    schema_translate_map={None: schema}, **{WORKSPACE_OPTION: self.workspace}
+                )
+            with engine.begin() as connection:
+                self.created = self.workspace not in existing
+                if schema is not None and self.created:
+                    # False when another process created it meanwhile.
+                    self.created = create_schema(connection, self.workspace)
+                migrate(connection)
+        except BaseException:
+            base.dispose()
+            raise
+        return engine
 
     @property
     def engine(self) -> Engine:
-        """The SQLAlchemy engine (for tests and tools)."""
+        """The SQLAlchemy engine (for tests and tools), bound to the workspace's tables."""
         return self._engine
+
+    @property
+    def schema(self) -> str | None:
+        """The workspace's own PostgreSQL schema (``None``: the URL's, or not PostgreSQL)."""
+        return workspace_schema(self.workspace) if is_postgres(self.base_url) else None
+
+    @property
+    def location(self) -> str:
+        """Where the workspace's tables are, for messages: a schema, or a file."""
+        if is_postgres(self.base_url):
+            schema = self.schema
+            return f"schema {schema}" if schema else "the URL's own schema"
+        path = sqlite_path(self.url)
+        return f"file {path}" if path is not None else "the URL's database"
 
     @override
     @contextmanager
@@ -101,58 +161,6 @@ class SqlStore(Store):
     @override
     def close(self) -> None:
         self._engine.dispose()
-
-
-def _create_owner_only(path: Path) -> None:
-    """Create a new database file readable by its owner only (it holds orders' data).
-
-    SQLite creates the WAL and shared-memory files with the database file's
-    permissions. An existing file is left as its owner set it.
-    """
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    except OSError as exc:
-        raise ConfigurationError(
-            f"the state database cannot be created at {path}: {exc.strerror}", field="store.url"
-        ) from None
-    os.close(descriptor)
-
-
-def _build_engine(url: str) -> Engine:
-    if url.startswith(("postgresql:", "postgres:", "postgresql+psycopg:")):
-        return _postgres_engine(url)
-    if not url.startswith("sqlite"):
-        return create_engine(url)
-    memory = url in {"sqlite://", "sqlite:///:memory:"}
-    if not memory:
-        path = Path(url.removeprefix("sqlite:///"))
-        if not path.parent.is_dir():
-            raise ConfigurationError(
-                f"the directory of the state database does not exist: {path.parent}",
-                field="store.url",
-            )
-        _create_owner_only(path)
-    engine = create_engine(
-        url,
-        poolclass=StaticPool if memory else None,
-        connect_args={"check_same_thread": False} if memory else {},
-    )
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_connection: Any, _record: object) -> None:
-        # Python's sqlite3 opens transactions implicitly; SQLAlchemy's begin() then
-        # issues BEGIN itself, which keeps every multi-row change in one transaction.
-        cursor = dbapi_connection.cursor()
-        if not memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.close()
-
-    return engine
 
 
 class SqlSession(

@@ -1,0 +1,155 @@
+"""The SQL store's engines and its migrations, for the URL's own schema or a workspace's.
+
+SQLite runs in WAL mode with foreign keys on and a busy timeout, in one file created
+readable by its owner only; PostgreSQL runs on psycopg 3 at READ COMMITTED. A
+workspace's engine on PostgreSQL is the base engine with a ``schema_translate_map``
+(``{None: "cs_acme"}``): every table of :mod:`channelsync.store.schema`, defined without
+a schema, is then read and written in the workspace's schema. :func:`migrate` follows
+the same map, and keeps the workspace's migration version in its schema too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.pool import StaticPool
+
+from channelsync.errors import ConfigurationError
+
+__all__ = [
+    "POSTGRES_SCHEMES",
+    "build_engine",
+    "current_revision",
+    "is_memory",
+    "is_postgres",
+    "migrate",
+    "translated_schema",
+]
+
+_MIGRATIONS = Path(__file__).parent.parent / "migrations"
+#: URL prefixes of a PostgreSQL store.
+POSTGRES_SCHEMES = ("postgresql:", "postgres:", "postgresql+psycopg:")
+
+
+def is_postgres(url: str) -> bool:
+    """Whether a store URL names a PostgreSQL database."""
+    return url.startswith(POSTGRES_SCHEMES)
+
+
+def is_memory(url: str) -> bool:
+    """Whether a store URL names an in-memory SQLite database."""
+    return url in {"sqlite://", "sqlite:///:memory:"}
+
+
+def translated_schema(connection: Connection | Engine) -> str | None:
+    """Return the schema the store's tables are bound to on ``connection`` (``None``: its own)."""
+    found = connection.get_execution_options().get("schema_translate_map") or {}
+    schema = found.get(None)
+    return schema if isinstance(schema, str) else None
+
+
+def migrate(connection: Connection, revision: str = "head") -> None:
+    """Bring the database on ``connection`` to ``revision`` with the packaged migrations.
+
+    On a workspace's connection (a ``schema_translate_map``), the workspace's schema is
+    migrated, with its own version table. Its schema is also first on the search path
+    while the migrations run, for the few statements Alembic writes with a bare table
+    name (``ALTER TABLE ... ADD COLUMN``); the search path is put back afterwards.
+    """
+    schema = translated_schema(connection)
+    restore: str | None = None
+    if schema is not None and connection.dialect.name == "postgresql":
+        restore = connection.execute(text("SELECT current_setting('search_path')")).scalar_one()
+        quoted = connection.dialect.identifier_preparer.quote_schema(schema)
+        connection.execute(text("SELECT set_config('search_path', :path, true)"), {"path": quoted})
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = connection
+    config.attributes["version_table_schema"] = schema
+    command.upgrade(config, revision)
+    if restore is not None:
+        connection.execute(text("SELECT set_config('search_path', :path, true)"), {"path": restore})
+
+
+def current_revision(connection: Connection) -> str | None:
+    """Return the migration revision of the store (or workspace) on ``connection``."""
+    opts = {"version_table_schema": translated_schema(connection)}
+    return MigrationContext.configure(connection, opts=opts).get_current_revision()
+
+
+def _postgres_engine(url: str) -> Engine:
+    try:
+        import psycopg  # noqa: F401, PLC0415 - optional: only a PostgreSQL store needs it
+    except ImportError:
+        raise ConfigurationError(
+            "a PostgreSQL store needs the psycopg driver: pip install 'channelsync[postgres]'",
+            field="store.url",
+        ) from None
+    # psycopg 3 is the driver (SQLAlchemy would pick psycopg2 for a bare postgresql://).
+    # READ COMMITTED whatever the server's default: the writes lock rows, then read again
+    # (each statement sees what was committed before it), which a snapshot taken at the
+    # transaction's start (REPEATABLE READ) would turn into serialization failures.
+    return create_engine(
+        f"postgresql+psycopg://{url.partition('://')[2]}",
+        pool_pre_ping=True,
+        isolation_level="READ COMMITTED",
+    )
+
+
+def _create_owner_only(path: Path) -> None:
+    """Create a new database file readable by its owner only (it holds orders' data).
+
+    SQLite creates the WAL and shared-memory files with the database file's
+    permissions. An existing file is left as its owner set it.
+    """
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise ConfigurationError(
+            f"the state database cannot be created at {path}: {exc.strerror}", field="store.url"
+        ) from None
+    os.close(descriptor)
+
+
+def build_engine(url: str) -> Engine:
+    """Return the engine of a store URL (creating a SQLite file, owner-only, if missing)."""
+    if is_postgres(url):
+        return _postgres_engine(url)
+    if not url.startswith("sqlite"):
+        return create_engine(url)
+    memory = is_memory(url)
+    if not memory:
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.parent.is_dir():
+            raise ConfigurationError(
+                f"the directory of the state database does not exist: {path.parent}",
+                field="store.url",
+            )
+        _create_owner_only(path)
+    engine = create_engine(
+        url,
+        poolclass=StaticPool if memory else None,
+        connect_args={"check_same_thread": False} if memory else {},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: object) -> None:
+        # Python's sqlite3 opens transactions implicitly; SQLAlchemy's begin() then
+        # issues BEGIN itself, which keeps every multi-row change in one transaction.
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    return engine

@@ -1,0 +1,290 @@
+"""Workspaces: many merchants in one store, nothing crossing from one to another.
+
+Each test runs on a SQLite directory and (marker ``postgres``) on a PostgreSQL database
+of its own, created for the test: its base schema is ``public``, as in a deployment,
+and the workspaces' schemas (``cs_acme``) are dropped with it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from sqlalchemy import create_engine, text
+
+from channelsync.clock import FakeClock
+from channelsync.config import check_workspace_name
+from channelsync.engine.catalogue import import_catalogue, parse_catalogue
+from channelsync.engine.sync import SyncEngine
+from channelsync.errors import ConfigurationError
+from channelsync.store import (
+    SqlStore,
+    StoreLease,
+    StoreLockedError,
+    list_workspaces,
+    open_store,
+    workspace_figures,
+)
+from channelsync.store.sql import current_revision, migrate
+from channelsync.store.sql.engine import build_engine
+from channelsync.store.sql.workspaces import create_schema
+from channelsync.testing import MemoryChannel
+
+NORTH = "sku,title,price,currency,quantity\nMUG,Mug,20.00,CNY,10\n"
+SOUTH = "sku,title,price,currency,quantity\nMUG,Mug,25.00,CNY,4\nTEA,Tea,8.00,CNY,30\n"
+
+
+@pytest.fixture
+def database(postgres_url: str) -> Iterator[str]:
+    """Return the URL of a new database on the test server (base schema ``public``)."""
+    yield from fresh_database(postgres_url)
+
+
+def fresh_database(postgres_url: str) -> Iterator[str]:
+    """Create a database for one test on the server of ``postgres_url``; drop it after."""
+    parts = urlsplit(postgres_url)
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "options"])
+    server = urlunsplit(parts._replace(query=query))
+    name = f"cs_ws_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}", query=query))
+    finally:
+        with psycopg.connect(server, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store URL with nothing in it yet: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    found: str = request.getfixturevalue("database")
+    return found
+
+
+def opened(url: str, workspace: str | None = None, *, create: bool = False) -> SqlStore:
+    store = open_store(url, workspace=workspace, create=create)
+    assert isinstance(store, SqlStore)
+    return store
+
+
+def schemas(url: str) -> set[str]:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute("SELECT nspname FROM pg_namespace").fetchall()
+    return {row[0] for row in rows}
+
+
+def shop(clock: FakeClock) -> MemoryChannel:
+    found = MemoryChannel("tmall", clock=clock)
+    found.add_listing("t-1", "MUG", sku_id="1")
+    found.add_listing("t-2", "TEA", sku_id="2")
+    return found
+
+
+def test_a_fresh_store_is_the_default_workspace_in_the_urls_own_place(
+    url: str, tmp_path: Path
+) -> None:
+    assert list_workspaces(url) == []
+    with opened(url) as store:
+        assert isinstance(store, SqlStore)
+        assert (store.workspace, store.created, store.schema) == ("default", True, None)
+    assert list_workspaces(url) == ["default"]
+    if url.startswith("sqlite"):
+        assert sorted(p.name for p in tmp_path.glob("state*.db")) == ["state.db"]
+        return
+    with psycopg.connect(url) as connection:
+        tables = connection.execute(
+            "SELECT schemaname FROM pg_tables WHERE tablename = 'skus'"
+        ).fetchall()
+    assert tables == [("public",)]  # the base schema holds it: no workspace schema
+
+
+async def test_two_workspaces_never_see_each_others_catalogue_orders_or_outbox(
+    url: str,
+) -> None:
+    clock = FakeClock()
+    north, south = opened(url), opened(url, "south", create=True)
+    try:
+        assert (north.workspace, south.workspace, south.created) == ("default", "south", True)
+        import_catalogue(north, parse_catalogue(NORTH, "csv"), now=clock.now())
+        import_catalogue(south, parse_catalogue(SOUTH, "csv"), now=clock.now())
+        # Both merchants call their Tmall shop "tmall": two marketplaces, one name.
+        north_shop, south_shop = shop(clock), shop(clock)
+        north_engine = SyncEngine(north, [north_shop], clock=clock)
+        south_engine = SyncEngine(south, [south_shop], clock=clock)
+        await north_engine.run_cycle()
+        await south_engine.run_cycle()
+        assert (north_shop.listing("MUG").quantity, south_shop.listing("MUG").quantity) == (10, 4)
+        assert north_shop.listing("TEA").quantity == 0  # north has no TEA to show
+        order = south_shop.place_order([("MUG", 3)], order_id="S-1")
+        clock.advance(120)
+        await north_engine.run_cycle()
+        summary = await south_engine.run_cycle()
+        assert summary.channels["tmall"].orders_imported == 1
+        with south.transaction() as session:
+            session.enqueue(
+                channel="tmall",
+                kind="price",
+                key="tmall:TEA",
+                payload={"amount": "9.00"},
+                urgency=5,
+                now=clock.now(),
+            )
+        with north.transaction() as session:
+            assert session.orders(channel="tmall") == []
+            assert [s.merchant_code for s in session.skus(["MUG", "TEA"])] == ["MUG"]
+            (mug,) = session.skus(["MUG"])
+            assert session.reservation("tmall", order.order_id, mug.id) == 0
+            # Its own sends only (stock and price of MUG): not south's queued price.
+            assert {(item.key, item.payload.get("sku_id")) for item in session.outbox()} == {
+                ("t-1/1", "1")
+            }
+            assert [e.kind for e in session.ledger(mug.id)] == ["catalogue_import"]
+        with south.transaction() as session:
+            assert [o.order_id for o in session.orders(channel="tmall")] == ["S-1"]
+            (mug,) = session.skus(["MUG"])
+            assert session.reservation("tmall", "S-1", mug.id) == 3
+            assert "tmall:TEA" in {item.key for item in session.outbox()}
+        # Each merchant's shop shows its own stock: north's order-free 10, south's 4 - 3.
+        assert (north_shop.listing("MUG").quantity, south_shop.listing("MUG").quantity) == (10, 1)
+        figures = {f.name: (f.skus, f.channels) for f in workspace_figures(url)}
+        assert figures == {"default": (1, 1), "south": (2, 1)}
+    finally:
+        north.close()
+        south.close()
+
+
+def test_each_workspace_is_migrated_on_its_own_with_its_own_version(url: str) -> None:
+    opened(url).close()  # the default workspace at the newest revision
+    if url.startswith("sqlite"):
+        engine = build_engine(url.replace("state.db", "state.old.db"))
+        with engine.begin() as connection:
+            migrate(connection, "0010")
+        engine.dispose()
+    else:
+        base = build_engine(url)
+        old = base.execution_options(schema_translate_map={None: "cs_old"})
+        with old.begin() as connection:
+            assert create_schema(connection, "old")
+            path = connection.execute(text("SHOW search_path")).scalar()
+            migrate(connection, "0010")
+            # The workspace's schema led the search path only while its migrations ran.
+            assert connection.execute(text("SHOW search_path")).scalar() == path
+        base.dispose()
+    assert list_workspaces(url) == ["default", "old"]
+    with opened(url, "old") as store:
+        assert isinstance(store, SqlStore)
+        with store.engine.connect() as connection:
+            assert current_revision(connection) == "0014"
+            # 0014 added reservations.warehouse with ALTER TABLE: in the workspace's table.
+            connection.execute(text("SELECT warehouse FROM reservations")).all()
+    with opened(url, "default") as store:
+        assert isinstance(store, SqlStore)
+        with store.engine.connect() as connection:
+            assert current_revision(connection) == "0014"
+
+
+@pytest.mark.parametrize(
+    "name", ["Acme", "", "a" * 41, "a.b", "-acme", "_acme", "acme/eu", "acme eu", "ä", 7]
+)
+def test_a_bad_workspace_name_is_refused_naming_it(name: object, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="is not a workspace name") as refused:
+        check_workspace_name(name)
+    assert repr(name) in str(refused.value)
+    assert "lowercase letters, digits" in str(refused.value)
+    with pytest.raises(ConfigurationError, match="is not a workspace name"):
+        open_store(f"sqlite:///{tmp_path / 'state.db'}", workspace=name, create=True)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["acme", "a", "0", "acme-eu_2", "a" * 40, "default"])
+def test_a_good_workspace_name_is_taken(name: str) -> None:
+    assert check_workspace_name(name) == name
+
+
+def test_none_named_opens_the_only_workspace_and_several_must_be_named(url: str) -> None:
+    opened(url, "acme", create=True).close()
+    with opened(url) as store:  # the store's only workspace, whatever its name
+        assert isinstance(store, SqlStore)
+        assert store.workspace == "acme"
+    opened(url, "default", create=True).close()
+    with pytest.raises(ConfigurationError) as refused:
+        opened(url)
+    message = str(refused.value)
+    assert "this store holds 2 workspaces (default, acme)" in message
+    assert "--workspace NAME" in message
+
+
+def test_an_unknown_workspace_is_refused_and_nothing_is_created(url: str, tmp_path: Path) -> None:
+    opened(url).close()
+    before = schemas(url) if url.startswith("postgres") else set(tmp_path.iterdir())
+    with pytest.raises(ConfigurationError) as refused:
+        opened(url, "nope")
+    message = str(refused.value)
+    assert "no workspace 'nope' (it has: default)" in message
+    assert "channelsync workspaces create nope" in message
+    after = schemas(url) if url.startswith("postgres") else set(tmp_path.iterdir())
+    assert after == before
+    assert list_workspaces(url) == ["default"]
+
+
+def test_the_daemon_lease_is_per_workspace(url: str) -> None:
+    clock = FakeClock()
+    north, south = opened(url), opened(url, "south", create=True)
+    try:
+        StoreLease(north.engine, ttl=30, clock=clock, host="a", pid=1).acquire()
+        StoreLease(south.engine, ttl=30, clock=clock, host="b", pid=2).acquire()
+        with pytest.raises(StoreLockedError, match="workspace 'south'") as refused:
+            StoreLease(south.engine, ttl=30, clock=clock, host="c", pid=3).acquire()
+        assert refused.value.holder.host == "b"
+    finally:
+        north.close()
+        south.close()
+
+
+@pytest.mark.postgres
+def test_another_stores_workspaces_in_the_database_are_neither_listed_nor_taken(
+    database: str,
+) -> None:
+    # A second store in the same database, in its own schema (a search path option).
+    with psycopg.connect(database, autocommit=True) as connection:
+        connection.execute("CREATE SCHEMA other")
+    other = f"{database}?options=-csearch_path%3Dother"
+    opened(other, "beta", create=True).close()
+    opened(database).close()
+    assert list_workspaces(other) == ["beta"]
+    assert list_workspaces(database) == ["default"]
+    with pytest.raises(ConfigurationError, match=r"schema cs_beta exists .* not workspace 'beta'"):
+        opened(database, "beta", create=True)
+    # A schema of the name that no store made is refused too, and left as it was.
+    with psycopg.connect(database, autocommit=True) as connection:
+        connection.execute("CREATE SCHEMA cs_gamma")
+        connection.execute("CREATE TABLE cs_gamma.precious (id int)")
+    with pytest.raises(ConfigurationError, match="schema cs_gamma exists"):
+        opened(database, "gamma", create=True)
+    with psycopg.connect(database) as connection:
+        tables = connection.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'cs_gamma'"
+        ).fetchall()
+    assert tables == [("precious",)]
+
+
+@pytest.mark.postgres
+def test_a_workspace_with_a_dash_gets_a_quoted_schema_of_its_own(database: str) -> None:
+    clock = FakeClock()
+    with opened(database, "acme-eu", create=True) as store:
+        assert isinstance(store, SqlStore)
+        assert store.schema == "cs_acme-eu"
+        import_catalogue(store, parse_catalogue(NORTH, "csv"), now=clock.now())
+    engine = create_engine(f"postgresql+psycopg://{database.partition('://')[2]}")
+    with engine.connect() as connection:
+        count = connection.execute(text('SELECT count(*) FROM "cs_acme-eu".skus')).scalar()
+        public = connection.execute(text("SELECT to_regclass('public.skus')")).scalar()
+    engine.dispose()
+    assert (count, public) == (1, None)
