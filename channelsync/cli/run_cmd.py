@@ -18,7 +18,6 @@ from channelsync.config import DEFAULT_CONFIG_FILENAME
 from channelsync.console import parse_address
 from channelsync.console.serving import bind_console, console_secret, serve_daemon
 from channelsync.daemon import Daemon, serve, setup_logging
-from channelsync.engine.sync import SyncEngine
 from channelsync.errors import ConfigurationError
 from channelsync.plugins import build_plugin_manager
 from channelsync.store import SqlStore, StoreLease
@@ -112,7 +111,7 @@ def run_command(
         setup_logging(
             "json" if log_format == "json" else "text",
             level=_LEVELS[log_level],
-            secrets=[*_secrets(engine), console_secret(config.console)],
+            secrets=[*engine.secret_values(), console_secret(config.console)],
         )
         lease = None
         if isinstance(store, SqlStore):
@@ -138,14 +137,3 @@ def _refuse_live_workers(store: SqlStore) -> None:
             "workers; stop the workers first, or start more workers instead",
             field="store.url",
         )
-
-
-def _secrets(engine: SyncEngine) -> list[str]:
-    """Every credential value of the configured channels, to scrub from the log."""
-    values = []
-    for channel in engine.channels.values():
-        for field in channel.all_credential_fields():
-            value = channel.credentials.get(field)
-            if value:
-                values.append(value)
-    return values

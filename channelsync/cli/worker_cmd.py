@@ -25,7 +25,6 @@ from channelsync.cli._common import (
 from channelsync.cli.engine_cmd import clock, overrides
 from channelsync.config import Config
 from channelsync.daemon import setup_logging
-from channelsync.engine.sync import SyncEngine
 from channelsync.errors import ChannelSyncError, ConfigurationError
 from channelsync.plugins import build_plugin_manager
 from channelsync.workers.extra import require_postgres, require_procrastinate
@@ -122,7 +121,9 @@ def worker_command(
                 f"several --config name workspace {', '.join(twice)}: give each workspace once",
                 field="store.workspace",
             )
-        _logging(log_format, _LEVELS[log_level], [s for r in runtimes for s in _secrets(r.engine)])
+        _logging(
+            log_format, _LEVELS[log_level], [s for r in runtimes for s in r.engine.secret_values()]
+        )
         # The pool serves the running jobs' deferrals, the fetches and the heartbeat.
         app = build_app(
             conninfo,
@@ -175,17 +176,6 @@ async def _serve(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
-
-
-def _secrets(engine: SyncEngine) -> list[str]:
-    """Every credential value of the configured channels, to scrub from the log."""
-    values = []
-    for channel in engine.channels.values():
-        for field in channel.all_credential_fields():
-            value = channel.credentials.get(field)
-            if value:
-                values.append(value)
-    return values
 
 
 def _logging(log_format: str, level: int, secrets: list[str]) -> None:

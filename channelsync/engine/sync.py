@@ -154,6 +154,15 @@ class SyncEngine:
             if not channel.is_open:
                 await stack.enter_async_context(channel)
 
+    def secret_values(self) -> list[str]:
+        """Return every credential value of the channels, for the log to scrub."""
+        return [
+            value
+            for channel in self.channels.values()
+            for field in channel.all_credential_fields()
+            if (value := channel.credentials.get(field))
+        ]
+
     async def bind(self, names: Iterable[str] | None = None) -> list[BindReport]:
         """Bind listings to SKUs by merchant code on these channels (default: all that list)."""
         chosen = list(names) if names is not None else list(self.channels)
