@@ -44,6 +44,9 @@ __all__ = [
     "replan_set",
 ]
 
+#: From this many SKUs a replan may hold every kit and component (a settings change, a
+#: first cycle): then nothing needs to be added, which is checked before anything else.
+_WHOLE_CATALOGUE = 1_000
 #: How long an unanswered event's units are held at most (as the planner's own).
 _EVENT_HOLD_LIMIT = timedelta(hours=1)
 
@@ -58,7 +61,7 @@ def _sourcing_set(context: EngineContext) -> bool:
 
 def groups_apply(session: StoreSession, context: EngineContext) -> bool:
     """Whether SKUs must be planned in groups: kits exist, or a channel's sourcing is set."""
-    return _sourcing_set(context) or bool(session.kit_ids())
+    return _sourcing_set(context) or session.has_kits()
 
 
 def grouped(session: StoreSession, context: EngineContext, sku_ids: Iterable[int]) -> set[int]:
@@ -153,8 +156,9 @@ def read_group(
         for stock_id, _ in components:
             channels_of[stock_id].update(share.channel for share in shares)
         listings.append(Listing(sku_id, record.merchant_code, components, shares))
-    present = session.warehouses()
     stock = {s: reads.stock(s, channels_of.get(s, ())) for s in sorted(stock_ids)}
+    # Default sourcing is every warehouse; those holding none of these SKUs add nothing.
+    present = sorted({w for item in stock.values() for w in (*item.on_hand, *item.reserved)})
     group = allocate_group(
         stock,
         listings,
@@ -290,11 +294,12 @@ def replan_set(session: StoreSession, context: EngineContext, sku_ids: Iterable[
     """
     plan = set(sku_ids)
     plan |= {k for users in session.kits_using(plan).values() for k in users}
-    kits = session.kit_ids()
-    if plan.issuperset(kits) and plan.issuperset(
-        c.sku_id for parts in session.components_of(kits).values() for c in parts
-    ):
-        return sorted(plan)  # every kit and component is planned already (a full replan)
+    if len(plan) >= _WHOLE_CATALOGUE:
+        kits = session.kit_ids()
+        if plan.issuperset(kits) and plan.issuperset(
+            c.sku_id for parts in session.components_of(kits).values() for c in parts
+        ):
+            return sorted(plan)  # every kit and component is planned already (a full replan)
     expanded: set[int] = set()
     while True:
         group = read_group(session, context, plan)

@@ -122,3 +122,7 @@ class CatalogueSession(ABC):
     @abstractmethod
     def kit_ids(self) -> list[int]:
         """Return the ids of every kit, ascending."""
+
+    @abstractmethod
+    def has_kits(self) -> bool:
+        """Return whether the catalogue has any kit (one row read, whatever its size)."""

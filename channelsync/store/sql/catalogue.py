@@ -237,3 +237,8 @@ class SqlCatalogue(SqlPart, StoreSession):
         k = t.kit_components.c
         query = select(k.kit_id).distinct().order_by(k.kit_id)
         return [int(i) for i in self._c.execute(query).scalars()]
+
+    @override
+    def has_kits(self) -> bool:
+        query = select(t.kit_components.c.kit_id).limit(1)
+        return self._c.execute(query).first() is not None

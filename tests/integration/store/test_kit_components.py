@@ -137,6 +137,16 @@ def test_kit_ids_lists_every_kit_once_ascending(store: Store) -> None:
         assert s.kit_ids() == sorted((ids["A-KIT"], ids["B-KIT"]))
 
 
+def test_has_kits_says_whether_any_kit_exists(store: Store) -> None:
+    ids = _skus(store, "A-KIT", "CUP")
+    with store.transaction() as s:
+        assert not s.has_kits()
+        s.set_components(ids["A-KIT"], [(ids["CUP"], 3)])
+        assert s.has_kits()
+        s.set_components(ids["A-KIT"], [])
+        assert not s.has_kits()
+
+
 def test_reads_over_more_ids_than_one_in_list_holds(store: Store) -> None:
     count = CHUNK + 5
     kits = [f"KIT-{i:04d}" for i in range(count)]
