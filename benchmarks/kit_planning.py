@@ -10,6 +10,9 @@ component's sale: how many SKUs it replans against how many kits use the compone
     python benchmarks/kit_planning.py                      # 50,000 components, 10,000 kits
     python benchmarks/kit_planning.py --components 5000 --kits 1000   # a quick run
     python benchmarks/kit_planning.py --store-url postgresql://127.0.0.1:5432/test
+
+On PostgreSQL the stores live in a schema of the benchmark's own
+(``cs_bench_kit_planning``), dropped and created again for each catalogue.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import create_engine, text
 
@@ -54,20 +58,25 @@ def _kits(components: int, kits: int, seed: int) -> dict[str, list[tuple[str, in
     return made
 
 
-def _reset(url: str) -> None:
-    if url.startswith("postgresql"):
-        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
+def _fresh(url: str) -> str:
+    """Return a URL to an empty store: for PostgreSQL, a schema of the benchmark's own."""
+    if not url.startswith("postgresql"):
+        return url
+    schema = "cs_bench_kit_planning"
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
 
 
 async def _world(
     url: str, components: int, kits: int, *, with_kits: bool, seed: int
 ) -> tuple[Store, SyncEngine, dict[str, list[tuple[str, int]]]]:
-    _reset(url)
     clock = FakeClock()
-    store = open_store(url)
+    store = open_store(_fresh(url))
     catalogue = _catalogue(components, kits, own_stock=not with_kits)
     import_catalogue(store, parse_catalogue(catalogue, "csv"), now=clock.now())
     made = _kits(components, kits, seed)
