@@ -144,6 +144,8 @@ ledger_events = Table(
     Column("at", _TZ, nullable=False),
     # An order's page reads the events the order caused.
     Index("ix_ledger_events_order", "channel", "order_id"),
+    # A SKU's recent sales (planning's ranks and pace) and its ledger, without a scan.
+    Index("ix_ledger_events_sku_at", "sku_id", "at"),
 )
 
 reservations = Table(
