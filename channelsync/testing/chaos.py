@@ -34,6 +34,8 @@ The module is in four parts: this one (the chaos run and its daemon processes),
 :mod:`~channelsync.testing.chaos_world` (the fakes, buyers and the result),
 :mod:`~channelsync.testing.chaos_checks` (the end-state checks) and
 :mod:`~channelsync.testing.chaos_inprocess` (the faults and load runs).
+:mod:`~channelsync.testing.chaos_workers` runs the same chaos across ``channelsync
+worker`` processes.
 
 "Never shown more than available" is checked strictly where time is controlled:
 after every complete in-process cycle and at the end of every run. While the
@@ -135,10 +137,18 @@ def _serve_events(shop: _Shop) -> list[Any]:
     return [server]
 
 
-def _config_toml(shops: Sequence[_Shop], threshold: int) -> str:
+def _config_toml(shops: Sequence[_Shop], threshold: int, *, store_url: str | None = None) -> str:
+    """Return the run's configuration: the daemon's pace, every shop, and the store.
+
+    Without ``store_url`` the store is the default SQLite file beside the configuration.
+    """
     value = toml_value
+    if store_url is None:
+        store = ["# The store is the default one, beside this file."]
+    else:
+        store = ["[store]", f"url = {value(store_url)}", ""]
     lines = [
-        "# The store is the default one, beside this file.",
+        *store,
         "[engine]",
         f"scarce_threshold = {threshold}",
         "order_lookback_hours = 1",
@@ -162,8 +172,9 @@ def _config_toml(shops: Sequence[_Shop], threshold: int) -> str:
 class _Spawner:
     """A process that imported channelsync once and forks a fresh daemon per start."""
 
-    def __init__(self, env: dict[str, str]) -> None:
-        command = [sys.executable, "-m", "channelsync.testing.chaos", "spawner"]
+    def __init__(self, env: dict[str, str], module: str = "channelsync.testing.chaos") -> None:
+        # ``module`` runs the spawner: one that imports more first makes each fork cheaper.
+        command = [sys.executable, "-m", module, "spawner"]
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
@@ -199,18 +210,32 @@ class _Spawner:
             self.process.stdout.close()
 
 
+#: ``python -c`` code that runs the ``channelsync`` command line, as its console script does.
+_CLI = "from channelsync.cli.main import main; main()"
+
+
 class _Daemon:
-    """One daemon process, started by exec or by the spawner."""
+    """One ``channelsync`` process (``run`` by default), started by exec or by the spawner."""
 
     def __init__(
-        self, argv: list[str], log: Path, env: dict[str, str], spawner: _Spawner | None
+        self,
+        argv: list[str],
+        log: Path,
+        env: dict[str, str],
+        spawner: _Spawner | None,
+        *,
+        command: str = "run",
     ) -> None:
         self.spawner = spawner
         self.popen: subprocess.Popen[bytes] | None = None
         if spawner is None:
+            if command == "run":
+                line = [sys.executable, "-m", "channelsync.daemon", *argv]
+            else:
+                line = [sys.executable, "-c", _CLI, command, *argv]
             with log.open("ab") as out:
                 self.popen = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                    [sys.executable, "-m", "channelsync.daemon", *argv],
+                    line,
                     env=env,
                     stdout=out,
                     stderr=subprocess.STDOUT,
@@ -218,7 +243,7 @@ class _Daemon:
                 )
             self.pid = self.popen.pid
         else:
-            self.pid = spawner.spawn(["run", *argv], log)
+            self.pid = spawner.spawn([command, *argv], log)
 
     def signal(self, signum: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError):

@@ -69,6 +69,27 @@ def _check_end(run: _Run) -> None:
             {str(kind): count for kind, count in shop.fake.faults.injected.items()}
         )
         result.calls[shop.channel] = Counter(shop.fake.calls)
+        with shop.fake.store.lock:
+            result.throttles[shop.channel] = Counter(shop.throttles)
+
+
+def _check_throttles(result: ChaosResult) -> list[str]:
+    """No marketplace answered "too many calls" because its own rate limit was spent.
+
+    The counts are the fakes' (filled by :func:`_check_end`): every throttling answer
+    is a call the channel's pacing should have held back, whichever process sent it.
+    Returns the problems it added.
+    """
+    found = []
+    for channel, counts in sorted(result.throttles.items()):
+        if counts:
+            limits = ", ".join(f"{key} {n}" for key, n in sorted(counts.items()))
+            found.append(
+                f"{channel}: the marketplace throttled {counts.total()} call(s), its rate "
+                f"limit exceeded ({limits})"
+            )
+    result.problems += found
+    return found
 
 
 def _release_held(run: _Run, clock: _Advancing, *, max_held: int) -> None:
@@ -366,6 +387,55 @@ def _converged(
         )
     pushed = all(snap.shipments[c].get(o, 0) >= 1 for c, o in shipped)
     return imported and idle and shown and pushed
+
+
+def _unsettled(
+    store: Store, shops: Sequence[_Shop], shipped: dict[tuple[str, str], str]
+) -> list[str]:
+    """Name what keeps :func:`_converged` (with holds allowed) false, for a run's report."""
+    snap = _snapshot(shops)
+    found: list[str] = []
+    with store.transaction() as session:
+        stored = {(o.channel, o.order_id) for o in session.orders()}
+        found += [
+            f"{shop.channel} order {order_id} not imported"
+            for shop in shops
+            for order_id in snap.orders[shop.channel]
+            if (shop.channel, order_id) not in stored
+        ]
+        held = {
+            b.id
+            for b in session.bindings()
+            if b.held_since is not None and b.sent_quantity is not None
+        }
+        found += [
+            f"pending: {item.channel} {item.kind} {item.key}"
+            for item in session.outbox(state=OutboxState.PENDING)
+            if not (item.kind == "stock" and item.payload.get("binding_id") in held)
+        ]
+        found += [
+            f"shipment of {s.channel} order {s.order_id} is {s.state}"
+            for s in session.shipments()
+            if s.state not in ("sent", "parked")
+        ]
+        for shop in shops:
+            for b in session.bindings(channel=shop.channel):
+                if b.sku_id is None or b.merchant_code is None or b.id in held:
+                    continue
+                shown = snap.stock[shop.channel].get(b.merchant_code)
+                if b.planned_quantity != b.sent_quantity or (
+                    b.sent_quantity is not None and shown != b.sent_quantity
+                ):
+                    found.append(
+                        f"{shop.channel} {b.merchant_code}: planned {b.planned_quantity}, "
+                        f"sent {b.sent_quantity}, shown {shown}"
+                    )
+    found += [
+        f"shipment of {c} order {o} not on the marketplace"
+        for c, o in shipped
+        if snap.shipments[c].get(o, 0) < 1
+    ]
+    return found
 
 
 #: Cycles of :func:`_release_held`, each a marketplace lag and a minute later.

@@ -23,7 +23,13 @@ from channelsync.engine.sync import SyncEngine
 from channelsync.models import OrderStatus
 from channelsync.plugins import PluginHost
 from channelsync.store import Store
-from channelsync.testing.fakes import FakeMarketplace, Fault, FaultInjector, demo_catalogue
+from channelsync.testing.fakes import (
+    FakeMarketplace,
+    Fault,
+    FaultInjector,
+    ThrottleRule,
+    demo_catalogue,
+)
 
 __all__ = ["ChaosResult"]
 
@@ -50,6 +56,8 @@ class ChaosResult:
 
     suite: str
     seed: int
+    process: str = "daemon"
+    """What was killed and started: the daemon, or a worker."""
     kills: int = 0
     starts: int = 0
     cycles: int = 0
@@ -63,6 +71,11 @@ class ChaosResult:
     faults_injected: Counter[str] = field(default_factory=Counter)
     calls: dict[str, Counter[str]] = field(default_factory=dict)
     """Marketplace calls answered, per channel and operation."""
+    throttles: dict[str, Counter[str]] = field(default_factory=dict)
+    """Throttling answers the fakes gave because a limit was spent, per channel and limit.
+
+    Each is a call beyond the marketplace's own rate limit (injected throttle faults
+    are not among them: :attr:`faults_injected` counts those)."""
     races: int = 0
     oversells_prevented: int = 0
     oversold_units: int = 0
@@ -99,8 +112,8 @@ class ChaosResult:
         survived = "all" if self.ok else "not all"
         out = [
             f"{self.suite} (seed {self.seed}): {'OK' if self.ok else 'FAILED'}",
-            f"  daemon kills (SIGKILL): {self.kills}, daemon starts: {self.starts}, "
-            f"engine cycles run in-process: {self.cycles}",
+            f"  {self.process} kills (SIGKILL): {self.kills}, {self.process} starts: "
+            f"{self.starts}, engine cycles run in-process: {self.cycles}",
             f"  orders placed on the marketplaces: {self.orders_placed} "
             f"({self.order_lines} lines), imported: {self.orders_imported}",
             f"  shipments requested: {self.shipments_requested}, "
@@ -131,10 +144,27 @@ class ChaosResult:
         for channel, calls in sorted(self.calls.items()):
             busiest = ", ".join(f"{op} {n}" for op, n in calls.most_common(4))
             out.append(f"  {channel}: {calls.total()} marketplace calls ({busiest})")
+        throttled = sum(counts.total() for counts in self.throttles.values())
+        per_channel = "; ".join(
+            f"{channel} {counts.total()} ("
+            + ", ".join(f"{key} {n}" for key, n in counts.most_common(3))
+            + ")"
+            for channel, counts in sorted(self.throttles.items())
+            if counts
+        )
+        out.append(
+            f"  throttling answers at the marketplaces (a rate limit exceeded): {throttled}"
+            + (f": {per_channel}" if per_channel else "")
+        )
+        out += self._more_lines()
         out += [f"  PROBLEM: {problem}" for problem in self.problems[:50]]
         if len(self.problems) > 50:
             out.append(f"  ... and {len(self.problems) - 50} more problems")
         return out
+
+    def _more_lines(self) -> list[str]:
+        """Return the figures a kind of run adds before the problems (none here)."""
+        return []
 
 
 @dataclass
@@ -151,6 +181,8 @@ class _Shop:
     url: str = ""
     sync: dict[str, Any] = field(default_factory=dict)
     """Engine settings of the channel (the plugin's ``DEMO_SYNC``, e.g. a price rule)."""
+    throttles: Counter[str] = field(default_factory=Counter)
+    """The fake's throttling answers by limit key (see :func:`_count_throttles`)."""
 
     def place(self, count: int = 1) -> list[Any]:
         """Buyers order ``count`` times (the fake's stock drops at once)."""
@@ -177,19 +209,40 @@ def _shops(
         module = importlib.import_module(channel_cls.demo_module)
         faults = FaultInjector(fault_rate, seed=seed * 101 + index, kinds=kinds)
         fake = module.demo_fake(seed=seed * 31 + index, faults=faults, clock=clock)
-        shops.append(
-            _Shop(
-                channel=f"{type_name}-chaos",
-                type_name=type_name,
-                fake=fake,
-                channel_cls=channel_cls,
-                settings=dict(module.DEMO_SETTINGS),
-                credentials=dict(module.DEMO_CREDENTIALS),
-                lag=channel_cls.limits.order_window.lag,
-                sync=dict(getattr(module, "DEMO_SYNC", {})),
-            )
+        shop = _Shop(
+            channel=f"{type_name}-chaos",
+            type_name=type_name,
+            fake=fake,
+            channel_cls=channel_cls,
+            settings=dict(module.DEMO_SETTINGS),
+            credentials=dict(module.DEMO_CREDENTIALS),
+            lag=channel_cls.limits.order_window.lag,
+            sync=dict(getattr(module, "DEMO_SYNC", {})),
         )
+        _count_throttles(shop)
+        shops.append(shop)
     return shops
+
+
+def _count_throttles(shop: _Shop) -> None:
+    """Count every throttling answer of the shop's fake in :attr:`_Shop.throttles`.
+
+    Every fake decides a throttle in :meth:`FakeMarketplace.throttled` (its token
+    bucket per limit) and answers the marketplace's own "too many calls" when it
+    returns a wait, but keeps no count of them: this wraps the method on the instance.
+    A throttle fault drawn by the injector is answered without it, so it is not counted.
+    """
+    fake: Any = shop.fake
+    decide = fake.throttled
+
+    def throttled(key: str, rule: ThrottleRule | None = None) -> float | None:
+        wait: float | None = decide(key, rule)
+        if wait is not None:
+            with shop.fake.store.lock:
+                shop.throttles[key] += 1
+        return wait
+
+    fake.throttled = throttled
 
 
 def _catalogue(items: int, quantity: int, race_sku: str | None) -> tuple[str, dict[str, int]]:
