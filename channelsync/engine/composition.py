@@ -128,6 +128,8 @@ def read_group(
         c.sku_id for k in listing_ids if k in kits for c in kits[k]
     }
     reads.load(stock_ids)
+    # Kits hold no stock: their own records (codes, safety) are read here.
+    reads.records.update(session.skus_by_id([i for i in listing_ids if i not in reads.records]))
     by_sku = _bindings(session, context, listing_ids, bindings or {})
     sales = session.recent_sales(
         sorted(stock_ids), context.clock.now() - timedelta(days=context.config.sales_window_days)
@@ -286,11 +288,15 @@ class _Reads:
         )
 
 
-def replan_set(session: StoreSession, context: EngineContext, sku_ids: Iterable[int]) -> list[int]:
+def replan_set(
+    session: StoreSession, context: EngineContext, sku_ids: Iterable[int]
+) -> tuple[list[int], GroupPlan | None]:
     """Return ``sku_ids`` with every SKU whose allocation depends on theirs, ascending.
 
     The kits using a changed SKU; then, until nothing is added, everything drawing on a
-    scarce component of a kit in the set (its units are dealt among all of them).
+    scarce component of a kit in the set (its units are dealt among all of them). With
+    them, the group allocation of exactly that set when the search computed it (the
+    planner uses it rather than reading and allocating the same group again).
     """
     plan = set(sku_ids)
     plan |= {k for users in session.kits_using(plan).values() for k in users}
@@ -299,7 +305,7 @@ def replan_set(session: StoreSession, context: EngineContext, sku_ids: Iterable[
         if plan.issuperset(kits) and plan.issuperset(
             c.sku_id for parts in session.components_of(kits).values() for c in parts
         ):
-            return sorted(plan)  # every kit and component is planned already (a full replan)
+            return sorted(plan), None  # every kit and component is planned (a full replan)
     expanded: set[int] = set()
     while True:
         group = read_group(session, context, plan)
@@ -307,11 +313,11 @@ def replan_set(session: StoreSession, context: EngineContext, sku_ids: Iterable[
             plan | {c for k in group.kits for c in group.components[k]}
         )
         if not through:
-            return sorted(plan)
+            return sorted(plan), group
         expanded |= through
         added = set(through) | {k for users in session.kits_using(through).values() for k in users}
         if added <= plan:
-            return sorted(plan)
+            return sorted(plan), group
         plan |= added
 
 

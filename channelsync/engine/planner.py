@@ -9,7 +9,7 @@ transaction, so the outbox entries commit together with the change that caused t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -66,15 +66,24 @@ def plan_changes(
     """Queue what changed for ``sku_ids`` (default: every SKU marked changed)."""
     ids = list(session.changed_skus() if sku_ids is None else sku_ids)
     in_groups = groups_apply(session, context)
+    ready = None
     if in_groups:
         # Kits and sourcing tie SKUs together: replan all that depends on a change.
-        ids = replan_set(session, context, ids)
+        ids, ready = replan_set(session, context, ids)
     report = PlanReport(skus=len(ids))
     # In slices, so a whole catalogue's entries are never held in memory at once; all
     # of them still commit in the caller's one transaction.
     held: list[int] = []
     for start in range(0, len(ids), _SLICE):
-        held += _plan_slice(session, context, ids[start : start + _SLICE], report, in_groups)
+        held += _plan_slice(
+            session,
+            context,
+            ids[start : start + _SLICE],
+            report,
+            in_groups,
+            # The search allocated the whole set as one group: the one slice uses it.
+            ready=ready if len(ids) <= _SLICE else None,
+        )
     session.clear_changed(ids)
     if held:
         # Units held back for their pace are released as the pace decays, with no
@@ -89,6 +98,8 @@ def _plan_slice(
     ids: list[int],
     report: PlanReport,
     in_groups: bool = False,
+    *,
+    ready: GroupPlan | None = None,
 ) -> list[int]:
     """Plan one slice; return the SKUs whose allocation holds units back for their pace."""
     now = context.clock.now()
@@ -98,8 +109,9 @@ def _plan_slice(
     for binding in session.bindings(sku_ids=ids):
         if binding.channel in context.channels and binding.sku_id is not None:
             by_sku[binding.sku_id].append(binding)
-    members = grouped(session, context, ids) if in_groups else set()
-    group = read_group(session, context, members, bindings=by_sku, skus=skus) if members else None
+    members, group = _slice_group(
+        session, context, ids, in_groups=in_groups, ready=ready, bindings=by_sku, skus=skus
+    )
     alone = [i for i in ids if i not in members]
     if alone:
         sales = session.recent_sales(alone, now - timedelta(days=context.config.sales_window_days))
@@ -170,6 +182,26 @@ def _oversold(available: int, group: GroupPlan | None, sku_id: int) -> int:
             return 0
         available = group.available.get(sku_id, available)
     return max(0, -available)
+
+
+def _slice_group(
+    session: StoreSession,
+    context: EngineContext,
+    ids: list[int],
+    *,
+    in_groups: bool,
+    ready: GroupPlan | None,
+    bindings: Mapping[int, list[BindingRecord]],
+    skus: Mapping[int, SkuRecord],
+) -> tuple[set[int], GroupPlan | None]:
+    """Return which SKUs of a slice are allocated as a group, and that group's plan."""
+    if ready is not None:
+        # Allocated with the whole set: for a SKU no kit uses, the same allocation.
+        return set(ids), ready
+    members = grouped(session, context, ids) if in_groups else set()
+    if not members:
+        return members, None
+    return members, read_group(session, context, members, bindings=bindings, skus=skus)
 
 
 def _drawn(group: GroupPlan | None, sku_id: int) -> tuple[int, ...]:

@@ -9,6 +9,7 @@ import pytest
 from channelsync.clock import FakeClock
 from channelsync.config import ChannelSyncSettings, EngineConfig
 from channelsync.engine.catalogue import import_catalogue, parse_catalogue
+from channelsync.engine.composition import replan_set
 from channelsync.engine.ledger import adjust_stock
 from channelsync.engine.planner import plan_changes
 from channelsync.engine.sync import SyncEngine
@@ -174,3 +175,19 @@ async def test_units_the_marketplace_holds_hide_no_oversell_of_the_merchants_own
     clock.advance(60)
     summary = await sync.run_cycle()
     assert summary.oversold == {"TEAPOT": 2}
+
+
+async def test_a_change_replans_everything_drawing_on_a_scarce_component_of_its_kits(
+    store: Store, clock: FakeClock
+) -> None:
+    tmall = shop("tmall", clock, ("GIFT", "CUP-3", "CUP", "TEAPOT"))
+    sync = engine(store, clock, tmall)
+    await sync.run_cycle()
+    adjust_stock(store, "CUP", -40, key="breakage-a", now=clock.now(), warehouse="WH-A")
+    adjust_stock(store, "CUP", -3, key="breakage-b", now=clock.now(), warehouse="WH-B")
+    await sync.run_cycle()  # five cups left: one sale on every listing would take 8
+    with store.transaction() as session:
+        ids = {s.merchant_code: s.id for s in session.skus()}
+        plan, _ = replan_set(session, sync.context, [ids["TEAPOT"]])
+    # The teapot's set draws on the scarce cups: their other draws are dealt anew too.
+    assert sorted(plan) == sorted(ids[c] for c in ("TEAPOT", "GIFT", "CUP", "CUP-3"))
