@@ -376,3 +376,27 @@ inbox = Table(
     Index("ix_inbox_unprocessed", "channel", "processed_at"),
     Index("ix_inbox_open", "processed_at", "kind"),
 )
+
+#: Who runs each step group of a channel (``pull``, ``flush``, ``reconcile``) across
+#: workers: every job that starts one takes the next epoch, and a job whose epoch is no
+#: longer the current one may commit nothing (a worker taken for dead that comes back).
+leases = Table(
+    "leases",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("step", String(16), primary_key=True),
+    Column("epoch", Integer, nullable=False),
+    Column("holder", String(128), nullable=False),
+    Column("taken_at", _TZ, nullable=False),
+)
+
+#: A channel's rate limits shared by every worker: one virtual schedule per (channel,
+#: operation), the "theoretical arrival time" of the generic cell rate algorithm, in
+#: seconds of the database server's clock (one clock for every machine).
+rate_slots = Table(
+    "rate_slots",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("operation", String(128), primary_key=True),
+    Column("tat", Float, nullable=False),
+)
