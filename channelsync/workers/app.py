@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from procrastinate import App, BaseRetryStrategy, JobContext, PsycopgConnector, RetryDecision
 from procrastinate import exceptions as queue_errors
 from procrastinate.jobs import Job
@@ -178,7 +179,16 @@ def build_app(
     """
     tuning = tuning or WorkerTuning()
     served = dict(workspaces or {DEFAULT_WORKSPACE: settings or DaemonConfig()})
-    app = App(connector=PsycopgConnector(conninfo=conninfo, min_size=1, max_size=max_connections))
+    # Autocommit: each of the queue's statements commits on the server as it ends. Left
+    # to the pool, a statement's transaction would stay open until this process's event
+    # loop returns the connection; a synchronous store transaction waiting in that loop
+    # for the row the statement wrote (a pending job's queueing lock) would then wait
+    # for ever on its own process.
+    app = App(
+        connector=PsycopgConnector(
+            conninfo=conninfo, min_size=1, max_size=max_connections, configure=_autocommit
+        )
+    )
     for step, function in _STEP_TASKS.items():
         retries = {name: _step_retry(its, step, tuning) for name, its in served.items()}
         retry = next(iter(retries.values())) if len(retries) == 1 else WorkspaceRetry(retries)
@@ -195,12 +205,16 @@ def build_app(
             (STALLED_TASK, _sweep, 40),
             (PRIVACY_TASK, _erase, 0),
         ):
+            # No lock: a worker killed while running a tick would hold it until the
+            # sweep gives its job back, and every channel's clock would stop meanwhile.
+            # Each tick is deferred once per cluster anyway, two ticks running together
+            # queue each step once (queueing locks), and the sweep and the erasure are
+            # safe to run twice.
             task = app.task(
                 name=name,
                 queue=QUEUE,
                 priority=priority,
                 pass_context=True,
-                lock=name,
                 queueing_lock=name,
             )(job)
             for workspace, its in served.items():
@@ -219,11 +233,15 @@ def build_app(
                     cron=schedule,
                     periodic_id=workspace,
                     queue=queue_of(workspace),
-                    lock=key,
                     queueing_lock=key,
                     task_kwargs={"workspace": workspace},
                 )(task)
     return app
+
+
+async def _autocommit(connection: psycopg.AsyncConnection[Any]) -> None:
+    """Set a new queue connection to commit each statement (see :func:`build_app`)."""
+    await connection.set_autocommit(True)
 
 
 def _step_retry(settings: DaemonConfig, step: str, tuning: WorkerTuning) -> StepRetry:

@@ -68,6 +68,9 @@ STEPS = (PULL_ORDERS, PULL_REFUNDS, FLUSH, RECONCILE)
 # Which of the daemon's loops a step belongs to: one job of a group runs at a time.
 _GROUPS = {PULL_ORDERS: "pull", PULL_REFUNDS: "pull", FLUSH: "flush", RECONCILE: "reconcile"}
 _SAVEPOINT = "channelsync_defer"
+#: How long queuing a job inside a caller's transaction waits for another transaction
+#: that holds the same pending step, before leaving that step to it.
+LOCK_WAIT_MS = 200
 
 
 def task_name(step: str) -> str:
@@ -141,15 +144,33 @@ class Deferrer:
 
         The job commits or rolls back with the caller's transaction. A pending copy
         (the queueing lock) is no error: a savepoint undoes the refused insert, the
-        caller's transaction goes on, and ``False`` is returned. Any other failure is
-        raised, so the caller's work does not commit without its job.
+        caller's transaction goes on, and ``False`` is returned; so too when another
+        transaction holds a pending copy it has not committed for :data:`LOCK_WAIT_MS`
+        (that copy, or the clock, flushes the work). Any other failure is raised, so
+        the caller's work does not commit without its job.
         """
         with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('lock_timeout')")
+            found = cursor.fetchone()
+            before = str(found[0]) if found else "0"
             cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", (f"{LOCK_WAIT_MS}ms",))
             try:
                 self._on_connection.defer_job(self.job(step, channel), connection=connection)
             except exceptions.AlreadyEnqueued:
                 cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
                 return False
+            except exceptions.ConnectorException as error:
+                if not isinstance(error.__cause__, psycopg.errors.LockNotAvailable):
+                    raise
+                # Another transaction is queuing this very step and has not committed:
+                # its job (or, should it roll back, the step's own deferral after it
+                # and the clock) runs the flush. Waiting longer would hold this
+                # transaction's locks, and a worker's event loop, on someone else's.
+                cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+                logger.debug("%s of %s is being queued elsewhere", step, channel)
+                return False
+            # The setting is the transaction's (a released savepoint keeps it): restore it.
             cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", (before,))
         return True

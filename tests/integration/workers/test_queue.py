@@ -165,3 +165,49 @@ async def test_once_leaves_a_step_whose_lock_another_running_worker_holds(world:
         (task_name(PULL_REFUNDS), {"channel": "tmall"}),
     ]
     assert world.shops["jd"].listing("MUG").quantity == 10
+
+
+async def test_queuing_behind_an_uncommitted_copy_gives_way_instead_of_waiting(
+    world: World,
+) -> None:
+    """A transaction whose flush another open transaction is queuing commits without it.
+
+    The other transaction may be one this process's own event loop must finish (a
+    worker's queue connection); waiting on it could never end.
+    """
+    async with world.queue() as (app, deferrer):
+        hook = FlushOnCommit(world.store.engine, deferrer, ["tmall"])
+        with psycopg.connect(world.conninfo) as other:
+            # Another transaction queues tmall's flush and keeps it open.
+            assert deferrer.defer_on(other, FLUSH, "tmall")
+            hook.install()
+            try:
+                loop = asyncio.get_running_loop()
+                started = loop.time()
+                enqueue(world, "tmall")
+                waited = loop.time() - started
+            finally:
+                hook.remove()
+            assert hook.deferred == 0
+            assert waited < 2.0
+            other.commit()
+        # The work committed, and the other transaction's job is the one pending.
+        (pending,) = await world.jobs(app, "todo")
+        assert pending.task_kwargs == {"channel": "tmall"}
+    with world.store.transaction() as session:
+        assert [item.channel for item in session.outbox()] == ["tmall"]
+
+
+async def test_the_bounded_wait_is_the_deferrals_alone(world: World) -> None:
+    async with world.queue() as (_app, deferrer):
+        with psycopg.connect(world.conninfo) as first, psycopg.connect(world.conninfo) as second:
+            assert deferrer.defer_on(first, FLUSH, "jd")
+            assert not deferrer.defer_on(second, FLUSH, "jd")  # gave way to the first
+            for connection in (first, second):
+                row = connection.execute("SELECT current_setting('lock_timeout')").fetchone()
+                assert row == ("0",)
+
+
+async def test_the_queue_commits_each_statement_as_it_ends(world: World) -> None:
+    async with world.queue() as (app, _deferrer), app.connector.pool.connection() as connection:
+        assert connection.autocommit

@@ -279,7 +279,7 @@ async def test_a_workspaces_flush_is_queued_in_the_transaction_of_its_work(
     assert hook.deferred == 1
 
 
-def test_each_workspace_has_its_own_periodic_tasks_queue_and_locks() -> None:
+def test_each_workspace_has_its_own_periodic_tasks_queue_and_queueing_locks() -> None:
     app = build_app(
         "postgresql://127.0.0.1:1/none", workspaces={"default": SETTINGS, "acme": SETTINGS}
     )
@@ -291,7 +291,10 @@ def test_each_workspace_has_its_own_periodic_tasks_queue_and_locks() -> None:
     }
     acme = periodic[(CLOCK_TASK, "acme")].configure_kwargs
     assert acme["queue"] == "channelsync/acme"
-    assert acme["lock"] == acme["queueing_lock"] == "acme/channelsync.clock"
+    assert acme["queueing_lock"] == "acme/channelsync.clock"
+    # No lock: a killed worker's tick must not stop the next ones until the sweep.
+    assert "lock" not in acme
+    assert app.tasks[CLOCK_TASK].lock is None
     assert acme["task_kwargs"] == {"workspace": "acme"}
     assert periodic[(CLOCK_TASK, "")].configure_kwargs == {}  # one merchant: as before
 
