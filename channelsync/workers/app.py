@@ -52,6 +52,7 @@ from channelsync.workers.deferring import (
     task_name,
     workspace_key,
 )
+from channelsync.workers.fencing import LeaseLostError, fenced
 from channelsync.workers.runtime import WorkerRuntime
 from channelsync.workers.stalled import retry_stalled_jobs
 
@@ -278,9 +279,17 @@ async def _step(
             "with channelsync.workers.deferring.Deferrer"
         )
     served = _services(context).of(workspace)
-    with served.runtime.busy():
-        outcome = await served.runtime.run(step, channel)
-        known = served.runtime.channels
+    runtime = served.runtime
+    with runtime.busy():
+        holder = f"{context.worker_name or 'worker'} job {context.job.id}"
+        try:
+            with fenced(runtime.lease(step, channel, holder)):
+                outcome = await runtime.run(step, channel)
+        except LeaseLostError as error:
+            # The job was given to another worker while this one seemed dead: that
+            # worker's job does the step; this one ends without a retry of its own.
+            return {"superseded": str(error)}
+        known = runtime.channels
         flushes = [(FLUSH, name) for name in sorted(outcome.flush) if name in known]
         await served.deferrer.defer_many(flushes)
     return outcome.summary

@@ -49,6 +49,7 @@ __all__ = [
     "channel_lock",
     "queue_of",
     "queueing_lock",
+    "step_group",
     "task_name",
     "workspace_key",
 ]
@@ -86,6 +87,11 @@ def queue_of(workspace: str = DEFAULT_WORKSPACE) -> str:
 def workspace_key(name: str, workspace: str = DEFAULT_WORKSPACE) -> str:
     """Return a name as the queue's keys spell it: ``acme/name`` in workspace ``acme``."""
     return name if workspace == DEFAULT_WORKSPACE else f"{workspace}/{name}"
+
+
+def step_group(step: str) -> str:
+    """Return the daemon loop ``step`` belongs to: ``pull``, ``flush`` or ``reconcile``."""
+    return _GROUPS[step]
 
 
 def channel_lock(step: str, channel: str, workspace: str = DEFAULT_WORKSPACE) -> str:

@@ -33,6 +33,7 @@ from channelsync.store import SqlStore, StoreLockedError, lock_holder
 from channelsync.workers.app import SERVICES_KEY, JobServices, Served, WorkerTuning
 from channelsync.workers.clock import cadences
 from channelsync.workers.deferring import QUEUE, RECONCILE, Deferrer, queue_of
+from channelsync.workers.fencing import FenceOnCommit
 from channelsync.workers.on_commit import FlushOnCommit
 from channelsync.workers.runtime import WorkerRuntime
 from channelsync.workers.schema import queue_schema_installed
@@ -83,10 +84,11 @@ async def run_worker(
             if holder is not None:
                 raise StoreLockedError(holder, workspace=served.workspace)
         services = {r.workspace: Served(r, Deferrer(app, r.workspace)) for r in runtimes}
-        hooks = [
+        hooks: list[FlushOnCommit | FenceOnCommit] = [
             FlushOnCommit(store.engine, services[served.workspace].deferrer, served.channels)
             for served, store in zip(runtimes, stores, strict=True)
         ]
+        hooks += [FenceOnCommit(store.engine) for store in stores]
         for hook in hooks:
             hook.install()
         try:

@@ -46,8 +46,10 @@ from channelsync.workers.deferring import (
     PULL_ORDERS,
     PULL_REFUNDS,
     RECONCILE,
+    step_group,
     workspace_key,
 )
+from channelsync.workers.fencing import Fence, LeaseLostError, take_lease
 
 __all__ = ["StepOutcome", "WorkerRuntime"]
 
@@ -145,10 +147,22 @@ class WorkerRuntime:
             except ChannelError as error:
                 logger.warning("%s failed (%s): %s", step, type(error).__name__, error)
                 raise
+            except LeaseLostError:
+                raise  # logged where the commit was refused
             except Exception:
                 logger.exception("%s failed unexpectedly", step)
                 raise
         raise ValueError(f"unknown step {step!r}")
+
+    def lease(self, step: str, name: str, holder: str) -> Fence:
+        """Take the lease of ``step``'s group on channel ``name`` for a job starting now."""
+        store = self.engine.store
+        if not isinstance(store, SqlStore):
+            raise ConfigurationError(
+                "workers need the SQL store of a PostgreSQL database", field="store.url"
+            )
+        now = self.engine.context.clock.now()
+        return take_lease(store.engine, name, step_group(step), holder, now)
 
     @contextmanager
     def busy(self) -> Iterator[None]:
