@@ -80,6 +80,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt
 from channelsync.console.settings import ConsoleSettings, parse_console
 from channelsync.credentials import env_var_name
 from channelsync.errors import ConfigurationError
+from channelsync.workers.settings import WorkersSettings, parse_workers
 
 if TYPE_CHECKING:
     from channelsync.channels import Channel, ChannelSettings
@@ -119,7 +120,7 @@ DEFAULT_WORKSPACE = "default"
 WORKSPACE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 _SQLITE_PREFIX = "sqlite:///"
-_TOP_LEVEL_KEYS = frozenset({"store", "engine", "daemon", "console", "channels"})
+_TOP_LEVEL_KEYS = frozenset({"store", "engine", "daemon", "console", "workers", "channels"})
 _STORE_KEYS = frozenset({"url", "workspace"})
 _RESERVED_CHANNEL_KEYS = ("name", "type", "base_url")
 
@@ -409,6 +410,7 @@ class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    workers: WorkersSettings = field(default_factory=WorkersSettings)
 
     @property
     def channel_names(self) -> list[str]:
@@ -474,7 +476,8 @@ def _parse(data: dict[str, Any], file: Path) -> Config:
     if unknown:
         raise ConfigurationError(
             f"unknown top-level {_plural(unknown, 'entry', 'entries')} "
-            f"{_names(unknown)}; allowed: [store], [engine], [daemon], [console] and [[channels]]",
+            f"{_names(unknown)}; allowed: [store], [engine], [daemon], [console], "
+            "[workers] and [[channels]]",
             path=where,
         )
     store = _parse_store(data.get("store", {}), file)
@@ -503,6 +506,7 @@ def _parse(data: dict[str, Any], file: Path) -> Config:
     _check_sourcing(channels, where)
     daemon = _parse_daemon(data.get("daemon", {}), where, seen)
     console = parse_console(data.get("console", {}), where)
+    workers = parse_workers(data.get("workers", {}), where)
     return Config(
         path=file,
         store=store,
@@ -510,6 +514,7 @@ def _parse(data: dict[str, Any], file: Path) -> Config:
         engine=engine,
         daemon=daemon,
         console=console,
+        workers=workers,
     )
 
 

@@ -8,9 +8,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -28,6 +28,9 @@ from channelsync.daemon import setup_logging
 from channelsync.errors import ChannelSyncError, ConfigurationError
 from channelsync.plugins import build_plugin_manager
 from channelsync.workers.extra import require_postgres, require_procrastinate
+
+if TYPE_CHECKING:
+    from channelsync.workers.app import WorkerTuning
 
 __all__ = ["worker_command"]
 
@@ -97,6 +100,7 @@ def worker_command(
         )
     (conninfo,) = conninfos
     require_procrastinate()
+    tuning = _tuning(configs)
     from channelsync.workers.app import build_app  # noqa: PLC0415 - the optional extra
     from channelsync.workers.running import run_worker  # noqa: PLC0415
     from channelsync.workers.runtime import WorkerRuntime  # noqa: PLC0415
@@ -127,6 +131,7 @@ def worker_command(
         # The pool serves the running jobs' deferrals, the fetches and the heartbeat.
         app = build_app(
             conninfo,
+            tuning=tuning,
             periodic=not once,
             max_connections=concurrency + 4,
             workspaces={
@@ -134,10 +139,27 @@ def worker_command(
             },
         )
         stop = asyncio.Event()
-        work = run_worker(app, runtimes, concurrency=concurrency, once=once, stop=stop)
+        work = run_worker(
+            app, runtimes, concurrency=concurrency, once=once, stop=stop, tuning=tuning
+        )
         with _queue_errors():
             asyncio.run(_serve(work, stop))
     sys.exit(ExitCode.OK)
+
+
+def _tuning(configs: Sequence[Config]) -> WorkerTuning:
+    """Return the queue's timings: one ``[workers]`` table for the whole process."""
+    from channelsync.workers.app import WorkerTuning  # noqa: PLC0415 - the optional extra
+
+    first = configs[0].workers
+    for config in configs[1:]:
+        if config.workers != first:
+            raise ConfigurationError(
+                f"{config.path} and {configs[0].path} set different [workers] tables; one "
+                "worker process has one heartbeat and one sweep: give them the same",
+                field="workers",
+            )
+    return WorkerTuning(**first.model_dump())
 
 
 def _configs(paths: tuple[Path, ...]) -> list[Config]:

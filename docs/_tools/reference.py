@@ -83,6 +83,14 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "`token` key is refused.",
         "refresh_seconds": "How often the live parts of the console's pages refresh.",
     },
+    "WorkersSettings": {
+        "heartbeat_every": "Seconds between a worker's heartbeats.",
+        "stalled_after": "Seconds a worker may be silent before its jobs go to another "
+        "worker; at least three heartbeats.",
+        "sweep_every": "Seconds between looks for the jobs of silent workers; divides a minute.",
+        "poll_every": "Seconds between looks for jobs when no notification came.",
+        "retries": "Tries of a failed step before the clock queues it again at its turn.",
+    },
     "ChannelSyncSettings": {
         "share": "Fraction of available stock the channel is shown.",
         "cap": "The most the channel is ever shown.",
@@ -262,6 +270,7 @@ def config_keys() -> str:
     """Render the keys of ``channelsync.toml`` that the core and the engine read."""
     from channelsync import config  # noqa: PLC0415 - keep importing this module cheap
     from channelsync.console.settings import ConsoleSettings  # noqa: PLC0415
+    from channelsync.workers.settings import WorkersSettings  # noqa: PLC0415
 
     lines = [
         "### `[store]`",
@@ -288,6 +297,12 @@ def config_keys() -> str:
         "### `[console]`",
         "",
         *_model_table(ConsoleSettings, "", _engine_description(ConsoleSettings)),
+        "",
+        "### `[workers]`",
+        "",
+        "Read by `channelsync worker` only ([how-to](../how-to/workers.md)).",
+        "",
+        *_model_table(WorkersSettings, "", _engine_description(WorkersSettings)),
         "",
         "### `[[channels]]`: every channel",
         "",

@@ -342,3 +342,9 @@ def test_one_worker_process_serves_the_workspaces_of_several_configs(
     )
     assert apart.exit_code == 2
     assert "must name the same PostgreSQL database" in apart.output
+    south.write_text(
+        south.read_text(encoding="utf-8") + "\n[workers]\nstalled_after = 90\n", encoding="utf-8"
+    )
+    uneven = CliRunner().invoke(cli, args, obj=overrides)
+    assert uneven.exit_code == 2
+    assert "set different [workers] tables" in uneven.output
