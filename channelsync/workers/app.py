@@ -53,7 +53,7 @@ from channelsync.workers.deferring import (
     workspace_key,
 )
 from channelsync.workers.fencing import LeaseLostError, fenced
-from channelsync.workers.runtime import WorkerRuntime
+from channelsync.workers.runtime import WorkerRuntime, is_lock_conflict
 from channelsync.workers.stalled import retry_stalled_jobs
 
 __all__ = [
@@ -128,7 +128,8 @@ class StepRetry(BaseRetryStrategy):
 
     A step cut short by the worker's shutdown is queued again at once; a step that
     cannot work with this configuration (an unknown channel, a job without its lock)
-    is not retried. A throttled step waits at least what the marketplace asked for.
+    is not retried. A throttled step waits at least what the marketplace asked for; a
+    step whose transaction PostgreSQL chose as a deadlock's victim goes again in a second.
     """
 
     def __init__(self, *, first: float, ceiling: float, retries: int) -> None:
@@ -144,6 +145,9 @@ class StepRetry(BaseRetryStrategy):
             return None
         if job.attempts >= self.retries:
             return None
+        if is_lock_conflict(exception):
+            # Another worker's transaction met this one's: gone once PostgreSQL broke it.
+            return RetryDecision(retry_in={"seconds": 1})
         wait = min(self.ceiling, self.first * 2.0**job.attempts)
         if isinstance(exception, RateLimitedError) and exception.retry_after:
             wait = max(wait, exception.retry_after)

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import psycopg
+
 from channelsync.channels import Channel, ListingsCapability, OrdersCapability
 from channelsync.config import DEFAULT_WORKSPACE, DaemonConfig
 from channelsync.daemon.logs import working_on
@@ -51,9 +53,19 @@ from channelsync.workers.deferring import (
 )
 from channelsync.workers.fencing import Fence, LeaseLostError, take_lease
 
-__all__ = ["StepOutcome", "WorkerRuntime"]
+__all__ = ["StepOutcome", "WorkerRuntime", "is_lock_conflict"]
 
 logger = logging.getLogger(__name__)
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    """Whether ``error`` is PostgreSQL breaking a deadlock or a serialization conflict.
+
+    Such a transaction did nothing and succeeds when run again; the error says nothing
+    about the step's own work.
+    """
+    cause = getattr(error, "orig", None) or error.__cause__
+    return isinstance(cause, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure)
 
 
 @dataclass
@@ -149,7 +161,16 @@ class WorkerRuntime:
                 raise
             except LeaseLostError:
                 raise  # logged where the commit was refused
-            except Exception:
+            except Exception as error:
+                if is_lock_conflict(error):
+                    # Named only: the statement and its values could carry a buyer's data.
+                    cause = getattr(error, "orig", None) or error.__cause__
+                    logger.warning(
+                        "%s met another worker's transaction (%s); retried in a second",
+                        step,
+                        type(cause).__name__,
+                    )
+                    raise
                 logger.exception("%s failed unexpectedly", step)
                 raise
         raise ValueError(f"unknown step {step!r}")

@@ -52,7 +52,13 @@ def _binding_changes(
 
 
 class SqlBindings(SqlPart, StoreSession):
-    """The binding operations of a SQL store transaction."""
+    """The binding operations of a SQL store transaction.
+
+    Updates of many bindings go in id order: two transactions updating overlapping sets
+    (a flush settling, a plan, a listing read) then lock the rows they share in one
+    order. A transaction that updates bindings in several statements may still meet
+    another in a deadlock; PostgreSQL breaks it, and the step is retried at once.
+    """
 
     @override
     def upsert_binding(
@@ -269,6 +275,7 @@ class SqlBindings(SqlPart, StoreSession):
         if created:
             self._c.execute(insert(t.bindings), created)
         for columns, rows in updates.items():
+            rows.sort(key=lambda row: int(row["_id"]))
             self._c.execute(update_by_id(t.bindings, columns), rows)
         return bound
 
@@ -282,12 +289,12 @@ class SqlBindings(SqlPart, StoreSession):
         if quantities:
             self._c.execute(
                 update_by_id(t.bindings, ["planned_quantity"]),
-                [{"_id": i, "planned_quantity": q} for i, q in quantities.items()],
+                [{"_id": i, "planned_quantity": q} for i, q in sorted(quantities.items())],
             )
         if prices:
             self._c.execute(
                 update_by_id(t.bindings, ["planned_price"]),
-                [{"_id": i, "planned_price": p} for i, p in prices.items()],
+                [{"_id": i, "planned_price": p} for i, p in sorted(prices.items())],
             )
 
     def set_sent_many(
@@ -311,11 +318,11 @@ class SqlBindings(SqlPart, StoreSession):
                         "channel_quantity": q,
                         "seen_at": now,
                     }
-                    for i, q in quantities.items()
+                    for i, q in sorted(quantities.items())
                 ],
             )
         if prices:
             self._c.execute(
                 update_by_id(t.bindings, ["sent_price"]),
-                [{"_id": i, "sent_price": p} for i, p in prices.items()],
+                [{"_id": i, "sent_price": p} for i, p in sorted(prices.items())],
             )

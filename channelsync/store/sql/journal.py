@@ -10,7 +10,6 @@ from sqlalchemy import (
     delete,
     insert,
     select,
-    update,
 )
 from typing_extensions import override
 
@@ -19,7 +18,7 @@ from channelsync.store.base import (
     AuditEntry,
     StoreSession,
 )
-from channelsync.store.sql._common import SqlPart, audit_entry
+from channelsync.store.sql._common import SqlPart, audit_entry, upsert_insert
 
 __all__ = ["SqlJournal"]
 
@@ -38,13 +37,15 @@ class SqlJournal(SqlPart, StoreSession):
     @override
     def set_cursor(self, channel: str, kind: str, since: datetime, token: str | None) -> None:
         c = t.cursors.c
-        where = (c.channel == channel) & (c.kind == kind)
-        if self._c.execute(select(c.channel).where(where)).first() is None:
-            self._c.execute(
-                insert(t.cursors).values(channel=channel, kind=kind, since=since, token=token)
+        # One statement: two writers of a new cursor must not both try to insert it.
+        row = upsert_insert(self._c, t.cursors).values(
+            channel=channel, kind=kind, since=since, token=token
+        )
+        self._c.execute(
+            row.on_conflict_do_update(
+                index_elements=[c.channel, c.kind], set_={"since": since, "token": token}
             )
-        else:
-            self._c.execute(update(t.cursors).where(where).values(since=since, token=token))
+        )
 
     @override
     def cursors(self, kind: str) -> dict[str, tuple[datetime, str | None]]:

@@ -356,3 +356,16 @@ def test_concurrent_parks_of_one_record_keep_one(store: Store) -> None:
         (record,) = s.parked(channel="tmall")
     assert record.key == "O-1"
     assert record.reason in {f"reason {worker}" for worker in range(THREADS)}
+
+
+def test_concurrent_writers_of_a_new_cursor_keep_one(store: Store) -> None:
+    def work(worker: int, barrier: threading.Barrier) -> None:
+        with store.transaction() as s:
+            barrier.wait()
+            s.set_cursor("tmall", "orders", NOW + timedelta(seconds=worker), f"t{worker}")
+
+    _race(THREADS, work)
+    with store.transaction() as s:
+        since, token = s.cursor("tmall", "orders") or (None, None)
+    assert since is not None
+    assert token == f"t{int((since - NOW).total_seconds())}"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
+import sqlalchemy.exc
 from procrastinate import exceptions
 from procrastinate.jobs import Job
 
@@ -56,3 +58,16 @@ def test_a_step_that_cannot_work_here_is_not_retried(error: Exception) -> None:
 @pytest.mark.parametrize("error", [asyncio.CancelledError(), exceptions.JobAborted()])
 def test_a_step_cut_short_by_a_shutdown_is_queued_again_at_once(error: BaseException) -> None:
     assert wait(error, 4) == pytest.approx(0, abs=0.5)
+
+
+@pytest.mark.parametrize(
+    "cause", [psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure]
+)
+def test_a_transaction_broken_by_postgresql_goes_again_in_a_second(
+    cause: type[psycopg.Error],
+) -> None:
+    error = sqlalchemy.exc.OperationalError("UPDATE bindings ...", {}, cause("conflict"))
+    assert wait(error, 3) == pytest.approx(1, abs=0.5)
+    # Any other database failure keeps the step's backoff.
+    other = sqlalchemy.exc.OperationalError("UPDATE bindings ...", {}, psycopg.OperationalError())
+    assert wait(other, 3) == pytest.approx(40, abs=0.5)
