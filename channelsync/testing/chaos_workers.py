@@ -26,10 +26,12 @@ The job figures come from the queue's own table. procrastinate deletes a job tha
 succeeded, so the harness installs a trigger in its schema that logs every job's
 changes of status in a table of its own (``chaos_job_log``). The jobs a killed worker
 was running stay ``doing``, holding their channel's step lock, until the stalled-job
-sweep gives them back: ``stalled_after`` (60 s) after the worker's last heartbeat, on
-the sweep's next turn (every 15 s). Neither can be set from the configuration or the
-environment (:class:`~channelsync.workers.app.WorkerTuning`'s defaults), so a run
-lasts at least that long after its last kill.
+sweep gives them back: ``stalled_after`` after the worker's last heartbeat, on the
+sweep's next turn. The run's configuration sets them shorter than the defaults
+(:data:`WORKERS`: a heartbeat every 2 s, taken for dead after 10 s, swept every 5 s),
+so a killed worker's channels wait seconds rather than a minute, and a worker that a
+loaded machine starves of its event loop for 10 s is taken for dead while it still
+works: the lease epochs must then fence it.
 """
 
 from __future__ import annotations
@@ -88,15 +90,18 @@ from channelsync.testing.chaos_world import (
 )
 from channelsync.workers.extra import conninfo, require_procrastinate
 
-__all__ = ["WorkerChaosResult", "run_worker_chaos"]
+__all__ = ["WORKERS", "WorkerChaosResult", "run_worker_chaos"]
 
 #: The server the run makes its schema on when none is named (the test suites' own).
 DEFAULT_DATABASE_URL = "postgresql://127.0.0.1:5432/test"
 
-#: Seconds without a clock tick after which the workers are taken as stuck: longer than
-#: the sweep takes to give a killed worker's clock job back (60 s after its last
-#: heartbeat, which is at most 10 s old, on the next of its turns every 15 s).
-_FROZEN = 90.0
+#: The queue's timings of the run's workers (the ``[workers]`` table).
+WORKERS = {"heartbeat_every": 2, "stalled_after": 10, "sweep_every": 5}
+#: Seconds without a clock tick after which the workers are taken as stuck: a tick is
+#: due every second and no worker's death holds the next one back, so this is long
+#: past any pause of a healthy cluster (and past a sweep's give-back, which this run
+#: makes take 15 s at most).
+_FROZEN = 30.0
 
 # How the stalled-job sweep says it gave a job back, or found a pending copy doing it.
 _GIVEN_BACK = re.compile(r"of a stopped worker queued again")
@@ -122,10 +127,7 @@ class WorkerChaosResult(ChaosResult):
     left_running: int = 0
     """Jobs still marked running after the stop: killed workers' not yet given back."""
     clock_gap_seconds: float = 0.0
-    """The longest wait between two clock ticks run (one is due every second or so).
-
-    A worker killed while it runs the clock job leaves the clock's lock held until the
-    sweep gives the job back: no step of any channel is queued by the clock meanwhile."""
+    """The longest wait between two clock ticks run (one is due every second or so)."""
     rate_limit_problems: list[str] = field(default_factory=list)
     """The problems that are throttling answers (also in :attr:`problems`)."""
     liveness_problems: list[str] = field(default_factory=list)
@@ -223,6 +225,7 @@ def run_worker_chaos(
             _extend_fakes(shops, items)
             config_path = where / "channelsync.toml"
             toml = _config_toml(shops, 2 * len(shops), store_url=url)
+            toml += "\n[workers]\n" + "".join(f"{k} = {v}\n" for k, v in WORKERS.items())
             config_path.write_text(toml, encoding="utf-8")
             config = load_config(config_path)
             _migrate(config_path, where / "migrate.log", result)

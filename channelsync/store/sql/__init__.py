@@ -28,7 +28,14 @@ from channelsync.store.sql._common import SqlPart
 from channelsync.store.sql.bindings import SqlBindings
 from channelsync.store.sql.budgets import SqlBudgets
 from channelsync.store.sql.catalogue import SqlCatalogue
-from channelsync.store.sql.engine import build_engine, current_revision, is_postgres, migrate
+from channelsync.store.sql.engine import (
+    build_engine,
+    current_revision,
+    is_postgres,
+    migrate,
+    release_engine,
+    shared_postgres_engine,
+)
 from channelsync.store.sql.inbox import SqlInbox
 from channelsync.store.sql.journal import SqlJournal
 from channelsync.store.sql.ledger import SqlLedger
@@ -75,6 +82,7 @@ class SqlStore(Store):
         self.workspace = DEFAULT_WORKSPACE
         self.created = False
         """Whether opening created the workspace (a new schema or file, or a fresh store)."""
+        self._closed = False
         if is_postgres(url):
             self._engine = self._open_postgres(url, requested, create=create)
             return
@@ -101,13 +109,15 @@ class SqlStore(Store):
 
     def _open_postgres(self, url: str, requested: str | None, *, create: bool) -> Engine:
         """Open workspace ``requested`` of a PostgreSQL store, creating its schema if asked."""
-        base = build_engine(url)
+        base = shared_postgres_engine(url)
         try:
             with base.connect() as connection:
                 existing = postgres_workspaces(connection)
             self.workspace = choose_workspace(requested, existing, create=create)
             schema = workspace_schema(self.workspace)
-            engine = base
+            # A store of its own on the shared pool: what listens to this engine's
+            # transactions (the workers' hooks) hears this workspace's alone.
+            engine = base.execution_options(**{WORKSPACE_OPTION: self.workspace})
             if schema is not None:
                 engine = base.execution_options(
                     schema_translate_map={None: schema}, **{WORKSPACE_OPTION: self.workspace}
@@ -119,7 +129,7 @@ class SqlStore(Store):
                     self.created = create_schema(connection, self.workspace)
                 migrate(connection)
         except BaseException:
-            base.dispose()
+            release_engine(url)
             raise
         return engine
 
@@ -160,7 +170,13 @@ class SqlStore(Store):
 
     @override
     def close(self) -> None:
-        self._engine.dispose()
+        if self._closed:
+            return
+        self._closed = True
+        if is_postgres(self.base_url):
+            release_engine(self.base_url)  # the pool is shared with the URL's other stores
+        else:
+            self._engine.dispose()
 
 
 class SqlSession(

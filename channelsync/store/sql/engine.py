@@ -11,6 +11,7 @@ the same map, and keeps the workspace's migration version in its schema too.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ __all__ = [
     "is_memory",
     "is_postgres",
     "migrate",
+    "release_engine",
+    "shared_postgres_engine",
     "translated_schema",
 ]
 
@@ -117,6 +120,37 @@ def _create_owner_only(path: Path) -> None:
             f"the state database cannot be created at {path}: {exc.strerror}", field="store.url"
         ) from None
     os.close(descriptor)
+
+
+# One PostgreSQL engine (one connection pool) per URL in a process, however many of its
+# workspaces are open: a worker serving two hundred merchants holds a pool's worth of
+# connections, not two hundred pools. Counted, so the last store to close disposes it.
+_shared: dict[str, tuple[Engine, int]] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_postgres_engine(url: str) -> Engine:
+    """Return this process's engine of PostgreSQL ``url``; pair with :func:`release_engine`."""
+    with _shared_lock:
+        engine, users = _shared.get(url) or (None, 0)
+        if engine is None:
+            engine = _postgres_engine(url)
+        _shared[url] = (engine, users + 1)
+        return engine
+
+
+def release_engine(url: str) -> None:
+    """Give back a :func:`shared_postgres_engine`; the last user's release disposes it."""
+    with _shared_lock:
+        found = _shared.get(url)
+        if found is None:
+            return
+        engine, users = found
+        if users > 1:
+            _shared[url] = (engine, users - 1)
+            return
+        del _shared[url]
+    engine.dispose()
 
 
 def build_engine(url: str) -> Engine:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from channelsync.clock import FakeClock
 from channelsync.config import check_workspace_name
@@ -29,7 +31,7 @@ from channelsync.store import (
     open_store,
     workspace_figures,
 )
-from channelsync.store.sql import current_revision, migrate
+from channelsync.store.sql import WORKSPACE_OPTION, current_revision, migrate
 from channelsync.store.sql.engine import build_engine
 from channelsync.store.sql.workspaces import create_schema
 from channelsync.testing import MemoryChannel
@@ -288,3 +290,36 @@ def test_a_workspace_with_a_dash_gets_a_quoted_schema_of_its_own(database: str) 
         public = connection.execute(text("SELECT to_regclass('public.skus')")).scalar()
     engine.dispose()
     assert (count, public) == (1, None)
+
+
+@pytest.mark.postgres
+def test_the_workspaces_of_one_url_share_one_pool_and_hear_only_their_own_commits(
+    database: str,
+) -> None:
+    north = opened(database, "default", create=True)
+    south = opened(database, "acme", create=True)
+    heard: list[str | None] = []
+
+    def committing(connection: Any) -> None:
+        heard.append(connection.get_execution_options().get(WORKSPACE_OPTION))
+
+    try:
+        assert north.engine.pool is south.engine.pool  # one process, one pool per URL
+        event.listen(south.engine, "commit", committing)
+        for store in (north, south):
+            with store.transaction() as session:
+                session.set_cursor("tmall", "orders", datetime(2026, 1, 1, tzinfo=UTC), None)
+        assert heard == ["acme"]
+    finally:
+        event.remove(south.engine, "commit", committing)
+        north.close()
+    north.close()  # twice: still one release
+    with south.transaction() as session:  # the pool outlives a store closed before it
+        assert session.cursor("tmall", "orders") is not None
+    south.close()
+    again = opened(database, "acme")
+    try:
+        with again.transaction() as session:
+            assert session.cursor("tmall", "orders") is not None
+    finally:
+        again.close()
