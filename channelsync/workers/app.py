@@ -53,6 +53,7 @@ from channelsync.workers.deferring import (
     workspace_key,
 )
 from channelsync.workers.fencing import LeaseLostError, fenced
+from channelsync.workers.manager import StepJobManager
 from channelsync.workers.runtime import WorkerRuntime, is_lock_conflict
 from channelsync.workers.stalled import retry_stalled_jobs
 
@@ -194,6 +195,7 @@ def build_app(
             conninfo=conninfo, min_size=1, max_size=max_connections, configure=_autocommit
         )
     )
+    app.job_manager = StepJobManager(connector=app.connector)
     for step, function in _STEP_TASKS.items():
         retries = {name: _step_retry(its, step, tuning) for name, its in served.items()}
         retry = next(iter(retries.values())) if len(retries) == 1 else WorkspaceRetry(retries)

@@ -23,9 +23,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from procrastinate import App, exceptions, jobs
+from procrastinate import App, exceptions
 
 from channelsync.workers.deferring import QUEUE
+from channelsync.workers.manager import retry_or_give_way
 
 __all__ = ["retry_stalled_jobs"]
 
@@ -51,16 +52,13 @@ async def retry_stalled_jobs(
     retried = 0
     for job in stalled:
         try:
-            await app.job_manager.retry_job(job)
-        except exceptions.UniqueViolation:
-            # A pending copy of this step holds the queueing lock: it does the work.
-            await app.job_manager.finish_job(job=job, status=jobs.Status.ABORTED, delete_job=False)
-            logger.warning(
-                "job %s of a stopped worker (%s) is superseded by a pending copy",
-                job.id,
-                job.call_string,
-            )
-            continue
+            if not await retry_or_give_way(app.job_manager, job):
+                logger.warning(
+                    "job %s of a stopped worker (%s) is superseded by a pending copy",
+                    job.id,
+                    job.call_string,
+                )
+                continue
         except exceptions.ConnectorException:
             # Another sweep (or the worker, back at last) settled it in the meantime.
             logger.debug("stalled job %s was settled elsewhere", job.id, exc_info=True)

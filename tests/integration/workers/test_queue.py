@@ -130,6 +130,28 @@ async def test_a_stalled_job_with_a_pending_copy_is_set_aside(world: World) -> N
         assert len(await world.jobs(app, "todo")) == 1
 
 
+async def test_a_failed_step_with_a_pending_copy_gives_way_instead_of_holding_its_lock(
+    world: World,
+) -> None:
+    """The retry of a failed step meets a pending copy: the copy runs, the lock is free."""
+    async with world.queue() as (app, deferrer):
+        await deferrer.defer(FLUSH, "jd")
+        worker_id = await app.job_manager.register_worker()
+        failed = await app.job_manager.fetch_job(queues=None, worker_id=worker_id)
+        assert failed is not None
+        await deferrer.defer(FLUSH, "jd")  # new work queued a copy while it ran
+        # What procrastinate's worker does with a step's retry decision.
+        await app.job_manager.retry_job(job=failed, retry_at=None)
+        assert await app.job_manager.get_job_status_async(failed.id) == jobs.Status.ABORTED
+        # Nothing holds jd's flush lock: the copy is the next job a worker gets.
+        copy = await app.job_manager.fetch_job(queues=None, worker_id=worker_id)
+        assert copy is not None
+        assert (copy.lock, copy.id != failed.id) == (channel_lock(FLUSH, "jd"), True)
+        # Without a copy, a failed step is queued again as before.
+        await app.job_manager.retry_job(job=copy, retry_at=None)
+        assert await app.job_manager.get_job_status_async(copy.id) == jobs.Status.TODO
+
+
 async def test_a_paused_channel_is_left_alone_and_a_job_without_its_lock_is_refused(
     world: World,
 ) -> None:
