@@ -35,6 +35,7 @@ from channelsync.store import (
     StoreSession,
     lock_holder,
 )
+from channelsync.workers.presence import cluster_figures
 
 __all__ = ["LISTED", "kit_json", "kit_text", "status_command", "warehouse_name"]
 
@@ -66,10 +67,11 @@ def warehouse_name(name: str) -> str:
 def status_command(config_path: Path | None, as_json: bool) -> None:
     """Show each channel's pulls and outbox, the daemon, what is parked and what is oversold.
 
-    Also the kits (their components, and as available what those make), the stock of
-    SKUs kept in more than one warehouse, and, where sourcing is configured, the
-    warehouses feeding each channel. Safe while the daemon runs: it only reads, and
-    needs no channel's secret.
+    On a PostgreSQL store with a job queue, the workers alive and the workspace's
+    jobs waiting, running and failed. Also the kits (their components, and as
+    available what those make), the stock of SKUs kept in more than one warehouse,
+    and, where sourcing is configured, the warehouses feeding each channel. Safe
+    while the daemon runs: it only reads, and needs no channel's secret.
     """
     with open_engine(config_path, read_only=True) as engine, engine.store.transaction() as session:
         pauses = paused_channels(session)
@@ -78,8 +80,14 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
         }
         _add_sources(session, engine, channels)
         holder = lock_holder(engine.store.engine) if isinstance(engine.store, SqlStore) else None
+        cluster = (
+            cluster_figures(engine.store.engine, engine.store.workspace)
+            if isinstance(engine.store, SqlStore)
+            else None
+        )
         data: dict[str, Any] = {
             "daemon": None if holder is None else _daemon(holder),
+            "workers": cluster,
             "channels": channels,
             "pending": len(session.outbox(state=OutboxState.PENDING)),
             "parked": [
@@ -99,6 +107,8 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
         return
     if holder is not None:
         click.echo(f"daemon: {holder.describe()} (lease until {holder.expires.isoformat()})")
+    if cluster is not None:
+        _echo_cluster(cluster)
     sourcing = any(_sourcing_set(engine, name) for name in channels)
     for name, info in channels.items():
         _echo_channel(name, info)
@@ -115,6 +125,18 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
         click.echo(f"OVERSOLD: {code} by {units} unit{'s' if units != 1 else ''}")
     _echo_kits(data["kits"])
     _echo_warehouses(data["warehouses"])
+
+
+def _echo_cluster(cluster: dict[str, Any]) -> None:
+    jobs = cluster["jobs"]
+    waiting = ", ".join(f"{task} {n}" for task, n in sorted(cluster["waiting"].items()))
+    oldest = cluster["oldest_waiting_s"]
+    click.echo(
+        f"workers: {cluster['alive']} alive; jobs waiting: {jobs.get('todo', 0)}"
+        + (f" ({waiting})" if waiting else "")
+        + f", running: {jobs.get('doing', 0)}, failed: {jobs.get('failed', 0)}"
+        + ("" if oldest is None else f", oldest due one waiting {oldest:g}s")
+    )
 
 
 def _daemon(holder: LockHolder) -> dict[str, Any]:

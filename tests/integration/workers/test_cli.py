@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from channelsync.cli import cli
 from channelsync.cli.engine_cmd import CliOverrides
 from channelsync.plugins import build_plugin_manager
 from channelsync.testing import MemoryChannel
+from channelsync.workers.deferring import FLUSH, PULL_ORDERS
 from channelsync.workers.extra import conninfo
 
 from .queue_world import World, client, write_config
@@ -109,3 +111,43 @@ def test_worker_without_the_queue_tables_says_to_migrate(postgres_url: str, tmp_
     assert result.exit_code == 2, result.output
     assert "run `channelsync store migrate`" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.postgres
+async def test_status_shows_the_workers_and_the_jobs_waiting(world: World, tmp_path: Path) -> None:
+    config = write_config(tmp_path, world.url)
+    async with world.queue() as (app, deferrer):
+        assert await deferrer.defer(FLUSH, "tmall")
+        assert await deferrer.defer(FLUSH, "jd")
+        assert await deferrer.defer(PULL_ORDERS, "jd")
+        worker_id = await app.job_manager.register_worker()
+        running = await app.job_manager.fetch_job(queues=None, worker_id=worker_id)
+        assert running is not None
+        overrides = CliOverrides(
+            clock=world.clock,
+            channels={name: client(shop) for name, shop in world.shops.items()},
+            host=build_plugin_manager(autoload=False),
+        )
+        args = ["status", "--config", str(config)]
+        result = CliRunner().invoke(cli, [*args, "--json"], obj=overrides)
+        text = CliRunner().invoke(cli, args, obj=overrides)
+        await app.job_manager.unregister_worker(worker_id)
+    assert result.exit_code == 0, result.output
+    cluster = json.loads(result.output)["workers"]
+    assert cluster["alive"] == 1
+    assert cluster["jobs"] == {"todo": 2, "doing": 1}
+    assert sum(cluster["waiting"].values()) == 2
+    assert cluster["oldest_waiting_s"] is not None
+    assert "workers: 1 alive; jobs waiting: 2 (" in text.output
+    assert "running: 1, failed: 0" in text.output
+
+
+def test_status_without_a_job_queue_has_no_workers(tmp_path: Path) -> None:
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'state.db'}")
+    shops = {name: MemoryChannel(name) for name in ("tmall", "jd")}
+    overrides = CliOverrides(channels=shops, host=build_plugin_manager(autoload=False))
+    args = ["status", "--config", str(config)]
+    result = CliRunner().invoke(cli, [*args, "--json"], obj=overrides)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["workers"] is None
+    assert "workers:" not in CliRunner().invoke(cli, args, obj=overrides).output
