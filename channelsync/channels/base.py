@@ -28,6 +28,7 @@ from channelsync.http import (
     TransportMetrics,
 )
 from channelsync.http.client import is_loopback_url, tls_verification
+from channelsync.http.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from channelsync.credentials import ChannelCredentials
@@ -177,6 +178,10 @@ class Channel(ABC, Generic[SettingsT]):
         self._http: ChannelHttpClient | None = None
         self.last_success_at: datetime | None = None
         """When a call to the marketplace last succeeded: the credentials worked then."""
+        self.rate_limiter: RateLimiter | None = None
+        """The limiter the transport paces with, set before opening to share one (``None``:
+        a limiter of the channel's own). Workers give each channel one whose buckets are
+        shared by every worker (:mod:`channelsync.workers.pacing`)."""
 
     # -- declared facts -------------------------------------------------------------
 
@@ -263,6 +268,7 @@ class Channel(ABC, Generic[SettingsT]):
             metrics=self.metrics,
             redactor=self.redactor,
             transport=self._transport,
+            rate_limiter=self.rate_limiter,
             verify=tls_verification(
                 self.name,
                 self.base_url,

@@ -226,9 +226,18 @@ class RateLimiter:
                 source = self._sources[channel]
             except KeyError:
                 raise KeyError(f"no rate limits configured for channel {channel!r}") from None
-            bucket = TokenBucket(source.rate_limit(operation), self._clock)
+            bucket = self.new_bucket(channel, operation, source.rate_limit(operation))
             self._buckets[key] = bucket
         return bucket
+
+    def new_bucket(self, channel: str, operation: str, limit: RateLimitLike) -> TokenBucket:
+        """Return a new bucket for (``channel``, ``operation``) at ``limit``.
+
+        A limiter whose buckets are shared beyond this process overrides it
+        (:class:`channelsync.workers.pacing.SharedRateLimiter`).
+        """
+        del channel, operation  # a process's own bucket needs only its limit
+        return TokenBucket(limit, self._clock)
 
     def levels(self, channel: str) -> dict[str, float]:
         """Return the tokens each of ``channel``'s buckets holds now, by operation key."""

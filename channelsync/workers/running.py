@@ -35,6 +35,7 @@ from channelsync.workers.clock import cadences
 from channelsync.workers.deferring import QUEUE, RECONCILE, Deferrer, queue_of
 from channelsync.workers.fencing import FenceOnCommit
 from channelsync.workers.on_commit import FlushOnCommit
+from channelsync.workers.pacing import install_shared_pacing
 from channelsync.workers.runtime import WorkerRuntime
 from channelsync.workers.schema import queue_schema_installed
 from channelsync.workers.stalled import retry_stalled_jobs
@@ -71,6 +72,9 @@ async def run_worker(
     stop = stop or asyncio.Event()
     runtimes = [runtime] if isinstance(runtime, WorkerRuntime) else list(runtime)
     stores = _stores(runtimes)
+    for served, store in zip(runtimes, stores, strict=True):
+        # Before any job opens a channel: its transport takes the limiter when it opens.
+        install_shared_pacing(served.channels.values(), store)
     queues = [queue_of(served.workspace) for served in runtimes]
     async with app.open_async():
         if not await queue_schema_installed(app):
