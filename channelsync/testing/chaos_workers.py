@@ -12,9 +12,9 @@ of which must exit 0. Then an engine in the harness takes over as in the daemon 
 to see the re-inflation guard's holds released, and the end state is judged.
 
 One more check than the daemon run's: no marketplace throttled a call because its own
-rate limit was spent, counted at the fakes (:attr:`ChaosResult.throttles`). Workers
-pace their calls per process, so this is where several processes working one channel
-would show.
+rate limit was spent, counted at the fakes (:attr:`ChaosResult.throttles`). A channel's
+steps move between processes, so this is where rate limits not shared by the workers
+(:mod:`channelsync.workers.pacing`) would show.
 
 The first K workers are started as the real command; every replacement is forked from
 a spawner process that imported channelsync and the workers' modules once (see
