@@ -84,12 +84,12 @@ from channelsync.config.models import (
     DaemonConfig,
     EngineConfig,
     PriceRule,
+    WorkersConfig,
 )
 from channelsync.config.resolving import resolve_channel_type, resolve_settings
 from channelsync.config.secrets import is_secret_name, refuse_generic_secrets
 from channelsync.console.settings import ConsoleSettings, parse_console
 from channelsync.errors import ConfigurationError
-from channelsync.workers.settings import WorkersSettings, parse_workers
 
 __all__ = [
     "CHANNEL_NAME_PATTERN",
@@ -106,6 +106,7 @@ __all__ = [
     "EngineConfig",
     "PriceRule",
     "StoreConfig",
+    "WorkersConfig",
     "check_workspace_name",
     "is_secret_name",
     "load_config",
@@ -173,7 +174,7 @@ class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
-    workers: WorkersSettings = field(default_factory=WorkersSettings)
+    workers: WorkersConfig = field(default_factory=WorkersConfig)
 
     @property
     def channel_names(self) -> list[str]:
@@ -269,7 +270,7 @@ def _parse(data: dict[str, Any], file: Path) -> Config:
     _check_sourcing(channels, where)
     daemon = _parse_daemon(data.get("daemon", {}), where, seen)
     console = parse_console(data.get("console", {}), where)
-    workers = parse_workers(data.get("workers", {}), where)
+    workers = _parse_workers(data.get("workers", {}), where)
     return Config(
         path=file,
         store=store,
@@ -327,6 +328,16 @@ def _parse_daemon(raw: object, where: str, channels: Mapping[str, int]) -> Daemo
             field="daemon.pull_intervals",
         )
     return daemon
+
+
+def _parse_workers(raw: object, where: str) -> WorkersConfig:
+    if not isinstance(raw, dict):
+        raise ConfigurationError("'workers' must be a table, written as [workers]", path=where)
+    try:
+        return WorkersConfig.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        loc, message = _describe_sync_error(exc)
+        raise ConfigurationError(message, path=where, field=f"workers.{loc}") from None
 
 
 def _parse_engine(raw: object, where: str) -> EngineConfig:

@@ -1,4 +1,4 @@
-"""The checked tables of ``channelsync.toml``: a channel's engine keys, ``[engine]``, ``[daemon]``.
+"""The checked tables of ``channelsync.toml``: a channel's engine keys, the top-level tables.
 
 Each is a frozen pydantic model that refuses unknown keys; :mod:`channelsync.config`
 reads the file and hands each table to its model, turning a validation error into a
@@ -15,12 +15,14 @@ import pydantic
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt
 
 __all__ = [
+    "SWEEP_PERIODS",
     "SYNC_KEYS",
     "Campaign",
     "ChannelSyncSettings",
     "DaemonConfig",
     "EngineConfig",
     "PriceRule",
+    "WorkersConfig",
 ]
 
 
@@ -234,6 +236,48 @@ class DaemonConfig(_Settings):
     def pull_interval_of(self, channel: str) -> float:
         """Return the pull interval of ``channel``."""
         return self.pull_intervals.get(channel, self.pull_interval)
+
+
+#: Sweep periods a seconds-field cron can keep (they divide a minute).
+SWEEP_PERIODS = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)
+
+
+class WorkersConfig(_Settings):
+    """The ``[workers]`` table (seconds).
+
+    ``heartbeat_every``: how often a worker tells it is alive; ``stalled_after``: how
+    long a silent worker's jobs wait before another worker takes them (at least three
+    heartbeats, so a busy worker is not taken for dead; a step run twice is harmless
+    but wasteful, and the first one's commits are refused); ``sweep_every``: how often
+    such jobs are looked for (a divisor of a minute); ``poll_every``: how often a
+    worker looks for jobs when no notification came; ``retries``: how often a failed
+    step is tried again before the clock queues it at its next turn.
+    """
+
+    heartbeat_every: float = Field(default=10, gt=0)
+    stalled_after: float = Field(default=60, gt=0)
+    sweep_every: int = 15
+    poll_every: float = Field(default=5, gt=0)
+    retries: int = Field(default=5, ge=0)
+
+    @pydantic.field_validator("sweep_every")
+    @classmethod
+    def _divides_a_minute(cls, value: int) -> int:
+        if value not in SWEEP_PERIODS:
+            raise ValueError(
+                f"sweep_every must divide a minute: one of {', '.join(map(str, SWEEP_PERIODS))}"
+            )
+        return value
+
+    @pydantic.model_validator(mode="after")
+    def _check(self) -> WorkersConfig:
+        if self.stalled_after < 3 * self.heartbeat_every:
+            raise ValueError(
+                f"stalled_after ({self.stalled_after:g}) must be at least three heartbeats "
+                f"({3 * self.heartbeat_every:g} with heartbeat_every = "
+                f"{self.heartbeat_every:g}), or a live worker would be taken for dead"
+            )
+        return self
 
 
 def _names(keys: Iterable[str]) -> str:

@@ -83,7 +83,7 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "`token` key is refused.",
         "refresh_seconds": "How often the live parts of the console's pages refresh.",
     },
-    "WorkersSettings": {
+    "WorkersConfig": {
         "heartbeat_every": "Seconds between a worker's heartbeats.",
         "stalled_after": "Seconds a worker may be silent before its jobs go to another "
         "worker; at least three heartbeats.",
@@ -270,7 +270,6 @@ def config_keys() -> str:
     """Render the keys of ``channelsync.toml`` that the core and the engine read."""
     from channelsync import config  # noqa: PLC0415 - keep importing this module cheap
     from channelsync.console.settings import ConsoleSettings  # noqa: PLC0415
-    from channelsync.workers.settings import WorkersSettings  # noqa: PLC0415
 
     lines = [
         "### `[store]`",
@@ -302,7 +301,7 @@ def config_keys() -> str:
         "",
         "Read by `channelsync worker` only ([how-to](../how-to/workers.md)).",
         "",
-        *_model_table(WorkersSettings, "", _engine_description(WorkersSettings)),
+        *_model_table(config.WorkersConfig, "", _engine_description(config.WorkersConfig)),
         "",
         "### `[[channels]]`: every channel",
         "",

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from channelsync.config import load_config
+from channelsync.config import WorkersConfig, load_config
 from channelsync.errors import ConfigurationError
-from channelsync.workers.settings import WorkersSettings
 
 CHANNEL = '\n[[channels]]\nname = "tmall-main"\ntype = "tmall"\n'
 
@@ -21,7 +20,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_the_workers_table_is_optional_with_the_queues_defaults(tmp_path: Path) -> None:
     settings = load_config(write(tmp_path, CHANNEL)).workers
-    assert settings == WorkersSettings()
+    assert settings == WorkersConfig()
     assert (settings.heartbeat_every, settings.stalled_after, settings.sweep_every) == (10, 60, 15)
     assert (settings.poll_every, settings.retries) == (5, 5)
 
@@ -29,9 +28,7 @@ def test_the_workers_table_is_optional_with_the_queues_defaults(tmp_path: Path) 
 def test_the_timings_are_read(tmp_path: Path) -> None:
     text = "[workers]\nheartbeat_every = 2\nstalled_after = 10\nsweep_every = 5\nretries = 0\n"
     settings = load_config(write(tmp_path, text + CHANNEL)).workers
-    assert settings == WorkersSettings(
-        heartbeat_every=2, stalled_after=10, sweep_every=5, retries=0
-    )
+    assert settings == WorkersConfig(heartbeat_every=2, stalled_after=10, sweep_every=5, retries=0)
 
 
 @pytest.mark.parametrize(
@@ -42,7 +39,7 @@ def test_the_timings_are_read(tmp_path: Path) -> None:
         ("stalled_after = 20", "workers", "at least three heartbeats (30"),
         ("retries = -1", "workers.retries", "greater than or equal to 0"),
         ("poll_every = 'often'", "workers.poll_every", "valid number"),
-        ("lease = 3", "workers.lease", "unknown key; allowed: heartbeat_every"),
+        ("lease = 3", "workers.lease", "unknown key"),
     ],
 )
 def test_bad_timings_are_refused_by_field(
