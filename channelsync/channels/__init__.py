@@ -28,7 +28,11 @@ from channelsync.channels.inventory import (
     PricingCapability,
     StockAndPriceCapability,
 )
-from channelsync.channels.listings import ListingLookupCapability, ListingsCapability
+from channelsync.channels.listings import (
+    ListingLookupCapability,
+    ListingsCapability,
+    ShownQuantityCapability,
+)
 from channelsync.channels.orders import OrderCountCapability, OrderPull, OrdersCapability
 from channelsync.channels.paging import Page, next_page_number, paginate
 from channelsync.channels.refunds import RefundPull, RefundsCapability
@@ -74,6 +78,7 @@ __all__ = [
     "RefundPull",
     "RefundsCapability",
     "ShipmentsCapability",
+    "ShownQuantityCapability",
     "StockAndPriceCapability",
     "TimeWindow",
     "WindowRead",

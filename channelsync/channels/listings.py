@@ -10,7 +10,7 @@ from channelsync.channels._batching import run_batches
 from channelsync.channels.capabilities import ChannelLimits, Operation
 from channelsync.models import Listing, ListingStatusChange, UpdateResult
 
-__all__ = ["ListingLookupCapability", "ListingsCapability"]
+__all__ = ["ListingLookupCapability", "ListingsCapability", "ShownQuantityCapability"]
 
 
 class ListingsCapability(ABC):
@@ -60,4 +60,24 @@ class ListingLookupCapability(ABC):
         """Return the listings carrying any of ``merchant_codes`` (nothing for a code unlisted).
 
         Batched to the marketplace's limits inside.
+        """
+
+
+class ShownQuantityCapability(ABC):
+    """Read what a shop shows for chosen listings, by item id and SKU id (optional).
+
+    For a marketplace that cannot look listings up by merchant code but can read them
+    by its own ids (Tmall's ``taobao.item.skus.get``, 40 items a call). The re-inflation
+    guard reads with it only the listings that have a raise queued, instead of scanning
+    the shop. A channel that can do both is read by merchant code.
+    """
+
+    @abstractmethod
+    async def shown_quantities(
+        self, listings: Sequence[tuple[str, str | None]]
+    ) -> dict[tuple[str, str], int]:
+        """Return the quantity shown for each ``(item id, SKU id)`` the shop still has.
+
+        The answer's keys spell a listing without SKU id with ``""``; a listing the
+        shop no longer has is left out. Batched to the marketplace's limits inside.
         """

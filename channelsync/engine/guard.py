@@ -27,7 +27,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from channelsync.channels import Channel, ListingLookupCapability, ListingsCapability
+from channelsync.channels import (
+    Channel,
+    ListingLookupCapability,
+    ListingsCapability,
+    ShownQuantityCapability,
+)
 from channelsync.engine.context import EngineContext
 from channelsync.errors import ChannelError
 from channelsync.models import Listing
@@ -71,13 +76,10 @@ async def guard_raises(
         return report
     report.checked = len(raises)
     wanted = {listing_key(b.item_id, b.listing_sku_id) for _, b in raises}
-    shown: dict[tuple[str, str], int] = {}
     try:
         report.calls += 1
-        for listing in await _read(channel, [b for _, b in raises]):
-            key = listing_key(listing.item_id, listing.sku_id)
-            if key in wanted and listing.quantity is not None:
-                shown[key] = listing.quantity
+        found = await _read(channel, [b for _, b in raises])
+        shown = {key: quantity for key, quantity in found.items() if key in wanted}
     except ChannelError as error:
         # Without a fresh look a raise could re-inflate: all of them wait.
         with context.store.transaction() as session:
@@ -95,12 +97,28 @@ async def guard_raises(
     return report
 
 
-async def _read(channel: ListingsCapability, bindings: Sequence[BindingRecord]) -> list[Listing]:
-    """Read the listings of ``bindings``: by merchant code where the channel can, else all."""
+async def _read(
+    channel: ListingsCapability, bindings: Sequence[BindingRecord]
+) -> dict[tuple[str, str], int]:
+    """Return what the shop shows for ``bindings``' listings, read as narrowly as it can.
+
+    By merchant code where the channel looks listings up so, else by item and SKU id
+    where it reads those, else from a scan of the whole shop.
+    """
     codes = [b.merchant_code for b in bindings if b.merchant_code]
+    listings: list[Listing]
     if isinstance(channel, ListingLookupCapability) and len(codes) == len(bindings):
-        return await channel.find_listings(codes)
-    return [listing async for listing in channel.iter_listings()]
+        listings = await channel.find_listings(codes)
+    elif isinstance(channel, ShownQuantityCapability):
+        keys = list(dict.fromkeys((b.item_id, b.listing_sku_id) for b in bindings))
+        return await channel.shown_quantities(keys)
+    else:
+        listings = [listing async for listing in channel.iter_listings()]
+    return {
+        listing_key(listing.item_id, listing.sku_id): listing.quantity
+        for listing in listings
+        if listing.quantity is not None
+    }
 
 
 def _raises(

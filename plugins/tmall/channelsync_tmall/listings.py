@@ -14,9 +14,15 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from channelsync.channels import ListingsCapability, Operation
+from channelsync.channels import ListingsCapability, Operation, ShownQuantityCapability
 from channelsync.clock import CHINA_STANDARD_TIME
-from channelsync.errors import AuthenticationError, AuthorizationError, ChannelError, DataError
+from channelsync.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    ChannelError,
+    DataError,
+    NotFoundError,
+)
 from channelsync.models import Listing, ListingStatus, ListingStatusChange, UpdateResult
 from channelsync_tmall.envelope import nested_list
 from channelsync_tmall.gateway import TopGateway
@@ -51,8 +57,13 @@ def _whole_second(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
-class TopListings(TopGateway, ListingsCapability):
-    """Reads every listing (one per SKU) and lists / delists whole items."""
+class TopListings(TopGateway, ListingsCapability, ShownQuantityCapability):
+    """Reads every listing (one per SKU), or chosen ones by id; lists / delists whole items.
+
+    TOP reads no listing by merchant code, so the re-inflation guard's look at the
+    listings with a raise queued reads them by id: the SKUs of up to 40 items a call
+    (``taobao.item.skus.get``), and an item without SKUs with ``taobao.item.seller.get``.
+    """
 
     #: ``page_no * page_size`` TOP answers at most; slices stay under it.
     deep_paging_limit: ClassVar[int] = 20_000
@@ -106,6 +117,33 @@ class TopListings(TopGateway, ListingsCapability):
                     raise DataError("a SKU came without num_iid", operation=SKUS_METHOD)
                 found.setdefault(item_id, []).append(sku)
         return found
+
+    async def shown_quantities(
+        self, listings: Sequence[tuple[str, str | None]]
+    ) -> dict[tuple[str, str], int]:
+        """Return the quantity each chosen SKU (or item without SKUs) shows, by its ids."""
+        item_ids = list(dict.fromkeys(item_id for item_id, _ in listings))
+        skus = await self.skus_of(item_ids)
+        shown: dict[tuple[str, str], int] = {}
+        for item_id, records in skus.items():
+            for sku in records:
+                quantity = sku.get("quantity")
+                sku_id = text_field(sku, "sku_id")
+                if sku_id is not None and isinstance(quantity, int):
+                    shown[(item_id, sku_id)] = max(0, quantity)
+        for item_id in {i for i, sku_id in listings if not sku_id and i not in skus}:
+            try:
+                root = await self.call(
+                    "taobao.item.seller.get", {"num_iid": item_id, "fields": "num_iid,num"}
+                )
+            except NotFoundError:
+                continue  # deleted since: the shop no longer shows it
+            item = root.get("item")
+            num = item.get("num") if isinstance(item, dict) else None
+            if isinstance(num, bool) or not isinstance(num, int):
+                raise DataError("taobao.item.seller.get: the item has no num", operation="listing")
+            shown[(item_id, "")] = max(0, num)
+        return shown
 
     async def _item_page(
         self, method: str, banner: str | None, start: datetime, end: datetime, page_no: int
