@@ -98,11 +98,24 @@ def _postgres_engine(url: str) -> Engine:
     # READ COMMITTED whatever the server's default: the writes lock rows, then read again
     # (each statement sees what was committed before it), which a snapshot taken at the
     # transaction's start (REPEATABLE READ) would turn into serialization failures.
-    return create_engine(
+    engine = create_engine(
         f"postgresql+psycopg://{url.partition('://')[2]}",
         pool_pre_ping=True,
         isolation_level="READ COMMITTED",
     )
+
+    @event.listens_for(engine, "connect")
+    def _custom_plans(dbapi_connection: Any, _record: object) -> None:
+        # psycopg prepares a statement run five times; PostgreSQL may then plan it once
+        # for any values. A lookup of many keys (``IN`` a few hundred values, as the
+        # ledger's idempotency check is) planned without its values walks the table
+        # comparing each row with every value: 57 ms instead of 2 on 20,000 events.
+        # Planned with its values, it hashes them or probes the index.
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET plan_cache_mode = force_custom_plan")
+        dbapi_connection.commit()
+
+    return engine
 
 
 def _create_owner_only(path: Path) -> None:
