@@ -323,3 +323,16 @@ def test_the_workspaces_of_one_url_share_one_pool_and_hear_only_their_own_commit
             assert session.cursor("tmall", "orders") is not None
     finally:
         again.close()
+
+
+@pytest.mark.postgres
+def test_statements_are_planned_with_their_values(database: str) -> None:
+    """A prepared lookup of many keys planned for any values would scan the table per key."""
+    store = opened(database, "default", create=True)
+    try:
+        with store.engine.connect() as connection:
+            assert connection.execute(text("SHOW plan_cache_mode")).scalar() == (
+                "force_custom_plan"
+            )
+    finally:
+        store.close()
