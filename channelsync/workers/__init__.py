@@ -15,7 +15,13 @@ of machines share the work:
 * :mod:`~channelsync.workers.on_commit` defers a channel's flush in the very
   transaction that queued outbox work for it;
 * :mod:`~channelsync.workers.clock` decides which steps fall due on a tick;
-* :mod:`~channelsync.workers.stalled` gives the jobs of a killed worker back to the queue;
+* :mod:`~channelsync.workers.stalled` gives the jobs of a killed worker back to the queue,
+  and :mod:`~channelsync.workers.manager` retries a job only where no pending copy does
+  its step;
+* :mod:`~channelsync.workers.fencing` fences a worker taken for dead that comes back: a
+  lease epoch per channel step, checked at every commit;
+* :mod:`~channelsync.workers.pacing` shares each channel's rate limits between workers
+  (a schedule per channel and operation in the store);
 * :mod:`~channelsync.workers.schema` installs the queue's tables (``store migrate``);
 * :mod:`~channelsync.workers.running` runs a worker until stopped (or once);
 * :mod:`~channelsync.workers.presence` tells whether workers are alive on a store

@@ -11,7 +11,9 @@
   covers a runtime used without that hook). A failed step is retried after a growing
   wait (the step's interval, doubled each time, at most ``[daemon] max_backoff``), a
   few times; then the clock queues it again at its next turn. While a retry waits it
-  keeps its place: later jobs of the same lock queue behind it.
+  keeps its place: later jobs of the same lock queue behind it. Each step takes its
+  channel's lease first (:mod:`~channelsync.workers.fencing`): a job whose lease
+  another job took commits nothing and ends as superseded.
 * the periodic tasks: the **clock** (:mod:`~channelsync.workers.clock`), every tick;
   the **stalled-job sweep** (:mod:`~channelsync.workers.stalled`); the hourly
   **erasure** of buyers' personal data past retention, as the daemon does.
@@ -22,7 +24,7 @@ than room: stock changes are what keep the last units from being sold twice.
 One worker process may serve several workspaces (one configuration each): a job
 carries its workspace (``default`` when it names none) and runs on that workspace's
 runtime, and each workspace has its own periodic tasks (procrastinate's
-``periodic_id``), in its own queue, with locks of their own.
+``periodic_id``), in its own queue, with queueing locks of their own.
 """
 
 from __future__ import annotations
