@@ -65,11 +65,16 @@ def plan_changes(
 ) -> PlanReport:
     """Queue what changed for ``sku_ids`` (default: every SKU marked changed)."""
     ids = list(session.changed_skus() if sku_ids is None else sku_ids)
+    # Read before anything the plan reads: a mark made after this (another writer's
+    # order or binding) keeps its SKU marked for the next pass.
+    seen = session.change_counts(ids)
     in_groups = groups_apply(session, context)
     ready = None
     if in_groups:
         # Kits and sourcing tie SKUs together: replan all that depends on a change.
         ids, ready = replan_set(session, context, ids)
+        # The SKUs a change draws in (kits, shared components), read before their plan.
+        seen.update(session.change_counts(i for i in ids if i not in seen))
     report = PlanReport(skus=len(ids))
     # In slices, so a whole catalogue's entries are never held in memory at once; all
     # of them still commit in the caller's one transaction.
@@ -84,7 +89,7 @@ def plan_changes(
             # The search allocated the whole set as one group: the one slice uses it.
             ready=ready if len(ids) <= _SLICE else None,
         )
-    session.clear_changed(ids)
+    session.clear_changed(ids, seen)
     if held:
         # Units held back for their pace are released as the pace decays, with no
         # order to mark the SKU changed: look at them again on the next pass.

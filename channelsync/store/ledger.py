@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -98,8 +98,16 @@ class LedgerSession(ABC):
         """Return the ids of SKUs changed since their allocation was last computed."""
 
     @abstractmethod
-    def clear_changed(self, sku_ids: Iterable[int]) -> None:
-        """Mark these SKUs' allocations as computed."""
+    def change_counts(self, sku_ids: Iterable[int]) -> dict[int, int]:
+        """Return how often each SKU was marked changed so far (see :meth:`clear_changed`)."""
+
+    @abstractmethod
+    def clear_changed(self, sku_ids: Iterable[int], seen: Mapping[int, int] | None = None) -> None:
+        """Mark these SKUs' allocations as computed.
+
+        With ``seen`` (the :meth:`change_counts` read before the plan), a SKU marked
+        again since stays marked: its new change was not in the plan.
+        """
 
     @abstractmethod
     def mark_changed(self, sku_ids: Iterable[int]) -> None:

@@ -115,6 +115,8 @@ skus = Table(
     Column("attributes", JSON, nullable=False, default=dict),
     Column("safety_stock", Integer, nullable=False, default=0),
     Column("dirty", Boolean, nullable=False, default=True),
+    # Bumped with every mark: a plan clears only the marks it saw, not one made meanwhile.
+    Column("change_count", Integer, nullable=False, default=0, server_default="0"),
     Column("low_stock_alerted", Boolean, nullable=False, default=False),
     Column("updated_at", _TZ, nullable=False),
     Index("ix_skus_dirty", "dirty"),

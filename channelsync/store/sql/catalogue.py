@@ -84,7 +84,11 @@ class SqlCatalogue(SqlPart, StoreSession):
                 )
             )
             return int(result.inserted_primary_key[0])  # type: ignore[index]
-        self._c.execute(update(t.skus).where(t.skus.c.id == found).values(**values))
+        self._c.execute(
+            update(t.skus)
+            .where(t.skus.c.id == found)
+            .values(**values, change_count=t.skus.c.change_count + 1)
+        )
         return int(found)
 
     def _sku_query(self) -> Any:
@@ -161,7 +165,10 @@ class SqlCatalogue(SqlPart, StoreSession):
         kept = ("merchant_code", "safety_stock", "low_stock_alerted")
         statement = statement.on_conflict_do_update(
             index_elements=[t.skus.c.merchant_code],
-            set_={name: statement.excluded[name] for name in rows[0] if name not in kept},
+            set_={
+                **{name: statement.excluded[name] for name in rows[0] if name not in kept},
+                "change_count": t.skus.c.change_count + 1,
+            },
         )
         self._c.execute(statement, rows)
         codes = list(latest)

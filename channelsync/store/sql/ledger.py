@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     bindparam,
@@ -66,7 +67,9 @@ class SqlLedger(SqlPart, StoreSession):
     @override
     def set_safety_stock(self, sku_id: int, quantity: int) -> None:
         self._c.execute(
-            update(t.skus).where(t.skus.c.id == sku_id).values(safety_stock=quantity, dirty=True)
+            update(t.skus)
+            .where(t.skus.c.id == sku_id)
+            .values(safety_stock=quantity, dirty=True, change_count=t.skus.c.change_count + 1)
         )
 
     @override
@@ -153,8 +156,32 @@ class SqlLedger(SqlPart, StoreSession):
         return [int(i) for i in self._c.execute(query).scalars()]
 
     @override
-    def clear_changed(self, sku_ids: Iterable[int]) -> None:
-        self._set_dirty(sku_ids, dirty=False)
+    def change_counts(self, sku_ids: Iterable[int]) -> dict[int, int]:
+        s = t.skus.c
+        found: dict[int, int] = {}
+        for chunk in chunks(sorted(set(sku_ids))):
+            query = select(s.id, s.change_count).where(s.id.in_(chunk))
+            found.update({int(i): int(n) for i, n in self._c.execute(query)})
+        return found
+
+    @override
+    def clear_changed(self, sku_ids: Iterable[int], seen: Mapping[int, int] | None = None) -> None:
+        if seen is None:
+            self._set_dirty(sku_ids, dirty=False)
+            return
+        ids = sorted(set(sku_ids))
+        self.lock_skus(ids)
+        s = t.skus.c
+        # Only where no mark came since the plan read the counts: a SKU marked meanwhile
+        # (an order, a new binding committed by another writer) stays marked.
+        statement = (
+            update(t.skus)
+            .where(s.id == bindparam("_id"), s.change_count == bindparam("_seen"))
+            .values(dirty=False)
+        )
+        rows = [{"_id": i, "_seen": seen[i]} for i in ids if i in seen]
+        if rows:
+            self._c.execute(statement, rows)
 
     @override
     def mark_changed(self, sku_ids: Iterable[int]) -> None:
@@ -165,14 +192,17 @@ class SqlLedger(SqlPart, StoreSession):
         ids = sorted(set(sku_ids))
         self.lock_skus(ids)
         for chunk in chunks(ids):
-            self._c.execute(update(t.skus).where(t.skus.c.id.in_(chunk)).values(dirty=dirty))
+            values: dict[str, Any] = {"dirty": dirty}
+            if dirty:
+                values["change_count"] = t.skus.c.change_count + 1
+            self._c.execute(update(t.skus).where(t.skus.c.id.in_(chunk)).values(values))
 
     @override
     def mark_all_changed(self) -> None:
         if self._c.dialect.name != "sqlite":
             key = t.skus.c.id
             self._c.execute(select(key).order_by(key).with_for_update(key_share=True)).all()
-        self._c.execute(update(t.skus).values(dirty=True))
+        self._c.execute(update(t.skus).values(dirty=True, change_count=t.skus.c.change_count + 1))
 
     def on_hand_many(self, sku_ids: Iterable[int]) -> dict[int, dict[str, int]]:
         """Return on-hand stock per warehouse of each SKU that has any."""
@@ -414,4 +444,8 @@ class SqlLedger(SqlPart, StoreSession):
     def _mark_dirty(self, sku_ids: Iterable[int]) -> None:
         # Only SKUs this transaction holds (apply_events locked them first).
         for chunk in chunks(sorted(set(sku_ids))):
-            self._c.execute(update(t.skus).where(t.skus.c.id.in_(chunk)).values(dirty=True))
+            self._c.execute(
+                update(t.skus)
+                .where(t.skus.c.id.in_(chunk))
+                .values(dirty=True, change_count=t.skus.c.change_count + 1)
+            )

@@ -369,3 +369,21 @@ def test_concurrent_writers_of_a_new_cursor_keep_one(store: Store) -> None:
         since, token = s.cursor("tmall", "orders") or (None, None)
     assert since is not None
     assert token == f"t{int((since - NOW).total_seconds())}"
+
+
+def test_a_plan_clears_only_the_change_marks_it_saw(store: Store) -> None:
+    """A SKU marked changed while a plan ran (another writer's order) stays marked."""
+    (mug, cup) = _skus(store, "MUG", "CUP")
+    with store.transaction() as s:
+        s.clear_changed([mug, cup])
+    with store.transaction() as s:
+        s.mark_changed([mug, cup])
+        ids = s.changed_skus()
+        seen = s.change_counts(ids)  # the plan starts: it reads the marks
+    with store.transaction() as s:
+        s.apply_event(_reserve("reserve:tmall:O-1:MUG", mug, 1, "O-1"), NOW)  # meanwhile
+    with store.transaction() as s:
+        s.clear_changed(ids, seen)  # the plan ends
+        assert s.changed_skus() == [mug]  # the order's change waits for the next pass
+        s.clear_changed([mug])
+        assert s.changed_skus() == []

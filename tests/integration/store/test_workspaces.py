@@ -183,13 +183,13 @@ def test_each_workspace_is_migrated_on_its_own_with_its_own_version(url: str) ->
     with opened(url, "old") as store:
         assert isinstance(store, SqlStore)
         with store.engine.connect() as connection:
-            assert current_revision(connection) == "0016"
+            assert current_revision(connection) == "0017"
             # 0014 added reservations.warehouse with ALTER TABLE: in the workspace's table.
             connection.execute(text("SELECT warehouse FROM reservations")).all()
     with opened(url, "default") as store:
         assert isinstance(store, SqlStore)
         with store.engine.connect() as connection:
-            assert current_revision(connection) == "0016"
+            assert current_revision(connection) == "0017"
 
 
 @pytest.mark.parametrize(
