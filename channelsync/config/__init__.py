@@ -72,7 +72,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pydantic
@@ -245,7 +245,7 @@ def _parse(data: dict[str, Any], file: Path) -> Config:
             path=where,
         )
     store = _parse_store(data.get("store", {}), file)
-    engine = _parse_engine(data.get("engine", {}), where)
+    engine = _parse_table(data.get("engine", {}), where, "engine", EngineConfig)
     raw_channels = data.get("channels", [])
     if not isinstance(raw_channels, list):
         raise ConfigurationError(
@@ -270,7 +270,7 @@ def _parse(data: dict[str, Any], file: Path) -> Config:
     _check_sourcing(channels, where)
     daemon = _parse_daemon(data.get("daemon", {}), where, seen)
     console = parse_console(data.get("console", {}), where)
-    workers = _parse_workers(data.get("workers", {}), where)
+    workers = _parse_table(data.get("workers", {}), where, "workers", WorkersConfig)
     return Config(
         path=file,
         store=store,
@@ -330,24 +330,18 @@ def _parse_daemon(raw: object, where: str, channels: Mapping[str, int]) -> Daemo
     return daemon
 
 
-def _parse_workers(raw: object, where: str) -> WorkersConfig:
-    if not isinstance(raw, dict):
-        raise ConfigurationError("'workers' must be a table, written as [workers]", path=where)
-    try:
-        return WorkersConfig.model_validate(raw)
-    except pydantic.ValidationError as exc:
-        loc, message = _describe_sync_error(exc)
-        raise ConfigurationError(message, path=where, field=f"workers.{loc}") from None
+_Table = TypeVar("_Table", EngineConfig, WorkersConfig)
 
 
-def _parse_engine(raw: object, where: str) -> EngineConfig:
+def _parse_table(raw: object, where: str, name: str, model: type[_Table]) -> _Table:
+    """Check a top-level table (``[engine]``, ``[workers]``) with its model."""
     if not isinstance(raw, dict):
-        raise ConfigurationError("'engine' must be a table, written as [engine]", path=where)
+        raise ConfigurationError(f"'{name}' must be a table, written as [{name}]", path=where)
     try:
-        return EngineConfig.model_validate(raw)
+        return model.model_validate(raw)
     except pydantic.ValidationError as exc:
         loc, message = _describe_sync_error(exc)
-        raise ConfigurationError(message, path=where, field=f"engine.{loc}") from None
+        raise ConfigurationError(message, path=where, field=f"{name}.{loc}") from None
 
 
 def _describe_sync_error(exc: pydantic.ValidationError) -> tuple[str, str]:
