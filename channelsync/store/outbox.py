@@ -103,6 +103,15 @@ class OutboxSession(ABC):
         """Return pending entries due by ``now``, most urgent first."""
 
     @abstractmethod
+    def channels_with_work(self, now: datetime, parked_reason: str) -> set[str]:
+        """Return the channels a flush has work for at ``now``.
+
+        A pending entry of any kind due by ``now``, or an entry parked with a reason
+        starting with ``parked_reason`` (what a flush resumes once the channel
+        authenticates again).
+        """
+
+    @abstractmethod
     def claim_due(
         self, channel: str, kind: str, now: datetime, limit: int, until: datetime
     ) -> list[OutboxItem]:

@@ -353,6 +353,11 @@ async def _clock(
         for step, name in due(kept, timestamp, tick_seconds(runtime.settings))
         if name not in paused
     ]
+    if any(step == FLUSH for step, _ in steps):
+        # The clock's flush looks for retries whose time came and work written without
+        # a job (by other commands): only where there is some.
+        wanted = runtime.flushes_wanted()
+        steps = [(step, name) for step, name in steps if step != FLUSH or name in wanted]
     return {"due": len(steps), "queued": await served.deferrer.defer_many(steps)}
 
 

@@ -37,6 +37,7 @@ from channelsync.daemon.logs import working_on
 from channelsync.daemon.runner import ReconcileStep, find_reconcile
 from channelsync.engine.budgets import budgeted
 from channelsync.engine.orders import ingest_orders
+from channelsync.engine.outbox import WAITING_FOR_CREDENTIALS
 from channelsync.engine.pausing import Pause, paused_channels
 from channelsync.engine.planner import PlanReport
 from channelsync.engine.privacy import erase_personal_data
@@ -194,6 +195,18 @@ class WorkerRuntime:
             yield
         finally:
             self.active -= 1
+
+    def flushes_wanted(self) -> set[str]:
+        """Return the channels whose flush has work now (due entries, credentials to retry).
+
+        The clock's periodic flush looks only at these: a flush of a channel with nothing
+        due would only read an empty outbox, and at hundreds of channels those reads
+        crowd the pulls out of the queue.
+        """
+        now = self.engine.context.clock.now()
+        with self.engine.store.transaction() as session:
+            found = session.channels_with_work(now, WAITING_FOR_CREDENTIALS)
+        return {name for name in found if name in self.channels}
 
     def erase_personal_data(self) -> int:
         """Erase buyers' personal data past its retention, as the daemon does hourly."""

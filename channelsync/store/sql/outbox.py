@@ -97,6 +97,16 @@ class SqlOutbox(SqlPart, StoreSession):
         return [self._item(r) for r in self._c.execute(_due(channel, kind, now, limit))]
 
     @override
+    def channels_with_work(self, now: datetime, parked_reason: str) -> set[str]:
+        o = t.outbox.c
+        due = (o.state == OutboxState.PENDING.value) & (o.next_attempt_at <= now)
+        parked = (o.state == OutboxState.PARKED.value) & o.reason.startswith(
+            parked_reason, autoescape=True
+        )
+        query = select(o.channel).where(due | parked).distinct()
+        return {str(channel) for channel in self._c.execute(query).scalars()}
+
+    @override
     def claim_due(
         self, channel: str, kind: str, now: datetime, limit: int, until: datetime
     ) -> list[OutboxItem]:

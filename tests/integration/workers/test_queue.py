@@ -6,9 +6,11 @@ import asyncio
 
 import psycopg
 import pytest
-from procrastinate import jobs
+from procrastinate import JobContext, jobs
 
+from channelsync.config import DaemonConfig
 from channelsync.engine.pausing import pause_channel
+from channelsync.workers.app import SERVICES_KEY, JobServices, Served, _clock
 from channelsync.workers.deferring import (
     FLUSH,
     PULL_ORDERS,
@@ -233,3 +235,25 @@ async def test_the_bounded_wait_is_the_deferrals_alone(world: World) -> None:
 async def test_the_queue_commits_each_statement_as_it_ends(world: World) -> None:
     async with world.queue() as (app, _deferrer), app.connector.pool.connection() as connection:
         assert connection.autocommit
+
+
+async def test_the_clock_flushes_only_the_channels_with_work(world: World) -> None:
+    """A flush of a channel with nothing due would only read an empty outbox."""
+    settings = DaemonConfig(flush_interval=1, pull_interval=3600, stale_after=7200)
+    async with world.queue() as (app, deferrer):
+        runtime = world.runtime(settings)
+        enqueue(world, "tmall")  # written by another command: no job, the clock's to find
+        assert runtime.flushes_wanted() == {"tmall"}
+        services = JobServices({"default": Served(runtime, deferrer)}, TUNING)
+        tick = jobs.Job(id=1, queue="channelsync", lock=None, queueing_lock=None, task_name="t")
+        context = JobContext(
+            app=app,
+            job=tick,
+            start_timestamp=0.0,
+            abort_reason=lambda: None,
+            additional_context={SERVICES_KEY: services},
+        )
+        await _clock(context, timestamp=1_800_000_000)
+        queued = await world.jobs(app, "todo")
+        flushes = [job for job in queued if job.task_name == task_name(FLUSH)]
+    assert [job.task_kwargs["channel"] for job in flushes] == ["tmall"]

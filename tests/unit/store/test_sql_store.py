@@ -191,6 +191,27 @@ def test_outbox_orders_by_urgency_and_respects_backoff(store: Store) -> None:
     assert parked_again == []
 
 
+def test_channels_with_work_are_those_with_entries_due_or_waiting_for_credentials(
+    store: Store,
+) -> None:
+    later = NOW + timedelta(minutes=1)
+    with store.transaction() as s:
+        for channel in ("due", "later", "credentials", "parked", "sent", "shipment"):
+            kind = "shipment" if channel == "shipment" else "stock"
+            s.enqueue(channel=channel, kind=kind, key="k", payload={}, urgency=0, now=NOW)
+        entries = {i.channel: i for i in s.outbox()}
+        s.settle(entries["later"].id, 1, OutboxState.PENDING, now=NOW, next_attempt_at=later)
+        waiting = "waiting for credentials: the token was refused"
+        s.settle(entries["credentials"].id, 1, OutboxState.PARKED, now=NOW, reason=waiting)
+        s.settle(entries["parked"].id, 1, OutboxState.PARKED, now=NOW, reason="bad sku")
+        s.settle(entries["sent"].id, 1, OutboxState.SENT, now=NOW)
+        found = s.channels_with_work(NOW, "waiting for credentials")
+        assert found == {"due", "credentials", "shipment"}
+        assert "later" in s.channels_with_work(later, "waiting for credentials")
+        # The reason is a prefix, not a pattern.
+        assert s.channels_with_work(NOW, "waiting%") == {"due", "shipment"}
+
+
 def test_manual_bindings_are_not_replaced_by_automatic_ones(store: Store) -> None:
     a, b = _sku(store, "A"), _sku(store, "B")
     with store.transaction() as s:
