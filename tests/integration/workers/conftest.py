@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import Engine, create_engine
 
 from channelsync.clock import FakeClock
 from channelsync.engine.catalogue import import_catalogue, parse_catalogue
@@ -40,3 +41,24 @@ def world(postgres_url: str, clock: FakeClock) -> Iterator[World]:
         for opened in found.stores:
             opened.close()
         store.close()
+
+
+@pytest.fixture
+def store(postgres_url: str) -> Iterator[SqlStore]:
+    """The store of a test's own schema, without a catalogue (the shared pacing's tests)."""
+    found = open_store(postgres_url)
+    assert isinstance(found, SqlStore)
+    try:
+        yield found
+    finally:
+        found.close()
+
+
+@pytest.fixture
+def other_process(store: SqlStore) -> Iterator[Engine]:
+    """An engine of its own on the same store, as another worker process has."""
+    engine = create_engine(store.engine.url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
