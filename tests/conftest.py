@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 
@@ -66,6 +66,28 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> Iterator[str]:
+    """Return the URL of a database of its own on the test server (base schema ``public``).
+
+    For what a schema cannot hold apart: workspaces are schemas beside the URL's own.
+    Dropped after the test, whatever is still connected.
+    """
+    import psycopg  # noqa: PLC0415
+
+    parts = urlsplit(postgres_url)
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "options"])
+    server = urlunsplit(parts._replace(query=query))
+    name = f"cs_ws_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}", query=query))
+    finally:
+        with psycopg.connect(server, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -8,10 +8,7 @@ workspace on PostgreSQL (marker ``postgres``), in a database of its own.
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -251,19 +248,9 @@ def test_store_migrate_creates_the_workspace_it_names_and_all_migrates_each(
 
 
 @pytest.fixture
-def database(postgres_url: str) -> Iterator[str]:
-    """A database of its own on the test server (base schema ``public``), dropped after."""
-    parts = urlsplit(postgres_url)
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "options"])
-    server = urlunsplit(parts._replace(query=query))
-    name = f"cs_ws_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}", query=query))
-    finally:
-        with psycopg.connect(server, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+def database(postgres_database: str) -> str:
+    """A database of its own on the test server (base schema ``public``)."""
+    return postgres_database
 
 
 @pytest.mark.postgres

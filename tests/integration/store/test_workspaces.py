@@ -7,12 +7,9 @@ and the workspaces' schemas (``cs_acme``) are dropped with it.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -41,24 +38,9 @@ SOUTH = "sku,title,price,currency,quantity\nMUG,Mug,25.00,CNY,4\nTEA,Tea,8.00,CN
 
 
 @pytest.fixture
-def database(postgres_url: str) -> Iterator[str]:
-    """Return the URL of a new database on the test server (base schema ``public``)."""
-    yield from fresh_database(postgres_url)
-
-
-def fresh_database(postgres_url: str) -> Iterator[str]:
-    """Create a database for one test on the server of ``postgres_url``; drop it after."""
-    parts = urlsplit(postgres_url)
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "options"])
-    server = urlunsplit(parts._replace(query=query))
-    name = f"cs_ws_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}", query=query))
-    finally:
-        with psycopg.connect(server, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+def database(postgres_database: str) -> str:
+    """A database of its own on the test server (base schema ``public``)."""
+    return postgres_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -8,14 +8,11 @@ shop ``tmall``; one queue, in the base schema, serves both.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import psycopg
 import pytest
 from click.testing import CliRunner
 from procrastinate import App
@@ -70,21 +67,10 @@ class GatedShop(MemoryChannel):
 
 
 @pytest.fixture
-def database(postgres_url: str) -> Iterator[str]:
-    """A database of its own on the test server, with the job queue; dropped after."""
-    parts = urlsplit(postgres_url)
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "options"])
-    server = urlunsplit(parts._replace(query=query))
-    name = f"cs_ws_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(parts._replace(path=f"/{name}", query=query))
-    try:
-        asyncio.run(install_queue_schema(conninfo(url)))
-        yield url
-    finally:
-        with psycopg.connect(server, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+def database(postgres_database: str) -> str:
+    """A database of its own on the test server, with the job queue."""
+    asyncio.run(install_queue_schema(conninfo(postgres_database)))
+    return postgres_database
 
 
 @dataclass
