@@ -21,10 +21,12 @@
 Flushes outrank pulls, which outrank listing reads, when a worker has more due jobs
 than room: stock changes are what keep the last units from being sold twice.
 
-One worker process may serve several workspaces (one configuration each): a job
+One worker process may serve several workspaces (one configuration each): a step job
 carries its workspace (``default`` when it names none) and runs on that workspace's
-runtime, and each workspace has its own periodic tasks (procrastinate's
-``periodic_id``), in its own queue, with queueing locks of their own.
+runtime. The periodic tasks belong to the *set* of workspaces a worker serves
+(:func:`~channelsync.workers.clock.clock_group`): one clock tick, one sweep and one
+erasure for the whole set, in the set's own queue with queueing locks of its own, so
+a cluster of 200 merchants queues one tick every few seconds rather than 200.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from procrastinate.jobs import Job
 
 from channelsync.config import DEFAULT_WORKSPACE, DaemonConfig
 from channelsync.errors import ConfigurationError, RateLimitedError, UsageError
-from channelsync.workers.clock import cadences, cron, due, tick_seconds
+from channelsync.workers.clock import cadences, clock_group, cron, due, group_tick
 from channelsync.workers.deferring import (
     FLUSH,
     PULL_ORDERS,
@@ -50,6 +52,7 @@ from channelsync.workers.deferring import (
     RECONCILE,
     Deferrer,
     channel_lock,
+    group_queue,
     queue_of,
     task_name,
     workspace_key,
@@ -113,6 +116,29 @@ class JobServices:
 
     workspaces: Mapping[str, Served]
     tuning: WorkerTuning
+
+    @property
+    def group(self) -> str:
+        """The key of the clock of this worker's set of workspaces (see ``clock_group``)."""
+        return clock_group(self.workspaces)
+
+    def ticked(self, workspace: str, group: str | None) -> list[Served]:
+        """Return the workspaces a periodic job is for: its set's, or the one it names.
+
+        A job of another set reached this worker only through a configuration that
+        differs from the one its queue was made for: it is refused, not run on the
+        wrong workspaces.
+        """
+        if group is None:
+            return [self.of(workspace)]
+        if group != self.group:
+            raise ConfigurationError(
+                f"a periodic job of the workspaces {group!r} reached a worker serving "
+                f"{', '.join(self.workspaces)} ({self.group!r}); the workers sharing a "
+                "queue must serve the same workspaces",
+                field="store.workspace",
+            )
+        return list(self.workspaces.values())
 
     def of(self, workspace: str) -> Served:
         """Return the workspace a job names; refuse one this worker does not serve."""
@@ -226,25 +252,24 @@ def build_app(
                 pass_context=True,
                 queueing_lock=name,
             )(job)
-            for workspace, its in served.items():
-                schedule = {
-                    CLOCK_TASK: cron(tick_seconds(its)),
-                    STALLED_TASK: cron(tuning.sweep_every),
-                    # Hourly, at a minute no other periodic job of the hour is likely to use.
-                    PRIVACY_TASK: "17 * * * *",
-                }[name]
-                if workspace == DEFAULT_WORKSPACE:
-                    app.periodic(cron=schedule)(task)
-                    continue
-                # Each workspace's clock ticks once per cluster, on its own workers.
-                key = workspace_key(name, workspace)
-                app.periodic(
-                    cron=schedule,
-                    periodic_id=workspace,
-                    queue=queue_of(workspace),
-                    queueing_lock=key,
-                    task_kwargs={"workspace": workspace},
-                )(task)
+            schedule = {
+                CLOCK_TASK: cron(group_tick(served.values())),
+                STALLED_TASK: cron(tuning.sweep_every),
+                # Hourly, at a minute no other periodic job of the hour is likely to use.
+                PRIVACY_TASK: "17 * * * *",
+            }[name]
+            group = clock_group(served)
+            if not group:
+                app.periodic(cron=schedule)(task)
+                continue
+            # One job per tick for the whole set of workspaces, on its own workers.
+            app.periodic(
+                cron=schedule,
+                periodic_id=group,
+                queue=group_queue(group),
+                queueing_lock=f"{name}+{group}",
+                task_kwargs={"group": group},
+            )(task)
     return app
 
 
@@ -336,49 +361,79 @@ _STEP_TASKS = {
 
 
 async def _clock(
-    context: JobContext, timestamp: int, workspace: str = DEFAULT_WORKSPACE
+    context: JobContext,
+    timestamp: int,
+    workspace: str = DEFAULT_WORKSPACE,
+    group: str | None = None,
 ) -> dict[str, int]:
-    """Queue every step of the workspace whose interval ended in the tick up to ``timestamp``."""
-    served = _services(context).of(workspace)
+    """Queue every step whose interval ended in the tick up to ``timestamp``.
+
+    The steps of every workspace of the worker's set (``group``), or of the one named.
+    """
+    chosen = _services(context).ticked(workspace, group)
+    tick = group_tick(served.runtime.settings for served in chosen)
+    due_steps = queued = 0
+    for served in chosen:
+        found, deferred = await _tick(served, timestamp, tick)
+        due_steps += found
+        queued += deferred
+    return {"due": due_steps, "queued": queued}
+
+
+async def _tick(served: Served, timestamp: int, tick: int) -> tuple[int, int]:
+    """Queue one workspace's steps due in the tick; return how many were due and queued."""
     runtime = served.runtime
     kept = cadences(
         runtime.channels,
         runtime.settings,
         reconcile=runtime.reconcile_step is not None,
-        workspace=workspace,
+        workspace=runtime.workspace,
     )
-    paused = runtime.paused()
+    steps = due(kept, timestamp, tick)
+    if not steps:
+        return 0, 0
+    # The clock's flush looks for retries whose time came and work written without a
+    # job (by other commands): only where there is some. Read off the event loop: a
+    # tick of many workspaces reads each one's store.
+    paused, wanted = await asyncio.to_thread(
+        runtime.clock_view, flushes=any(step == FLUSH for step, _ in steps)
+    )
     steps = [
         (step, name)
-        for step, name in due(kept, timestamp, tick_seconds(runtime.settings))
-        if name not in paused
+        for step, name in steps
+        if name not in paused and (step != FLUSH or name in wanted)
     ]
-    if any(step == FLUSH for step, _ in steps):
-        # The clock's flush looks for retries whose time came and work written without
-        # a job (by other commands): only where there is some.
-        wanted = runtime.flushes_wanted()
-        steps = [(step, name) for step, name in steps if step != FLUSH or name in wanted]
-    return {"due": len(steps), "queued": await served.deferrer.defer_many(steps)}
+    return len(steps), await served.deferrer.defer_many(steps)
 
 
 async def _sweep(
-    context: JobContext, timestamp: int, workspace: str = DEFAULT_WORKSPACE
+    context: JobContext,
+    timestamp: int,
+    workspace: str = DEFAULT_WORKSPACE,
+    group: str | None = None,
 ) -> dict[str, int]:
-    """Queue again the jobs of the workspace's workers that stopped beating."""
+    """Queue again the jobs of the workspaces' workers that stopped beating."""
     del timestamp  # every sweep looks at the jobs stalled now
     services = _services(context)
-    services.of(workspace)
+    chosen = services.ticked(workspace, group)
+    queues = [queue_of(served.runtime.workspace) for served in chosen]
+    if group:
+        queues.append(group_queue(group))
     stalled_after = services.tuning.stalled_after
     return {
-        "retried": await retry_stalled_jobs(
-            context.app, stalled_after=stalled_after, queues=[queue_of(workspace)]
-        )
+        "retried": await retry_stalled_jobs(context.app, stalled_after=stalled_after, queues=queues)
     }
 
 
 async def _erase(
-    context: JobContext, timestamp: int, workspace: str = DEFAULT_WORKSPACE
+    context: JobContext,
+    timestamp: int,
+    workspace: str = DEFAULT_WORKSPACE,
+    group: str | None = None,
 ) -> dict[str, int]:
-    """Erase the workspace's buyers' personal data past its retention."""
+    """Erase the workspaces' buyers' personal data past their retention."""
     del timestamp
-    return {"erased": _services(context).of(workspace).runtime.erase_personal_data()}
+    erased = 0
+    for served in _services(context).ticked(workspace, group):
+        erased += await asyncio.to_thread(served.runtime.erase_personal_data)
+    return {"erased": erased}

@@ -6,7 +6,8 @@ clock job defers every step whose interval boundary fell inside the tick that ju
 ended: a step of interval ``every`` is due on the ticks that cross a multiple of
 ``every``, shifted by a phase drawn from the channel and step names, so a hundred
 channels with one pull interval do not all pull in the same second. Nothing is
-remembered between ticks: any worker can run the next one.
+remembered between ticks: any worker can run the next one. One tick serves every
+workspace of the workers' set (:func:`clock_group`), each at its own intervals.
 
 The intervals are the daemon's (``[daemon]`` ``pull_interval``, ``pull_intervals``,
 ``flush_interval``, ``reconcile_interval``), measured from one start to the next
@@ -17,6 +18,7 @@ clock's flushes are the daemon's periodic look for entries whose retry time has 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import zlib
 from collections.abc import Iterable, Mapping
@@ -33,7 +35,7 @@ from channelsync.workers.deferring import (
     workspace_key,
 )
 
-__all__ = ["Cadence", "cadences", "cron", "due", "tick_seconds"]
+__all__ = ["Cadence", "cadences", "clock_group", "cron", "due", "group_tick", "tick_seconds"]
 
 # Ticks that divide a minute evenly, so a seconds-field cron (``*/N``) keeps its period.
 _TICKS = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)
@@ -57,6 +59,26 @@ class Cadence:
         """
         spread = zlib.crc32(f"{self.step}:{workspace_key(self.channel, self.workspace)}".encode())
         return self.every * (spread % 1000) / 1000
+
+
+def clock_group(workspaces: Iterable[str]) -> str:
+    """Return the key of the clock shared by every worker serving exactly ``workspaces``.
+
+    ``""`` for the ``default`` workspace alone (a store of one merchant, as before).
+    One clock ticks the whole set: a tick per workspace would put hundreds of jobs in
+    the queue every few seconds at hundreds of merchants, crowding out their steps.
+    Workers serving different sets each have their set's clock; a workspace in two sets
+    is ticked by both, and its steps are still queued once (queueing locks).
+    """
+    names = sorted(set(workspaces))
+    if names == [DEFAULT_WORKSPACE]:
+        return ""
+    return hashlib.sha256(",".join(names).encode()).hexdigest()[:12]
+
+
+def group_tick(settings: Iterable[DaemonConfig]) -> int:
+    """Return the period of a clock ticking workspaces of these settings: the shortest."""
+    return min(tick_seconds(each) for each in settings)
 
 
 def tick_seconds(settings: DaemonConfig) -> int:

@@ -47,6 +47,7 @@ __all__ = [
     "STEPS",
     "Deferrer",
     "channel_lock",
+    "group_queue",
     "queue_of",
     "queueing_lock",
     "step_group",
@@ -82,6 +83,15 @@ def task_name(step: str) -> str:
 def queue_of(workspace: str = DEFAULT_WORKSPACE) -> str:
     """Return the queue of a workspace's jobs (``channelsync`` for ``default``)."""
     return QUEUE if workspace == DEFAULT_WORKSPACE else f"{QUEUE}/{workspace}"
+
+
+def group_queue(group: str) -> str:
+    """Return the queue of the periodic jobs of the workers serving one set of workspaces.
+
+    ``""`` (a worker of the ``default`` workspace alone) is :data:`QUEUE`. ``+`` is not
+    allowed in a workspace's name, so a group's queue is never a workspace's.
+    """
+    return QUEUE if not group else f"{QUEUE}+{group}"
 
 
 def workspace_key(name: str, workspace: str = DEFAULT_WORKSPACE) -> str:

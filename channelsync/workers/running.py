@@ -31,8 +31,8 @@ from channelsync.config import DEFAULT_WORKSPACE
 from channelsync.errors import ConfigurationError, UsageError
 from channelsync.store import SqlStore, StoreLockedError, lock_holder
 from channelsync.workers.app import SERVICES_KEY, JobServices, Served, WorkerTuning
-from channelsync.workers.clock import cadences
-from channelsync.workers.deferring import QUEUE, RECONCILE, Deferrer, queue_of
+from channelsync.workers.clock import cadences, clock_group
+from channelsync.workers.deferring import QUEUE, RECONCILE, Deferrer, group_queue, queue_of
 from channelsync.workers.fencing import FenceOnCommit
 from channelsync.workers.on_commit import FlushOnCommit
 from channelsync.workers.pacing import install_shared_pacing
@@ -76,6 +76,9 @@ async def run_worker(
         # Before any job opens a channel: its transport takes the limiter when it opens.
         install_shared_pacing(served.channels.values(), store)
     queues = [queue_of(served.workspace) for served in runtimes]
+    group = clock_group(served.workspace for served in runtimes)
+    if group:
+        queues.append(group_queue(group))  # the set's periodic jobs
     async with app.open_async():
         if not await queue_schema_installed(app):
             raise ConfigurationError(

@@ -42,12 +42,13 @@ async def retry_stalled_jobs(
     ``default`` workspace's). Returns how many jobs were queued again (superseded ones
     are not counted).
     """
+    wanted = set(queues)
+    # One look across the queues (a sweep of hundreds of workspaces is one statement);
+    # other queues of the database, other applications' included, are left alone.
     stalled = [
         job
-        for queue in queues
-        for job in await app.job_manager.get_stalled_jobs(
-            queue=queue, seconds_since_heartbeat=stalled_after
-        )
+        for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after)
+        if job.queue in wanted
     ]
     retried = 0
     for job in stalled:

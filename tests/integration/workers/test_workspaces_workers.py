@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from click.testing import CliRunner
@@ -23,17 +23,27 @@ from channelsync.clock import FakeClock
 from channelsync.config import DaemonConfig
 from channelsync.engine.catalogue import import_catalogue, parse_catalogue
 from channelsync.engine.sync import SyncEngine
+from channelsync.errors import ConfigurationError
 from channelsync.plugins import build_plugin_manager
 from channelsync.store import SqlStore, open_store
 from channelsync.testing import MemoryChannel
 from channelsync.testing.memory_channel import TimeWindow
-from channelsync.workers.app import CLOCK_TASK, PRIVACY_TASK, STALLED_TASK, build_app
+from channelsync.workers.app import (
+    CLOCK_TASK,
+    PRIVACY_TASK,
+    STALLED_TASK,
+    JobServices,
+    Served,
+    build_app,
+)
+from channelsync.workers.clock import clock_group
 from channelsync.workers.deferring import (
     FLUSH,
     PULL_ORDERS,
     QUEUE,
     Deferrer,
     channel_lock,
+    group_queue,
     queue_of,
     queueing_lock,
 )
@@ -265,24 +275,36 @@ async def test_a_workspaces_flush_is_queued_in_the_transaction_of_its_work(
     assert hook.deferred == 1
 
 
-def test_each_workspace_has_its_own_periodic_tasks_queue_and_queueing_locks() -> None:
+def test_the_workspaces_of_a_worker_share_one_clock_sweep_and_erasure() -> None:
+    """Hundreds of merchants queue one tick a period, not one each."""
+    fast = DaemonConfig(pull_interval=60, flush_interval=2)
     app = build_app(
-        "postgresql://127.0.0.1:1/none", workspaces={"default": SETTINGS, "acme": SETTINGS}
+        "postgresql://127.0.0.1:1/none",
+        workspaces={"default": SETTINGS, "acme": fast, **{f"m{i}": SETTINGS for i in range(50)}},
     )
     periodic = app.periodic_registry.periodic_tasks
-    assert set(periodic) == {
-        (name, workspace)
-        for name in (CLOCK_TASK, STALLED_TASK, PRIVACY_TASK)
-        for workspace in ("", "acme")
-    }
-    acme = periodic[(CLOCK_TASK, "acme")].configure_kwargs
-    assert acme["queue"] == "channelsync/acme"
-    assert acme["queueing_lock"] == "acme/channelsync.clock"
+    group = clock_group(["default", "acme", *(f"m{i}" for i in range(50))])
+    assert group
+    assert set(periodic) == {(name, group) for name in (CLOCK_TASK, STALLED_TASK, PRIVACY_TASK)}
+    clock = periodic[(CLOCK_TASK, group)]
+    kwargs = clock.configure_kwargs
+    assert kwargs["queue"] == group_queue(group) == f"channelsync+{group}"
+    assert kwargs["queueing_lock"] == f"channelsync.clock+{group}"
+    assert kwargs["task_kwargs"] == {"group": group}
     # No lock: a killed worker's tick must not stop the next ones until the sweep.
-    assert "lock" not in acme
+    assert "lock" not in kwargs
     assert app.tasks[CLOCK_TASK].lock is None
-    assert acme["task_kwargs"] == {"workspace": "acme"}
-    assert periodic[(CLOCK_TASK, "")].configure_kwargs == {}  # one merchant: as before
+    assert clock.cron == "* * * * * */2"  # the shortest interval of the set keeps its pace
+    # The same set in another order is the same clock; another set has its own.
+    assert clock_group(["acme", "default", *(f"m{i}" for i in range(50))]) == group
+    assert clock_group(["acme"]) not in {group, ""}
+
+
+def test_a_store_of_one_merchant_keeps_its_periodic_tasks_as_before() -> None:
+    app = build_app("postgresql://127.0.0.1:1/none", SETTINGS)
+    periodic = app.periodic_registry.periodic_tasks
+    assert set(periodic) == {(name, "") for name in (CLOCK_TASK, STALLED_TASK, PRIVACY_TASK)}
+    assert periodic[(CLOCK_TASK, "")].configure_kwargs == {}
 
 
 def config_file(path: Path, url: str, channel: str, workspace: str | None = None) -> Path:
@@ -334,3 +356,13 @@ def test_one_worker_process_serves_the_workspaces_of_several_configs(
     uneven = CliRunner().invoke(cli, args, obj=overrides)
     assert uneven.exit_code == 2
     assert "set different [workers] tables" in uneven.output
+
+
+def test_a_periodic_job_of_another_set_of_workspaces_is_refused() -> None:
+    """Run on the wrong set, a tick would skip some merchants' steps without a word."""
+    served = cast("Served", object())
+    services = JobServices({"default": served, "acme": served}, TUNING)
+    assert services.ticked("default", services.group) == [served, served]
+    assert services.ticked("acme", None) == [served]
+    with pytest.raises(ConfigurationError, match="must serve the same workspaces"):
+        services.ticked("default", clock_group(["acme"]))
