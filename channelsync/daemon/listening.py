@@ -57,6 +57,7 @@ class EventPump:
         wake_all: Callable[[], None],
         stopping: asyncio.Event,
         until_resumed: Callable[[], Awaitable[None]] | None = None,
+        answer: Callable[[InboxEvent], Awaitable[None]] | None = None,
     ) -> None:
         self.engine = engine
         self.name = name
@@ -67,6 +68,9 @@ class EventPump:
         self.stopping = stopping
         #: Waits while an operator has the channel paused (its reads wait, not its inbox).
         self.until_resumed = until_resumed
+        #: How a received event is answered: by default a read in this process; a
+        #: worker's pump queues a job instead, which any worker of the cluster runs.
+        self.answer = answer
         self.status.events = ListenerState.CONNECTING.value
         #: Events committed and acknowledged, waiting for their read.
         self._queue: asyncio.Queue[InboxEvent] = asyncio.Queue()
@@ -168,7 +172,7 @@ class EventPump:
                 if self.stopping.is_set():
                     return  # left unanswered in the inbox: the next start answers it
             try:
-                await self._answer(event)
+                await (self.answer or self._answer)(event)
             except Exception:
                 # Never let one event end the answering; it stays for the next start.
                 logger.exception("%s: event %s could not be answered", self.name, event.message_id)

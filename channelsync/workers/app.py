@@ -2,8 +2,10 @@
 
 :func:`build_app` registers, on an app whose connector reaches the store's database:
 
-* ``channelsync.pull_orders``, ``channelsync.pull_refunds``, ``channelsync.flush`` and
-  ``channelsync.reconcile``, each taking the channel's name. A job must carry its
+* ``channelsync.pull_orders``, ``channelsync.pull_refunds``, ``channelsync.flush``,
+  ``channelsync.reconcile`` and ``channelsync.answer_events`` (the reads that answer
+  the marketplace events a worker's listener received, see
+  :mod:`~channelsync.workers.listening`), each taking the channel's name. A job must carry its
   channel's lock (queue steps with :class:`~channelsync.workers.deferring.Deferrer`):
   a job without it is refused rather than run beside its twin. After a step that
   queued outbox work, the flush of each channel concerned is deferred (the pull's own
@@ -45,6 +47,7 @@ from channelsync.config import DEFAULT_WORKSPACE, DaemonConfig
 from channelsync.errors import ConfigurationError, RateLimitedError, UsageError
 from channelsync.workers.clock import cadences, clock_group, cron, due, group_tick
 from channelsync.workers.deferring import (
+    ANSWER_EVENTS,
     FLUSH,
     PULL_ORDERS,
     PULL_REFUNDS,
@@ -80,7 +83,10 @@ PRIVACY_TASK = "channelsync.erase_personal_data"
 #: Where a job finds the worker's :class:`JobServices` (procrastinate's additional context).
 SERVICES_KEY = "channelsync"
 
-_PRIORITY = {FLUSH: 30, PULL_ORDERS: 20, PULL_REFUNDS: 20, RECONCILE: 10}
+#: Workspaces a clock tick reads and queues at once (each holds a queue connection).
+_TICK_WIDTH = 4
+# An event's read brings one order in seconds: ahead of the pulls that backstop it.
+_PRIORITY = {FLUSH: 30, ANSWER_EVENTS: 25, PULL_ORDERS: 20, PULL_REFUNDS: 20, RECONCILE: 10}
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +291,8 @@ def _step_retry(settings: DaemonConfig, step: str, tuning: WorkerTuning) -> Step
         PULL_REFUNDS: settings.pull_interval,
         FLUSH: settings.flush_interval,
         RECONCILE: settings.reconcile_interval,
+        # An event's read retried soon: polling is its backstop, not its replacement.
+        ANSWER_EVENTS: min(settings.flush_interval, settings.pull_interval),
     }[step]
     first = min(interval, settings.max_backoff)
     return StepRetry(first=first, ceiling=settings.max_backoff, retries=tuning.retries)
@@ -352,11 +360,18 @@ async def _reconcile(
     return await _step(context, RECONCILE, channel, workspace)
 
 
+async def _answer_events(
+    context: JobContext, channel: str, workspace: str = DEFAULT_WORKSPACE
+) -> dict[str, Any]:
+    return await _step(context, ANSWER_EVENTS, channel, workspace)
+
+
 _STEP_TASKS = {
     PULL_ORDERS: _pull_orders,
     PULL_REFUNDS: _pull_refunds,
     FLUSH: _flush,
     RECONCILE: _reconcile,
+    ANSWER_EVENTS: _answer_events,
 }
 
 
@@ -372,12 +387,16 @@ async def _clock(
     """
     chosen = _services(context).ticked(workspace, group)
     tick = group_tick(served.runtime.settings for served in chosen)
-    due_steps = queued = 0
-    for served in chosen:
-        found, deferred = await _tick(served, timestamp, tick)
-        due_steps += found
-        queued += deferred
-    return {"due": due_steps, "queued": queued}
+    # Workspaces side by side: one after the other, each waiting for its reads and
+    # deferrals on a worker's busy loop, a tick of hundreds outlasted its period.
+    room = asyncio.Semaphore(_TICK_WIDTH)
+
+    async def one(served: Served) -> tuple[int, int]:
+        async with room:
+            return await _tick(served, timestamp, tick)
+
+    counts = await asyncio.gather(*(one(served) for served in chosen))
+    return {"due": sum(due for due, _ in counts), "queued": sum(q for _, q in counts)}
 
 
 async def _tick(served: Served, timestamp: int, tick: int) -> tuple[int, int]:
@@ -395,13 +414,18 @@ async def _tick(served: Served, timestamp: int, tick: int) -> tuple[int, int]:
     # The clock's flush looks for retries whose time came and work written without a
     # job (by other commands): only where there is some. Read off the event loop: a
     # tick of many workspaces reads each one's store.
-    paused, wanted = await asyncio.to_thread(
-        runtime.clock_view, flushes=any(step == FLUSH for step, _ in steps)
+    view = await asyncio.to_thread(
+        runtime.clock_view,
+        flushes=any(step == FLUSH for step, _ in steps),
+        answers=any(step == ANSWER_EVENTS for step, _ in steps),
     )
+    # Events are answered when they come: the clock's look is for those a failed read
+    # or a pause left behind.
+    wanted = {FLUSH: view.flushes, ANSWER_EVENTS: view.answers}
     steps = [
         (step, name)
         for step, name in steps
-        if name not in paused and (step != FLUSH or name in wanted)
+        if name not in view.paused and (step not in wanted or name in wanted[step])
     ]
     return len(steps), await served.deferrer.defer_many(steps)
 

@@ -27,7 +27,9 @@ from typing import Any
 
 from channelsync.channels import Channel, ListingsCapability, RefundsCapability
 from channelsync.config import DEFAULT_WORKSPACE, DaemonConfig
+from channelsync.daemon.listening import listens
 from channelsync.workers.deferring import (
+    ANSWER_EVENTS,
     FLUSH,
     PULL_ORDERS,
     PULL_REFUNDS,
@@ -116,7 +118,8 @@ def cadences(
 
     Every channel is pulled (the pull also binds a new channel's listings and plans
     what changed) and flushed; refunds are pulled where the channel has them; listings
-    are reconciled where the channel lists them and the engine can reconcile.
+    are reconciled where the channel lists them and the engine can reconcile; events
+    left unanswered are looked for at the pull interval where the channel listens.
     """
     found = []
     for name, channel in channels.items():
@@ -127,6 +130,8 @@ def cadences(
         found.append(Cadence(FLUSH, name, settings.flush_interval, workspace))
         if reconcile and isinstance(channel, ListingsCapability):
             found.append(Cadence(RECONCILE, name, settings.reconcile_interval, workspace))
+        if listens(channel):
+            found.append(Cadence(ANSWER_EVENTS, name, pull, workspace))
     return found
 
 

@@ -5,7 +5,8 @@ Every step job carries two keys:
 * its **lock**, ``channel:<name>:<group>``: procrastinate runs one job of a lock at a
   time across the cluster, and the next in the order they were queued. The groups are
   the daemon's loops: ``pull`` (orders and refunds, which the daemon's pull loop runs
-  one after the other), ``flush`` and ``reconcile``. So two pulls of one channel never
+  one after the other), ``flush``, ``reconcile`` and ``events`` (the reads that answer
+  marketplace events, see :mod:`~channelsync.workers.listening`). So two pulls of one channel never
   overlap, yet a channel's flush never waits behind its pull or a long listing read,
   as in the daemon, where the three loops of a channel run side by side. Each group
   calls its own marketplace operations, and pacing is per (channel, operation), so one
@@ -39,6 +40,7 @@ from procrastinate.manager import JobManager
 from channelsync.config import DEFAULT_WORKSPACE
 
 __all__ = [
+    "ANSWER_EVENTS",
     "FLUSH",
     "PULL_ORDERS",
     "PULL_REFUNDS",
@@ -64,11 +66,19 @@ PULL_ORDERS = "pull_orders"
 PULL_REFUNDS = "pull_refunds"
 FLUSH = "flush"
 RECONCILE = "reconcile"
+ANSWER_EVENTS = "answer_events"
 #: The per-channel steps, each a task of its own.
-STEPS = (PULL_ORDERS, PULL_REFUNDS, FLUSH, RECONCILE)
+STEPS = (PULL_ORDERS, PULL_REFUNDS, FLUSH, RECONCILE, ANSWER_EVENTS)
 
 # Which of the daemon's loops a step belongs to: one job of a group runs at a time.
-_GROUPS = {PULL_ORDERS: "pull", PULL_REFUNDS: "pull", FLUSH: "flush", RECONCILE: "reconcile"}
+# Events are answered beside the pulls, as the daemon's pump answers them.
+_GROUPS = {
+    PULL_ORDERS: "pull",
+    PULL_REFUNDS: "pull",
+    FLUSH: "flush",
+    RECONCILE: "reconcile",
+    ANSWER_EVENTS: "events",
+}
 _SAVEPOINT = "channelsync_defer"
 #: How long queuing a job inside a caller's transaction waits for another transaction
 #: that holds the same pending step, before leaving that step to it.

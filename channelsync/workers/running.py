@@ -5,7 +5,9 @@ store migrate`` installs them) or when a ``channelsync run`` daemon holds the st
 lock (one process and a cluster must not work one store at once). It then installs
 the on-commit hook on the store's engine, queues a first pull and flush of every
 channel that is not paused (the daemon starts with them too; pending copies are not
-doubled), and runs procrastinate's worker on the ``channelsync`` queue.
+doubled), runs the events listeners this worker gets the locks of
+(:mod:`~channelsync.workers.listening`), and runs procrastinate's worker on the
+workspaces' queues.
 
 ``stop`` (set by the command's SIGTERM or SIGINT handler) stops it as the daemon
 stops: no new job starts, the jobs running may finish for ``shutdown_grace`` seconds,
@@ -17,6 +19,7 @@ then works until no job is running here and none is left that it could run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -33,7 +36,9 @@ from channelsync.store import SqlStore, StoreLockedError, lock_holder
 from channelsync.workers.app import SERVICES_KEY, JobServices, Served, WorkerTuning
 from channelsync.workers.clock import cadences, clock_group
 from channelsync.workers.deferring import QUEUE, RECONCILE, Deferrer, group_queue, queue_of
+from channelsync.workers.extra import conninfo
 from channelsync.workers.fencing import FenceOnCommit
+from channelsync.workers.listening import ClusterListeners, listened_channels
 from channelsync.workers.on_commit import FlushOnCommit
 from channelsync.workers.pacing import install_shared_pacing
 from channelsync.workers.runtime import WorkerRuntime
@@ -86,10 +91,7 @@ async def run_worker(
                 "`channelsync store migrate` with this configuration first",
                 field="store.url",
             )
-        for served, store in zip(runtimes, stores, strict=True):
-            holder = lock_holder(store.engine, served.engine.context.clock.now())
-            if holder is not None:
-                raise StoreLockedError(holder, workspace=served.workspace)
+        _refuse_held(runtimes, stores)
         services = {r.workspace: Served(r, Deferrer(app, r.workspace)) for r in runtimes}
         hooks: list[FlushOnCommit | FenceOnCommit] = [
             FlushOnCommit(store.engine, services[served.workspace].deferrer, served.channels)
@@ -117,21 +119,54 @@ async def run_worker(
                 "install_signal_handlers": False,
                 "additional_context": {SERVICES_KEY: JobServices(services, tuning)},
             }
-            for served in runtimes:
-                of = "" if served.workspace == DEFAULT_WORKSPACE else f" of {served.workspace}"
-                logger.info(
-                    "worker started with %d channel(s)%s: %s",
-                    len(served.channels),
-                    of,
-                    ", ".join(served.channels) or "none",
-                )
-            await _work(app, runtimes, options, stop, once=once)
+            _log_start(runtimes)
+            listeners = None if once else _listen(services, stores[0], tuning, stop)
+            try:
+                await _work(app, runtimes, options, stop, once=once)
+            finally:
+                if listeners is not None:
+                    listeners.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await listeners
         finally:
             for hook in hooks:
                 hook.remove()
             for served in runtimes:
                 await served.close()
             logger.info("worker stopped")
+
+
+def _refuse_held(runtimes: Sequence[WorkerRuntime], stores: Sequence[SqlStore]) -> None:
+    """Refuse to start while a ``channelsync run`` daemon holds one of the workspaces."""
+    for served, store in zip(runtimes, stores, strict=True):
+        holder = lock_holder(store.engine, served.engine.context.clock.now())
+        if holder is not None:
+            raise StoreLockedError(holder, workspace=served.workspace)
+
+
+def _log_start(runtimes: Sequence[WorkerRuntime]) -> None:
+    for served in runtimes:
+        of = "" if served.workspace == DEFAULT_WORKSPACE else f" of {served.workspace}"
+        logger.info(
+            "worker started with %d channel(s)%s: %s",
+            len(served.channels),
+            of,
+            ", ".join(served.channels) or "none",
+        )
+
+
+def _listen(
+    services: dict[str, Served], store: SqlStore, tuning: WorkerTuning, stop: asyncio.Event
+) -> asyncio.Task[None] | None:
+    """Start the events listeners of the served channels that listen; ``None``: none does."""
+    heard = listened_channels([(found.runtime, found.deferrer) for found in services.values()])
+    if not heard:
+        return None
+    url = store.engine.url.render_as_string(hide_password=False)
+    listeners = ClusterListeners(
+        conninfo(url), heard, look_every=tuning.heartbeat_every, stopping=stop
+    )
+    return asyncio.create_task(listeners.run(), name="listeners")
 
 
 def _stores(runtimes: Sequence[WorkerRuntime]) -> list[SqlStore]:
@@ -152,7 +187,10 @@ def _stores(runtimes: Sequence[WorkerRuntime]) -> list[SqlStore]:
 
 
 def _first_round(runtime: WorkerRuntime) -> list[tuple[str, str]]:
-    """Return the pull and flush of every channel not paused (the daemon starts with them)."""
+    """Return the pull and flush of every channel not paused (the daemon starts with them).
+
+    And the answer to events left unanswered, where a channel listens.
+    """
     paused = runtime.paused()
     return [
         (cadence.step, cadence.channel)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,9 +34,11 @@ import psycopg
 
 from channelsync.channels import Channel, ListingsCapability, OrdersCapability
 from channelsync.config import DEFAULT_WORKSPACE, DaemonConfig
+from channelsync.daemon.listening import listens
 from channelsync.daemon.logs import working_on
 from channelsync.daemon.runner import ReconcileStep, find_reconcile
 from channelsync.engine.budgets import budgeted
+from channelsync.engine.inbox import EventOutcome, leftover_events, process_event
 from channelsync.engine.orders import ingest_orders
 from channelsync.engine.outbox import WAITING_FOR_CREDENTIALS
 from channelsync.engine.pausing import Pause, paused_channels
@@ -45,6 +48,7 @@ from channelsync.engine.sync import SyncEngine
 from channelsync.errors import ChannelError, ConfigurationError
 from channelsync.store import SqlStore
 from channelsync.workers.deferring import (
+    ANSWER_EVENTS,
     FLUSH,
     PULL_ORDERS,
     PULL_REFUNDS,
@@ -54,7 +58,7 @@ from channelsync.workers.deferring import (
 )
 from channelsync.workers.fencing import Fence, LeaseLostError, take_lease
 
-__all__ = ["StepOutcome", "WorkerRuntime", "is_lock_conflict"]
+__all__ = ["ClockView", "StepOutcome", "WorkerRuntime", "is_lock_conflict"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +85,17 @@ class StepOutcome:
     def paused(cls, pause: Pause) -> StepOutcome:
         """Return the outcome of a step skipped because its channel is paused."""
         return cls({"skipped": f"paused by {pause.by}: {pause.reason}"})
+
+
+@dataclass
+class ClockView:
+    """What a clock tick needs of a workspace's store (see :meth:`WorkerRuntime.clock_view`)."""
+
+    paused: set[str] = field(default_factory=set)
+    flushes: set[str] = field(default_factory=set)
+    """Channels whose flush has work now."""
+    answers: set[str] = field(default_factory=set)
+    """Listening channels with events received and not yet answered."""
 
 
 def _queued(plan: PlanReport) -> set[str]:
@@ -148,7 +163,7 @@ class WorkerRuntime:
                 logger.debug("%s skipped: paused by %s: %s", step, pause.by, pause.reason)
                 return StepOutcome.paused(pause)
             try:
-                channel = await self._open(name)
+                channel = await self.open_channel(name)
                 if step == PULL_ORDERS:
                     return await self._pull_orders(channel)
                 if step == PULL_REFUNDS:
@@ -157,6 +172,8 @@ class WorkerRuntime:
                     return await self._flush(channel)
                 if step == RECONCILE:
                     return await self._reconcile(channel)
+                if step == ANSWER_EVENTS:
+                    return await self._answer_events(channel)
             except ChannelError as error:
                 logger.warning("%s failed (%s): %s", step, type(error).__name__, error)
                 raise
@@ -208,22 +225,27 @@ class WorkerRuntime:
             found = session.channels_with_work(now, WAITING_FOR_CREDENTIALS)
         return {name for name in found if name in self.channels}
 
-    def clock_view(self, *, flushes: bool) -> tuple[set[str], set[str]]:
-        """Return the paused channels and, with ``flushes``, those whose flush has work.
+    def clock_view(self, *, flushes: bool, answers: bool = False) -> ClockView:
+        """Return what a clock tick reads of this workspace, in one transaction.
 
-        What a clock tick reads of this workspace, in one transaction: at hundreds of
-        workspaces a tick reads each of them.
+        At hundreds of workspaces a tick reads each of them: the paused channels and,
+        when asked, those whose flush has work and those with events left unanswered.
         """
         now = self.engine.context.clock.now()
-        with self.engine.store.transaction() as session:
-            paused = set(paused_channels(session))
-            wanted = (
-                set(session.channels_with_work(now, WAITING_FOR_CREDENTIALS)) if flushes else set()
-            )
         known = self.channels
-        return {name for name in paused if name in known}, {
-            name for name in wanted if name in known
-        }
+        view = ClockView()
+        with self.engine.store.transaction() as session:
+            view.paused = {name for name in paused_channels(session) if name in known}
+            if flushes:
+                found = session.channels_with_work(now, WAITING_FOR_CREDENTIALS)
+                view.flushes = {name for name in found if name in known}
+            if answers:
+                view.answers = {
+                    name
+                    for name, channel in known.items()
+                    if listens(channel) and session.unprocessed_events(name, limit=1)
+                }
+        return view
 
     def erase_personal_data(self) -> int:
         """Erase buyers' personal data past its retention, as the daemon does hourly."""
@@ -241,7 +263,8 @@ class WorkerRuntime:
 
     # -- the steps ----------------------------------------------------------------------
 
-    async def _open(self, name: str) -> Channel[Any]:
+    async def open_channel(self, name: str) -> Channel[Any]:
+        """Return channel ``name``, opened by the first step (or listener) that needs it."""
         channel = self.channels[name]
         # Two steps of one channel may start together (pull and flush): one opens it.
         async with self._opening[name]:
@@ -302,6 +325,36 @@ class WorkerRuntime:
         logger.info("reconciled: %s", text)
         # Corrections are queued like any outbox work: flush the channel after them.
         return StepOutcome({"reconciled": text}, {channel.name})
+
+    async def _answer_events(self, channel: Channel[Any]) -> StepOutcome:
+        """Answer the channel's events waiting in the inbox, oldest first, as the pump does.
+
+        A read that fails for now leaves its event for the next answer (the next event,
+        or the next start), and does not hold back the events after it: polling covers
+        the order meanwhile.
+        """
+        context = self.engine.context
+        pending = leftover_events(context, channel.name)
+        outcomes: Counter[str] = Counter()
+        for event in pending:
+            try:
+                outcome = await process_event(context, channel, event)
+            except ChannelError as error:
+                logger.warning(
+                    "the read for event %s failed (%s): %s",
+                    event.message_id,
+                    type(error).__name__,
+                    error,
+                )
+                outcomes["failed"] += 1
+                continue
+            outcomes[outcome.value] += 1
+        if outcomes[EventOutcome.IMPORTED.value]:
+            logger.info("imported %d order change(s) named by events", outcomes["imported"])
+        # What the reads changed, and the units the events held and let go.
+        plan = self.engine.replan()
+        self._alert(plan)
+        return StepOutcome({"answered": len(pending), **outcomes}, _queued(plan))
 
     def _alert(self, plan: PlanReport) -> None:
         host = self.engine.context.host

@@ -1,0 +1,188 @@
+"""Workers hearing marketplace events: one listener per channel across the cluster."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from channelsync.channels import EventKind, EventsCapability, ListenerState
+from channelsync.channels.events import ChannelEvent, EventListener, ListenerStatus
+from channelsync.engine.inbox import receive_event
+from channelsync.testing import MemoryChannel
+from channelsync.workers.deferring import ANSWER_EVENTS, task_name
+from channelsync.workers.running import run_worker
+from channelsync.workers.runtime import WorkerRuntime
+
+from .queue_world import TUNING, World, eventually, memory_shop, registered_workers
+
+pytestmark = pytest.mark.postgres
+
+
+class PushService:
+    """The marketplace's push service: the events it sends and who is listening."""
+
+    def __init__(self) -> None:
+        self.events: asyncio.Queue[ChannelEvent] = asyncio.Queue()
+        self.listening = 0
+        self.acked: list[str] = []
+
+
+class _Listener(EventListener):
+    def __init__(self, service: PushService) -> None:
+        self.service = service
+        self.closed = asyncio.Event()
+        service.listening += 1
+
+    async def __aiter__(self) -> AsyncIterator[ChannelEvent]:
+        while not self.closed.is_set():
+            yield await self.service.events.get()
+
+    async def ack(self, event: ChannelEvent) -> bool:
+        self.service.acked.append(event.message_id)
+        return True
+
+    async def fail(self, event: ChannelEvent, reason: str) -> bool:
+        return True
+
+    @property
+    def status(self) -> ListenerStatus:
+        return ListenerStatus(state=ListenerState.CONNECTED)
+
+    async def close(self) -> None:
+        if not self.closed.is_set():
+            self.closed.set()
+            self.service.listening -= 1
+
+
+class PushShop(MemoryChannel, EventsCapability):
+    """A shop whose marketplace pushes events; its clients share the push service."""
+
+    def __init__(self, name: str = "memory", **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.settings = self.settings.model_copy(update={"events": True})
+        self.push = PushService()
+
+    def listen(self) -> EventListener:
+        return _Listener(self.push)
+
+    async def enable_events(self) -> str:
+        return "nothing to enable"
+
+
+@pytest.fixture
+def pushing(world: World) -> PushShop:
+    shop = memory_shop("tmall", world.clock, PushShop)
+    assert isinstance(shop, PushShop)
+    world.shops["tmall"] = shop
+    return shop
+
+
+def order_event(order_id: str, message_id: str) -> ChannelEvent:
+    return ChannelEvent(
+        kind=EventKind.ORDER, message_id=message_id, key=order_id, topic="trade", order_id=order_id
+    )
+
+
+def imported(world: World, channel: str) -> list[str]:
+    with world.store.transaction() as session:
+        return sorted(order.order_id for order in session.orders(channel=channel))
+
+
+async def test_one_worker_listens_and_any_worker_answers_within_seconds(
+    world: World, pushing: PushShop
+) -> None:
+    """The pull interval is a minute: only the event can bring the order this soon."""
+    jd = world.shops["jd"]
+    stops = [asyncio.Event(), asyncio.Event()]
+    runtimes = [world.runtime(), world.runtime()]
+    workers = [
+        asyncio.create_task(
+            run_worker(world.app(), runtime, tuning=TUNING, stop=stop, name=f"w{i}")
+        )
+        for i, (runtime, stop) in enumerate(zip(runtimes, stops, strict=True))
+    ]
+    try:
+        await eventually(lambda: registered_workers(world) == 2)
+        await eventually(lambda: jd.listing("MUG").quantity == 10)  # the first round
+        await eventually(lambda: pushing.push.listening == 1)
+        await asyncio.sleep(3 * TUNING.heartbeat_every)  # the other worker looked again
+        assert pushing.push.listening == 1  # one listener across the cluster
+
+        order = pushing.place_order([("MUG", 3)], order_id="T-1")
+        await pushing.push.events.put(order_event(order.order_id, "m-1"))
+        await eventually(lambda: imported(world, "tmall") == ["T-1"])
+        await eventually(lambda: jd.listing("MUG").quantity == 7)
+        assert pushing.push.acked == ["m-1"]
+        with world.store.transaction() as session:
+            assert session.unprocessed_events("tmall") == []
+
+        # The listening worker stops: the other takes the channel's lock and listens.
+        holder = next(i for i, runtime in enumerate(runtimes) if _listening(runtime))
+        stops[holder].set()
+        await asyncio.wait_for(workers[holder], timeout=10)
+        await eventually(lambda: _listening(runtimes[1 - holder]))
+        assert pushing.push.listening == 1
+        order = pushing.place_order([("MUG", 2)], order_id="T-2")
+        await pushing.push.events.put(order_event(order.order_id, "m-2"))
+        await eventually(lambda: jd.listing("MUG").quantity == 5)
+        # A redelivery is recognised by its message id: no second read, nothing twice.
+        await pushing.push.events.put(order_event(order.order_id, "m-2"))
+        await eventually(lambda: pushing.push.acked.count("m-2") == 2)
+
+        # The locks' connection is cut (a network drop): the listener stops with it,
+        # the worker connects again, takes the lock again and listens again.
+        assert _cut_listening_connections(world) == 1
+        await eventually(lambda: pushing.push.listening == 0, timeout=5)
+        await eventually(lambda: pushing.push.listening == 1, timeout=10)
+        order = pushing.place_order([("MUG", 1)], order_id="T-3")
+        await pushing.push.events.put(order_event(order.order_id, "m-3"))
+        await eventually(lambda: jd.listing("MUG").quantity == 4)
+    finally:
+        for stop in stops:
+            stop.set()
+        await asyncio.wait(workers, timeout=10)
+    for worker in workers:
+        worker.result()
+    assert imported(world, "tmall") == ["T-1", "T-2", "T-3"]
+    assert pushing.push.listening == 0
+
+
+def _cut_listening_connections(world: World) -> int:
+    """Terminate the connections holding advisory locks (the listening locks); how many."""
+    with psycopg.connect(world.conninfo, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks "
+            "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return len(rows)
+
+
+def _listening(runtime: WorkerRuntime) -> bool:
+    """Whether this worker's listener of ``tmall`` is connected (its visibility says so)."""
+    return runtime.engine.context.visibility.events_healthy.get("tmall", False)
+
+
+async def test_events_left_unanswered_are_answered_when_a_worker_starts(
+    world: World, pushing: PushShop
+) -> None:
+    order = pushing.place_order([("CUP", 1)], order_id="T-9")
+    runtime = world.runtime()
+    # Received and acknowledged by a worker that stopped before its read.
+    assert receive_event(runtime.engine.context, "tmall", order_event(order.order_id, "m-9"))
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(world.app(), runtime, tuning=TUNING, stop=stop))
+    try:
+        await eventually(lambda: imported(world, "tmall") == ["T-9"])
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, timeout=10)
+    with world.store.transaction() as session:
+        assert session.unprocessed_events("tmall") == []
+
+
+def test_the_answer_step_is_a_task_of_its_own() -> None:
+    assert task_name(ANSWER_EVENTS) == "channelsync.answer_events"
