@@ -19,8 +19,10 @@ steps move between processes, so this is where rate limits not shared by the wor
 The first K workers are started as the real command; every replacement is forked from
 a spawner process that imported channelsync and the workers' modules once (see
 :mod:`~channelsync.testing.chaos`), each still a separate process running
-``channelsync worker``. Workers do not listen to marketplace events, so the fakes'
-push services are not served.
+``channelsync worker``. With ``events`` (the default) every fake that pushes serves its
+push service and the workers listen to it (one listener per channel across the
+cluster, :mod:`~channelsync.workers.listening`), so the kills also land between an
+event's commit to the inbox, its acknowledgement, the queuing of its read and the read.
 
 The job figures come from the queue's own table. procrastinate deletes a job that
 succeeded, so the harness installs a trigger in its schema that logs every job's
@@ -66,6 +68,7 @@ from channelsync.testing.chaos import (
     _Daemon,
     _first_sync_done,
     _memory,
+    _serve_events,
     _Spawner,
     _spawner_main,
 )
@@ -192,6 +195,7 @@ def run_worker_chaos(
     host: PluginHost | None = None,
     max_held: int | None = None,
     keep_schema: bool = False,
+    events: bool = True,
 ) -> WorkerChaosResult:
     """Work the served fakes with ``workers`` workers, SIGKILL one ``kills`` times, then check.
 
@@ -202,8 +206,8 @@ def run_worker_chaos(
     ``CHANNELSYNC_TEST_DATABASE_URL``, else the local test server) and drops it at the
     end unless ``keep_schema``; or it works in the empty schema of ``store_url``, which
     the caller made and drops (a test's ``postgres_url``). Each worker slot's log is
-    ``worker-N.log`` in ``directory`` (a new temporary one by default). ``max_held`` is
-    as in :func:`~channelsync.testing.chaos.run_chaos`.
+    ``worker-N.log`` in ``directory`` (a new temporary one by default). ``max_held`` and
+    ``events`` are as in :func:`~channelsync.testing.chaos.run_chaos`.
     """
     require_procrastinate()
     started = time.monotonic()
@@ -221,6 +225,8 @@ def run_worker_chaos(
                 server = shop.fake.serve()
                 servers.append(server)
                 shop.url = server.url
+                if events:
+                    servers += _serve_events(shop)
             csv_text, initial = _catalogue(items, quantity, _RACE_SKU)
             _extend_fakes(shops, items)
             config_path = where / "channelsync.toml"
