@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import psycopg
-
 from channelsync.channels import Channel, ListingsCapability, OrdersCapability
 from channelsync.config import DEFAULT_WORKSPACE, DaemonConfig
 from channelsync.daemon.listening import listens
@@ -47,6 +45,7 @@ from channelsync.engine.privacy import erase_personal_data
 from channelsync.engine.sync import SyncEngine
 from channelsync.errors import ChannelError, ConfigurationError
 from channelsync.store import SqlStore
+from channelsync.store.sql.errors import is_lock_conflict
 from channelsync.workers.deferring import (
     ANSWER_EVENTS,
     FLUSH,
@@ -61,16 +60,6 @@ from channelsync.workers.fencing import Fence, LeaseLostError, take_lease
 __all__ = ["ClockView", "StepOutcome", "WorkerRuntime", "is_lock_conflict"]
 
 logger = logging.getLogger(__name__)
-
-
-def is_lock_conflict(error: BaseException) -> bool:
-    """Whether ``error`` is PostgreSQL breaking a deadlock or a serialization conflict.
-
-    Such a transaction did nothing and succeeds when run again; the error says nothing
-    about the step's own work.
-    """
-    cause = getattr(error, "orig", None) or error.__cause__
-    return isinstance(cause, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure)
 
 
 @dataclass
