@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
+import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from channelsync.store.sql.engine import build_engine
 from channelsync.store.sql.errors import described, is_lock_conflict
 
 BUYER = {"name": "Wang Fang", "phone": "13800138000"}
@@ -29,3 +34,15 @@ def test_a_serialization_failure_is_one_too_and_other_errors_are_not() -> None:
     assert not is_lock_conflict(ValueError("bad order"))
     assert described(unique) == "UniqueViolation: duplicate key"
     assert described(ValueError("bad order")) == "ValueError: bad order"
+
+
+def test_a_failed_statement_of_the_store_shows_no_values(tmp_path: Path) -> None:
+    engine = build_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE buyers (phone TEXT UNIQUE)"))
+        connection.execute(text("INSERT INTO buyers VALUES (:phone)"), {"phone": "13800138000"})
+    with pytest.raises(IntegrityError) as raised, engine.begin() as connection:
+        connection.execute(text("INSERT INTO buyers VALUES (:phone)"), {"phone": "13800138000"})
+    engine.dispose()
+    assert "13800138000" not in str(raised.value)
+    assert "parameters hidden" in str(raised.value)
