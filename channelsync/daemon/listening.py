@@ -31,10 +31,13 @@ from channelsync.engine.sync import SyncEngine
 from channelsync.errors import ChannelError
 from channelsync.store import InboxEvent
 
-__all__ = ["EventPump", "listens"]
+__all__ = ["LISTENING_CURSOR", "EventPump", "listens"]
 
 logger = logging.getLogger(__name__)
 
+#: The cursor kind in which a cluster's listener says until when its channel is heard
+#: (see :mod:`channelsync.workers.listening`); the daemon, alone on its store, needs none.
+LISTENING_CURSOR = "events_listening"
 #: How often the listener's state is copied into status and metrics while it is idle.
 _STATE_EVERY = 2.0
 

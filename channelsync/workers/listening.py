@@ -16,6 +16,11 @@ the flushes, see :mod:`~channelsync.workers.on_commit`). The read that answers a
 event is a job, ``answer_events``, that any worker runs beside the channel's pulls:
 the listener queues it (once while one waits) for each new event.
 
+How soon a channel's orders are seen is part of what the planner holds back for the
+last units, so every worker must plan with the same answer: the listener records in
+the store (a cursor, ``events_listening``) until when its channel is heard, renewed at
+each look while it is connected, and every worker's step reads it first.
+
 Two listeners of one channel would do no harm beyond double work (the inbox knows each
 message id), so the lock is about cost, not correctness; what matters is that a
 channel is never left without one while a worker that could listen is alive.
@@ -28,11 +33,13 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 
-from channelsync.daemon.listening import EventPump, listens
+from channelsync.channels import ListenerState
+from channelsync.daemon.listening import LISTENING_CURSOR, EventPump, listens
 from channelsync.daemon.metrics import DaemonMetrics
 from channelsync.daemon.status import ChannelStatus
 from channelsync.store import InboxEvent, SqlStore
@@ -45,6 +52,8 @@ logger = logging.getLogger(__name__)
 
 # The first half of every listening lock's key: channelsync's locks among the database's.
 _LOCK_SPACE = "channelsync:listen"
+# Looks a listener's report of being connected holds for: a missed look or two is no gap.
+_HEARD_FOR = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +88,17 @@ def listened_channels(served: Sequence[tuple[WorkerRuntime, Deferrer]]) -> list[
             if listens(channel):
                 found.append(Listened(runtime, deferrer, name, f"{where}|{name}"))
     return found
+
+
+def _say_heard(listened: Listened, heard: bool, look_every: float) -> None:
+    """Record (or clear) until when ``listened``'s channel is heard by its listener."""
+    engine = listened.runtime.engine
+    with engine.store.transaction() as session:
+        if heard:
+            until = engine.context.clock.now() + timedelta(seconds=_HEARD_FOR * look_every)
+            session.set_cursor(listened.channel, LISTENING_CURSOR, until, None)
+        else:
+            session.delete_cursor(listened.channel, LISTENING_CURSOR)
 
 
 class ClusterListeners:
@@ -136,7 +156,27 @@ class ClusterListeners:
                     )
             # A connection that died takes the locks with it: stop at once, not later.
             await connection.execute("SELECT 1")
+            await asyncio.to_thread(self._report)
             await self._wait(self.look_every)
+
+    def _report(self) -> None:
+        """Write until when each channel listened to here is heard, for every worker.
+
+        Every worker plans with a channel's events delay only while this says it is
+        heard (:meth:`~channelsync.workers.runtime.WorkerRuntime.run`): a listener
+        killed outright stops being believed :data:`_HEARD_FOR` looks later.
+        """
+        for listened in self.channels:
+            task = self.running.get(listened.label)
+            if task is None:
+                continue
+            heard = not task.done() and (
+                self.status[listened.label].events == ListenerState.CONNECTED.value
+            )
+            try:
+                _say_heard(listened, heard, self.look_every)
+            except Exception:  # noqa: BLE001 - the next look writes it again
+                logger.warning("could not record whether %s is heard", listened.label)
 
     @staticmethod
     async def _try_lock(connection: psycopg.AsyncConnection[Any], key: str) -> bool:
@@ -178,6 +218,8 @@ class ClusterListeners:
             )
         finally:
             runtime.engine.context.visibility.set_events(listened.channel, False)
+            with contextlib.suppress(Exception):
+                _say_heard(listened, False, self.look_every)
 
     async def _stop_all(self) -> None:
         for task in self.running.values():

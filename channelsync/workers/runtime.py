@@ -32,7 +32,7 @@ from typing import Any
 
 from channelsync.channels import Channel, ListingsCapability, OrdersCapability
 from channelsync.config import DEFAULT_WORKSPACE, DaemonConfig
-from channelsync.daemon.listening import listens
+from channelsync.daemon.listening import LISTENING_CURSOR, listens
 from channelsync.daemon.logs import working_on
 from channelsync.daemon.runner import ReconcileStep, find_reconcile
 from channelsync.engine.budgets import budgeted
@@ -146,7 +146,7 @@ class WorkerRuntime:
             )
         # Log lines name the channel as the queue does: acme/tmall in workspace acme.
         with working_on(workspace_key(name, self.workspace)):
-            pause = self.paused().get(name)
+            pause = self._look_around().get(name)
             if pause is not None:
                 # Work queued for a paused channel still defers its flush: no line each time.
                 logger.debug("%s skipped: paused by %s: %s", step, pause.by, pause.reason)
@@ -213,6 +213,25 @@ class WorkerRuntime:
         with self.engine.store.transaction() as session:
             found = session.channels_with_work(now, WAITING_FOR_CREDENTIALS)
         return {name for name in found if name in self.channels}
+
+    def _look_around(self) -> dict[str, Pause]:
+        """Return the paused channels, and learn which channels' events are heard now.
+
+        Which worker listens to a channel is the cluster's business, not this process's:
+        every worker plans with the visibility the listening lock's holder reports
+        (:mod:`~channelsync.workers.listening`), so two workers never plan one SKU with
+        two different delays and send quantities back and forth.
+        """
+        now = self.engine.context.clock.now()
+        with self.engine.store.transaction() as session:
+            found = paused_channels(session)
+            heard = session.cursors(LISTENING_CURSOR)
+        visibility = self.engine.context.visibility
+        for name, channel in self.channels.items():
+            if listens(channel):
+                until = heard.get(name)
+                visibility.set_events(name, until is not None and until[0] > now)
+        return {name: pause for name, pause in found.items() if name in self.channels}
 
     def clock_view(self, *, flushes: bool, answers: bool = False) -> ClockView:
         """Return what a clock tick reads of this workspace, in one transaction.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -11,6 +12,7 @@ import pytest
 
 from channelsync.channels import EventKind, EventsCapability, ListenerState
 from channelsync.channels.events import ChannelEvent, EventListener, ListenerStatus
+from channelsync.daemon.listening import LISTENING_CURSOR
 from channelsync.engine.inbox import receive_event
 from channelsync.testing import MemoryChannel
 from channelsync.workers.deferring import ANSWER_EVENTS, task_name
@@ -99,18 +101,25 @@ async def test_one_worker_listens_and_any_worker_answers_within_seconds(
     jd = world.shops["jd"]
     stops = [asyncio.Event(), asyncio.Event()]
     runtimes = [world.runtime(), world.runtime()]
-    workers = [
-        asyncio.create_task(
-            run_worker(world.app(), runtime, tuning=TUNING, stop=stop, name=f"w{i}")
-        )
-        for i, (runtime, stop) in enumerate(zip(runtimes, stops, strict=True))
-    ]
+
+    def start(i: int) -> asyncio.Task[None]:
+        worker = run_worker(world.app(), runtimes[i], tuning=TUNING, stop=stops[i], name=f"w{i}")
+        return asyncio.create_task(worker)
+
+    # The first worker holds the channel's lock before the second one starts.
+    workers = [start(0)]
     try:
+        await eventually(lambda: pushing.push.listening == 1)
+        workers.append(start(1))
         await eventually(lambda: registered_workers(world) == 2)
         await eventually(lambda: jd.listing("MUG").quantity == 10)  # the first round
-        await eventually(lambda: pushing.push.listening == 1)
-        await asyncio.sleep(3 * TUNING.heartbeat_every)  # the other worker looked again
+        await asyncio.sleep(3 * TUNING.heartbeat_every)  # the second worker looked again
         assert pushing.push.listening == 1  # one listener across the cluster
+        # Every worker plans with the channel heard, not only the one that hears it.
+        await eventually(lambda: _heard_in_store(world))
+        for runtime in runtimes:
+            runtime._look_around()
+            assert _heard(runtime)
 
         order = pushing.place_order([("MUG", 3)], order_id="T-1")
         await pushing.push.events.put(order_event(order.order_id, "m-1"))
@@ -121,11 +130,10 @@ async def test_one_worker_listens_and_any_worker_answers_within_seconds(
             assert session.unprocessed_events("tmall") == []
 
         # The listening worker stops: the other takes the channel's lock and listens.
-        holder = next(i for i, runtime in enumerate(runtimes) if _listening(runtime))
-        stops[holder].set()
-        await asyncio.wait_for(workers[holder], timeout=10)
-        await eventually(lambda: _listening(runtimes[1 - holder]))
-        assert pushing.push.listening == 1
+        stops[0].set()
+        await asyncio.wait_for(workers[0], timeout=10)
+        assert pushing.push.listening == 0
+        await eventually(lambda: pushing.push.listening == 1)
         order = pushing.place_order([("MUG", 2)], order_id="T-2")
         await pushing.push.events.put(order_event(order.order_id, "m-2"))
         await eventually(lambda: jd.listing("MUG").quantity == 5)
@@ -149,6 +157,20 @@ async def test_one_worker_listens_and_any_worker_answers_within_seconds(
         worker.result()
     assert imported(world, "tmall") == ["T-1", "T-2", "T-3"]
     assert pushing.push.listening == 0
+    assert not _heard_in_store(world)  # a listener that stops says so
+
+
+def test_a_listener_that_stopped_reporting_is_no_longer_believed(
+    world: World, pushing: PushShop
+) -> None:
+    """A worker killed while listening cannot clear its report: it runs out instead."""
+    runtime = world.runtime()
+    now = world.clock.now()
+    for until, heard in ((now + timedelta(seconds=5), True), (now - timedelta(seconds=1), False)):
+        with world.store.transaction() as session:
+            session.set_cursor("tmall", LISTENING_CURSOR, until, None)
+        runtime._look_around()
+        assert _heard(runtime) is heard
 
 
 def _cut_listening_connections(world: World) -> int:
@@ -161,9 +183,14 @@ def _cut_listening_connections(world: World) -> int:
     return len(rows)
 
 
-def _listening(runtime: WorkerRuntime) -> bool:
-    """Whether this worker's listener of ``tmall`` is connected (its visibility says so)."""
+def _heard(runtime: WorkerRuntime) -> bool:
+    """Whether this worker plans with ``tmall``'s events delay (its listener is heard)."""
     return runtime.engine.context.visibility.events_healthy.get("tmall", False)
+
+
+def _heard_in_store(world: World) -> bool:
+    with world.store.transaction() as session:
+        return "tmall" in session.cursors(LISTENING_CURSOR)
 
 
 async def test_events_left_unanswered_are_answered_when_a_worker_starts(
