@@ -46,12 +46,12 @@ from channelsync.store import InboxEvent, SqlStore
 from channelsync.workers.deferring import ANSWER_EVENTS, Deferrer, workspace_key
 from channelsync.workers.runtime import WorkerRuntime
 
-__all__ = ["ClusterListeners", "Listened", "listened_channels"]
+__all__ = ["LOCK_SPACE", "ClusterListeners", "Listened", "listened_channels", "lock_key"]
 
 logger = logging.getLogger(__name__)
 
-# The first half of every listening lock's key: channelsync's locks among the database's.
-_LOCK_SPACE = "channelsync:listen"
+#: The first half of every listening lock's key: channelsync's locks among the database's.
+LOCK_SPACE = "channelsync:listen"
 # Looks a listener's report of being connected holds for: a missed look or two is no gap.
 _HEARD_FOR = 3
 
@@ -82,12 +82,19 @@ def listened_channels(served: Sequence[tuple[WorkerRuntime, Deferrer]]) -> list[
         store = runtime.engine.store
         if not isinstance(store, SqlStore):
             continue
-        # The URL (password hidden) and the workspace's schema tell two stores apart.
-        where = f"{store.engine.url}|{runtime.workspace}"
         for name, channel in runtime.channels.items():
             if listens(channel):
-                found.append(Listened(runtime, deferrer, name, f"{where}|{name}"))
+                found.append(Listened(runtime, deferrer, name, lock_key(store, name)))
     return found
+
+
+def lock_key(store: SqlStore, channel: str) -> str:
+    """Return what ``channel``'s listening lock is keyed on in ``store``'s database.
+
+    The URL (password hidden, schema options kept) and the workspace tell two stores
+    of one database apart.
+    """
+    return f"{store.engine.url}|{store.workspace}|{channel}"
 
 
 def _say_heard(listened: Listened, heard: bool, look_every: float) -> None:
@@ -181,7 +188,7 @@ class ClusterListeners:
     @staticmethod
     async def _try_lock(connection: psycopg.AsyncConnection[Any], key: str) -> bool:
         cursor = await connection.execute(
-            "SELECT pg_try_advisory_lock(hashtext(%s), hashtext(%s))", (_LOCK_SPACE, key)
+            "SELECT pg_try_advisory_lock(hashtext(%s), hashtext(%s))", (LOCK_SPACE, key)
         )
         row = await cursor.fetchone()
         return bool(row and row[0])

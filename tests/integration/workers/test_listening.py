@@ -16,6 +16,7 @@ from channelsync.daemon.listening import LISTENING_CURSOR
 from channelsync.engine.inbox import receive_event
 from channelsync.testing import MemoryChannel
 from channelsync.workers.deferring import ANSWER_EVENTS, task_name
+from channelsync.workers.listening import LOCK_SPACE, lock_key
 from channelsync.workers.running import run_worker
 from channelsync.workers.runtime import WorkerRuntime
 
@@ -174,11 +175,18 @@ def test_a_listener_that_stopped_reporting_is_no_longer_believed(
 
 
 def _cut_listening_connections(world: World) -> int:
-    """Terminate the connections holding advisory locks (the listening locks); how many."""
+    """Terminate the connections holding this test's ``tmall`` listening lock; how many.
+
+    A lock of two 32-bit keys shows them in ``pg_locks`` as ``classid`` and ``objid``
+    (``objsubid`` 2), as unsigned numbers.
+    """
     with psycopg.connect(world.conninfo, autocommit=True) as connection:
         rows = connection.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_locks "
-            "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+            "WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
+            "AND classid::bigint = hashtext(%s)::bigint & 4294967295 "
+            "AND objid::bigint = hashtext(%s)::bigint & 4294967295",
+            (LOCK_SPACE, lock_key(world.store, "tmall")),
         ).fetchall()
     return len(rows)
 
