@@ -1,12 +1,18 @@
 """The sync engine at catalogue scale: SKUs bound to four in-process channels.
 
 Prints figures; asserts nothing. Channels are :class:`MemoryChannel` (in-process, no
-network), the store is SQLite in a temporary directory, the clock is fake, so the
-figures are the engine's and the store's own cost.
+network), the store is SQLite in a temporary directory (or a fresh schema of a
+PostgreSQL server, dropped afterwards), the clock is fake, so the figures are the
+engine's and the store's own cost.
 
     python benchmarks/engine_cycle.py              # 100,000 SKUs, 10,000 orders
     python benchmarks/engine_cycle.py --skus 2000 --orders 1000   # a quick run
     python benchmarks/engine_cycle.py --tracemalloc   # peak traced memory (slows the cycle)
+    python benchmarks/engine_cycle.py --store-url postgresql://127.0.0.1:5432/test
+
+The burst's ingest figure is split into its parts (pull and cursors, the page's bulk
+reads, the decisions per order, the ledger and order writes, the plan, the commits,
+the order-imported announcements), timed by wrapping those steps in this process.
 
 Without ``--tracemalloc`` the first cycle is timed as it runs and the memory figure is
 the process's peak resident set size (which includes the catalogue and the fakes).
@@ -16,17 +22,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import math
 import resource
 import tempfile
 import time
 import tracemalloc
-from collections import Counter
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import quote
 
 from channelsync.channels import Operation
 from channelsync.clock import FakeClock
+from channelsync.engine import orders as order_ingest
 from channelsync.engine.catalogue import import_catalogue, parse_catalogue
 from channelsync.engine.ledger import EventKind
 from channelsync.engine.orders import ingest_orders
@@ -35,6 +48,8 @@ from channelsync.store import LedgerEvent, Store, open_store
 from channelsync.testing import MemoryChannel
 
 CHANNELS = ("tmall", "jd", "pinduoduo", "amazon")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 _WRITES = (Operation.SET_STOCK, Operation.SET_PRICE, Operation.SET_LISTING_STATUS)
 
 
@@ -92,6 +107,79 @@ def _sent(summary: CycleSummary) -> int:
     return sum(c.sent for c in summary.channels.values())
 
 
+class _Split:
+    """Seconds spent in each part of an ingest, summed over its calls."""
+
+    def __init__(self) -> None:
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+
+    def timed(self, part: str, function: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(function)
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[part] += time.perf_counter() - started
+
+        return wrapper
+
+    def timed_async(
+        self, part: str, function: Callable[_P, Awaitable[_R]]
+    ) -> Callable[_P, Awaitable[_R]]:
+        @functools.wraps(function)
+        async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            started = time.perf_counter()
+            try:
+                return await function(*args, **kwargs)
+            finally:
+                self.seconds[part] += time.perf_counter() - started
+
+        return wrapper
+
+
+@contextlib.contextmanager
+def _split_ingest() -> Iterator[_Split]:
+    """Time the steps of :func:`ingest_orders` while the block runs (see the module)."""
+    split = _Split()
+    page = order_ingest.OrderPage
+    load = page.__dict__["load"]
+    patches: list[tuple[Any, str, Any]] = [
+        (order_ingest, "_apply_page", split.timed("page", order_ingest._apply_page)),
+        (order_ingest, "plan_changes", split.timed("plan", order_ingest.plan_changes)),  # type: ignore[attr-defined]
+        (
+            order_ingest,
+            "deliver_notifications",
+            split.timed_async("announce", order_ingest.deliver_notifications),
+        ),
+        (page, "load", classmethod(split.timed("read", load.__func__))),
+        (page, "apply", split.timed("decide", page.apply)),
+        (page, "write", split.timed("write", page.write)),
+    ]
+    originals = [(owner, name, owner.__dict__[name]) for owner, name, _ in patches]
+    for owner, name, patched in patches:
+        setattr(owner, name, patched)
+    try:
+        yield split
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+
+
+def _parts(split: _Split, total: float) -> str:
+    seconds = split.seconds
+    parts = {
+        "pull and cursors": total - seconds["page"] - seconds["announce"],
+        "reads": seconds["read"],
+        "decisions": seconds["decide"],
+        "ledger and order writes": seconds["write"] - seconds["plan"],
+        "plan": seconds["plan"],
+        "commits": seconds["page"] - seconds["read"] - seconds["decide"] - seconds["write"],
+        "announcements": seconds["announce"],
+    }
+    return ", ".join(f"{name} {value:.2f} s" for name, value in parts.items())
+
+
 async def _burst(
     engine: SyncEngine, shops: list[MemoryChannel], skus: int, orders: int, clock: FakeClock
 ) -> None:
@@ -102,13 +190,14 @@ async def _burst(
         shop.place_order([(f"SKU-{(placed * 7919) % skus:06d}", 1)])
         placed += 1
     clock.advance(60)
-    started = time.perf_counter()
     imported = 0
-    async with AsyncExitStack() as stack:
-        for shop in shops:
-            await stack.enter_async_context(shop)
-            imported += (await ingest_orders(engine.context, shop)).imported
-    ingested = time.perf_counter() - started
+    with _split_ingest() as split:
+        started = time.perf_counter()
+        async with AsyncExitStack() as stack:
+            for shop in shops:
+                await stack.enter_async_context(shop)
+                imported += (await ingest_orders(engine.context, shop)).imported
+        ingested = time.perf_counter() - started
     started = time.perf_counter()
     await engine.run_cycle()
     elapsed = time.perf_counter() - started
@@ -117,13 +206,39 @@ async def _burst(
         f"{ingested:.1f} s, {imported / ingested:,.0f} orders per second; the cycle that "
         f"pushes the stock they changed {elapsed:.1f} s"
     )
+    print(f"  ingest split: {_parts(split, ingested)}")
 
 
-async def main(skus: int, orders: int, *, traced: bool = False) -> None:
-    """Run the scenario and print its figures."""
+@contextlib.contextmanager
+def _store_url(base: str | None, directory: Path) -> Iterator[str]:
+    """Yield a fresh store URL: a SQLite file in ``directory``, or a new PostgreSQL schema."""
+    if base is None:
+        yield f"sqlite:///{directory / 'state.db'}"
+        return
+    import psycopg  # noqa: PLC0415 - only a PostgreSQL run needs it
+
+    plain = base.replace("postgresql+psycopg://", "postgresql://", 1)
+    schema = f"cs_bench_engine_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(plain, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in plain else "?"
+    try:
+        yield f"{plain}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with psycopg.connect(plain, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+async def main(
+    skus: int, orders: int, *, traced: bool = False, store_url: str | None = None
+) -> None:
+    """Run the scenario and print its figures (on SQLite, or a schema of ``store_url``)."""
     clock = FakeClock()
-    with tempfile.TemporaryDirectory() as directory:
-        store = open_store(f"sqlite:///{Path(directory) / 'state.db'}")
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        _store_url(store_url, Path(directory)) as url,
+    ):
+        store = open_store(url)
         started = time.perf_counter()
         import_catalogue(store, parse_catalogue(_catalogue(skus), "csv"), now=clock.now())
         print(f"catalogue import of {skus:,} SKUs: {time.perf_counter() - started:.1f} s")
@@ -184,5 +299,9 @@ if __name__ == "__main__":
     parser.add_argument(
         "--tracemalloc", action="store_true", help="trace the first cycle's peak memory"
     )
+    parser.add_argument(
+        "--store-url",
+        help="a PostgreSQL server URL (a fresh schema is made and dropped); default SQLite",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.skus, args.orders, traced=args.tracemalloc))
+    asyncio.run(main(args.skus, args.orders, traced=args.tracemalloc, store_url=args.store_url))

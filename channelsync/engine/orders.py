@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -99,16 +99,17 @@ async def ingest_orders(context: EngineContext, channel: OrdersCapability) -> In
     report = IngestReport(channel=name)
     cursor = stored_cursor(context, name, CURSOR_KIND)
     sample = _keeping_up(context, name, cursor)
+    saved: set[tuple[str, str]] = set()
     for _ in range(_MAX_WINDOWS):
         pull = await channel.pull_orders(cursor, fresh=context.config.fresh_reads)
         report.windows += 1
-        _apply_page(context, name, pull.orders, report, sample=sample)
+        _apply_page(context, name, pull.orders, report, sample=sample, saved=saved)
         with context.store.transaction() as session:
             session.set_cursor(name, CURSOR_KIND, pull.cursor.since, pull.cursor.token)
         cursor = pull.cursor
         if pull.caught_up:
             break
-    await deliver_notifications(context)
+    await deliver_notifications(context, saved=saved)
     return report
 
 
@@ -167,12 +168,14 @@ def _apply_page(
     report: IngestReport,
     *,
     sample: bool = True,
+    saved: set[tuple[str, str]] | None = None,
 ) -> None:
     """Apply one pulled page in one transaction: a few set-based statements, not per order.
 
     An order that cannot be applied is parked inside the same transaction. Should the
     page's writes fail as a whole, each order is applied again in its own transaction,
-    so the failure is pinned on the order that causes it and the rest go in.
+    so the failure is pinned on the order that causes it and the rest go in. The orders
+    stored (committed) are added to ``saved``.
     """
     if not orders:
         return
@@ -186,9 +189,11 @@ def _apply_page(
     except Exception as error:  # noqa: BLE001 - fall back to one transaction per order
         logger.warning("page of %d %s orders applied one by one: %s", len(orders), channel, error)
         for order in orders:
-            _apply_alone(context, channel, order, report, sample=sample)
+            _apply_alone(context, channel, order, report, sample=sample, saved=saved)
         return
     report.add(attempt)
+    if saved is not None:
+        saved.update((o.channel, o.order_id) for o in page.orders)
 
 
 def _apply_one(page: OrderPage, order: Order, report: IngestReport) -> None:
@@ -207,7 +212,13 @@ def _apply_one(page: OrderPage, order: Order, report: IngestReport) -> None:
 
 
 def _apply_alone(
-    context: EngineContext, channel: str, order: Order, report: IngestReport, *, sample: bool
+    context: EngineContext,
+    channel: str,
+    order: Order,
+    report: IngestReport,
+    *,
+    sample: bool,
+    saved: set[tuple[str, str]] | None = None,
 ) -> None:
     attempt = IngestReport(channel=channel)
     try:
@@ -222,6 +233,8 @@ def _apply_alone(
         report.parked += 1
         return
     report.add(attempt)
+    if saved is not None:
+        saved.update((o.channel, o.order_id) for o in page.orders)
 
 
 def _parked(channel: str, order: Order, error: Exception) -> ParkedRecord:
@@ -448,21 +461,29 @@ class OrderPage:
         return self.skus.get(merchant_code) if merchant_code else None
 
 
-async def deliver_notifications(context: EngineContext) -> int:
-    """Call the order-imported hook for every recorded, undelivered status change."""
+async def deliver_notifications(
+    context: EngineContext, *, saved: Collection[tuple[str, str]] = ()
+) -> int:
+    """Call the order-imported hook for every recorded, undelivered status change.
+
+    ``saved`` names ``(channel, order_id)`` orders known to be stored (the caller has
+    just committed them): with no hook to call they need not be read again.
+    """
+    host = context.host
     with context.store.transaction() as session:
         pending = session.pending_notifications()
         wanted: dict[str, set[str]] = defaultdict(set)
         for channel, order_id, _, _ in pending:
-            wanted[channel].add(order_id)
+            if host is not None or (channel, order_id) not in saved:
+                wanted[channel].add(order_id)
         stored = {
             (channel, order_id): order
             for channel, order_ids in wanted.items()
             for order_id, order in session.orders_by_id(channel, order_ids).items()
         }
-    if context.host is None:
+    if host is None:
         # Nobody to tell: record them all as delivered at once.
-        known = [(c, o, v) for c, o, v, _ in pending if (c, o) in stored]
+        known = [(c, o, v) for c, o, v, _ in pending if (c, o) in stored or (c, o) in saved]
         with context.store.transaction() as session:
             session.mark_notified_many(known)
         return len(known)
@@ -473,9 +494,7 @@ async def deliver_notifications(context: EngineContext) -> int:
             continue
         order = Order.model_validate(found.raw)
         if order.version == version:
-            await context.host.order_imported(
-                order, None if previous is None else OrderStatus(previous)
-            )
+            await host.order_imported(order, None if previous is None else OrderStatus(previous))
         # Recorded right after its hook returns: a crash repeats at most this one call.
         with context.store.transaction() as session:
             session.mark_notified(channel, order_id, version)

@@ -24,7 +24,12 @@ from channelsync.engine.composition import (
 from channelsync.engine.context import EngineContext
 from channelsync.engine.outbox import Kind, stock_urgency
 from channelsync.engine.pace import SlicePace
-from channelsync.engine.pricing import CurrencyNote, check_currency, plan_price, record_currency
+from channelsync.engine.pricing import (
+    CurrencyNote,
+    PricePlans,
+    check_currency,
+    record_currency,
+)
 from channelsync.models import ListingStatus
 from channelsync.plugins import LowStockAlert
 from channelsync.store import BindingRecord, OutboxEntry, SkuRecord, StoreSession
@@ -130,6 +135,7 @@ def _plan_slice(
         # Units of orders that events announced and no read has brought yet.
         announced = session.event_holds(context.channels, now - EVENT_HOLD_LIMIT)
     queue = _Queue()
+    prices = PricePlans(context.host)
     held: list[int] = []
     for sku_id in ids:
         sku = skus.get(sku_id)
@@ -166,7 +172,13 @@ def _plan_slice(
             if _sold_since_sent(session, binding, allocation, _drawn(group, sku_id)):
                 listing = replace(binding, planned_quantity=None)  # send the allocation again
             _plan_listing(
-                queue, context, binding=listing, sku=sku, allocation=allocation, report=report
+                queue,
+                context,
+                binding=listing,
+                sku=sku,
+                allocation=allocation,
+                report=report,
+                prices=prices,
             )
     _plan_item_statuses(session, queue)
     # A few set-based writes instead of three statements per listing.
@@ -282,6 +294,7 @@ def _plan_listing(
     sku: SkuRecord,
     allocation: Allocation,
     report: PlanReport,
+    prices: PricePlans,
 ) -> None:
     info = context.channels[binding.channel]
     now = context.clock.now()
@@ -317,13 +330,8 @@ def _plan_listing(
             info.settings,
             channel=binding.channel,
             key=key,
-            price=plan_price(
-                sku,
-                info.settings,
-                channel=info.name,
-                channel_type=info.type_name,
-                now=now,
-                host=context.host,
+            price=prices.price(
+                sku, info.settings, channel=info.name, channel_type=info.type_name, now=now
             ),
         )
         if price is None:

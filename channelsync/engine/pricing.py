@@ -29,6 +29,7 @@ __all__ = [
     "CurrencyMismatch",
     "CurrencyMismatchError",
     "CurrencyNote",
+    "PricePlans",
     "channel_price",
     "check_currency",
     "plan_price",
@@ -115,6 +116,30 @@ def plan_price(
     host: PluginHost | None = None,
 ) -> Money | CurrencyMismatch:
     """Return what ``channel`` should charge for ``sku`` at ``now``, or why it cannot."""
+    campaign = _campaign(settings, sku.merchant_code, now)
+    return _price(sku, settings, campaign, channel=channel, channel_type=channel_type, host=host)
+
+
+def _campaign(settings: ChannelSyncSettings, merchant_code: str, now: datetime) -> int | None:
+    """Return the position of the campaign that prices ``merchant_code`` at ``now``, if any."""
+    for position, campaign in enumerate(settings.campaigns):
+        if campaign.start <= now < campaign.end and (
+            not campaign.skus or merchant_code in campaign.skus
+        ):
+            return position
+    return None
+
+
+def _price(
+    sku: SkuRecord,
+    settings: ChannelSyncSettings,
+    campaign_at: int | None,
+    *,
+    channel: str,
+    channel_type: str,
+    host: PluginHost | None,
+) -> Money | CurrencyMismatch:
+    """Return the price of ``sku`` under the campaign at ``campaign_at`` (or none)."""
     base = Money.of(sku.price, sku.currency)
     rule = settings.price
     currency = rule.currency or sku.currency
@@ -126,15 +151,12 @@ def plan_price(
         rate = found
     converted = base.amount * rate
     amount = converted * (1 + rule.markup / _HUNDRED)
-    for campaign in settings.campaigns:
-        if campaign.start <= now < campaign.end and (
-            not campaign.skus or sku.merchant_code in campaign.skus
-        ):
-            if campaign.price is not None:
-                amount = campaign.price
-            elif campaign.markup is not None:
-                amount = converted * (1 + campaign.markup / _HUNDRED)
-            break
+    if campaign_at is not None:
+        campaign = settings.campaigns[campaign_at]
+        if campaign.price is not None:
+            amount = campaign.price
+        elif campaign.markup is not None:
+            amount = converted * (1 + campaign.markup / _HUNDRED)
     if rule.ending is not None:
         amount = round_to_ending(amount, rule.ending)
     price = Money.of(amount, currency)
@@ -159,6 +181,50 @@ def plan_price(
         step = Decimal(1).scaleb(-minor_unit_exponent(currency))
         price = Money.of(max(floors).quantize(step, rounding=ROUND_CEILING), currency)
     return price
+
+
+class PricePlans:
+    """:func:`plan_price` for one planning pass, computed once per set of SKUs priced alike.
+
+    Without a price hook a price depends only on the SKU's price, currency and cost,
+    the channel's settings and the campaign in force, so the SKUs of a catalogue that
+    agree on those share one computation (a pass plans thousands of listings). With a
+    hook every price is computed as :func:`plan_price` computes it: a hook may look at
+    anything. A mismatch names its SKU, so it is never shared.
+    """
+
+    def __init__(self, host: PluginHost | None) -> None:
+        self._host = host
+        self._known: dict[tuple[object, ...], Money] = {}
+        # Kept alive with the answers, so an id in a key never names another object.
+        self._settings: dict[int, ChannelSyncSettings] = {}
+
+    def price(
+        self,
+        sku: SkuRecord,
+        settings: ChannelSyncSettings,
+        *,
+        channel: str,
+        channel_type: str,
+        now: datetime,
+    ) -> Money | CurrencyMismatch:
+        """Return what :func:`plan_price` returns for these arguments (and this pass's hook)."""
+        campaign = _campaign(settings, sku.merchant_code, now) if settings.campaigns else None
+        if self._host is not None:
+            return _price(
+                sku, settings, campaign, channel=channel, channel_type=channel_type, host=self._host
+            )
+        self._settings.setdefault(id(settings), settings)
+        key = (id(settings), sku.price, sku.currency, sku.cost, campaign)
+        found = self._known.get(key)
+        if found is not None:
+            return found
+        price = _price(
+            sku, settings, campaign, channel=channel, channel_type=channel_type, host=None
+        )
+        if isinstance(price, Money):
+            self._known[key] = price
+        return price
 
 
 @dataclass(frozen=True, slots=True)

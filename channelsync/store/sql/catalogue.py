@@ -24,9 +24,9 @@ from channelsync.store.base import (
 )
 from channelsync.store.sql._common import (
     SqlPart,
-    chunks,
     upsert_insert,
 )
+from channelsync.store.sql._fast import one_of
 
 __all__ = ["SqlCatalogue"]
 
@@ -117,18 +117,21 @@ class SqlCatalogue(SqlPart, StoreSession):
     def skus(self, merchant_codes: Iterable[str] | None = None) -> list[SkuRecord]:
         query = self._sku_query().order_by(t.skus.c.merchant_code)
         if merchant_codes is not None:
-            codes = list(merchant_codes)
-            rows: list[Row[Any]] = []
-            for chunk in chunks(codes):
-                rows += self._c.execute(query.where(t.skus.c.merchant_code.in_(chunk))).all()
+            codes = list(dict.fromkeys(merchant_codes))
+            if not codes:
+                return []
+            where = one_of(self._c, t.skus.c.merchant_code, codes)
+            rows = self._c.execute(query.where(where)).all()
+            # Sorted here: a database's collation may order codes otherwise.
             return sorted((self._sku(r) for r in rows), key=lambda s: s.merchant_code)
         return [self._sku(r) for r in self._c.execute(query)]
 
     @override
     def skus_by_id(self, sku_ids: Iterable[int]) -> dict[int, SkuRecord]:
         found: dict[int, SkuRecord] = {}
-        for chunk in chunks(list(sku_ids)):
-            for row in self._c.execute(self._sku_query().where(t.skus.c.id.in_(chunk))):
+        ids = list(dict.fromkeys(sku_ids))
+        if ids:
+            for row in self._c.execute(self._sku_query().where(one_of(self._c, t.skus.c.id, ids))):
                 sku = self._sku(row)
                 found[sku.id] = sku
         return found
@@ -173,9 +176,9 @@ class SqlCatalogue(SqlPart, StoreSession):
         self._c.execute(statement, rows)
         codes = list(latest)
         found: dict[str, int] = {}
-        for chunk in chunks(codes):
+        if codes:
             query = select(t.skus.c.merchant_code, t.skus.c.id).where(
-                t.skus.c.merchant_code.in_(chunk)
+                one_of(self._c, t.skus.c.merchant_code, codes)
             )
             found.update({str(code): int(sku_id) for code, sku_id in self._c.execute(query)})
         return found
@@ -184,11 +187,12 @@ class SqlCatalogue(SqlPart, StoreSession):
     def components_of(self, kit_ids: Iterable[int]) -> dict[int, tuple[KitComponent, ...]]:
         k = t.kit_components.c
         found: dict[int, list[KitComponent]] = {}
-        for chunk in chunks(list(dict.fromkeys(kit_ids))):
+        ids = list(dict.fromkeys(kit_ids))
+        if ids:
             query = (
                 select(k.kit_id, k.component_id, t.skus.c.merchant_code, k.quantity)
                 .join(t.skus, t.skus.c.id == k.component_id)
-                .where(k.kit_id.in_(chunk))
+                .where(one_of(self._c, k.kit_id, ids))
             )
             for kit_id, component_id, code, quantity in self._c.execute(query):
                 found.setdefault(int(kit_id), []).append(
@@ -203,8 +207,9 @@ class SqlCatalogue(SqlPart, StoreSession):
     def kits_using(self, sku_ids: Iterable[int]) -> dict[int, tuple[int, ...]]:
         k = t.kit_components.c
         found: dict[int, list[int]] = {}
-        for chunk in chunks(list(dict.fromkeys(sku_ids))):
-            query = select(k.component_id, k.kit_id).where(k.component_id.in_(chunk))
+        ids = list(dict.fromkeys(sku_ids))
+        if ids:
+            query = select(k.component_id, k.kit_id).where(one_of(self._c, k.component_id, ids))
             for component_id, kit_id in self._c.execute(query):
                 found.setdefault(int(component_id), []).append(int(kit_id))
         return {component: tuple(sorted(kits)) for component, kits in found.items()}

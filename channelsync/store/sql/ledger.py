@@ -8,10 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    bindparam,
-    delete,
     func,
-    insert,
     select,
     update,
 )
@@ -26,10 +23,16 @@ from channelsync.store.base import (
 )
 from channelsync.store.sql._common import (
     SqlPart,
-    chunks,
     ledger_event,
-    lock_rows,
     upsert_insert,
+)
+from channelsync.store.sql._fast import (
+    delete_rows,
+    insert_rows,
+    lock_ids,
+    one_of,
+    stored_time,
+    update_rows,
 )
 
 __all__ = ["SqlLedger"]
@@ -95,21 +98,21 @@ class SqlLedger(SqlPart, StoreSession):
         on_hand: dict[int, int] = {}
         reserved: dict[int, int] = {}
         safety: dict[int, int] = {}
-        for chunk in chunks(ids):
+        if ids:
             for sku_id, total in self._c.execute(
                 select(t.stock.c.sku_id, func.sum(t.stock.c.on_hand))
-                .where(t.stock.c.sku_id.in_(chunk))
+                .where(one_of(self._c, t.stock.c.sku_id, ids))
                 .group_by(t.stock.c.sku_id)
             ):
                 on_hand[sku_id] = int(total)
             for sku_id, total in self._c.execute(
                 select(t.reservations.c.sku_id, func.sum(t.reservations.c.quantity))
-                .where(t.reservations.c.sku_id.in_(chunk))
+                .where(one_of(self._c, t.reservations.c.sku_id, ids))
                 .group_by(t.reservations.c.sku_id)
             ):
                 reserved[sku_id] = int(total)
             for sku_id, value in self._c.execute(
-                select(t.skus.c.id, t.skus.c.safety_stock).where(t.skus.c.id.in_(chunk))
+                select(t.skus.c.id, t.skus.c.safety_stock).where(one_of(self._c, t.skus.c.id, ids))
             ):
                 safety[sku_id] = int(value)
         return {
@@ -127,11 +130,12 @@ class SqlLedger(SqlPart, StoreSession):
     def recent_sales(self, sku_ids: Iterable[int], since: datetime) -> dict[tuple[int, str], int]:
         sales: dict[tuple[int, str], int] = {}
         e = t.ledger_events.c
-        for chunk in chunks(list(sku_ids)):
+        ids = list(dict.fromkeys(sku_ids))
+        if ids:
             for sku_id, channel, total in self._c.execute(
                 select(e.sku_id, e.channel, func.sum(e.reserved_delta))
                 .where(
-                    e.sku_id.in_(chunk),
+                    one_of(self._c, e.sku_id, ids),
                     e.at >= since,
                     e.reserved_delta > 0,
                     e.channel.is_not(None),
@@ -159,8 +163,9 @@ class SqlLedger(SqlPart, StoreSession):
     def change_counts(self, sku_ids: Iterable[int]) -> dict[int, int]:
         s = t.skus.c
         found: dict[int, int] = {}
-        for chunk in chunks(sorted(set(sku_ids))):
-            query = select(s.id, s.change_count).where(s.id.in_(chunk))
+        ids = sorted(set(sku_ids))
+        if ids:
+            query = select(s.id, s.change_count).where(one_of(self._c, s.id, ids))
             found.update({int(i): int(n) for i, n in self._c.execute(query)})
         return found
 
@@ -171,17 +176,17 @@ class SqlLedger(SqlPart, StoreSession):
             return
         ids = sorted(set(sku_ids))
         self.lock_skus(ids)
-        s = t.skus.c
         # Only where no mark came since the plan read the counts: a SKU marked meanwhile
         # (an order, a new binding committed by another writer) stays marked.
-        statement = (
-            update(t.skus)
-            .where(s.id == bindparam("_id"), s.change_count == bindparam("_seen"))
-            .values(dirty=False)
+        rows = [{"_id": i, "_seen": seen[i], "_dirty": False} for i in ids if i in seen]
+        update_rows(
+            self._c,
+            "skus.clear_seen",
+            t.skus,
+            rows,
+            where={"_id": "id", "_seen": "change_count"},
+            values={"_dirty": "dirty"},
         )
-        rows = [{"_id": i, "_seen": seen[i]} for i in ids if i in seen]
-        if rows:
-            self._c.execute(statement, rows)
 
     @override
     def mark_changed(self, sku_ids: Iterable[int]) -> None:
@@ -191,11 +196,11 @@ class SqlLedger(SqlPart, StoreSession):
         # Locked in ascending order first: an UPDATE ... IN locks in no promised order.
         ids = sorted(set(sku_ids))
         self.lock_skus(ids)
-        for chunk in chunks(ids):
+        if ids:
             values: dict[str, Any] = {"dirty": dirty}
             if dirty:
                 values["change_count"] = t.skus.c.change_count + 1
-            self._c.execute(update(t.skus).where(t.skus.c.id.in_(chunk)).values(values))
+            self._c.execute(update(t.skus).where(one_of(self._c, t.skus.c.id, ids)).values(values))
 
     @override
     def mark_all_changed(self) -> None:
@@ -208,8 +213,9 @@ class SqlLedger(SqlPart, StoreSession):
         """Return on-hand stock per warehouse of each SKU that has any."""
         found: dict[int, dict[str, int]] = defaultdict(dict)
         s = t.stock.c
-        for chunk in chunks(list(dict.fromkeys(sku_ids))):
-            query = select(s.sku_id, s.warehouse, s.on_hand).where(s.sku_id.in_(chunk))
+        ids = list(dict.fromkeys(sku_ids))
+        if ids:
+            query = select(s.sku_id, s.warehouse, s.on_hand).where(one_of(self._c, s.sku_id, ids))
             for sku_id, warehouse, on_hand in self._c.execute(query):
                 found[int(sku_id)][str(warehouse)] = int(on_hand)
         return dict(found)
@@ -218,8 +224,9 @@ class SqlLedger(SqlPart, StoreSession):
         """Return which of these event keys have been applied."""
         e = t.ledger_events.c
         found: set[str] = set()
-        for chunk in chunks(list(dict.fromkeys(idempotency_keys))):
-            query = select(e.idempotency_key).where(e.idempotency_key.in_(chunk))
+        keys = list(dict.fromkeys(idempotency_keys))
+        if keys:
+            query = select(e.idempotency_key).where(one_of(self._c, e.idempotency_key, keys))
             found.update(str(key) for key in self._c.execute(query).scalars())
         return found
 
@@ -227,9 +234,10 @@ class SqlLedger(SqlPart, StoreSession):
         """Return units still reserved per ``(order_id, sku_id)`` for these orders."""
         r = t.reservations.c
         found: dict[tuple[str, int], int] = {}
-        for chunk in chunks(list(dict.fromkeys(order_ids))):
+        ids = list(dict.fromkeys(order_ids))
+        if ids:
             query = select(r.order_id, r.sku_id, r.quantity).where(
-                r.channel == channel, r.order_id.in_(chunk)
+                r.channel == channel, one_of(self._c, r.order_id, ids)
             )
             for order_id, sku_id, quantity in self._c.execute(query):
                 found[(str(order_id), int(sku_id))] = int(quantity)
@@ -241,9 +249,10 @@ class SqlLedger(SqlPart, StoreSession):
     ) -> dict[tuple[str, int], str]:
         r = t.reservations.c
         found: dict[tuple[str, int], str] = {}
-        for chunk in chunks(list(dict.fromkeys(order_ids))):
+        ids = list(dict.fromkeys(order_ids))
+        if ids:
             query = select(r.order_id, r.sku_id, r.warehouse).where(
-                r.channel == channel, r.order_id.in_(chunk)
+                r.channel == channel, one_of(self._c, r.order_id, ids)
             )
             for order_id, sku_id, warehouse in self._c.execute(query):
                 found[(str(order_id), int(sku_id))] = str(warehouse)
@@ -254,13 +263,14 @@ class SqlLedger(SqlPart, StoreSession):
         on_hand: dict[tuple[int, str], int] = defaultdict(int)
         reserved: dict[tuple[int, str], int] = defaultdict(int)
         s, r = t.stock.c, t.reservations.c
-        for chunk in chunks(list(dict.fromkeys(sku_ids))):
-            query = select(s.sku_id, s.warehouse, s.on_hand).where(s.sku_id.in_(chunk))
+        ids = list(dict.fromkeys(sku_ids))
+        if ids:
+            query = select(s.sku_id, s.warehouse, s.on_hand).where(one_of(self._c, s.sku_id, ids))
             for sku_id, warehouse, units in self._c.execute(query):
                 on_hand[(int(sku_id), str(warehouse))] = int(units)
             held = (
                 select(r.sku_id, r.warehouse, func.sum(r.quantity))
-                .where(r.sku_id.in_(chunk))
+                .where(one_of(self._c, r.sku_id, ids))
                 .group_by(r.sku_id, r.warehouse)
             )
             for sku_id, warehouse, units in self._c.execute(held):
@@ -284,9 +294,9 @@ class SqlLedger(SqlPart, StoreSession):
         """Hold these SKUs' stock, reservations and marks for this transaction's writes.
 
         PostgreSQL: their ``skus`` rows locked in ascending id order (see
-        :func:`~channelsync.store.sql._common.lock_rows`); SQLite: the database's write lock.
+        :func:`~channelsync.store.sql._fast.lock_ids`); SQLite: the database's write lock.
         """
-        lock_rows(self._c, t.skus, sku_ids)
+        lock_ids(self._c, t.skus, sku_ids)
 
     def apply_events(self, events: Sequence[LedgerEvent], now: datetime) -> list[bool]:
         """Record and apply ``events`` in order; return, per event, whether it was new.
@@ -326,16 +336,13 @@ class SqlLedger(SqlPart, StoreSession):
         for event in fresh:
             if event.on_hand_delta:
                 on_hand[(event.sku_id, event.warehouse)] += event.on_hand_delta
-        if on_hand:
-            statement = upsert_insert(self._c, t.stock)
-            statement = statement.on_conflict_do_update(
-                index_elements=[t.stock.c.sku_id, t.stock.c.warehouse],
-                set_={"on_hand": t.stock.c.on_hand + statement.excluded.on_hand},
-            )
-            self._c.execute(
-                statement,
-                [{"sku_id": s, "warehouse": w, "on_hand": d} for (s, w), d in on_hand.items()],
-            )
+        insert_rows(
+            self._c,
+            "stock.add",
+            t.stock,
+            [{"sku_id": s, "warehouse": w, "on_hand": d} for (s, w), d in on_hand.items()],
+            conflict=_add_stock,
+        )
         self._write_reservations(reserved, now)
         self._mark_dirty({e.sku_id for e in fresh})
         return applied
@@ -347,16 +354,11 @@ class SqlLedger(SqlPart, StoreSession):
         another transaction has just inserted waits for it, then skips the row if it
         committed. Any other failure (an unknown SKU) still raises.
         """
-        e = t.ledger_events.c
-        statement = (
-            upsert_insert(self._c, t.ledger_events)
-            .on_conflict_do_nothing(index_elements=[e.idempotency_key])
-            .returning(e.idempotency_key)
-        )
+        time = stored_time(self._c)(now)
         rows = [
             {
                 "idempotency_key": event.idempotency_key,
-                "kind": event.kind,
+                "kind": str(event.kind),
                 "sku_id": event.sku_id,
                 "warehouse": event.warehouse,
                 "on_hand_delta": event.on_hand_delta,
@@ -364,11 +366,26 @@ class SqlLedger(SqlPart, StoreSession):
                 "channel": event.channel,
                 "order_id": event.order_id,
                 "note": event.note,
-                "at": now,
+                "at": time,
             }
             for event in events
         ]
-        return {str(key) for key in self._c.execute(statement, rows).scalars()}
+        # Usually every row goes in: then the count says so, without a row back per event.
+        # Should a key have been committed meanwhile, the rows are inserted again, each
+        # saying whether it went in.
+        with self._c.begin_nested() as savepoint:
+            result = insert_rows(self._c, "ledger.record", t.ledger_events, rows, conflict=_new_key)
+            every = result is None or result.rowcount == len(rows)
+            if not every:
+                savepoint.rollback()
+        if every:
+            return {event.idempotency_key for event in events}
+        e = t.ledger_events.c
+        statement = _new_key(upsert_insert(self._c, t.ledger_events)).returning(e.idempotency_key)
+        typed = [
+            {**row, "kind": event.kind, "at": now} for row, event in zip(rows, events, strict=True)
+        ]
+        return {str(key) for key in self._c.execute(statement, typed).scalars()}
 
     def _reservation_totals(
         self, events: Sequence[LedgerEvent], now: datetime
@@ -412,8 +429,9 @@ class SqlLedger(SqlPart, StoreSession):
     def _write_reservations(
         self, totals: Mapping[tuple[str, str, int], tuple[int | None, int, str]], now: datetime
     ) -> None:
+        at = stored_time(self._c)(now)
         created = [
-            {"channel": c, "order_id": o, "sku_id": s, "quantity": after, "warehouse": w, "at": now}
+            {"channel": c, "order_id": o, "sku_id": s, "quantity": after, "warehouse": w, "at": at}
             for (c, o, s), (before, after, w) in totals.items()
             if before is None and after
         ]
@@ -427,25 +445,42 @@ class SqlLedger(SqlPart, StoreSession):
             for (c, o, s), (before, after, _) in totals.items()
             if before is not None and not after
         ]
-        r = t.reservations.c
-        where = (
-            (r.channel == bindparam("_channel"))
-            & (r.order_id == bindparam("_order"))
-            & (r.sku_id == bindparam("_sku"))
+        # Each reservation's writers hold its SKU's lock (``apply_events`` takes it first).
+        insert_rows(self._c, "reservations.insert", t.reservations, created)
+        update_rows(
+            self._c,
+            "reservations.set",
+            t.reservations,
+            changed,
+            where=_RESERVATION,
+            values={"quantity": "quantity"},
         )
-        if created:
-            self._c.execute(insert(t.reservations), created)
-        if changed:
-            statement = update(t.reservations).where(where).values(quantity=bindparam("quantity"))
-            self._c.execute(statement, changed)
-        if emptied:
-            self._c.execute(delete(t.reservations).where(where), emptied)
+        delete_rows(self._c, "reservations.delete", t.reservations, emptied, where=_RESERVATION)
 
     def _mark_dirty(self, sku_ids: Iterable[int]) -> None:
         # Only SKUs this transaction holds (apply_events locked them first).
-        for chunk in chunks(sorted(set(sku_ids))):
+        ids = sorted(set(sku_ids))
+        if ids:
             self._c.execute(
                 update(t.skus)
-                .where(t.skus.c.id.in_(chunk))
+                .where(one_of(self._c, t.skus.c.id, ids))
                 .values(dirty=True, change_count=t.skus.c.change_count + 1)
             )
+
+
+#: A reservation's row, by the names ``_write_reservations`` gives its values.
+_RESERVATION = {"_channel": "channel", "_order": "order_id", "_sku": "sku_id"}
+
+
+def _new_key(statement: Any) -> Any:
+    """Skip an event whose key is recorded already (see ``_record_events``)."""
+    return statement.on_conflict_do_nothing(index_elements=[t.ledger_events.c.idempotency_key])
+
+
+def _add_stock(statement: Any) -> Any:
+    """Add the inserted ``on_hand`` to a SKU's units in a warehouse already stocked."""
+    s = t.stock.c
+    return statement.on_conflict_do_update(
+        index_elements=[s.sku_id, s.warehouse],
+        set_={"on_hand": s.on_hand + statement.excluded.on_hand},
+    )

@@ -16,7 +16,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -31,9 +30,14 @@ from channelsync.store.base import (
 from channelsync.store.orders import split_personal
 from channelsync.store.sql._common import (
     SqlPart,
-    chunks,
     stored_order,
-    upsert_insert,
+)
+from channelsync.store.sql._fast import (
+    insert_rows,
+    one_of,
+    run_many,
+    stored_json,
+    stored_time,
 )
 
 __all__ = ["SqlOrders"]
@@ -207,8 +211,9 @@ class SqlOrders(SqlPart, StoreSession):
         """Return the imported orders of ``channel`` with these ids."""
         o = t.orders.c
         found: dict[str, StoredOrder] = {}
-        for chunk in chunks(list(dict.fromkeys(order_ids))):
-            query = _with_personal().where(o.channel == channel, o.order_id.in_(chunk))
+        ids = list(dict.fromkeys(order_ids))
+        if ids:
+            query = _with_personal().where(o.channel == channel, one_of(self._c, o.order_id, ids))
             for row in self._c.execute(query):
                 found[str(row.order_id)] = stored_order(row)
         return found
@@ -219,31 +224,26 @@ class SqlOrders(SqlPart, StoreSession):
         if not latest:
             return
         split = {key: split_personal(order.raw) for key, order in latest.items()}
-        statement = upsert_insert(self._c, t.orders)
-        replaced = ("status", "version", "updated_at", "created_at", "on_hold", "raw")
-        statement = statement.on_conflict_do_update(
-            index_elements=[t.orders.c.channel, t.orders.c.order_id],
-            set_={
-                **{name: statement.excluded[name] for name in replaced},
-                "imported_at": statement.excluded.imported_at,
-            },
-        )
-        self._c.execute(
-            statement,
+        time = stored_time(self._c)
+        insert_rows(
+            self._c,
+            "orders.save",
+            t.orders,
             [
                 {
                     "channel": order.channel,
                     "order_id": order.order_id,
                     "status": order.status,
                     "version": order.version,
-                    "updated_at": order.updated_at,
-                    "created_at": order.created_at,
+                    "updated_at": time(order.updated_at),
+                    "created_at": time(order.created_at),
                     "on_hold": order.on_hold,
-                    "raw": split[key][0],
-                    "imported_at": order.imported_at,
+                    "raw": stored_json(split[key][0]),
+                    "imported_at": time(order.imported_at),
                 }
                 for key, order in latest.items()
             ],
+            conflict=_replace_order,
         )
         self._save_personal({key: personal for key, (_, personal) in split.items()})
 
@@ -251,33 +251,29 @@ class SqlOrders(SqlPart, StoreSession):
         # The latest read says what the buyer's data is: an order read without it (masked
         # after shipping, say) keeps none, as the order itself would.
         p = t.order_personal.c
-        for chunk in chunks(list(personal)):
+        by_channel: dict[str, list[str]] = defaultdict(list)
+        for channel, order_id in personal:
+            by_channel[channel].append(order_id)
+        for channel, order_ids in by_channel.items():
             self._c.execute(
-                delete(t.order_personal).where(tuple_(p.channel, p.order_id).in_(chunk))
+                delete(t.order_personal).where(
+                    p.channel == channel, one_of(self._c, p.order_id, order_ids)
+                )
             )
         rows = [
-            {"channel": channel, "order_id": order_id, "data": dict(data)}
+            {"channel": channel, "order_id": order_id, "data": stored_json(dict(data))}
             for (channel, order_id), data in personal.items()
             if data
         ]
-        if rows:
-            self._c.execute(insert(t.order_personal), rows)
+        insert_rows(self._c, "orders.personal", t.order_personal, rows)
 
     def mark_notified_many(self, notifications: Iterable[tuple[str, str, str]]) -> None:
         """Record that the ``(channel, order_id, version)`` announcements were delivered."""
-        rows = [{"_channel": c, "_order": o, "_version": v} for c, o, v in notifications]
-        if rows:
-            n = t.notifications.c
-            statement = (
-                update(t.notifications)
-                .where(
-                    n.channel == bindparam("_channel"),
-                    n.order_id == bindparam("_order"),
-                    n.version == bindparam("_version"),
-                )
-                .values(delivered=True)
-            )
-            self._c.execute(statement, rows)
+        rows = [
+            {"_channel": c, "_order": o, "_version": v, "_delivered": True}
+            for c, o, v in notifications
+        ]
+        run_many(self._c, "notifications.delivered", _mark_delivered, rows)
 
     def add_notifications(self, notifications: Sequence[tuple[str, str, str, str | None]]) -> int:
         """Record announcements; those recorded before stay as they are; return how many new."""
@@ -290,9 +286,9 @@ class SqlOrders(SqlPart, StoreSession):
         for channel, order_id, _ in wanted:
             by_channel[channel].add(order_id)
         for channel, order_ids in by_channel.items():
-            for chunk in chunks(sorted(order_ids)):
+            if order_ids:
                 query = select(n.channel, n.order_id, n.version).where(
-                    n.channel == channel, n.order_id.in_(chunk)
+                    n.channel == channel, one_of(self._c, n.order_id, sorted(order_ids))
                 )
                 known.update((str(c), str(o), str(v)) for c, o, v in self._c.execute(query))
         rows = [
@@ -306,8 +302,7 @@ class SqlOrders(SqlPart, StoreSession):
             for (c, o, v), previous in wanted.items()
             if (c, o, v) not in known
         ]
-        if rows:
-            self._c.execute(insert(t.notifications), rows)
+        insert_rows(self._c, "notifications.insert", t.notifications, rows)
         return len(rows)
 
     @override
@@ -328,3 +323,27 @@ class SqlOrders(SqlPart, StoreSession):
             done = done.where(o.updated_at >= updated_since)
         result = self._c.execute(delete(t.order_personal).where(exists(done)))
         return int(result.rowcount)
+
+
+def _replace_order(statement: Any) -> Any:
+    """Replace a stored order with the one being inserted (see ``save_orders``)."""
+    o = t.orders.c
+    replaced = ("status", "version", "updated_at", "created_at", "on_hold", "raw", "imported_at")
+    return statement.on_conflict_do_update(
+        index_elements=[o.channel, o.order_id],
+        set_={name: statement.excluded[name] for name in replaced},
+    )
+
+
+def _mark_delivered() -> Any:
+    """Mark one announcement delivered, every value bound."""
+    n = t.notifications.c
+    return (
+        update(t.notifications)
+        .where(
+            n.channel == bindparam("_channel"),
+            n.order_id == bindparam("_order"),
+            n.version == bindparam("_version"),
+        )
+        .values(delivered=bindparam("_delivered"))
+    )
