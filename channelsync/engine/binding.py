@@ -8,6 +8,7 @@ says, and is never replaced by an automatic one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ from channelsync.engine.context import EngineContext
 from channelsync.engine.errors import InputError, Problem
 from channelsync.engine.marketplace_stock import record_marketplace_stock
 from channelsync.models import Listing
-from channelsync.store import ListingBinding, Store
+from channelsync.store import ListingBinding, SkuRecord, Store, StoreSession
 
 __all__ = ["BindReport", "bind_channel", "bind_manually", "binding_report"]
 
@@ -50,15 +51,17 @@ async def bind_channel(context: EngineContext, channel: Channel[Any]) -> BindRep
         listings += await _look_up_unlisted(context, channel, listings)
     now = context.clock.now()
     with context.store.transaction() as session:
-        codes = {item.merchant_code for item in listings if item.merchant_code}
-        skus = {s.merchant_code: s.id for s in session.skus(codes)}
+        # The whole catalogue, read once: it binds the listings, and the report names
+        # the SKUs no listing carries.
+        catalogue = session.skus()
+        ids = {s.merchant_code: s.id for s in catalogue}
         changed = session.upsert_bindings(
             [
                 ListingBinding(
                     channel=channel.name,
                     item_id=listing.item_id,
                     listing_sku_id=listing.sku_id,
-                    sku_id=skus.get(listing.merchant_code or ""),
+                    sku_id=ids.get(listing.merchant_code or ""),
                     merchant_code=listing.merchant_code,
                     title=listing.title,
                     channel_quantity=listing.quantity,
@@ -73,7 +76,7 @@ async def bind_channel(context: EngineContext, channel: Channel[Any]) -> BindRep
             record_marketplace_stock(session, channel.name, info.settings, listings, now)
         # Newly bound listings get their allocation and price in the next plan.
         session.mark_changed(changed)
-    return binding_report(context.store, channel.name, listings=len(listings))
+        return _report(session, channel.name, catalogue, listings=len(listings))
 
 
 async def _look_up_unlisted(
@@ -96,20 +99,26 @@ async def _look_up_unlisted(
 def binding_report(store: Store, channel: str, *, listings: int | None = None) -> BindReport:
     """Report a channel's bound and unbound listings and its unlisted SKUs."""
     with store.transaction() as session:
-        bindings = session.bindings(channel=channel)
-        bound_ids = {b.sku_id for b in bindings if b.sku_id is not None}
-        report = BindReport(
-            channel=channel,
-            listings=len(bindings) if listings is None else listings,
-            bound=sum(1 for b in bindings if b.sku_id is not None),
-            unbound=[
-                {"item_id": b.item_id, "sku_id": b.listing_sku_id, "merchant_code": b.merchant_code}
-                for b in bindings
-                if b.sku_id is None
-            ],
-            unlisted=[s.merchant_code for s in session.skus() if s.id not in bound_ids],
-        )
-    return report
+        return _report(session, channel, session.skus(), listings=listings)
+
+
+def _report(
+    session: StoreSession, channel: str, catalogue: Sequence[SkuRecord], *, listings: int | None
+) -> BindReport:
+    """Report the channel's bindings as ``session`` sees them, against ``catalogue``."""
+    bindings = session.bindings(channel=channel)
+    bound_ids = {b.sku_id for b in bindings if b.sku_id is not None}
+    return BindReport(
+        channel=channel,
+        listings=len(bindings) if listings is None else listings,
+        bound=sum(1 for b in bindings if b.sku_id is not None),
+        unbound=[
+            {"item_id": b.item_id, "sku_id": b.listing_sku_id, "merchant_code": b.merchant_code}
+            for b in bindings
+            if b.sku_id is None
+        ],
+        unlisted=[s.merchant_code for s in catalogue if s.id not in bound_ids],
+    )
 
 
 def bind_manually(

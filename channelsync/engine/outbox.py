@@ -239,12 +239,12 @@ async def flush_channel(context: EngineContext, channel: Channel[Any]) -> FlushR
                 Capability.PRICING
             ):
                 await _send_together(context, channel, report)
-        while not report.deferred:
-            with context.store.transaction() as session:
-                due = session.due(channel.name, kind, context.clock.now(), size)
-            if not due:
-                break
-            await _send_batch(context, channel, kind, due, report)
+        if report.deferred:
+            break
+        with context.store.transaction() as session:
+            due = session.due(channel.name, kind, context.clock.now(), size)
+        while due:
+            due = await _send_batch(context, channel, kind, due, report, size=size)
     return report
 
 
@@ -287,7 +287,15 @@ async def _send_batch(
     kind: Kind,
     items: Sequence[OutboxItem],
     report: FlushReport,
-) -> None:
+    *,
+    size: int,
+) -> list[OutboxItem]:
+    """Send one batch and settle it; return the next batch of ``kind`` due (none: stop).
+
+    The next batch is read in the transaction that settles this one: that commit is
+    the last before the next call, so it is checked just before the call (the lease
+    fencing of the workers refuses it once the lease moved on).
+    """
     report.calls += 1
     if kind is Kind.STOCK:
         assert isinstance(channel, InventoryCapability)
@@ -298,12 +306,13 @@ async def _send_batch(
     else:
         assert isinstance(channel, ListingsCapability)
         results = await channel.set_listing_status([_status(i) for i in items])
-    whole_batch_retry = all(r.error is not None and r.error.retryable for r in results)
-    now = context.clock.now()
-    with context.store.transaction() as session:
-        _settle(session, items, results, report, now)
-    if whole_batch_retry:
+    if all(r.error is not None and r.error.retryable for r in results):
         report.deferred = True
+    with context.store.transaction() as session:
+        _settle(session, items, results, report, context.clock.now())
+        if report.deferred:
+            return []
+        return session.due(channel.name, kind, context.clock.now(), size)
 
 
 def _settle(

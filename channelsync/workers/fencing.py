@@ -16,8 +16,9 @@ held. So each job fences the other:
 
 The row lock orders the two: a new job's :func:`take_lease` waits for a commit that
 already passed the check, and sees everything it wrote; any later commit of the old
-job fails. A flush reads each batch of due entries in a transaction of its own just
-before sending it, so a fenced flush stops before its next marketplace call too; what
+job fails. A flush reads each batch of due entries in a checked transaction just
+before sending it (the first alone, each next one in the transaction that settles the
+batch before it), so a fenced flush stops before its next marketplace call too; what
 remains is a call already under way when the lease moved (the reconcile, or the next
 guarded flush, sees and corrects what it set).
 

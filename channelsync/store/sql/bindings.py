@@ -8,10 +8,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
+    Insert,
+    Select,
+    Update,
+    bindparam,
     insert,
     select,
+    type_coerce,
     update,
 )
+from sqlalchemy.types import NullType
 from typing_extensions import override
 
 from channelsync.store import schema as t
@@ -20,6 +27,7 @@ from channelsync.store.base import (
     ListingBinding,
     StoreSession,
 )
+from channelsync.store.sql._bulk import converters, driver_statement
 from channelsync.store.sql._common import (
     SqlPart,
     binding_record,
@@ -115,23 +123,51 @@ class SqlBindings(SqlPart, StoreSession):
         self, *, channel: str | None = None, sku_ids: Iterable[int] | None = None
     ) -> list[BindingRecord]:
         b = t.bindings.c
-        query = select(t.bindings).order_by(b.channel, b.item_id, b.listing_sku_id)
+        query = _select_records().order_by(b.channel, b.item_id, b.listing_sku_id)
         if channel is not None:
             query = query.where(b.channel == channel)
         if sku_ids is None:
-            return [binding_record(r) for r in self._c.execute(query)]
+            return self._records(query)
         found: list[BindingRecord] = []
         for chunk in chunks(list(sku_ids)):
-            found += [binding_record(r) for r in self._c.execute(query.where(b.sku_id.in_(chunk)))]
+            found += self._records(query.where(b.sku_id.in_(chunk)))
         return found
+
+    def _records(self, query: Select[*tuple[Any, ...]]) -> list[BindingRecord]:
+        """Run a :func:`_select_records` query; return its bindings."""
+        # Every listing of every channel is read a few times a cycle: the values are
+        # converted here, not by the column types row by row.
+        time = converters(self._c).read_optional_time
+        return [
+            BindingRecord(
+                id=row[0],
+                channel=row[1],
+                item_id=row[2],
+                listing_sku_id=row[3] or None,
+                sku_id=row[4],
+                merchant_code=row[5],
+                manual=bool(row[6]),
+                title=row[7],
+                channel_quantity=row[8],
+                planned_quantity=row[9],
+                sent_quantity=row[10],
+                planned_price=row[11],
+                sent_price=row[12],
+                seen_at=time(row[13]),
+                sent_at=time(row[14]),
+                held_since=time(row[15]),
+                held_shown=row[16],
+            )
+            for row in self._c.execute(query)
+        ]
 
     @override
     def bindings_of_items(self, channel: str, item_ids: Iterable[str]) -> list[BindingRecord]:
         b = t.bindings.c
-        query = select(t.bindings).where(b.channel == channel).order_by(b.item_id, b.listing_sku_id)
+        query = _select_records().where(b.channel == channel).order_by(b.item_id, b.listing_sku_id)
         found: list[BindingRecord] = []
         for chunk in chunks(sorted(set(item_ids))):
-            found += [binding_record(r) for r in self._c.execute(query.where(b.item_id.in_(chunk)))]
+            found += self._records(query.where(b.item_id.in_(chunk)))
         return found
 
     @override
@@ -228,11 +264,11 @@ class SqlBindings(SqlPart, StoreSession):
         b = t.bindings.c
         found: dict[tuple[str, str], BindingRecord] = {}
         for chunk in chunks(sorted({item_id for item_id, _ in wanted})):
-            query = select(t.bindings).where(b.channel == channel, b.item_id.in_(chunk))
-            for row in self._c.execute(query):
-                key = (str(row.item_id), str(row.listing_sku_id))
+            query = _select_records().where(b.channel == channel, b.item_id.in_(chunk))
+            for record in self._records(query):
+                key = (record.item_id, record.listing_sku_id or "")
                 if key in wanted:
-                    found[key] = binding_record(row)
+                    found[key] = record
         return found
 
     def upsert_bindings(self, listings: Sequence[ListingBinding], now: datetime) -> set[int]:
@@ -247,24 +283,25 @@ class SqlBindings(SqlPart, StoreSession):
         for channel, keys in by_channel.items():
             for (item_id, sku_id), record in self.bindings_for_listings(channel, keys).items():
                 existing[(channel, item_id, sku_id)] = record
-        created: list[dict[str, Any]] = []
+        created: list[tuple[Any, ...]] = []
         updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         bound: set[int] = set()
+        seen_at = converters(self._c).time(now)
         for key, listing in latest.items():
             before = existing.get(key)
             if before is None:
                 created.append(
-                    {
-                        "channel": listing.channel,
-                        "item_id": listing.item_id,
-                        "listing_sku_id": key[2],
-                        "sku_id": listing.sku_id,
-                        "merchant_code": listing.merchant_code,
-                        "manual": listing.manual,
-                        "title": listing.title,
-                        "channel_quantity": listing.channel_quantity,
-                        "seen_at": now,
-                    }
+                    (
+                        listing.channel,
+                        listing.item_id,
+                        key[2],
+                        listing.sku_id,
+                        listing.merchant_code,
+                        listing.manual,
+                        listing.title,
+                        listing.channel_quantity,
+                        seen_at,
+                    )
                 )
             values = _binding_changes(before, listing, now)
             if before is not None:
@@ -272,8 +309,10 @@ class SqlBindings(SqlPart, StoreSession):
             rebound = "sku_id" in values and (before is None or before.sku_id != listing.sku_id)
             if rebound and listing.sku_id is not None:
                 bound.add(listing.sku_id)
-        if created:
-            self._c.execute(insert(t.bindings), created)
+        # A first read of a channel creates a binding per listing: on the driver.
+        driver_statement(self._c, "bindings.insert", _insert_binding, _INSERTED).run_many(
+            self._c, created
+        )
         for columns, rows in updates.items():
             rows.sort(key=lambda row: int(row["_id"]))
             self._c.execute(update_by_id(t.bindings, columns), rows)
@@ -286,16 +325,11 @@ class SqlBindings(SqlPart, StoreSession):
         prices: Mapping[int, str] | None = None,
     ) -> None:
         """Remember the values last queued, per binding id."""
+        # A plan remembers a value per listing it queues: on the driver.
         if quantities:
-            self._c.execute(
-                update_by_id(t.bindings, ["planned_quantity"]),
-                [{"_id": i, "planned_quantity": q} for i, q in sorted(quantities.items())],
-            )
+            _set_by_id(self._c, "planned_quantity", [(q, i) for i, q in sorted(quantities.items())])
         if prices:
-            self._c.execute(
-                update_by_id(t.bindings, ["planned_price"]),
-                [{"_id": i, "planned_price": p} for i, p in sorted(prices.items())],
-            )
+            _set_by_id(self._c, "planned_price", [(p, i) for i, p in sorted(prices.items())])
 
     def set_sent_many(
         self,
@@ -305,24 +339,85 @@ class SqlBindings(SqlPart, StoreSession):
         now: datetime,
     ) -> None:
         """Remember the values the channels last accepted, per binding id."""
+        # A flush remembers what every batch set: on the driver, values converted once.
         if quantities:
+            at = converters(self._c).time(now)
             # Once accepted, the quantity is what the channel shows.
-            columns = ["sent_quantity", "sent_at", "channel_quantity", "seen_at"]
-            self._c.execute(
-                update_by_id(t.bindings, columns),
-                [
-                    {
-                        "_id": i,
-                        "sent_quantity": q,
-                        "sent_at": now,
-                        "channel_quantity": q,
-                        "seen_at": now,
-                    }
-                    for i, q in sorted(quantities.items())
-                ],
+            _set_by_id(
+                self._c,
+                "channel_quantity",
+                [(q, q, at, at, i) for i, q in sorted(quantities.items())],
+                "sent_quantity",
+                "seen_at",
+                "sent_at",
             )
         if prices:
-            self._c.execute(
-                update_by_id(t.bindings, ["sent_price"]),
-                [{"_id": i, "sent_price": p} for i, p in sorted(prices.items())],
-            )
+            _set_by_id(self._c, "sent_price", [(p, i) for i, p in sorted(prices.items())])
+
+
+_RECORD_COLUMNS = (
+    "id",
+    "channel",
+    "item_id",
+    "listing_sku_id",
+    "sku_id",
+    "merchant_code",
+    "manual",
+    "title",
+    "channel_quantity",
+    "planned_quantity",
+    "sent_quantity",
+    "planned_price",
+    "sent_price",
+    "seen_at",
+    "sent_at",
+    "held_since",
+    "held_shown",
+)
+
+
+def _select_records() -> Select[*tuple[Any, ...]]:
+    """Select a binding's columns in :class:`BindingRecord` order, as the driver gives them.
+
+    The columns are typeless here, so no per-row type processing runs:
+    :meth:`SqlBindings._records` converts the values itself.
+    """
+    c = t.bindings.c
+    return select(*(type_coerce(c[name], NullType()).label(name) for name in _RECORD_COLUMNS))
+
+
+_INSERTED = (
+    "channel",
+    "item_id",
+    "listing_sku_id",
+    "sku_id",
+    "merchant_code",
+    "manual",
+    "title",
+    "channel_quantity",
+    "seen_at",
+)
+
+
+def _insert_binding() -> Insert:
+    """Insert one binding, every value bound (see ``upsert_bindings``)."""
+    return insert(t.bindings).values({name: bindparam(name) for name in _INSERTED})
+
+
+def _set_by_id(
+    connection: Connection, column: str, rows: Sequence[tuple[Any, ...]], *more: str
+) -> None:
+    """Set ``column`` (and ``more`` columns) of many bindings: rows of values, then the id.
+
+    Columns named in the table's order go to SQLite as they are (any order works).
+    """
+    columns = (column, *more)
+
+    def build() -> Update:
+        statement: Update = update_by_id(t.bindings, columns)
+        return statement
+
+    statement = driver_statement(
+        connection, f"bindings.set.{'.'.join(columns)}", build, (*columns, "_id")
+    )
+    statement.run_many(connection, rows)

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Insert,
+    bindparam,
     delete,
     insert,
     select,
@@ -18,6 +20,7 @@ from channelsync.store.base import (
     AuditEntry,
     StoreSession,
 )
+from channelsync.store.sql._bulk import converters, driver_statement
 from channelsync.store.sql._common import SqlPart, audit_entry, upsert_insert
 
 __all__ = ["SqlJournal"]
@@ -100,19 +103,29 @@ class SqlJournal(SqlPart, StoreSession):
 
     def audit_many(self, entries: Sequence[AuditEntry]) -> None:
         """Record many sends and answers (each at its own ``at``)."""
-        if entries:
-            self._c.execute(
-                insert(t.audit),
-                [
-                    {
-                        "at": e.at,
-                        "channel": e.channel,
-                        "kind": e.kind,
-                        "key": e.key,
-                        "sent": dict(e.sent),
-                        "ok": e.ok,
-                        "answer": e.answer,
-                    }
-                    for e in entries
-                ],
-            )
+        # Every item a flush sends is audited: on the driver, values converted once.
+        convert = converters(self._c)
+        stamp, dump = convert.time, convert.json
+        # A batch's entries share their time: converted once.
+        stamps = {at: stamp(at) for at in {e.at for e in entries}}
+        statement = driver_statement(self._c, "audit.insert", _audit_by_parameters, _AUDITED)
+        statement.run_many(
+            self._c,
+            [
+                (stamps[e.at], e.channel, e.kind, e.key, dump(_plain(e.sent)), e.ok, e.answer)
+                for e in entries
+            ],
+        )
+
+
+_AUDITED = ("at", "channel", "kind", "key", "sent", "ok", "answer")
+
+
+def _plain(sent: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``sent`` as a dict for the JSON encoder (copied only when it is not one)."""
+    return sent if type(sent) is dict else dict(sent)
+
+
+def _audit_by_parameters() -> Insert:
+    """Insert one audit row, every value bound (see ``audit_many``)."""
+    return insert(t.audit).values({name: bindparam(name) for name in _AUDITED})

@@ -7,16 +7,19 @@ leases them (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) so that no two get the sa
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Insert,
     Row,
     Select,
+    Update,
     bindparam,
     delete,
+    literal_column,
     select,
     update,
 )
@@ -31,6 +34,7 @@ from channelsync.store.base import (
     Settlement,
     StoreSession,
 )
+from channelsync.store.sql._bulk import converters, driver_statement
 from channelsync.store.sql._common import (
     SqlPart,
     chunks,
@@ -94,7 +98,36 @@ class SqlOutbox(SqlPart, StoreSession):
 
     @override
     def due(self, channel: str, kind: str, now: datetime, limit: int) -> list[OutboxItem]:
-        return [self._item(r) for r in self._c.execute(_due(channel, kind, now, limit))]
+        # A flush reads a batch at a time, a cycle thousands of batches: on the driver.
+        convert = converters(self._c)
+        statement = driver_statement(self._c, "outbox.due", _due_by_parameters)
+        rows = statement.run(
+            self._c,
+            {
+                "state": OutboxState.PENDING.value,
+                "channel": channel,
+                "kind": kind,
+                "now": convert.time(now),
+                "limit": limit,
+            },
+        )
+        read_time, read_json, pending = convert.read_time, convert.read_json, OutboxState.PENDING
+        return [
+            OutboxItem(
+                id=id_,
+                channel=channel,
+                kind=kind,
+                key=key,
+                payload=read_json(payload),
+                version=version,
+                urgency=urgency,
+                state=pending,
+                attempts=attempts,
+                next_attempt_at=read_time(next_attempt_at),
+                reason=reason,
+            )
+            for id_, key, payload, version, urgency, attempts, next_attempt_at, reason in rows
+        ]
 
     @override
     def channels_with_work(self, now: datetime, parked_reason: str) -> set[str]:
@@ -282,73 +315,178 @@ class SqlOutbox(SqlPart, StoreSession):
             latest[(entry.channel, entry.kind, entry.key)] = entry
         if not latest:
             return
-        statement = upsert_insert(self._c, t.outbox)
-        o = t.outbox.c
-        replaced = ("payload", "urgency", "state", "attempts", "next_attempt_at", "reason")
-        statement = statement.on_conflict_do_update(
-            index_elements=[o.channel, o.kind, o.key],
-            set_={
-                **{name: statement.excluded[name] for name in replaced},
-                "updated_at": statement.excluded.updated_at,
-                # Each enqueue bumps the version, so an older answer never settles it.
-                "version": o.version + 1,
-            },
-        )
+        # A plan queues a value per listing: most go on the driver. The first of each
+        # channel goes through the typed statement, so that engine listeners on outbox
+        # inserts (the workers' flush on commit) hear of every channel given work.
+        first: dict[str, OutboxEntry] = {}
+        rest: list[OutboxEntry] = []
+        for entry in latest.values():
+            if entry.channel in first:
+                rest.append(entry)
+            else:
+                first[entry.channel] = entry
         self._c.execute(
-            statement,
+            _enqueue_statement(upsert_insert(self._c, t.outbox)),
+            [_enqueued(e, now, now, dict) for e in first.values()],
+        )
+        convert = converters(self._c)
+        at, dump, pending = convert.time(now), convert.json, OutboxState.PENDING.value
+        statement = driver_statement(
+            self._c, "outbox.enqueue", self._enqueue_by_parameters, _ENQUEUED
+        )
+        statement.run_many(
+            self._c,
             [
-                {
-                    "channel": e.channel,
-                    "kind": e.kind,
-                    "key": e.key,
-                    "payload": dict(e.payload),
-                    "version": 1,
-                    "urgency": e.urgency,
-                    "state": OutboxState.PENDING.value,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "reason": None,
-                    "updated_at": now,
-                }
-                for e in latest.values()
+                (
+                    e.channel,
+                    e.kind,
+                    e.key,
+                    dump(dict(e.payload)),
+                    1,
+                    e.urgency,
+                    pending,
+                    0,
+                    at,
+                    None,
+                    at,
+                )
+                for e in rest
             ],
         )
 
+    def _enqueue_by_parameters(self) -> Insert:
+        return _enqueue_statement(upsert_insert(self._c, t.outbox))
+
     def settle_many(self, outcomes: Sequence[Settlement], now: datetime) -> list[bool]:
         """Record many outcomes; return, per outcome, whether its version was current."""
-        o = t.outbox.c
-        current: dict[int, int] = {}
-        for chunk in chunks(sorted({s.item_id for s in outcomes})):
-            query = select(o.id, o.version).where(o.id.in_(chunk)).order_by(o.id).with_for_update()
-            current.update({int(i): int(v) for i, v in self._c.execute(query)})
-        answers = [current.get(s.item_id) == s.version for s in outcomes]
+        if not outcomes:
+            return []
+        stamp = converters(self._c).time
+        at = stamp(now)
+        sent = OutboxState.SENT
         rows = [
-            {
-                "_id": s.item_id,
-                "_version": s.version,
-                "_attempt": 0 if s.state is OutboxState.SENT else 1,
-                "state": s.state.value,
-                "reason": s.reason,
-                "next_attempt_at": s.next_attempt_at or now,
-                "updated_at": now,
-            }
-            for s, current_version in zip(outcomes, answers, strict=True)
-            if current_version
-        ]
-        if rows:
-            statement = (
-                update(t.outbox)
-                .where(o.id == bindparam("_id"), o.version == bindparam("_version"))
-                .values(
-                    state=bindparam("state"),
-                    reason=bindparam("reason"),
-                    attempts=o.attempts + bindparam("_attempt"),
-                    next_attempt_at=bindparam("next_attempt_at"),
-                    updated_at=bindparam("updated_at"),
-                )
+            (
+                s.state.value,
+                0 if s.state is sent else 1,
+                at if s.next_attempt_at is None else stamp(s.next_attempt_at),
+                s.reason,
+                at,
+                s.item_id,
+                s.version,
             )
-            self._c.execute(statement, rows)
+            for s in outcomes
+        ]
+        # A flush settles every batch it sends: on the driver, values converted once.
+        statement = driver_statement(self._c, "outbox.settle", _settle_by_parameters, _SETTLED)
+        if self._c.dialect.name == "sqlite":
+            # One writer at a time there: the update guarded by each version settles the
+            # current ones, and the versions (which a settle leaves) are read only when
+            # an outcome was for an older one.
+            settled = statement.run_many(self._c, rows)
+            if settled is not None and settled.rowcount == len(rows):
+                return [True] * len(rows)
+            current = self._versions(outcomes)
+            return [current.get(s.item_id) == s.version for s in outcomes]
+        current = self._versions(outcomes)
+        answers = [current.get(s.item_id) == s.version for s in outcomes]
+        statement.run_many(self._c, [row for row, ok in zip(rows, answers, strict=True) if ok])
         return answers
+
+    def _versions(self, outcomes: Sequence[Settlement]) -> dict[int, int]:
+        """Return the current version of the outcomes' entries, locking them (PostgreSQL)."""
+        current: dict[int, int] = {}
+        # Locked in id order, so two settlers of overlapping sets queue up.
+        for chunk in chunks(sorted({s.item_id for s in outcomes})):
+            locked = self._c.execute(_VERSIONS, {"ids": chunk})
+            current.update({int(i): int(v) for i, v in locked})
+        return current
+
+
+def _enqueue_statement(insert: Any) -> Insert:
+    """Return the upsert of one entry from ``insert`` (the dialect's), every value bound."""
+    o = t.outbox.c
+    statement = insert.values({name: bindparam(name) for name in _ENQUEUED})
+    upsert: Insert = statement.on_conflict_do_update(
+        index_elements=[o.channel, o.kind, o.key],
+        set_={
+            **{name: statement.excluded[name] for name in _REPLACED},
+            "updated_at": statement.excluded.updated_at,
+            # Each enqueue bumps the version, so an older answer never settles it.
+            "version": o.version + literal_column("1"),
+        },
+    )
+    return upsert
+
+
+_REPLACED = ("payload", "urgency", "state", "attempts", "next_attempt_at", "reason")
+# Every column but the id, in the table's order: SQLite takes rows in it as they are.
+_ENQUEUED = tuple(c.name for c in t.outbox.columns if c.name != "id")
+
+
+def _enqueued(
+    entry: OutboxEntry, next_attempt_at: Any, updated_at: Any, payload: Callable[[Any], Any]
+) -> dict[str, Any]:
+    """Return the values of an entry's upsert (times and payload as the statement takes them)."""
+    return {
+        "channel": entry.channel,
+        "kind": entry.kind,
+        "key": entry.key,
+        "payload": payload(dict(entry.payload)),
+        "version": 1,
+        "urgency": entry.urgency,
+        "state": OutboxState.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": next_attempt_at,
+        "reason": None,
+        "updated_at": updated_at,
+    }
+
+
+# The versions of entries, locked for the settle; built once (a flush settles thousands).
+_VERSIONS = (
+    select(t.outbox.c.id, t.outbox.c.version)
+    .where(t.outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(t.outbox.c.id)
+    .with_for_update()
+)
+
+
+# In the order SQLite takes them (any order works; this one goes to it as it is).
+_SETTLED = ("state", "_attempt", "next_attempt_at", "reason", "updated_at", "_id", "_version")
+
+
+def _settle_by_parameters() -> Update:
+    """Settle one version of one entry, all values bound (see ``settle_many``)."""
+    o = t.outbox.c
+    return (
+        update(t.outbox)
+        .where(o.id == bindparam("_id"), o.version == bindparam("_version"))
+        .values(
+            state=bindparam("state"),
+            reason=bindparam("reason"),
+            attempts=o.attempts + bindparam("_attempt"),
+            next_attempt_at=bindparam("next_attempt_at"),
+            updated_at=bindparam("updated_at"),
+        )
+    )
+
+
+def _due_by_parameters() -> Select[Any]:
+    """Select what :meth:`SqlOutbox.due` needs of the due entries, all values bound."""
+    o = t.outbox.c
+    return (
+        select(
+            o.id, o.key, o.payload, o.version, o.urgency, o.attempts, o.next_attempt_at, o.reason
+        )
+        .where(
+            o.state == bindparam("state"),
+            o.channel == bindparam("channel"),
+            o.kind == bindparam("kind"),
+            o.next_attempt_at <= bindparam("now"),
+        )
+        .order_by(o.urgency, o.next_attempt_at, o.id)
+        .limit(bindparam("limit"))
+    )
 
 
 def _due(channel: str, kind: str, now: datetime, limit: int) -> Select[Any]:
