@@ -56,7 +56,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -65,6 +64,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from _stores import fresh_store_url
 from sqlalchemy import func, insert, select, text
 
 from channelsync.channels import TimeWindow
@@ -114,26 +114,6 @@ def _say(message: str) -> None:
 
 
 # --------------------------------------------------------------------------- stores
-
-
-@contextlib.contextmanager
-def _store_url(base: str | None, directory: Path, name: str) -> Iterator[str]:
-    """Yield a fresh store URL: a SQLite file in ``directory``, or a new PostgreSQL schema."""
-    if base is None:
-        yield f"sqlite:///{directory / f'{name}.db'}"
-        return
-    import psycopg  # noqa: PLC0415 - only a PostgreSQL run needs it
-
-    plain = base.replace("postgresql+psycopg://", "postgresql://", 1)
-    schema = f"cs_bench_{name}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(plain, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in plain else "?"
-    try:
-        yield f"{plain}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(plain, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def _kind(url: str) -> str:
@@ -844,7 +824,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     report["load_average"] = {"start": round(os.getloadavg()[0], 1)}
     with tempfile.TemporaryDirectory(prefix="channelsync-console-") as where:
         directory = Path(where)
-        with _store_url(args.store_url, directory, "pages") as url:
+        with fresh_store_url(args.store_url, directory, "pages") as url:
             report["store"] = _kind(url)
             store = open_store(url)
             try:
@@ -883,7 +863,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             report["sync"] = []
             for n, latency in enumerate(args.latency_ms):
-                with _store_url(args.store_url, directory, f"sync{n}") as url:
+                with fresh_store_url(args.store_url, directory, f"sync{n}") as url:
                     sync = await measure_sync(url, args.sync_skus, args.cycles, latency / 1000)
                 report["sync"].append(sync)
                 median, low, rate = sync["median_s"], sync["min_s"], sync["requests_per_s"]

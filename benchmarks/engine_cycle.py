@@ -29,16 +29,17 @@ import resource
 import tempfile
 import time
 import tracemalloc
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import quote
+
+from _stores import fresh_store_url
 
 from channelsync.channels import Operation
 from channelsync.clock import FakeClock
+from channelsync.engine import order_page
 from channelsync.engine import orders as order_ingest
 from channelsync.engine.catalogue import import_catalogue, parse_catalogue
 from channelsync.engine.ledger import EventKind
@@ -146,7 +147,7 @@ def _split_ingest() -> Iterator[_Split]:
     load = page.__dict__["load"]
     patches: list[tuple[Any, str, Any]] = [
         (order_ingest, "_apply_page", split.timed("page", order_ingest._apply_page)),
-        (order_ingest, "plan_changes", split.timed("plan", order_ingest.plan_changes)),  # type: ignore[attr-defined]
+        (order_page, "plan_changes", split.timed("plan", order_page.plan_changes)),  # type: ignore[attr-defined]
         (
             order_ingest,
             "deliver_notifications",
@@ -209,26 +210,6 @@ async def _burst(
     print(f"  ingest split: {_parts(split, ingested)}")
 
 
-@contextlib.contextmanager
-def _store_url(base: str | None, directory: Path) -> Iterator[str]:
-    """Yield a fresh store URL: a SQLite file in ``directory``, or a new PostgreSQL schema."""
-    if base is None:
-        yield f"sqlite:///{directory / 'state.db'}"
-        return
-    import psycopg  # noqa: PLC0415 - only a PostgreSQL run needs it
-
-    plain = base.replace("postgresql+psycopg://", "postgresql://", 1)
-    schema = f"cs_bench_engine_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(plain, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in plain else "?"
-    try:
-        yield f"{plain}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(plain, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 async def main(
     skus: int, orders: int, *, traced: bool = False, store_url: str | None = None
 ) -> None:
@@ -236,7 +217,7 @@ async def main(
     clock = FakeClock()
     with (
         tempfile.TemporaryDirectory() as directory,
-        _store_url(store_url, Path(directory)) as url,
+        fresh_store_url(store_url, Path(directory), "engine") as url,
     ):
         store = open_store(url)
         started = time.perf_counter()

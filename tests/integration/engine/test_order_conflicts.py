@@ -55,15 +55,22 @@ def deadlock() -> OperationalError:
     )
 
 
-async def test_a_deadlock_is_raised_for_a_retry_and_parks_no_order(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def ordered(store: Store) -> tuple[SyncEngine, MemoryChannel]:
+    """An engine on a shop where a buyer ordered two mugs, past the pull's lag."""
     clock = FakeClock()
     shop = MemoryChannel("tmall", clock=clock)
     shop.add_listing("t-1", "MUG", sku_id="1")
     engine = SyncEngine(store, [shop], clock=clock)
     shop.place_order([("MUG", 2)], order_id="T-1")
     clock.advance(120)
+    return engine, shop
+
+
+async def test_a_deadlock_is_raised_for_a_retry_and_parks_no_order(
+    store: Store, ordered: tuple[SyncEngine, MemoryChannel], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, shop = ordered
     failing_writes(monkeypatch, deadlock(), times=1)
     async with shop:
         with pytest.raises(OperationalError):
@@ -77,14 +84,9 @@ async def test_a_deadlock_is_raised_for_a_retry_and_parks_no_order(
 
 
 async def test_an_order_that_cannot_be_applied_is_parked_without_the_statements_values(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: Store, ordered: tuple[SyncEngine, MemoryChannel], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = FakeClock()
-    shop = MemoryChannel("tmall", clock=clock)
-    shop.add_listing("t-1", "MUG", sku_id="1")
-    engine = SyncEngine(store, [shop], clock=clock)
-    shop.place_order([("MUG", 2)], order_id="T-1")
-    clock.advance(120)
+    engine, shop = ordered
     unique = OperationalError(
         "INSERT ...", {"buyer": "Wang Fang"}, psycopg.errors.CheckViolation("check failed")
     )
