@@ -19,6 +19,7 @@ import click
 from channelsync.channels import EventsCapability
 from channelsync.cli._common import config_option, echo_json, reports_errors
 from channelsync.cli.engine_cmd import open_engine
+from channelsync.daemon.listening import LISTENING_CURSOR
 from channelsync.engine.completeness import AUDIT_KIND as COMPLETENESS_AUDIT
 from channelsync.engine.completeness import CURSOR_KIND as COMPLETENESS_CURSOR
 from channelsync.engine.composition import kit_availability
@@ -200,6 +201,8 @@ def _echo_channel(name: str, info: dict[str, Any]) -> None:
             f"  events: {events['received_last_hour']} received in the last hour, "
             f"{events['unanswered']} unanswered, last at {events['last_received'] or 'never'}"
         )
+        if events["listener"] is not None:
+            click.echo(f"  events heard by worker {events['listener']['worker']}")
     if info["last_reconcile"] is None:
         click.echo("  listings never reconciled")
     else:
@@ -226,11 +229,20 @@ def _events(session: StoreSession, engine: SyncEngine, name: str) -> dict[str, A
     channel = engine.channels[name]
     if not isinstance(channel, EventsCapability) or not channel.settings.events:
         return None
-    summary = session.inbox_summary(name, engine.context.clock.now() - timedelta(hours=1))
+    now = engine.context.clock.now()
+    summary = session.inbox_summary(name, now - timedelta(hours=1))
+    # Workers record which of them listens, until when (the daemon listens itself).
+    heard = session.cursor(name, LISTENING_CURSOR)
+    listener = (
+        {"worker": heard[1], "until": heard[0].isoformat()}
+        if heard is not None and heard[1] and heard[0] > now
+        else None
+    )
     return {
         "received_last_hour": summary.received,
         "unanswered": summary.unprocessed,
         "last_received": summary.last_received.isoformat() if summary.last_received else None,
+        "listener": listener,
     }
 
 

@@ -34,6 +34,7 @@ from channelsync.store.base import (
 )
 from channelsync.store.lock import LockHolder, StoreLease, StoreLockedError, lock_holder
 from channelsync.store.sql import SqlStore, migrate
+from channelsync.store.sql.errors import StoreUnavailableError
 from channelsync.store.sql.workspaces import WorkspaceFigures, list_workspaces, workspace_figures
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "StoreLease",
     "StoreLockedError",
     "StoreSession",
+    "StoreUnavailableError",
     "StoredOrder",
     "VisibilityFigure",
     "WarehouseStock",

@@ -6,9 +6,11 @@ Nothing here imports procrastinate, so the commands can say clearly what is miss
 from __future__ import annotations
 
 import importlib.util
+from urllib.parse import parse_qs, urlsplit
 
 from channelsync.config import Config
 from channelsync.errors import ConfigurationError
+from channelsync.store.sql.engine import CONNECT_TIMEOUT_S
 
 __all__ = [
     "INSTALL_HINT",
@@ -63,5 +65,13 @@ def require_postgres(config: Config) -> str:
 
 
 def conninfo(url: str) -> str:
-    """Return a store URL as psycopg accepts it (without SQLAlchemy's ``+driver``)."""
-    return f"postgresql://{url.partition('://')[2]}"
+    """Return a store URL as psycopg accepts it (without SQLAlchemy's ``+driver``).
+
+    It carries the store's connect timeout (:data:`CONNECT_TIMEOUT_S`) unless the URL
+    sets its own ``connect_timeout``.
+    """
+    info = f"postgresql://{url.partition('://')[2]}"
+    query = urlsplit(info).query
+    if "connect_timeout" in parse_qs(query):
+        return info
+    return f"{info}{'&' if query else '?'}connect_timeout={CONNECT_TIMEOUT_S}"

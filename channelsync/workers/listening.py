@@ -97,13 +97,13 @@ def lock_key(store: SqlStore, channel: str) -> str:
     return f"{store.engine.url}|{store.workspace}|{channel}"
 
 
-def _say_heard(listened: Listened, heard: bool, look_every: float) -> None:
-    """Record (or clear) until when ``listened``'s channel is heard by its listener."""
+def _say_heard(listened: Listened, heard: bool, look_every: float, worker: str) -> None:
+    """Record (or clear) until when ``listened``'s channel is heard, and by which worker."""
     engine = listened.runtime.engine
     with engine.store.transaction() as session:
         if heard:
             until = engine.context.clock.now() + timedelta(seconds=_HEARD_FOR * look_every)
-            session.set_cursor(listened.channel, LISTENING_CURSOR, until, None)
+            session.set_cursor(listened.channel, LISTENING_CURSOR, until, worker)
         else:
             session.delete_cursor(listened.channel, LISTENING_CURSOR)
 
@@ -118,8 +118,11 @@ class ClusterListeners:
         *,
         look_every: float,
         stopping: asyncio.Event,
+        worker: str = "",
     ) -> None:
         self.conninfo = conninfo
+        self.worker = worker
+        """This worker's name, as ``channelsync status`` shows the listener of a channel."""
         self.channels = list(channels)
         self.look_every = look_every
         self.stopping = stopping
@@ -181,7 +184,7 @@ class ClusterListeners:
                 self.status[listened.label].events == ListenerState.CONNECTED.value
             )
             try:
-                _say_heard(listened, heard, self.look_every)
+                _say_heard(listened, heard, self.look_every, self.worker)
             except Exception:  # noqa: BLE001 - the next look writes it again
                 logger.warning("could not record whether %s is heard", listened.label)
 
@@ -226,7 +229,7 @@ class ClusterListeners:
         finally:
             runtime.engine.context.visibility.set_events(listened.channel, False)
             with contextlib.suppress(Exception):
-                _say_heard(listened, False, self.look_every)
+                _say_heard(listened, False, self.look_every, self.worker)
 
     async def _stop_all(self) -> None:
         for task in self.running.values():

@@ -75,6 +75,7 @@ async def run_worker(
     """
     tuning = tuning or WorkerTuning()
     stop = stop or asyncio.Event()
+    name = name or f"{socket.gethostname()}:{os.getpid()}"
     runtimes = [runtime] if isinstance(runtime, WorkerRuntime) else list(runtime)
     stores = _stores(runtimes)
     for served, store in zip(runtimes, stores, strict=True):
@@ -107,7 +108,7 @@ async def run_worker(
                 await found.deferrer.defer_many(_first_round(found.runtime))
             options: WorkerOptions = {
                 "queues": queues,
-                "name": name or f"{socket.gethostname()}:{os.getpid()}",
+                "name": name,
                 "concurrency": concurrency,
                 "wait": True,
                 "fetch_job_polling_interval": tuning.poll_every,
@@ -120,7 +121,7 @@ async def run_worker(
                 "additional_context": {SERVICES_KEY: JobServices(services, tuning)},
             }
             _log_start(runtimes)
-            listeners = None if once else _listen(services, stores[0], tuning, stop)
+            listeners = None if once else _listen(services, stores[0], tuning, stop, name)
             try:
                 await _work(app, runtimes, options, stop, once=once)
             finally:
@@ -156,7 +157,11 @@ def _log_start(runtimes: Sequence[WorkerRuntime]) -> None:
 
 
 def _listen(
-    services: dict[str, Served], store: SqlStore, tuning: WorkerTuning, stop: asyncio.Event
+    services: dict[str, Served],
+    store: SqlStore,
+    tuning: WorkerTuning,
+    stop: asyncio.Event,
+    name: str,
 ) -> asyncio.Task[None] | None:
     """Start the events listeners of the served channels that listen; ``None``: none does."""
     heard = listened_channels([(found.runtime, found.deferrer) for found in services.values()])
@@ -164,7 +169,7 @@ def _listen(
         return None
     url = store.engine.url.render_as_string(hide_password=False)
     listeners = ClusterListeners(
-        conninfo(url), heard, look_every=tuning.heartbeat_every, stopping=stop
+        conninfo(url), heard, look_every=tuning.heartbeat_every, stopping=stop, worker=name
     )
     return asyncio.create_task(listeners.run(), name="listeners")
 

@@ -17,7 +17,7 @@ from channelsync.daemon.metrics import DaemonMetrics
 from channelsync.daemon.status import ChannelStatus
 from channelsync.engine.errors import InputError
 from channelsync.http.metrics import TransportMetrics
-from channelsync.store import StoreLockedError
+from channelsync.store import StoreLockedError, StoreUnavailableError
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -73,6 +73,7 @@ def _public_errors() -> dict[str, type[BaseException]]:
     found = {name: getattr(channelsync.errors, name) for name in channelsync.errors.__all__}
     found["InputError"] = InputError
     found["StoreLockedError"] = StoreLockedError
+    found["StoreUnavailableError"] = StoreUnavailableError
     return found
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from typing_extensions import override
 
 from channelsync.config import DEFAULT_WORKSPACE, check_workspace_name
@@ -36,6 +37,7 @@ from channelsync.store.sql.engine import (
     release_engine,
     shared_postgres_engine,
 )
+from channelsync.store.sql.errors import StoreUnavailableError
 from channelsync.store.sql.inbox import SqlInbox
 from channelsync.store.sql.journal import SqlJournal
 from channelsync.store.sql.ledger import SqlLedger
@@ -111,7 +113,11 @@ class SqlStore(Store):
         """Open workspace ``requested`` of a PostgreSQL store, creating its schema if asked."""
         base = shared_postgres_engine(url)
         try:
-            with base.connect() as connection:
+            try:
+                connection = base.connect()
+            except OperationalError as error:
+                raise StoreUnavailableError(url, error) from None
+            with connection:
                 existing = postgres_workspaces(connection)
             self.workspace = choose_workspace(requested, existing, create=create)
             schema = workspace_schema(self.workspace)

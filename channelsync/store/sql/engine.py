@@ -18,12 +18,13 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.pool import StaticPool
 
 from channelsync.errors import ConfigurationError
 
 __all__ = [
+    "CONNECT_TIMEOUT_S",
     "POSTGRES_SCHEMES",
     "build_engine",
     "current_revision",
@@ -36,6 +37,10 @@ __all__ = [
 ]
 
 _MIGRATIONS = Path(__file__).parent.parent / "migrations"
+#: How long a new PostgreSQL connection may take, unless the URL's own
+#: ``connect_timeout`` says otherwise: a server that accepts and never answers (a
+#: half-dead host, a firewall that drops) would otherwise hold a command for ever.
+CONNECT_TIMEOUT_S = 10
 #: URL prefixes of a PostgreSQL store.
 POSTGRES_SCHEMES = ("postgresql:", "postgres:", "postgresql+psycopg:")
 
@@ -98,9 +103,13 @@ def _postgres_engine(url: str) -> Engine:
     # READ COMMITTED whatever the server's default: the writes lock rows, then read again
     # (each statement sees what was committed before it), which a snapshot taken at the
     # transaction's start (REPEATABLE READ) would turn into serialization failures.
+    address = make_url(f"postgresql+psycopg://{url.partition('://')[2]}")
     engine = create_engine(
-        f"postgresql+psycopg://{url.partition('://')[2]}",
+        address,
         pool_pre_ping=True,
+        connect_args={}
+        if "connect_timeout" in address.query
+        else {"connect_timeout": CONNECT_TIMEOUT_S},
         isolation_level="READ COMMITTED",
         # A failed statement's values (a buyer's name, phone, address) stay out of its
         # error's message, and so out of every log line and traceback that prints it.

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 
 from channelsync.channels import EventKind, EventsCapability, ListenerState
 from channelsync.channels.events import ChannelEvent, EventListener, ListenerStatus
+from channelsync.cli import cli
 from channelsync.daemon.listening import LISTENING_CURSOR
 from channelsync.engine.inbox import receive_event
 from channelsync.testing import MemoryChannel
@@ -118,6 +122,8 @@ async def test_one_worker_listens_and_any_worker_answers_within_seconds(
         assert pushing.push.listening == 1  # one listener across the cluster
         # Every worker plans with the channel heard, not only the one that hears it.
         await eventually(lambda: _heard_in_store(world))
+        with world.store.transaction() as session:
+            assert session.cursors(LISTENING_CURSOR)["tmall"][1] == "w0"  # who listens
         for runtime in runtimes:
             runtime._look_around()
             assert _heard(runtime)
@@ -221,3 +227,28 @@ async def test_events_left_unanswered_are_answered_when_a_worker_starts(
 
 def test_the_answer_step_is_a_task_of_its_own() -> None:
     assert task_name(ANSWER_EVENTS) == "channelsync.answer_events"
+
+
+def test_status_names_the_worker_that_listens(world: World, tmp_path: Path) -> None:
+    """The listener's report names its worker; ``status`` shows it while it is current."""
+    config = tmp_path / "channelsync.toml"
+    config.write_text(
+        f'[store]\nurl = "{world.url}"\n\n'
+        '[[channels]]\nname = "tmall"\ntype = "tmall"\napp_key = "12345678"\nevents = true\n',
+        encoding="utf-8",
+    )
+    now = datetime.now(UTC)
+    shown = []
+    for until in (now + timedelta(minutes=5), now - timedelta(seconds=1)):
+        with world.store.transaction() as session:
+            session.set_cursor("tmall", LISTENING_CURSOR, until, "host-a:4242")
+        result = CliRunner().invoke(cli, ["status", "--config", str(config), "--json"])
+        assert result.exit_code == 0, result.output
+        shown.append(json.loads(result.output)["channels"]["tmall"]["events"]["listener"])
+        text = CliRunner().invoke(cli, ["status", "--config", str(config)]).output
+        assert ("events heard by worker host-a:4242" in text) is (until > now)
+
+    assert shown == [
+        {"worker": "host-a:4242", "until": (now + timedelta(minutes=5)).isoformat()},
+        None,
+    ]
