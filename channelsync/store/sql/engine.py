@@ -41,6 +41,9 @@ _MIGRATIONS = Path(__file__).parent.parent / "migrations"
 #: ``connect_timeout`` says otherwise: a server that accepts and never answers (a
 #: half-dead host, a firewall that drops) would otherwise hold a command for ever.
 CONNECT_TIMEOUT_S = 10
+#: SQLite's log checkpoint interval, in pages, and the size the log is cut back to.
+_WAL_CHECKPOINT_PAGES = 10_000
+_WAL_SIZE_LIMIT = 64 * 1024 * 1024
 #: URL prefixes of a PostgreSQL store.
 POSTGRES_SCHEMES = ("postgresql:", "postgres:", "postgresql+psycopg:")
 
@@ -208,6 +211,12 @@ def build_engine(url: str) -> Engine:
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoints every ~40 MB of log instead of SQLite's 4 MB: a page rewritten
+            # many times between two (the outbox, the ledger's indexes) is copied into the
+            # database once, and an order burst's commits wait on half as much checkpoint
+            # work. Durability is the same; the log is cut back to 64 MB after each.
+            cursor.execute(f"PRAGMA wal_autocheckpoint={_WAL_CHECKPOINT_PAGES}")
+            cursor.execute(f"PRAGMA journal_size_limit={_WAL_SIZE_LIMIT}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()

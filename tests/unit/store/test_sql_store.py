@@ -49,12 +49,15 @@ def test_migrated_schema_matches_the_metadata(store: Store) -> None:
     assert diff == []
 
 
-def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_large_checkpoints(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
     assert isinstance(store, SqlStore)
     with store.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        # Checkpoints at ~40 MB of log (SQLite's default is 1,000 pages), log cut to 64 MB.
+        assert connection.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 10_000
+        assert connection.execute(text("PRAGMA journal_size_limit")).scalar() == 64 * 1024 * 1024
     store.close()
 
 
