@@ -43,7 +43,7 @@ from channelsync.http.ratelimit import LimitsSource, RateLimiter, TokenBucket
 from channelsync.http.redaction import RedactingFilter, Redactor
 from channelsync.http.retry import RetryPolicy, build_retrying
 from channelsync.http.signing import FORM_CONTENT_TYPE, FORM_FIELDS_EXTENSION, encode_form
-from channelsync.http.tls import is_loopback_url, tls_verification
+from channelsync.http.tls import is_loopback_url, tls_context, tls_verification
 
 __all__ = [
     "DEFAULT_POOL_LIMITS",
@@ -254,7 +254,7 @@ class ChannelHttpClient:
             timeout=timeout,
             limits=pool_limits,
             transport=transport,
-            verify=verify,
+            verify=tls_context(verify),  # one per process, not one per client
             http1=True,
             http2=False,
             follow_redirects=False,

@@ -6,8 +6,10 @@ import logging
 import ssl
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import certifi
+import httpx
 import pydantic
 import pytest
 
@@ -18,7 +20,9 @@ from channelsync.credentials import CredentialStore
 from channelsync.credentials.memory import MemorySecretBackend
 from channelsync.errors import ConfigurationError
 from channelsync.http import ChannelHttpClient
+from channelsync.http import tls as tls_module
 from channelsync.http.client import is_loopback_url, tls_verification
+from channelsync.http.tls import tls_context
 from channelsync.plugins import build_plugin_manager
 
 from .conftest import Limits
@@ -222,3 +226,45 @@ def test_a_secret_in_another_table_is_not_echoed(tmp_path: Path, table: str) -> 
     with pytest.raises(ConfigurationError) as raised:
         load_config(path)
     assert "DO-NOT-ECHO-ME-456" not in str(raised.value)
+
+
+async def test_clients_of_one_process_share_one_context_per_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Building a context reads the whole trust store: once per process, not per client."""
+    built: list[object] = []
+    real = httpx.create_ssl_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append(kwargs.get("verify", args[0] if args else True))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(httpx, "create_ssl_context", counted)
+    tls_module._shared_context.cache_clear()
+    try:
+        on = [
+            ChannelHttpClient(f"shop-{i}", "https://gw.api.taobao.com", limits=Limits())
+            for i in range(20)
+        ]
+        off = [
+            ChannelHttpClient(f"fake-{i}", "http://127.0.0.1:9", limits=Limits(), verify=False)
+            for i in range(5)
+        ]
+        contexts = {id(_ssl_context(client)) for client in on}
+        assert len(contexts) == 1
+        assert _ssl_context(on[0]).verify_mode is ssl.CERT_REQUIRED
+        assert {id(_ssl_context(client)) for client in off} == {id(_ssl_context(off[0]))}
+        assert _ssl_context(off[0]).verify_mode is ssl.CERT_NONE
+        assert built == [True, False]  # 25 clients, two contexts
+        for client in on + off:
+            await client.aclose()
+    finally:
+        tls_module._shared_context.cache_clear()
+
+
+def test_channels_of_one_ca_bundle_share_its_context() -> None:
+    first = tls_verification("a", "https://x.example", ca_bundle=certifi.where())
+    second = tls_verification("b", "https://y.example", ca_bundle=certifi.where())
+    assert first is second
+    assert isinstance(first, ssl.SSLContext)
+    assert tls_context(first) is first
