@@ -35,7 +35,15 @@ from channelsync.errors import ConfigurationError, UsageError
 from channelsync.store import SqlStore, StoreLockedError, lock_holder
 from channelsync.workers.app import SERVICES_KEY, JobServices, Served, WorkerTuning
 from channelsync.workers.clock import cadences, clock_group
-from channelsync.workers.deferring import QUEUE, RECONCILE, Deferrer, group_queue, queue_of
+from channelsync.workers.deferring import (
+    ANSWER_EVENTS,
+    FLUSH,
+    QUEUE,
+    RECONCILE,
+    Deferrer,
+    group_queue,
+    queue_of,
+)
 from channelsync.workers.extra import conninfo
 from channelsync.workers.fencing import FenceOnCommit
 from channelsync.workers.listening import ClusterListeners, listened_channels
@@ -192,15 +200,22 @@ def _stores(runtimes: Sequence[WorkerRuntime]) -> list[SqlStore]:
 
 
 def _first_round(runtime: WorkerRuntime) -> list[tuple[str, str]]:
-    """Return the pull and flush of every channel not paused (the daemon starts with them).
+    """Return the pulls of every channel not paused (the daemon starts with them).
 
-    And the answer to events left unanswered, where a channel listens.
+    And its flush where it has work, and the answer to its events where some are left
+    unanswered. A flush with nothing due reads an empty outbox; queued for every
+    channel of hundreds of merchants, those flushes outrank the pulls and hold every
+    order back until they are done (800 channels: minutes). The pull plans what it
+    binds and queues the flushes that then have work.
     """
-    paused = runtime.paused()
+    view = runtime.clock_view(flushes=True, answers=True)
+    wanted = {FLUSH: view.flushes, ANSWER_EVENTS: view.answers}
     return [
         (cadence.step, cadence.channel)
         for cadence in cadences(runtime.channels, runtime.settings, reconcile=False)
-        if cadence.channel not in paused and cadence.step != RECONCILE
+        if cadence.channel not in view.paused
+        and cadence.step != RECONCILE
+        and cadence.channel in wanted.get(cadence.step, (cadence.channel,))
     ]
 
 

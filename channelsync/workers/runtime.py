@@ -125,12 +125,6 @@ class WorkerRuntime:
         """The configured channels, by name."""
         return self.engine.channels
 
-    def paused(self) -> dict[str, Pause]:
-        """Return the paused channels among this runtime's, as the store has them now."""
-        with self.engine.store.transaction() as session:
-            found = paused_channels(session)
-        return {name: pause for name, pause in found.items() if name in self.channels}
-
     async def run(self, step: str, name: str) -> StepOutcome:
         """Run ``step`` on channel ``name`` unless it is paused; see the module docs.
 

@@ -20,7 +20,7 @@ from channelsync.workers.deferring import (
     task_name,
 )
 from channelsync.workers.on_commit import FlushOnCommit
-from channelsync.workers.running import run_worker
+from channelsync.workers.running import _first_round, run_worker
 from channelsync.workers.stalled import retry_stalled_jobs
 
 from .queue_world import TUNING, World
@@ -257,3 +257,21 @@ async def test_the_clock_flushes_only_the_channels_with_work(world: World) -> No
         queued = await world.jobs(app, "todo")
         flushes = [job for job in queued if job.task_name == task_name(FLUSH)]
     assert [job.task_kwargs["channel"] for job in flushes] == ["tmall"]
+
+
+def test_a_worker_starts_by_pulling_every_channel_and_flushing_only_those_with_work(
+    world: World,
+) -> None:
+    """Empty first flushes of hundreds of channels would outrank, and hold back, the pulls."""
+    runtime = world.runtime()
+    enqueue(world, "tmall")
+
+    first = _first_round(runtime)
+
+    assert sorted(first) == [
+        (FLUSH, "tmall"),
+        (PULL_ORDERS, "jd"),
+        (PULL_ORDERS, "tmall"),
+        (PULL_REFUNDS, "jd"),
+        (PULL_REFUNDS, "tmall"),
+    ]
