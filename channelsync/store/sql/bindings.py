@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Insert,
-    Select,
-    Update,
-    bindparam,
-    insert,
-    select,
-    type_coerce,
-    update,
-)
-from sqlalchemy.types import NullType
+from sqlalchemy import Connection, Select, bindparam, insert, select, update
 from typing_extensions import override
 
 from channelsync.store import schema as t
@@ -27,14 +17,9 @@ from channelsync.store.base import (
     ListingBinding,
     StoreSession,
 )
-from channelsync.store.sql._bulk import converters, driver_statement
-from channelsync.store.sql._common import (
-    SqlPart,
-    binding_record,
-    chunks,
-    listing_key,
-    update_by_id,
-)
+from channelsync.store.sql._common import SqlPart, binding_record, listing_key
+from channelsync.store.sql._driver import TimesRead, driver_statement, stored_time
+from channelsync.store.sql._fast import Rows, bound_list, in_list, insert_rows, update_rows
 
 __all__ = ["SqlBindings"]
 
@@ -122,53 +107,96 @@ class SqlBindings(SqlPart, StoreSession):
     def bindings(
         self, *, channel: str | None = None, sku_ids: Iterable[int] | None = None
     ) -> list[BindingRecord]:
-        b = t.bindings.c
-        query = _select_records().order_by(b.channel, b.item_id, b.listing_sku_id)
+        values: dict[str, Any] = {}
         if channel is not None:
-            query = query.where(b.channel == channel)
-        if sku_ids is None:
-            return self._records(query)
-        found: list[BindingRecord] = []
-        for chunk in chunks(list(sku_ids)):
-            found += self._records(query.where(b.sku_id.in_(chunk)))
-        return found
+            values["channel"] = channel
+        if sku_ids is not None:
+            wanted = list(sku_ids)
+            if not wanted:
+                return []
+            values["sku_ids"] = bound_list(self._c, wanted)
+        b = t.bindings.c
 
-    def _records(self, query: Select[*tuple[Any, ...]]) -> list[BindingRecord]:
-        """Run a :func:`_select_records` query; return its bindings."""
-        # Every listing of every channel is read a few times a cycle: the values are
-        # converted here, not by the column types row by row.
-        time = converters(self._c).read_optional_time
+        def build() -> Select[*tuple[Any, ...]]:
+            query = _select_records().order_by(b.channel, b.item_id, b.listing_sku_id)
+            if channel is not None:
+                query = query.where(b.channel == bindparam("channel"))
+            if sku_ids is not None:
+                query = query.where(in_list(self._c, b.sku_id, "sku_ids"))
+            return query
+
+        return self._records(f"bindings.read.{'.'.join(values)}", build, values)
+
+    def _records(
+        self, name: str, build: Callable[[], Select[*tuple[Any, ...]]], values: Mapping[str, Any]
+    ) -> list[BindingRecord]:
+        """Run the :func:`_select_records` query ``name``; return its bindings."""
+        # The planner reads the bindings of every SKU it plans, every listing of every
+        # channel is read a few times a cycle: on the driver, values converted here.
+        rows = driver_statement(self._c, name, build).run(self._c, values).all()
+        time = TimesRead()
         return [
             BindingRecord(
-                id=row[0],
-                channel=row[1],
-                item_id=row[2],
-                listing_sku_id=row[3] or None,
-                sku_id=row[4],
-                merchant_code=row[5],
-                manual=bool(row[6]),
-                title=row[7],
-                channel_quantity=row[8],
-                planned_quantity=row[9],
-                sent_quantity=row[10],
-                planned_price=row[11],
-                sent_price=row[12],
-                seen_at=time(row[13]),
-                sent_at=time(row[14]),
-                held_since=time(row[15]),
-                held_shown=row[16],
+                id_,
+                channel,
+                item_id,
+                listing_sku_id or None,
+                sku_id,
+                merchant_code,
+                bool(manual),
+                title,
+                channel_quantity,
+                planned_quantity,
+                sent_quantity,
+                planned_price,
+                sent_price,
+                time[seen_at],
+                time[sent_at],
+                time[held_since],
+                held_shown,
             )
-            for row in self._c.execute(query)
+            for (
+                id_,
+                channel,
+                item_id,
+                listing_sku_id,
+                sku_id,
+                merchant_code,
+                manual,
+                title,
+                channel_quantity,
+                planned_quantity,
+                sent_quantity,
+                planned_price,
+                sent_price,
+                seen_at,
+                sent_at,
+                held_since,
+                held_shown,
+            ) in rows
         ]
+
+    def _of_items(
+        self, channel: str, item_ids: Iterable[str], *, ordered: bool
+    ) -> list[BindingRecord]:
+        """Return the bindings of a channel's items (by item and listing if ``ordered``)."""
+        wanted = sorted(set(item_ids))
+        if not wanted:
+            return []
+        b = t.bindings.c
+
+        def build() -> Select[*tuple[Any, ...]]:
+            query = _select_records().where(
+                b.channel == bindparam("channel"), in_list(self._c, b.item_id, "item_ids")
+            )
+            return query.order_by(b.item_id, b.listing_sku_id) if ordered else query
+
+        values = {"channel": channel, "item_ids": bound_list(self._c, wanted)}
+        return self._records(f"bindings.of_items.{ordered}", build, values)
 
     @override
     def bindings_of_items(self, channel: str, item_ids: Iterable[str]) -> list[BindingRecord]:
-        b = t.bindings.c
-        query = _select_records().where(b.channel == channel).order_by(b.item_id, b.listing_sku_id)
-        found: list[BindingRecord] = []
-        for chunk in chunks(sorted(set(item_ids))):
-            found += self._records(query.where(b.item_id.in_(chunk)))
-        return found
+        return self._of_items(channel, item_ids, ordered=True)
 
     @override
     def binding_for_listing(
@@ -261,14 +289,11 @@ class SqlBindings(SqlPart, StoreSession):
     ) -> dict[tuple[str, str], BindingRecord]:
         """Return the bindings of ``(item_id, listing_sku_id)`` listings of one channel."""
         wanted = {(item_id, sku_id or "") for item_id, sku_id in listings}
-        b = t.bindings.c
         found: dict[tuple[str, str], BindingRecord] = {}
-        for chunk in chunks(sorted({item_id for item_id, _ in wanted})):
-            query = _select_records().where(b.channel == channel, b.item_id.in_(chunk))
-            for record in self._records(query):
-                key = (record.item_id, record.listing_sku_id or "")
-                if key in wanted:
-                    found[key] = record
+        for record in self._of_items(channel, {item_id for item_id, _ in wanted}, ordered=False):
+            key = (record.item_id, record.listing_sku_id or "")
+            if key in wanted:
+                found[key] = record
         return found
 
     def upsert_bindings(self, listings: Sequence[ListingBinding], now: datetime) -> set[int]:
@@ -284,9 +309,9 @@ class SqlBindings(SqlPart, StoreSession):
             for (item_id, sku_id), record in self.bindings_for_listings(channel, keys).items():
                 existing[(channel, item_id, sku_id)] = record
         created: list[tuple[Any, ...]] = []
-        updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = defaultdict(list)
         bound: set[int] = set()
-        seen_at = converters(self._c).time(now)
+        seen_at = stored_time(self._c)(now)
         for key, listing in latest.items():
             before = existing.get(key)
             if before is None:
@@ -305,17 +330,17 @@ class SqlBindings(SqlPart, StoreSession):
                 )
             values = _binding_changes(before, listing, now)
             if before is not None:
-                updates[tuple(sorted(values))].append({"_id": before.id, **values})
+                values["seen_at"] = seen_at
+                columns = tuple(sorted(values, key=_COLUMN_ORDER.__getitem__))
+                updates[columns].append((*(values[c] for c in columns), before.id))
             rebound = "sku_id" in values and (before is None or before.sku_id != listing.sku_id)
             if rebound and listing.sku_id is not None:
                 bound.add(listing.sku_id)
-        # A first read of a channel creates a binding per listing: on the driver.
-        driver_statement(self._c, "bindings.insert", _insert_binding, _INSERTED).run_many(
-            self._c, created
-        )
+        # A first read of a channel creates a binding per listing: one row set.
+        insert_rows(self._c, "bindings.insert", t.bindings, Rows(_INSERTED, created))
         for columns, rows in updates.items():
-            rows.sort(key=lambda row: int(row["_id"]))
-            self._c.execute(update_by_id(t.bindings, columns), rows)
+            rows.sort(key=itemgetter(-1))
+            _set_by_id(self._c, columns, rows)
         return bound
 
     def set_planned_many(
@@ -325,11 +350,12 @@ class SqlBindings(SqlPart, StoreSession):
         prices: Mapping[int, str] | None = None,
     ) -> None:
         """Remember the values last queued, per binding id."""
-        # A plan remembers a value per listing it queues: on the driver.
+        # A plan remembers a value per listing it queues: one row set.
         if quantities:
-            _set_by_id(self._c, "planned_quantity", [(q, i) for i, q in sorted(quantities.items())])
+            rows = [(q, i) for i, q in sorted(quantities.items())]
+            _set_by_id(self._c, ("planned_quantity",), rows)
         if prices:
-            _set_by_id(self._c, "planned_price", [(p, i) for i, p in sorted(prices.items())])
+            _set_by_id(self._c, ("planned_price",), [(p, i) for i, p in sorted(prices.items())])
 
     def set_sent_many(
         self,
@@ -339,20 +365,17 @@ class SqlBindings(SqlPart, StoreSession):
         now: datetime,
     ) -> None:
         """Remember the values the channels last accepted, per binding id."""
-        # A flush remembers what every batch set: on the driver, values converted once.
+        # A flush remembers what every batch set: one row set, values converted once.
         if quantities:
-            at = converters(self._c).time(now)
+            at = stored_time(self._c)(now)
             # Once accepted, the quantity is what the channel shows.
             _set_by_id(
                 self._c,
-                "channel_quantity",
+                ("channel_quantity", "sent_quantity", "seen_at", "sent_at"),
                 [(q, q, at, at, i) for i, q in sorted(quantities.items())],
-                "sent_quantity",
-                "seen_at",
-                "sent_at",
             )
         if prices:
-            _set_by_id(self._c, "sent_price", [(p, i) for i, p in sorted(prices.items())])
+            _set_by_id(self._c, ("sent_price",), [(p, i) for i, p in sorted(prices.items())])
 
 
 _RECORD_COLUMNS = (
@@ -377,15 +400,15 @@ _RECORD_COLUMNS = (
 
 
 def _select_records() -> Select[*tuple[Any, ...]]:
-    """Select a binding's columns in :class:`BindingRecord` order, as the driver gives them.
+    """Select a binding's columns in :class:`BindingRecord` order (for a driver statement).
 
-    The columns are typeless here, so no per-row type processing runs:
-    :meth:`SqlBindings._records` converts the values itself.
+    :meth:`SqlBindings._records` converts the values the driver gives.
     """
     c = t.bindings.c
-    return select(*(type_coerce(c[name], NullType()).label(name) for name in _RECORD_COLUMNS))
+    return select(*(c[name] for name in _RECORD_COLUMNS))
 
 
+# Every column but the id, in the table's order: SQLite takes rows in it as they are.
 _INSERTED = (
     "channel",
     "item_id",
@@ -398,26 +421,23 @@ _INSERTED = (
     "seen_at",
 )
 
-
-def _insert_binding() -> Insert:
-    """Insert one binding, every value bound (see ``upsert_bindings``)."""
-    return insert(t.bindings).values({name: bindparam(name) for name in _INSERTED})
+_COLUMN_ORDER = {column.name: index for index, column in enumerate(t.bindings.columns)}
 
 
 def _set_by_id(
-    connection: Connection, column: str, rows: Sequence[tuple[Any, ...]], *more: str
+    connection: Connection, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
 ) -> None:
-    """Set ``column`` (and ``more`` columns) of many bindings: rows of values, then the id.
+    """Set ``columns`` of many bindings: rows of their values (stored forms), then the id.
 
-    Columns named in the table's order go to SQLite as they are (any order works).
+    The rows are locked first, in id order. Columns named in the table's order go to
+    SQLite as they are (any order works).
     """
-    columns = (column, *more)
-
-    def build() -> Update:
-        statement: Update = update_by_id(t.bindings, columns)
-        return statement
-
-    statement = driver_statement(
-        connection, f"bindings.set.{'.'.join(columns)}", build, (*columns, "_id")
+    update_rows(
+        connection,
+        f"bindings.set.{'.'.join(columns)}",
+        t.bindings,
+        Rows((*columns, "_id"), rows),
+        where={"_id": "id"},
+        values={column: column for column in columns},
+        lock="_id",
     )
-    statement.run_many(connection, rows)

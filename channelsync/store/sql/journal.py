@@ -6,13 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Insert,
-    bindparam,
-    delete,
-    insert,
-    select,
-)
+from sqlalchemy import delete, insert, select
 from typing_extensions import override
 
 from channelsync.store import schema as t
@@ -20,8 +14,9 @@ from channelsync.store.base import (
     AuditEntry,
     StoreSession,
 )
-from channelsync.store.sql._bulk import converters, driver_statement
 from channelsync.store.sql._common import SqlPart, audit_entry, upsert_insert
+from channelsync.store.sql._driver import stored_json, stored_time
+from channelsync.store.sql._fast import Rows, insert_rows
 
 __all__ = ["SqlJournal"]
 
@@ -103,29 +98,21 @@ class SqlJournal(SqlPart, StoreSession):
 
     def audit_many(self, entries: Sequence[AuditEntry]) -> None:
         """Record many sends and answers (each at its own ``at``)."""
-        # Every item a flush sends is audited: on the driver, values converted once.
-        convert = converters(self._c)
-        stamp, dump = convert.time, convert.json
+        # Every item a flush sends is audited: one row set, values converted once.
+        stamp, dump = stored_time(self._c), stored_json
         # A batch's entries share their time: converted once.
         stamps = {at: stamp(at) for at in {e.at for e in entries}}
-        statement = driver_statement(self._c, "audit.insert", _audit_by_parameters, _AUDITED)
-        statement.run_many(
-            self._c,
-            [
-                (stamps[e.at], e.channel, e.kind, e.key, dump(_plain(e.sent)), e.ok, e.answer)
-                for e in entries
-            ],
-        )
+        rows = [
+            (stamps[e.at], e.channel, e.kind, e.key, dump(_plain(e.sent)), e.ok, e.answer)
+            for e in entries
+        ]
+        insert_rows(self._c, "audit.insert", t.audit, Rows(_AUDITED, rows))
 
 
+# Every column but the id, in the table's order: SQLite takes rows in it as they are.
 _AUDITED = ("at", "channel", "kind", "key", "sent", "ok", "answer")
 
 
 def _plain(sent: Mapping[str, Any]) -> dict[str, Any]:
     """Return ``sent`` as a dict for the JSON encoder (copied only when it is not one)."""
     return sent if type(sent) is dict else dict(sent)
-
-
-def _audit_by_parameters() -> Insert:
-    """Insert one audit row, every value bound (see ``audit_many``)."""
-    return insert(t.audit).values({name: bindparam(name) for name in _AUDITED})

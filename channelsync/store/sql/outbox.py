@@ -7,16 +7,17 @@ leases them (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) so that no two get the sa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
+    CursorResult,
     Insert,
     Row,
     Select,
-    Update,
     bindparam,
     delete,
     literal_column,
@@ -34,13 +35,20 @@ from channelsync.store.base import (
     Settlement,
     StoreSession,
 )
-from channelsync.store.sql._bulk import converters, driver_statement
 from channelsync.store.sql._common import (
     SqlPart,
     chunks,
     hold_write_lock,
     upsert_insert,
 )
+from channelsync.store.sql._driver import (
+    TimesRead,
+    driver_statement,
+    read_json,
+    stored_json,
+    stored_time,
+)
+from channelsync.store.sql._fast import Rows, bound_list, in_list, insert_rows, update_rows
 
 __all__ = ["SqlOutbox"]
 
@@ -99,7 +107,6 @@ class SqlOutbox(SqlPart, StoreSession):
     @override
     def due(self, channel: str, kind: str, now: datetime, limit: int) -> list[OutboxItem]:
         # A flush reads a batch at a time, a cycle thousands of batches: on the driver.
-        convert = converters(self._c)
         statement = driver_statement(self._c, "outbox.due", _due_by_parameters)
         rows = statement.run(
             self._c,
@@ -107,11 +114,11 @@ class SqlOutbox(SqlPart, StoreSession):
                 "state": OutboxState.PENDING.value,
                 "channel": channel,
                 "kind": kind,
-                "now": convert.time(now),
+                "now": stored_time(self._c)(now),
                 "limit": limit,
             },
-        )
-        read_time, read_json, pending = convert.read_time, convert.read_json, OutboxState.PENDING
+        ).all()  # fetched at once: a guard reads every due entry of a channel
+        pending, time = OutboxState.PENDING, TimesRead()
         return [
             OutboxItem(
                 id=id_,
@@ -123,7 +130,7 @@ class SqlOutbox(SqlPart, StoreSession):
                 urgency=urgency,
                 state=pending,
                 attempts=attempts,
-                next_attempt_at=read_time(next_attempt_at),
+                next_attempt_at=time[next_attempt_at],
                 reason=reason,
             )
             for id_, key, payload, version, urgency, attempts, next_attempt_at, reason in rows
@@ -315,7 +322,7 @@ class SqlOutbox(SqlPart, StoreSession):
             latest[(entry.channel, entry.kind, entry.key)] = entry
         if not latest:
             return
-        # A plan queues a value per listing: most go on the driver. The first of each
+        # A plan queues a value per listing: most go as one row set. The first of each
         # channel goes through the typed statement, so that engine listeners on outbox
         # inserts (the workers' flush on commit) hear of every channel given work.
         first: dict[str, OutboxEntry] = {}
@@ -327,41 +334,32 @@ class SqlOutbox(SqlPart, StoreSession):
                 first[entry.channel] = entry
         self._c.execute(
             _enqueue_statement(upsert_insert(self._c, t.outbox)),
-            [_enqueued(e, now, now, dict) for e in first.values()],
+            [_enqueued(e, now) for e in first.values()],
         )
-        convert = converters(self._c)
-        at, dump, pending = convert.time(now), convert.json, OutboxState.PENDING.value
-        statement = driver_statement(
-            self._c, "outbox.enqueue", self._enqueue_by_parameters, _ENQUEUED
-        )
-        statement.run_many(
-            self._c,
-            [
-                (
-                    e.channel,
-                    e.kind,
-                    e.key,
-                    dump(dict(e.payload)),
-                    1,
-                    e.urgency,
-                    pending,
-                    0,
-                    at,
-                    None,
-                    at,
-                )
-                for e in rest
-            ],
-        )
-
-    def _enqueue_by_parameters(self) -> Insert:
-        return _enqueue_statement(upsert_insert(self._c, t.outbox))
+        at, dump, pending = stored_time(self._c)(now), stored_json, OutboxState.PENDING.value
+        rows = [
+            (
+                e.channel,
+                e.kind,
+                e.key,
+                dump(_plain(e.payload)),
+                1,
+                e.urgency,
+                pending,
+                0,
+                at,
+                None,
+                at,
+            )
+            for e in rest
+        ]
+        insert_rows(self._c, "outbox.enqueue", t.outbox, Rows(_ENQUEUED, rows), conflict=_upsert)
 
     def settle_many(self, outcomes: Sequence[Settlement], now: datetime) -> list[bool]:
         """Record many outcomes; return, per outcome, whether its version was current."""
         if not outcomes:
             return []
-        stamp = converters(self._c).time
+        stamp = stored_time(self._c)
         at = stamp(now)
         sent = OutboxState.SENT
         rows = [
@@ -376,41 +374,58 @@ class SqlOutbox(SqlPart, StoreSession):
             )
             for s in outcomes
         ]
-        # A flush settles every batch it sends: on the driver, values converted once.
-        statement = driver_statement(self._c, "outbox.settle", _settle_by_parameters, _SETTLED)
         if self._c.dialect.name == "sqlite":
             # One writer at a time there: the update guarded by each version settles the
             # current ones, and the versions (which a settle leaves) are read only when
             # an outcome was for an older one.
-            settled = statement.run_many(self._c, rows)
+            settled = _settle_rows(self._c, rows)
             if settled is not None and settled.rowcount == len(rows):
                 return [True] * len(rows)
             current = self._versions(outcomes)
             return [current.get(s.item_id) == s.version for s in outcomes]
         current = self._versions(outcomes)
         answers = [current.get(s.item_id) == s.version for s in outcomes]
-        statement.run_many(self._c, [row for row, ok in zip(rows, answers, strict=True) if ok])
+        # One statement per round: an entry settled twice in one call (its later
+        # outcome in a later round) is settled twice, as one statement per row would.
+        rounds: list[list[tuple[Any, ...]]] = []
+        seen: dict[int, int] = {}
+        for row, outcome, ok in zip(rows, outcomes, answers, strict=True):
+            if ok:
+                index = seen[outcome.item_id] = seen.get(outcome.item_id, -1) + 1
+                if index == len(rounds):
+                    rounds.append([])
+                rounds[index].append(row)
+        for chosen in rounds:
+            _settle_rows(self._c, chosen)
         return answers
 
     def _versions(self, outcomes: Sequence[Settlement]) -> dict[int, int]:
-        """Return the current version of the outcomes' entries, locking them (PostgreSQL)."""
-        current: dict[int, int] = {}
-        # Locked in id order, so two settlers of overlapping sets queue up.
-        for chunk in chunks(sorted({s.item_id for s in outcomes})):
-            locked = self._c.execute(_VERSIONS, {"ids": chunk})
-            current.update({int(i): int(v) for i, v in locked})
-        return current
+        """Return the current version of the outcomes' entries, locking them (PostgreSQL).
+
+        Locked in id order, so two settlers of overlapping sets queue up.
+        """
+        ids = bound_list(self._c, sorted({s.item_id for s in outcomes}))
+        statement = driver_statement(self._c, "outbox.versions", self._versions_by_list)
+        return {int(i): int(v) for i, v in statement.run(self._c, {"ids": ids})}
+
+    def _versions_by_list(self) -> Select[Any]:
+        o = t.outbox.c
+        return (
+            select(o.id, o.version)
+            .where(in_list(self._c, o.id, "ids"))
+            .order_by(o.id)
+            .with_for_update()
+        )
 
 
-def _enqueue_statement(insert: Any) -> Insert:
-    """Return the upsert of one entry from ``insert`` (the dialect's), every value bound."""
+def _upsert(insert: Any) -> Insert:
+    """Add to ``insert`` (the dialect's) the update of an entry already queued."""
     o = t.outbox.c
-    statement = insert.values({name: bindparam(name) for name in _ENQUEUED})
-    upsert: Insert = statement.on_conflict_do_update(
+    upsert: Insert = insert.on_conflict_do_update(
         index_elements=[o.channel, o.kind, o.key],
         set_={
-            **{name: statement.excluded[name] for name in _REPLACED},
-            "updated_at": statement.excluded.updated_at,
+            **{name: insert.excluded[name] for name in _REPLACED},
+            "updated_at": insert.excluded.updated_at,
             # Each enqueue bumps the version, so an older answer never settles it.
             "version": o.version + literal_column("1"),
         },
@@ -418,56 +433,54 @@ def _enqueue_statement(insert: Any) -> Insert:
     return upsert
 
 
+def _enqueue_statement(insert: Any) -> Insert:
+    """Return the typed upsert of one entry from ``insert`` (the dialect's), every value bound."""
+    return _upsert(insert.values({name: bindparam(name) for name in _ENQUEUED}))
+
+
 _REPLACED = ("payload", "urgency", "state", "attempts", "next_attempt_at", "reason")
 # Every column but the id, in the table's order: SQLite takes rows in it as they are.
 _ENQUEUED = tuple(c.name for c in t.outbox.columns if c.name != "id")
 
 
-def _enqueued(
-    entry: OutboxEntry, next_attempt_at: Any, updated_at: Any, payload: Callable[[Any], Any]
-) -> dict[str, Any]:
-    """Return the values of an entry's upsert (times and payload as the statement takes them)."""
+def _enqueued(entry: OutboxEntry, now: datetime) -> dict[str, Any]:
+    """Return the values of an entry's typed upsert."""
     return {
         "channel": entry.channel,
         "kind": entry.kind,
         "key": entry.key,
-        "payload": payload(dict(entry.payload)),
+        "payload": dict(entry.payload),
         "version": 1,
         "urgency": entry.urgency,
         "state": OutboxState.PENDING.value,
         "attempts": 0,
-        "next_attempt_at": next_attempt_at,
+        "next_attempt_at": now,
         "reason": None,
-        "updated_at": updated_at,
+        "updated_at": now,
     }
 
 
-# The versions of entries, locked for the settle; built once (a flush settles thousands).
-_VERSIONS = (
-    select(t.outbox.c.id, t.outbox.c.version)
-    .where(t.outbox.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(t.outbox.c.id)
-    .with_for_update()
-)
+def _plain(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``payload`` as a dict for the JSON encoder (copied only when it is not one)."""
+    return payload if type(payload) is dict else dict(payload)
 
 
-# In the order SQLite takes them (any order works; this one goes to it as it is).
+# A settle's values per outcome, in the order SQLite takes them (see ``settle_many``).
 _SETTLED = ("state", "_attempt", "next_attempt_at", "reason", "updated_at", "_id", "_version")
 
 
-def _settle_by_parameters() -> Update:
-    """Settle one version of one entry, all values bound (see ``settle_many``)."""
-    o = t.outbox.c
-    return (
-        update(t.outbox)
-        .where(o.id == bindparam("_id"), o.version == bindparam("_version"))
-        .values(
-            state=bindparam("state"),
-            reason=bindparam("reason"),
-            attempts=o.attempts + bindparam("_attempt"),
-            next_attempt_at=bindparam("next_attempt_at"),
-            updated_at=bindparam("updated_at"),
-        )
+def _settle_rows(
+    connection: Connection, rows: Sequence[tuple[Any, ...]]
+) -> CursorResult[Any] | None:
+    """Settle the version of each row's entry (see ``_SETTLED``); its rowcount: those settled."""
+    return update_rows(
+        connection,
+        "outbox.settle",
+        t.outbox,
+        Rows(_SETTLED, rows),
+        where={"_id": "id", "_version": "version"},
+        values={name: name for name in ("state", "reason", "next_attempt_at", "updated_at")},
+        increments={"_attempt": "attempts"},
     )
 
 

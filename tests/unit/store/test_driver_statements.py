@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event
 
 from channelsync.store import (
     AuditEntry,
@@ -170,19 +170,47 @@ def test_bindings_read_in_bulk_equal_the_typed_reads(store: Store) -> None:
     assert by_listing == {("1", ""): every[0], ("2", "s"): every[1]}
 
 
+def _every_hot_statement(store: Store, key: str) -> None:
+    """Run each driver statement and row set in ``store``, its rows named by ``key``."""
+    with store.transaction() as s:
+        (sku,) = s.upsert_skus([SkuData(key, None, key, "1.00", "CNY")], NOW).values()
+        listings = [ListingBinding("tmall", f"{key}{i}", None, sku, key) for i in range(3)]
+        s.upsert_bindings(listings, NOW)
+        s.upsert_bindings(listings, NOW + timedelta(seconds=1))  # updates of each
+        ids = [b.id for b in s.bindings(sku_ids=[sku])]
+        # The first entry of a channel is typed, the others a row set.
+        s.enqueue_many([OutboxEntry("tmall", "stock", f"{key}{i}", {}, 1) for i in range(3)], NOW)
+        s.set_planned_many(quantities=dict.fromkeys(ids, 4), prices=dict.fromkeys(ids, "4"))
+    with store.transaction() as s:
+        items = s.due("tmall", "stock", NOW, 10)
+        s.audit_many([AuditEntry(NOW, "tmall", "stock", i.key, {}, True, None) for i in items])
+        settled = s.settle_many([Settlement(i.id, i.version, OutboxState.SENT) for i in items], NOW)
+        assert settled == [True] * 3
+        s.set_sent_many(quantities=dict.fromkeys(ids, 5), prices=dict.fromkeys(ids, "5"), now=NOW)
+
+
+def _assert_only_its_own(store: Store, key: str) -> None:
+    own = [f"{key}{i}" for i in range(3)]
+    with store.transaction() as s:
+        assert [i.key for i in s.outbox()] == own
+        assert {i.state for i in s.outbox()} == {OutboxState.SENT}
+        assert [e.key for e in s.audit_trail()] == own
+        bound = s.bindings()
+        assert [b.item_id for b in bound] == own
+        assert [b.item_id for b in s.bindings_of_items("tmall", own)] == own
+    assert {(b.planned_quantity, b.sent_quantity, b.sent_price) for b in bound} == {(4, 5, "5")}
+    assert {b.seen_at for b in bound} == {NOW}
+
+
 def test_each_sqlite_workspace_runs_the_statements_on_its_own_file(tmp_path: Path) -> None:
     store_url = f"sqlite:///{tmp_path / 'state.db'}"
     north = open_store(store_url, workspace="north", create=True)
     south = open_store(store_url, workspace="south", create=True)
     try:
         for store, key in ((north, "N"), (south, "S")):
-            _queue(store, key)
-            with store.transaction() as s:
-                s.audit_many([AuditEntry(NOW, "tmall", "stock", key, {}, True, None)])
+            _every_hot_statement(store, key)
         for store, key in ((north, "N"), (south, "S")):
-            with store.transaction() as s:
-                assert [i.key for i in s.due("tmall", "stock", NOW, 10)] == [key]
-                assert [e.key for e in s.audit_trail()] == [key]
+            _assert_only_its_own(store, key)
     finally:
         north.close()
         south.close()
@@ -195,21 +223,25 @@ def test_the_statements_name_the_workspace_schema_on_postgres(
     stores = [open_store(postgres_database, workspace=w, create=True) for w in ("north", "south")]
     try:
         for store, key in zip(stores, ("N", "S"), strict=True):
-            _queue(store, key)
-            with store.transaction() as s:
-                s.audit_many([AuditEntry(NOW, "tmall", "stock", key, {}, True, None)])
-                (item,) = s.due("tmall", "stock", NOW, 10)
-                assert s.settle_many([Settlement(item.id, item.version, OutboxState.SENT)], NOW)
+            _every_hot_statement(store, key)
         for store, key in zip(stores, ("N", "S"), strict=True):
-            assert isinstance(store, SqlStore)
-            with store.engine.connect() as connection:
-                audited = connection.execute(select(t.audit.c.key)).scalars().all()
-                states = connection.execute(select(t.outbox.c.state)).scalars().all()
-            assert audited == [key]
-            assert states == ["sent"]
+            _assert_only_its_own(store, key)
+        assert isinstance(stores[0], SqlStore)
+        with stores[0].engine.connect() as connection:
+            schemas = connection.exec_driver_sql(
+                "SELECT table_schema FROM information_schema.tables WHERE table_name = 'audit'"
+            ).scalars()
+            audited = {
+                schema: connection.exec_driver_sql(
+                    f'SELECT count(*) FROM "{schema}".audit'
+                ).scalar()
+                for schema in schemas
+            }
     finally:
         for store in stores:
             store.close()
+    # Nothing written outside the two workspaces' schemas.
+    assert sorted(audited.values()) == [0] * (len(audited) - 2) + [3, 3]
 
 
 def test_a_bulk_enqueue_shows_every_channel_to_listeners_on_outbox_inserts(
