@@ -236,8 +236,8 @@ outbox = Table(
     Column("reason", Text, nullable=True),
     Column("updated_at", _TZ, nullable=False),
     UniqueConstraint("channel", "kind", "key", name="uq_outbox_target"),
-    # The flush reads one kind's most urgent due entries per channel.
-    Index("ix_outbox_due", "state", "channel", "kind", "urgency", "next_attempt_at"),
+    # The flush reads one kind's most urgent due entries per channel, in this order.
+    Index("ix_outbox_due", "state", "channel", "kind", "urgency", "next_attempt_at", "id"),
 )
 
 orders = Table(

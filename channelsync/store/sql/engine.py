@@ -18,6 +18,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.pool import StaticPool
 
@@ -31,6 +32,7 @@ __all__ = [
     "is_memory",
     "is_postgres",
     "migrate",
+    "newest_revision",
     "release_engine",
     "shared_postgres_engine",
     "translated_schema",
@@ -86,6 +88,16 @@ def migrate(connection: Connection, revision: str = "head") -> None:
     command.upgrade(config, revision)
     if restore is not None:
         connection.execute(text("SELECT set_config('search_path', :path, true)"), {"path": restore})
+
+
+def newest_revision() -> str:
+    """Return the revision of the newest packaged migration (what opening a store reaches)."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    heads = ScriptDirectory.from_config(config).get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"the packaged migrations have {len(heads)} heads: {heads}")
+    return str(heads[0])
 
 
 def current_revision(connection: Connection) -> str | None:

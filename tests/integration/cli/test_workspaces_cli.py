@@ -18,6 +18,7 @@ from channelsync.cli import cli
 from channelsync.cli.engine_cmd import CliOverrides
 from channelsync.clock import FakeClock
 from channelsync.plugins import build_plugin_manager
+from channelsync.store.sql.engine import newest_revision
 from channelsync.testing import MemoryChannel
 
 CHANNELS = """
@@ -29,6 +30,7 @@ type = "memory"
 name = "shop-b"
 type = "memory"
 """
+NEWEST = newest_revision()
 NORTH = "sku,title,price,currency,quantity\nMUG,Mug,20.00,CNY,10\n"
 SOUTH = "sku,title,price,currency,quantity\nMUG,Mug,25.00,CNY,4\n"
 
@@ -228,19 +230,19 @@ def test_store_migrate_creates_the_workspace_it_names_and_all_migrates_each(
     assert first.output.startswith("state store: schema at revision ")
     made = invoke(config, "store", "migrate", "--workspace", "beta")
     assert made.exit_code == 0, made.output
-    assert "state store: workspace beta: schema at revision 0017 (workspace created)" in (
+    assert f"state store: workspace beta: schema at revision {NEWEST} (workspace created)" in (
         made.output
     )
     again = invoke(config, "store", "migrate", "--workspace", "beta")
-    assert "state store: workspace beta: schema at revision 0017\n" in again.output
+    assert f"state store: workspace beta: schema at revision {NEWEST}\n" in again.output
     several = invoke(config, "store", "migrate")
     assert several.exit_code == 2
     assert "this store holds 2 workspaces (default, beta)" in several.output
     every = invoke(config, "store", "migrate", "--all")
     assert every.exit_code == 0, every.output
     assert every.output.splitlines()[:2] == [
-        "state store: workspace default: schema at revision 0017",
-        "state store: workspace beta: schema at revision 0017",
+        f"state store: workspace default: schema at revision {NEWEST}",
+        f"state store: workspace beta: schema at revision {NEWEST}",
     ]
     both = invoke(config, "store", "migrate", "--all", "--workspace", "beta")
     assert both.exit_code == 2
@@ -262,7 +264,7 @@ def test_on_postgresql_a_workspace_is_a_schema_and_the_queue_stays_in_the_base(
     (tmp_path / "south.csv").write_text(SOUTH, encoding="utf-8")
     migrated = invoke(config, "store", "migrate", "--workspace", "acme")
     assert migrated.exit_code == 0, migrated.output
-    assert "state store: workspace acme: schema at revision 0017 (workspace created)" in (
+    assert f"state store: workspace acme: schema at revision {NEWEST} (workspace created)" in (
         migrated.output
     )
     assert invoke(config, "workspaces", "create", "beta").output == (

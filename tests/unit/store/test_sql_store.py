@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from channelsync.errors import ConfigurationError
@@ -20,9 +18,9 @@ from channelsync.store import (
     Store,
     StoredOrder,
     open_store,
-    schema,
 )
 from channelsync.store.schema import metadata
+from channelsync.store.sql.engine import newest_revision
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -65,15 +63,7 @@ def test_the_store_is_migrated_to_the_newest_revision(store: Store) -> None:
     assert isinstance(store, SqlStore)
     with store.engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == _head()
-
-
-def _head() -> str:
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(Path(schema.__file__).parent / "migrations"))
-    heads = ScriptDirectory.from_config(config).get_heads()
-    assert len(heads) == 1, f"the migrations have several heads: {heads}"
-    return heads[0]
+    assert version == newest_revision()
 
 
 def test_reopening_keeps_the_data_and_the_schema(tmp_path: Path) -> None:
