@@ -13,14 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Connection,
-    CursorResult,
-    Insert,
     Row,
     Select,
-    bindparam,
     delete,
-    literal_column,
     select,
     update,
 )
@@ -48,7 +43,17 @@ from channelsync.store.sql._driver import (
     stored_json,
     stored_time,
 )
-from channelsync.store.sql._fast import Rows, bound_list, in_list, insert_rows, update_rows
+from channelsync.store.sql._fast import Rows, bound_list, in_list, insert_rows
+from channelsync.store.sql.outbox_statements import (
+    ENQUEUED,
+    due_by_parameters,
+    due_query,
+    enqueue_statement,
+    enqueued,
+    plain,
+    settle_rows,
+    upsert,
+)
 
 __all__ = ["SqlOutbox"]
 
@@ -107,7 +112,7 @@ class SqlOutbox(SqlPart, StoreSession):
     @override
     def due(self, channel: str, kind: str, now: datetime, limit: int) -> list[OutboxItem]:
         # A flush reads a batch at a time, a cycle thousands of batches: on the driver.
-        statement = driver_statement(self._c, "outbox.due", _due_by_parameters)
+        statement = driver_statement(self._c, "outbox.due", due_by_parameters)
         rows = statement.run(
             self._c,
             {
@@ -160,7 +165,7 @@ class SqlOutbox(SqlPart, StoreSession):
                 return []
             hold_write_lock(self._c, t.outbox)
         # FOR UPDATE SKIP LOCKED is rendered on PostgreSQL only.
-        query = _due(channel, kind, now, limit).with_for_update(skip_locked=True)
+        query = due_query(channel, kind, now, limit).with_for_update(skip_locked=True)
         items = [self._item(r) for r in self._c.execute(query)]
         for chunk in chunks([item.id for item in items]):
             self._c.execute(
@@ -333,8 +338,8 @@ class SqlOutbox(SqlPart, StoreSession):
             else:
                 first[entry.channel] = entry
         self._c.execute(
-            _enqueue_statement(upsert_insert(self._c, t.outbox)),
-            [_enqueued(e, now) for e in first.values()],
+            enqueue_statement(upsert_insert(self._c, t.outbox)),
+            [enqueued(e, now) for e in first.values()],
         )
         at, dump, pending = stored_time(self._c)(now), stored_json, OutboxState.PENDING.value
         rows = [
@@ -342,7 +347,7 @@ class SqlOutbox(SqlPart, StoreSession):
                 e.channel,
                 e.kind,
                 e.key,
-                dump(_plain(e.payload)),
+                dump(plain(e.payload)),
                 1,
                 e.urgency,
                 pending,
@@ -353,7 +358,7 @@ class SqlOutbox(SqlPart, StoreSession):
             )
             for e in rest
         ]
-        insert_rows(self._c, "outbox.enqueue", t.outbox, Rows(_ENQUEUED, rows), conflict=_upsert)
+        insert_rows(self._c, "outbox.enqueue", t.outbox, Rows(ENQUEUED, rows), conflict=upsert)
 
     def settle_many(self, outcomes: Sequence[Settlement], now: datetime) -> list[bool]:
         """Record many outcomes; return, per outcome, whether its version was current."""
@@ -378,7 +383,7 @@ class SqlOutbox(SqlPart, StoreSession):
             # One writer at a time there: the update guarded by each version settles the
             # current ones, and the versions (which a settle leaves) are read only when
             # an outcome was for an older one.
-            settled = _settle_rows(self._c, rows)
+            settled = settle_rows(self._c, rows)
             if settled is not None and settled.rowcount == len(rows):
                 return [True] * len(rows)
             current = self._versions(outcomes)
@@ -396,7 +401,7 @@ class SqlOutbox(SqlPart, StoreSession):
                     rounds.append([])
                 rounds[index].append(row)
         for chosen in rounds:
-            _settle_rows(self._c, chosen)
+            settle_rows(self._c, chosen)
         return answers
 
     def _versions(self, outcomes: Sequence[Settlement]) -> dict[int, int]:
@@ -416,103 +421,3 @@ class SqlOutbox(SqlPart, StoreSession):
             .order_by(o.id)
             .with_for_update()
         )
-
-
-def _upsert(insert: Any) -> Insert:
-    """Add to ``insert`` (the dialect's) the update of an entry already queued."""
-    o = t.outbox.c
-    upsert: Insert = insert.on_conflict_do_update(
-        index_elements=[o.channel, o.kind, o.key],
-        set_={
-            **{name: insert.excluded[name] for name in _REPLACED},
-            "updated_at": insert.excluded.updated_at,
-            # Each enqueue bumps the version, so an older answer never settles it.
-            "version": o.version + literal_column("1"),
-        },
-    )
-    return upsert
-
-
-def _enqueue_statement(insert: Any) -> Insert:
-    """Return the typed upsert of one entry from ``insert`` (the dialect's), every value bound."""
-    return _upsert(insert.values({name: bindparam(name) for name in _ENQUEUED}))
-
-
-_REPLACED = ("payload", "urgency", "state", "attempts", "next_attempt_at", "reason")
-# Every column but the id, in the table's order: SQLite takes rows in it as they are.
-_ENQUEUED = tuple(c.name for c in t.outbox.columns if c.name != "id")
-
-
-def _enqueued(entry: OutboxEntry, now: datetime) -> dict[str, Any]:
-    """Return the values of an entry's typed upsert."""
-    return {
-        "channel": entry.channel,
-        "kind": entry.kind,
-        "key": entry.key,
-        "payload": dict(entry.payload),
-        "version": 1,
-        "urgency": entry.urgency,
-        "state": OutboxState.PENDING.value,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "reason": None,
-        "updated_at": now,
-    }
-
-
-def _plain(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Return ``payload`` as a dict for the JSON encoder (copied only when it is not one)."""
-    return payload if type(payload) is dict else dict(payload)
-
-
-# A settle's values per outcome, in the order SQLite takes them (see ``settle_many``).
-_SETTLED = ("state", "_attempt", "next_attempt_at", "reason", "updated_at", "_id", "_version")
-
-
-def _settle_rows(
-    connection: Connection, rows: Sequence[tuple[Any, ...]]
-) -> CursorResult[Any] | None:
-    """Settle the version of each row's entry (see ``_SETTLED``); its rowcount: those settled."""
-    return update_rows(
-        connection,
-        "outbox.settle",
-        t.outbox,
-        Rows(_SETTLED, rows),
-        where={"_id": "id", "_version": "version"},
-        values={name: name for name in ("state", "reason", "next_attempt_at", "updated_at")},
-        increments={"_attempt": "attempts"},
-    )
-
-
-def _due_by_parameters() -> Select[Any]:
-    """Select what :meth:`SqlOutbox.due` needs of the due entries, all values bound."""
-    o = t.outbox.c
-    return (
-        select(
-            o.id, o.key, o.payload, o.version, o.urgency, o.attempts, o.next_attempt_at, o.reason
-        )
-        .where(
-            o.state == bindparam("state"),
-            o.channel == bindparam("channel"),
-            o.kind == bindparam("kind"),
-            o.next_attempt_at <= bindparam("now"),
-        )
-        .order_by(o.urgency, o.next_attempt_at, o.id)
-        .limit(bindparam("limit"))
-    )
-
-
-def _due(channel: str, kind: str, now: datetime, limit: int) -> Select[Any]:
-    """Select a channel's pending entries of ``kind`` due by ``now``, most urgent first."""
-    o = t.outbox.c
-    return (
-        select(t.outbox)
-        .where(
-            o.state == OutboxState.PENDING.value,
-            o.channel == channel,
-            o.kind == kind,
-            o.next_attempt_at <= now,
-        )
-        .order_by(o.urgency, o.next_attempt_at, o.id)
-        .limit(limit)
-    )
