@@ -61,10 +61,15 @@ def base_quantity(available: int, settings: ChannelSyncSettings) -> int:
     """Return ``min(cap, floor(available * share) - buffer)`` clamped to ``[0, available]``."""
     if available <= 0:
         return 0
-    shown = math.floor(available * settings.share) - settings.buffer
-    if settings.cap is not None:
-        shown = min(shown, settings.cap)
-    return max(0, min(shown, available))
+    share = settings.share
+    # A whole share (the default) shows every unit: no decimal product to floor.
+    shown = (available if share == 1 else math.floor(available * share)) - settings.buffer
+    cap = settings.cap
+    if cap is not None and cap < shown:
+        shown = cap
+    if shown > available:
+        return available
+    return shown if shown > 0 else 0
 
 
 def allocate(
@@ -82,22 +87,25 @@ def allocate(
     partitioned at or below their sum, and ``in_flight`` units are then held back.
     """
     managed = [c for c in channels if c.settings.managed_stock]
-    in_flight = max(0, in_flight)
+    in_flight = max(in_flight, 0)
     level = (len(managed) if threshold is None else threshold) + in_flight
     scarce = strict or available <= level
-    limits = {c.channel: base_quantity(available, c.settings) for c in managed}
+    floor = available if available > 0 else 0
     if scarce:
+        limits = {c.channel: base_quantity(available, c.settings) for c in managed}
         ranked = sorted(managed, key=lambda c: (-c.settings.priority, -c.recent_sales, c.channel))
-        dealt = max(available - in_flight, 0)
-        shown = _deal(dealt, [(c.channel, limits[c.channel]) for c in ranked])
+        dealt = available - in_flight
+        shown = _deal(dealt if dealt > 0 else 0, [(c.channel, limits[c.channel]) for c in ranked])
+        for share in managed:
+            shown[share.channel] = max(shown[share.channel], share.settings.minimum)
+        over = sum(shown.values()) > floor
     else:
-        shown = dict(limits)
-    for share in managed:
-        shown[share.channel] = max(shown[share.channel], share.settings.minimum)
-    total = sum(shown.values())
-    over = (
-        total > max(available, 0) if scarce else any(q > max(available, 0) for q in shown.values())
-    )
+        # Plenty: each channel its own limit (a name listed twice keeps its last),
+        # raised to every minimum given for it.
+        shown = {c.channel: base_quantity(available, c.settings) for c in managed}
+        for share in managed:
+            shown[share.channel] = max(shown[share.channel], share.settings.minimum)
+        over = any(q > floor for q in shown.values())
     return Allocation(
         available=available,
         shown=shown,

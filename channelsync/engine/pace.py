@@ -162,6 +162,18 @@ class SlicePace:
     rates: Mapping[tuple[int, str], float]
     """Units per second, per ``(sku_id, channel)``."""
     delays: Mapping[str, float]
+    _by_sku: Mapping[int, Mapping[str, float]] = field(init=False, repr=False, compare=False)
+    """``rates`` by SKU: most SKUs of a slice sold nothing, and are answered at once."""
+    _finite: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_sku: dict[int, dict[str, float]] = {}
+        for (sku_id, name), rate in self.rates.items():
+            by_sku.setdefault(sku_id, {})[name] = rate
+        object.__setattr__(self, "_by_sku", by_sku)
+        # A SKU without sales counts 0 * delay per channel: 0 only while every delay is finite.
+        finite = all(math.isfinite(delay) for delay in self.delays.values())
+        object.__setattr__(self, "_finite", finite)
 
     @classmethod
     def read(
@@ -189,5 +201,11 @@ class SlicePace:
 
     def in_flight(self, sku_id: int, channels: Iterable[str]) -> int:
         """Return the units of ``sku_id`` that may be sold on ``channels`` and not yet seen."""
-        rates = {name: self.rates.get((sku_id, name), 0.0) for name in channels}
+        sold = self._by_sku.get(sku_id)
+        if self._finite:
+            # A channel without sales adds exactly 0 to the (exactly rounded) sum.
+            if sold is None:
+                return 0
+            return in_flight({n: sold[n] for n in channels if n in sold}, self.delays)
+        rates = {name: 0.0 if sold is None else sold.get(name, 0.0) for name in channels}
         return in_flight(rates, self.delays)

@@ -9,11 +9,11 @@ transaction, so the outbox entries commit together with the change that caused t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from channelsync.engine.allocation import Allocation, ChannelShare, allocate
+from channelsync.engine.allocation import Allocation, allocate
 from channelsync.engine.composition import (
     GroupPlan,
     grouped,
@@ -22,17 +22,10 @@ from channelsync.engine.composition import (
     replan_set,
 )
 from channelsync.engine.context import EngineContext
-from channelsync.engine.outbox import Kind, stock_urgency
+from channelsync.engine.listing_plan import SlicePlan
 from channelsync.engine.pace import SlicePace
-from channelsync.engine.pricing import (
-    CurrencyNote,
-    PricePlans,
-    check_currency,
-    record_currency,
-)
-from channelsync.models import ListingStatus
 from channelsync.plugins import LowStockAlert
-from channelsync.store import BindingRecord, OutboxEntry, SkuRecord, StoreSession
+from channelsync.store import BindingRecord, SkuRecord, StoreSession
 
 __all__ = ["PlanReport", "plan_changes"]
 
@@ -122,20 +115,8 @@ def _plan_slice(
     members, group = _slice_group(
         session, context, ids, in_groups=in_groups, ready=ready, bindings=by_sku, skus=skus
     )
-    alone = [i for i in ids if i not in members]
-    if alone:
-        sales = session.recent_sales(alone, now - timedelta(days=context.config.sales_window_days))
-        pace = SlicePace.read(
-            session,
-            context.visibility,
-            alone,
-            window_seconds=context.config.pace_window_seconds,
-            now=now,
-        )
-        # Units of orders that events announced and no read has brought yet.
-        announced = session.event_holds(context.channels, now - EVENT_HOLD_LIMIT)
-    queue = _Queue()
-    prices = PricePlans(context.host)
+    plan = SlicePlan(context, report.queued, now)
+    alone = _Alone(session, context, plan, [i for i in ids if i not in members], now)
     held: list[int] = []
     for sku_id in ids:
         sku = skus.get(sku_id)
@@ -149,19 +130,7 @@ def _plan_slice(
         if group is not None and sku_id in members:
             allocation = group.allocations[sku_id]
         else:
-            selling = sorted({b.channel for b in bindings})
-            shares = [
-                ChannelShare(name, context.channels[name].settings, sales.get((sku_id, name), 0))
-                for name in selling
-                if context.channels[name].pushes_stock
-            ]
-            allocation = allocate(
-                available - announced.get(sku.merchant_code, 0),
-                shares,
-                strict=context.config.strict,
-                threshold=context.config.scarce_threshold,
-                in_flight=pace.in_flight(sku_id, (share.channel for share in shares)),
-            )
+            allocation = alone.allocate(sku, available, bindings)
         if allocation.scarce and allocation.in_flight:
             held.append(sku_id)
         if allocation.overcommitted:
@@ -169,23 +138,68 @@ def _plan_slice(
         _check_low_stock(session, context, sku, allocation, report)
         for binding in bindings:
             listing = binding
-            if _sold_since_sent(session, binding, allocation, _drawn(group, sku_id)):
+            if binding.sent_at is not None and _sold_since_sent(
+                session, binding, allocation, _drawn(group, sku_id)
+            ):
                 listing = replace(binding, planned_quantity=None)  # send the allocation again
-            _plan_listing(
-                queue,
-                context,
-                binding=listing,
-                sku=sku,
-                allocation=allocation,
-                report=report,
-                prices=prices,
-            )
-    _plan_item_statuses(session, queue)
+            plan.listing(listing, sku, allocation)
     # A few set-based writes instead of three statements per listing.
-    session.enqueue_many(queue.entries, now)
-    session.set_planned_many(quantities=queue.quantities, prices=queue.prices)
-    record_currency(session, queue.currency, now)
+    plan.write(session, now)
     return held
+
+
+class _Alone:
+    """The allocation of a slice's SKUs that no group ties to others, from reads per slice."""
+
+    def __init__(
+        self,
+        session: StoreSession,
+        context: EngineContext,
+        plan: SlicePlan,
+        sku_ids: list[int],
+        now: datetime,
+    ) -> None:
+        self._plan = plan
+        # Allocations by all that decides them: SKUs of a slice often share their units,
+        # channels and sales (an allocation is frozen, and only ever read).
+        self._known: dict[tuple[object, ...], Allocation] = {}
+        self._strict = context.config.strict
+        self._threshold = context.config.scarce_threshold
+        self._sold: dict[int, dict[str, int]] = {}
+        self._pace = SlicePace({}, {})
+        self._announced: Mapping[str, int] = {}
+        if not sku_ids:
+            return
+        since = now - timedelta(days=context.config.sales_window_days)
+        for (sku_id, channel), units in session.recent_sales(sku_ids, since).items():
+            self._sold.setdefault(sku_id, {})[channel] = units
+        self._pace = SlicePace.read(
+            session,
+            context.visibility,
+            sku_ids,
+            window_seconds=context.config.pace_window_seconds,
+            now=now,
+        )
+        # Units of orders that events announced and no read has brought yet.
+        self._announced = session.event_holds(context.channels, now - EVENT_HOLD_LIMIT)
+
+    def allocate(
+        self, sku: SkuRecord, available: int, bindings: Sequence[BindingRecord]
+    ) -> Allocation:
+        """Allocate ``sku``'s ``available`` units across the channels of its ``bindings``."""
+        selling = self._plan.selling(bindings)
+        sold = self._sold.get(sku.id)
+        units = available - self._announced.get(sku.merchant_code, 0)
+        in_flight = self._pace.in_flight(sku.id, (share.channel for share in selling))
+        # The tuple's identity names its channels for the slice (the plan keeps it).
+        key = (units, id(selling), in_flight, tuple(sold.items()) if sold else ())
+        found = self._known.get(key)
+        if found is None:
+            shares = selling if sold is None else self._plan.with_sales(selling, sold)
+            found = self._known[key] = allocate(
+                units, shares, strict=self._strict, threshold=self._threshold, in_flight=in_flight
+            )
+        return found
 
 
 def _oversold(available: int, group: GroupPlan | None, sku_id: int) -> int:
@@ -255,150 +269,6 @@ def _sold_since_sent(
     # A kit's sale shows as its components' reservations; a component sold alone on the
     # same channel counts too, which only sends the same value once more.
     return any(session.units_ordered_since(binding.channel, s, since) > 0 for s in drawn)
-
-
-@dataclass(frozen=True, slots=True)
-class _StatusChange:
-    """A listing's planned quantity change, which may list or delist it."""
-
-    binding: BindingRecord
-    address: dict[str, object]
-    key: str
-    quantity: int
-    previous: int | None
-
-
-@dataclass
-class _Queue:
-    """What one planning pass queues, written in bulk at its end."""
-
-    entries: list[OutboxEntry] = field(default_factory=list)
-    quantities: dict[int, int] = field(default_factory=dict)
-    prices: dict[int, str] = field(default_factory=dict)
-    currency: list[CurrencyNote] = field(default_factory=list)
-    item_statuses: list[_StatusChange] = field(default_factory=list)
-    """Stock changes of listings whose status is the whole item's: decided per item."""
-
-    def add(
-        self, channel: str, kind: Kind, key: str, payload: dict[str, object], urgency: int
-    ) -> None:
-        """Queue ``payload`` for the listing ``key`` of ``channel``."""
-        self.entries.append(OutboxEntry(channel, kind, key, payload, urgency))
-
-
-def _plan_listing(
-    queue: _Queue,
-    context: EngineContext,
-    *,
-    binding: BindingRecord,
-    sku: SkuRecord,
-    allocation: Allocation,
-    report: PlanReport,
-    prices: PricePlans,
-) -> None:
-    info = context.channels[binding.channel]
-    now = context.clock.now()
-    address = {
-        "binding_id": binding.id,
-        "item_id": binding.item_id,
-        "sku_id": binding.listing_sku_id,
-        "merchant_code": sku.merchant_code,
-    }
-    key = f"{binding.item_id}/{binding.listing_sku_id or ''}"
-    if info.pushes_stock and binding.channel in allocation.shown:
-        quantity = allocation.shown[binding.channel]
-        if quantity != binding.planned_quantity:
-            previous = binding.sent_quantity
-            queue.add(
-                binding.channel,
-                Kind.STOCK,
-                key,
-                {**address, "quantity": quantity, "previous": previous},
-                stock_urgency(quantity, previous),
-            )
-            queue.quantities[binding.id] = quantity
-            report.queued[binding.channel] += 1
-            if info.listings and info.settings.auto_delist:
-                change = _StatusChange(binding, address, key, quantity, previous)
-                if info.item_wide_status:
-                    queue.item_statuses.append(change)
-                else:
-                    _plan_status(queue, change)
-    if info.pricing:
-        price = check_currency(
-            queue.currency,
-            info.settings,
-            channel=binding.channel,
-            key=key,
-            price=prices.price(
-                sku, info.settings, channel=info.name, channel_type=info.type_name, now=now
-            ),
-        )
-        if price is None:
-            return  # parked as a currency mismatch: nothing to send
-        text = format(price.amount, "f")
-        if text != binding.planned_price:
-            queue.add(
-                binding.channel,
-                Kind.PRICE,
-                key,
-                {**address, "amount": text, "currency": price.currency},
-                0,
-            )
-            queue.prices[binding.id] = text
-            report.queued[binding.channel] += 1
-
-
-def _plan_status(queue: _Queue, change: _StatusChange, *, siblings_at_zero: bool = True) -> None:
-    """Delist a listing planned at zero, relist one planned above zero again.
-
-    ``siblings_at_zero`` says whether every other SKU of the item is at zero too; where
-    a delist takes the whole item off sale, a SKU at zero beside siblings with stock
-    stays listed at quantity zero instead, so the siblings remain buyable.
-    """
-    binding = change.binding
-    if change.quantity == 0:
-        if not siblings_at_zero:
-            return
-        status = ListingStatus.DELISTED
-    elif change.previous == 0 or change.previous is None or binding.planned_quantity == 0:
-        # A delist queued but not sent yet is replaced (the entries coalesce).
-        status = ListingStatus.ON_SALE
-    else:
-        return
-    payload = {**change.address, "status": status.value}
-    queue.add(binding.channel, Kind.LISTING, change.key, payload, 0)
-
-
-def _plan_item_statuses(session: StoreSession, queue: _Queue) -> None:
-    """Decide the status changes of item-wide channels with every SKU of each item in view."""
-    by_channel: dict[str, set[str]] = defaultdict(set)
-    for change in queue.item_statuses:
-        by_channel[change.binding.channel].add(change.binding.item_id)
-    shown: dict[tuple[str, str], list[int | None]] = defaultdict(list)
-    for channel, item_ids in by_channel.items():
-        for sibling in session.bindings_of_items(channel, item_ids):
-            # What it will show: planned now, else last planned, sent, or last read
-            # (a sibling the catalogue does not manage shows what the marketplace has).
-            quantity = next(
-                (
-                    q
-                    for q in (
-                        queue.quantities.get(sibling.id),
-                        sibling.planned_quantity,
-                        sibling.sent_quantity,
-                        sibling.channel_quantity,
-                    )
-                    if q is not None
-                ),
-                None,
-            )
-            shown[(channel, sibling.item_id)].append(quantity)
-    for change in queue.item_statuses:
-        # A SKU whose quantity is unknown counts as having stock: hiding a buyable
-        # sibling is the harm to avoid; a later plan delists once it is known.
-        quantities = shown[(change.binding.channel, change.binding.item_id)]
-        _plan_status(queue, change, siblings_at_zero=all(q == 0 for q in quantities))
 
 
 def _check_low_stock(

@@ -195,7 +195,7 @@ class PricePlans:
 
     def __init__(self, host: PluginHost | None) -> None:
         self._host = host
-        self._known: dict[tuple[object, ...], Money] = {}
+        self._known: dict[tuple[object, ...], tuple[Money, str]] = {}
         # Kept alive with the answers, so an id in a key never names another object.
         self._settings: dict[int, ChannelSyncSettings] = {}
 
@@ -209,22 +209,42 @@ class PricePlans:
         now: datetime,
     ) -> Money | CurrencyMismatch:
         """Return what :func:`plan_price` returns for these arguments (and this pass's hook)."""
+        quoted = self.quote(sku, settings, channel=channel, channel_type=channel_type, now=now)
+        return quoted if isinstance(quoted, CurrencyMismatch) else quoted[0]
+
+    def quote(
+        self,
+        sku: SkuRecord,
+        settings: ChannelSyncSettings,
+        *,
+        channel: str,
+        channel_type: str,
+        now: datetime,
+    ) -> tuple[Money, str] | CurrencyMismatch:
+        """Return :meth:`price` with its amount as the planner records it (``format(a, "f")``)."""
         campaign = _campaign(settings, sku.merchant_code, now) if settings.campaigns else None
         if self._host is not None:
-            return _price(
+            price = _price(
                 sku, settings, campaign, channel=channel, channel_type=channel_type, host=self._host
             )
-        self._settings.setdefault(id(settings), settings)
+            return price if isinstance(price, CurrencyMismatch) else (price, _text(price))
         key = (id(settings), sku.price, sku.currency, sku.cost, campaign)
         found = self._known.get(key)
         if found is not None:
             return found
+        self._settings.setdefault(id(settings), settings)
         price = _price(
             sku, settings, campaign, channel=channel, channel_type=channel_type, host=None
         )
-        if isinstance(price, Money):
-            self._known[key] = price
-        return price
+        if isinstance(price, CurrencyMismatch):
+            return price
+        found = self._known[key] = (price, _text(price))
+        return found
+
+
+def _text(price: Money) -> str:
+    """Return a price's amount as it is planned and sent: plain decimal text."""
+    return format(price.amount, "f")
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Row,
+    Integer,
+    Text,
     delete,
     insert,
     select,
+    type_coerce,
     update,
 )
 from typing_extensions import override
@@ -29,6 +32,44 @@ from channelsync.store.sql._common import (
 from channelsync.store.sql._fast import one_of
 
 __all__ = ["SqlCatalogue"]
+
+# A SKU's columns as the driver gives them: a read of thousands of SKUs (a plan's
+# slice) then converts only what needs it, in ``_sku``, instead of each value through
+# its column type. JSON arrives as text from SQLite and parsed from psycopg; a flag as
+# 0/1 from SQLite.
+_SKU_COLUMNS = (
+    t.skus.c.id,
+    t.skus.c.merchant_code,
+    t.products.c.code.label("product_code"),
+    t.skus.c.title,
+    t.skus.c.price,
+    t.skus.c.currency,
+    t.skus.c.cost,
+    t.skus.c.barcode,
+    type_coerce(t.skus.c.attributes, Text).label("attributes"),
+    t.skus.c.safety_stock,
+    type_coerce(t.skus.c.low_stock_alerted, Integer).label("low_stock_alerted"),
+)
+
+
+def _sku(row: Sequence[Any]) -> SkuRecord:
+    """Return the record of a row of ``_SKU_COLUMNS`` (in the record's own field order)."""
+    attributes = row[8]
+    if isinstance(attributes, str | bytes):
+        attributes = None if attributes == "{}" else json.loads(attributes)
+    return SkuRecord(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        dict(attributes) if attributes else {},
+        row[9],
+        bool(row[10]),
+    )
 
 
 class SqlCatalogue(SqlPart, StoreSession):
@@ -92,25 +133,8 @@ class SqlCatalogue(SqlPart, StoreSession):
         return int(found)
 
     def _sku_query(self) -> Any:
-        return select(t.skus, t.products.c.code.label("product_code")).select_from(
+        return select(*_SKU_COLUMNS).select_from(
             t.skus.outerjoin(t.products, t.skus.c.product_id == t.products.c.id)
-        )
-
-    @staticmethod
-    def _sku(row: Row[Any]) -> SkuRecord:
-        m = row._mapping
-        return SkuRecord(
-            id=m["id"],
-            merchant_code=m["merchant_code"],
-            product_code=m["product_code"],
-            title=m["title"],
-            price=m["price"],
-            currency=m["currency"],
-            cost=m["cost"],
-            barcode=m["barcode"],
-            attributes=dict(m["attributes"] or {}),
-            safety_stock=m["safety_stock"],
-            low_stock_alerted=bool(m["low_stock_alerted"]),
         )
 
     @override
@@ -123,16 +147,17 @@ class SqlCatalogue(SqlPart, StoreSession):
             where = one_of(self._c, t.skus.c.merchant_code, codes)
             rows = self._c.execute(query.where(where)).all()
             # Sorted here: a database's collation may order codes otherwise.
-            return sorted((self._sku(r) for r in rows), key=lambda s: s.merchant_code)
-        return [self._sku(r) for r in self._c.execute(query)]
+            return sorted(map(_sku, rows), key=lambda s: s.merchant_code)
+        return list(map(_sku, self._c.execute(query)))
 
     @override
     def skus_by_id(self, sku_ids: Iterable[int]) -> dict[int, SkuRecord]:
         found: dict[int, SkuRecord] = {}
         ids = list(dict.fromkeys(sku_ids))
         if ids:
-            for row in self._c.execute(self._sku_query().where(one_of(self._c, t.skus.c.id, ids))):
-                sku = self._sku(row)
+            query = self._sku_query().where(one_of(self._c, t.skus.c.id, ids))
+            # Fetched at once: the driver's one call, not one per row.
+            for sku in map(_sku, self._c.execute(query).all()):
                 found[sku.id] = sku
         return found
 

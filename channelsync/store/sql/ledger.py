@@ -95,36 +95,20 @@ class SqlLedger(SqlPart, StoreSession):
     @override
     def positions(self, sku_ids: Iterable[int]) -> dict[int, StockPosition]:
         ids = list(sku_ids)
-        on_hand: dict[int, int] = {}
-        reserved: dict[int, int] = {}
-        safety: dict[int, int] = {}
-        if ids:
-            for sku_id, total in self._c.execute(
-                select(t.stock.c.sku_id, func.sum(t.stock.c.on_hand))
-                .where(one_of(self._c, t.stock.c.sku_id, ids))
-                .group_by(t.stock.c.sku_id)
-            ):
-                on_hand[sku_id] = int(total)
-            for sku_id, total in self._c.execute(
-                select(t.reservations.c.sku_id, func.sum(t.reservations.c.quantity))
-                .where(one_of(self._c, t.reservations.c.sku_id, ids))
-                .group_by(t.reservations.c.sku_id)
-            ):
-                reserved[sku_id] = int(total)
-            for sku_id, value in self._c.execute(
-                select(t.skus.c.id, t.skus.c.safety_stock).where(one_of(self._c, t.skus.c.id, ids))
-            ):
-                safety[sku_id] = int(value)
-        return {
-            sku_id: StockPosition(
-                sku_id=sku_id,
-                on_hand=on_hand.get(sku_id, 0),
-                reserved=reserved.get(sku_id, 0),
-                safety_stock=safety[sku_id],
-            )
-            for sku_id in ids
-            if sku_id in safety
+        if not ids:
+            return {}
+        s, k, r = t.skus.c, t.stock.c, t.reservations.c
+        # One statement: each SKU's units summed where they lie (both sums use an index).
+        on_hand = select(func.coalesce(func.sum(k.on_hand), 0)).where(k.sku_id == s.id)
+        reserved = select(func.coalesce(func.sum(r.quantity), 0)).where(r.sku_id == s.id)
+        query = select(
+            s.id, on_hand.scalar_subquery(), reserved.scalar_subquery(), s.safety_stock
+        ).where(one_of(self._c, s.id, ids))
+        found = {
+            sku_id: StockPosition(sku_id, int(units), int(held), safety)
+            for sku_id, units, held, safety in self._c.execute(query).all()
         }
+        return {sku_id: found[sku_id] for sku_id in ids if sku_id in found}
 
     @override
     def recent_sales(self, sku_ids: Iterable[int], since: datetime) -> dict[tuple[int, str], int]:
@@ -141,7 +125,7 @@ class SqlLedger(SqlPart, StoreSession):
                     e.channel.is_not(None),
                 )
                 .group_by(e.sku_id, e.channel)
-            ):
+            ).all():
                 sales[(sku_id, channel)] = int(total)
         return sales
 
@@ -166,7 +150,7 @@ class SqlLedger(SqlPart, StoreSession):
         ids = sorted(set(sku_ids))
         if ids:
             query = select(s.id, s.change_count).where(one_of(self._c, s.id, ids))
-            found.update({int(i): int(n) for i, n in self._c.execute(query)})
+            found.update({int(i): int(n) for i, n in self._c.execute(query).all()})
         return found
 
     @override

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -122,3 +123,101 @@ def test_a_minimum_breaks_the_guarantee_and_is_reported() -> None:
     plain = allocate(1, [ChannelShare("a", ChannelSyncSettings()), channels[1]])
     assert plain.shown == {"a": 1, "b": 0}
     assert not plain.overcommitted
+
+
+def _reference_base_quantity(available: int, settings_: ChannelSyncSettings) -> int:
+    """The formula as the module states it, computed the plain way."""
+    if available <= 0:
+        return 0
+    shown = math.floor(available * settings_.share) - settings_.buffer
+    if settings_.cap is not None:
+        shown = min(shown, settings_.cap)
+    return max(0, min(shown, available))
+
+
+def _reference_allocate(
+    available: int,
+    channels: list[ChannelShare],
+    *,
+    strict: bool,
+    threshold: int | None,
+    in_flight: int,
+) -> tuple[dict[str, int], bool, int, bool, int]:
+    """The allocation rule step by step, as the module's docstring states it."""
+    managed = [c for c in channels if c.settings.managed_stock]
+    in_flight = max(0, in_flight)
+    level = (len(managed) if threshold is None else threshold) + in_flight
+    scarce = strict or available <= level
+    limits = {c.channel: _reference_base_quantity(available, c.settings) for c in managed}
+    if scarce:
+        ranked = sorted(managed, key=lambda c: (-c.settings.priority, -c.recent_sales, c.channel))
+        shown = {c.channel: 0 for c in ranked}
+        remaining = max(available - in_flight, 0)
+        # One unit at a time, in rank order, to each channel still under its limit.
+        while remaining > 0:
+            given = False
+            for c in ranked:
+                if remaining > 0 and shown[c.channel] < limits[c.channel]:
+                    shown[c.channel] += 1
+                    remaining -= 1
+                    given = True
+            if not given:
+                break
+    else:
+        shown = dict(limits)
+    for share in managed:
+        shown[share.channel] = max(shown[share.channel], share.settings.minimum)
+    total = sum(shown.values())
+    over = (
+        total > max(available, 0) if scarce else any(q > max(available, 0) for q in shown.values())
+    )
+    return shown, scarce, level, over, in_flight
+
+
+varied_settings = st.builds(
+    ChannelSyncSettings,
+    share=st.sampled_from([Decimal(1), Decimal("1.00"), Decimal(0)]) | shares,
+    cap=st.none() | st.integers(0, 50),
+    buffer=st.integers(0, 5),
+    priority=st.integers(-3, 3),
+    minimum=st.integers(0, 4) | st.just(0),
+    managed_stock=st.booleans(),
+)
+varied_lists = st.lists(
+    st.tuples(st.sampled_from("abcdef"), varied_settings, st.integers(0, 20)),
+    max_size=6,
+    unique_by=lambda item: item[0],
+).map(lambda items: [ChannelShare(name, s, sales) for name, s, sales in items])
+
+
+@given(
+    st.integers(-20, 300),
+    varied_lists,
+    st.booleans(),
+    st.none() | st.integers(0, 30),
+    st.integers(-5, 40),
+)
+@settings(max_examples=600)
+def test_allocation_is_the_rule_step_by_step(
+    available: int,
+    channels: list[ChannelShare],
+    strict: bool,
+    threshold: int | None,
+    in_flight: int,
+) -> None:
+    result = allocate(available, channels, strict=strict, threshold=threshold, in_flight=in_flight)
+    shown, scarce, level, over, held = _reference_allocate(
+        available, channels, strict=strict, threshold=threshold, in_flight=in_flight
+    )
+    assert dict(result.shown) == shown
+    assert list(result.shown) == list(shown)
+    assert (result.scarce, result.threshold, result.overcommitted, result.in_flight) == (
+        scarce,
+        level,
+        over,
+        held,
+    )
+    for share in channels:
+        assert base_quantity(available, share.settings) == _reference_base_quantity(
+            available, share.settings
+        )
