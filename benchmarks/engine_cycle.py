@@ -14,6 +14,9 @@ The burst's ingest figure is split into its parts (pull and cursors, the page's 
 reads, the decisions per order, the ledger and order writes, the plan, the commits,
 the order-imported announcements), timed by wrapping those steps in this process.
 
+The collector runs at the thresholds every ``channelsync`` command sets
+(:mod:`channelsync.gc_tuning`); ``--default-gc`` keeps CPython's for comparison.
+
 Without ``--tracemalloc`` the first cycle is timed as it runs and the memory figure is
 the process's peak resident set size (which includes the catalogue and the fakes).
 """
@@ -24,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import gc
 import math
 import resource
 import tempfile
@@ -45,6 +49,7 @@ from channelsync.engine.catalogue import import_catalogue, parse_catalogue
 from channelsync.engine.ledger import EventKind
 from channelsync.engine.orders import ingest_orders
 from channelsync.engine.sync import CycleSummary, SyncEngine
+from channelsync.gc_tuning import tune_garbage_collection
 from channelsync.store import LedgerEvent, Store, open_store
 from channelsync.testing import MemoryChannel
 
@@ -284,5 +289,13 @@ if __name__ == "__main__":
         "--store-url",
         help="a PostgreSQL server URL (a fresh schema is made and dropped); default SQLite",
     )
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="keep CPython's collector thresholds instead of the ones channelsync's commands set",
+    )
     args = parser.parse_args()
+    if not args.default_gc:
+        tune_garbage_collection()
+    print(f"garbage collector thresholds {gc.get_threshold()}")
     asyncio.run(main(args.skus, args.orders, traced=args.tracemalloc, store_url=args.store_url))

@@ -28,6 +28,7 @@ from channelsync.cli.store_cmd import store_group
 from channelsync.cli.sync_cmd import plan_command, sync_command
 from channelsync.cli.worker_cmd import worker_command
 from channelsync.cli.workspaces_cmd import workspaces_group
+from channelsync.gc_tuning import tune_garbage_collection
 from channelsync.http import RedactingFilter, Redactor
 
 
@@ -43,6 +44,7 @@ def cli(verbose: int) -> None:
     root = logging.getLogger("channelsync")
     root.handlers[:] = [handler]
     root.setLevel(level)
+    tune_garbage_collection()
 
 
 cli.add_command(plugins_command)

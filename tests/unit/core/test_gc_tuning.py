@@ -1,0 +1,43 @@
+"""The collector thresholds channelsync's commands set (see ``channelsync.gc_tuning``)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner
+
+from channelsync.cli.main import cli
+from channelsync.gc_tuning import GC_THRESHOLDS, tune_garbage_collection
+
+
+@pytest.fixture(autouse=True)
+def restored_thresholds() -> Iterator[None]:
+    saved = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
+
+
+def test_importing_the_library_leaves_the_collector_alone() -> None:
+    import channelsync  # noqa: F401, PLC0415 - the import is what is checked
+
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_a_command_collects_at_channelsyncs_thresholds() -> None:
+    result = CliRunner().invoke(cli, ["plugins"])
+
+    assert result.exit_code == 0, result.output
+    assert gc.get_threshold() == GC_THRESHOLDS
+
+
+def test_larger_thresholds_a_program_set_are_kept() -> None:
+    gc.set_threshold(200_000, 5, 50)
+
+    tune_garbage_collection()
+
+    assert gc.get_threshold() == (200_000, GC_THRESHOLDS[1], 50)
