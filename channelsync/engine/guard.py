@@ -38,13 +38,16 @@ from channelsync.errors import ChannelError
 from channelsync.models import Listing
 from channelsync.store import BindingRecord, OutboxItem, StoreSession
 
-__all__ = ["GuardReport", "guard_raises", "listing_key"]
+__all__ = ["PREVIOUS", "GuardReport", "guard_raises", "listing_key"]
 
 logger = logging.getLogger(__name__)
 
 #: A held raise is looked at again on the next cycle (any later moment).
 RECHECK = timedelta(seconds=1)
 _ORDERS_CURSOR = "orders"
+#: The field of a stock entry's payload holding the quantity sent before it was planned
+#: (absent or null for a first send, which is never a raise).
+PREVIOUS = "previous"
 
 
 @dataclass
@@ -128,7 +131,7 @@ def _raises(
     candidates = [
         i
         for i in due
-        if i.payload.get("binding_id") is not None and i.payload.get("previous") is not None
+        if i.payload.get("binding_id") is not None and i.payload.get(PREVIOUS) is not None
     ]
     if not candidates:
         return []

@@ -18,6 +18,7 @@ from operator import attrgetter
 from channelsync.config import ChannelSyncSettings
 from channelsync.engine.allocation import Allocation, ChannelShare
 from channelsync.engine.context import ChannelInfo, EngineContext
+from channelsync.engine.guard import PREVIOUS
 from channelsync.engine.outbox import Kind, stock_urgency
 from channelsync.engine.pricing import (
     CurrencyMismatch,
@@ -141,7 +142,7 @@ class SlicePlan:
                     "sku_id": binding.listing_sku_id,
                     "merchant_code": sku.merchant_code,
                     "quantity": quantity,
-                    "previous": previous,
+                    PREVIOUS: previous,
                 }
                 urgency = stock_urgency(quantity, previous)
                 self.entries.append(OutboxEntry(channel, _STOCK, key, payload, urgency))

@@ -32,7 +32,7 @@ from channelsync.channels import (
     StockAndPriceCapability,
 )
 from channelsync.engine.context import EngineContext
-from channelsync.engine.guard import guard_raises
+from channelsync.engine.guard import PREVIOUS, guard_raises
 from channelsync.models import (
     ListingStatus,
     ListingStatusChange,
@@ -60,7 +60,6 @@ __all__ = [
 MAX_ATTEMPTS = 8
 _BACKOFF_BASE = timedelta(seconds=30)
 _BACKOFF_MAX = timedelta(hours=1)
-_ALL = 10_000_000
 
 logger = logging.getLogger(__name__)
 
@@ -250,7 +249,7 @@ async def flush_channel(context: EngineContext, channel: Channel[Any]) -> FlushR
 
 async def _guard(context: EngineContext, channel: Channel[Any], report: FlushReport) -> None:
     with context.store.transaction() as session:
-        due = session.due(channel.name, Kind.STOCK, context.clock.now(), _ALL)
+        due = session.due_carrying(channel.name, Kind.STOCK, context.clock.now(), PREVIOUS)
     guarded = await guard_raises(context, channel, due)
     report.calls += guarded.calls
     report.held += guarded.held

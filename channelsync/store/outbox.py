@@ -103,6 +103,15 @@ class OutboxSession(ABC):
         """Return pending entries due by ``now``, most urgent first."""
 
     @abstractmethod
+    def due_carrying(self, channel: str, kind: str, now: datetime, field: str) -> list[OutboxItem]:
+        """Return every pending entry of ``kind`` due by ``now`` whose payload has ``field`` set.
+
+        A value other than JSON ``null``; ordered as :meth:`due`. The re-inflation guard's
+        read (the stock entries carrying what was sent before): the database picks the
+        few out of a first cycle's hundred thousand, rather than each being decoded.
+        """
+
+    @abstractmethod
     def channels_with_work(self, now: datetime, parked_reason: str) -> set[str]:
         """Return the channels a flush has work for at ``now``.
 

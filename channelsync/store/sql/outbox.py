@@ -142,6 +142,23 @@ class SqlOutbox(SqlPart, StoreSession):
         ]
 
     @override
+    def due_carrying(self, channel: str, kind: str, now: datetime, field: str) -> list[OutboxItem]:
+        o = t.outbox.c
+        query = (
+            select(t.outbox)
+            .where(
+                o.state == OutboxState.PENDING.value,
+                o.channel == channel,
+                o.kind == kind,
+                o.next_attempt_at <= now,
+                # JSON_EXTRACT on SQLite, ->> on PostgreSQL: SQL NULL for a JSON null too.
+                o.payload[field].as_string().is_not(None),
+            )
+            .order_by(o.urgency, o.next_attempt_at, o.id)
+        )
+        return [self._item(row) for row in self._c.execute(query)]
+
+    @override
     def channels_with_work(self, now: datetime, parked_reason: str) -> set[str]:
         o = t.outbox.c
         due = (o.state == OutboxState.PENDING.value) & (o.next_attempt_at <= now)

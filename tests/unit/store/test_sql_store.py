@@ -205,6 +205,46 @@ def test_channels_with_work_are_those_with_entries_due_or_waiting_for_credential
         assert s.channels_with_work(NOW, "waiting%") == {"due", "shipment"}
 
 
+def test_due_carrying_picks_the_due_entries_whose_payload_has_the_field_set(
+    store: Store,
+) -> None:
+    later = NOW + timedelta(minutes=1)
+    payloads: dict[str, dict[str, object]] = {
+        "zero": {"previous": 0},
+        "set": {"previous": 7, "quantity": 9},
+        "text": {"previous": "x"},
+        "null": {"previous": None},
+        "absent": {"quantity": 9},
+        "later": {"previous": 3},
+        "sent": {"previous": 3},
+        "urgent": {"previous": 1},
+    }
+    with store.transaction() as s:
+        for key, payload in payloads.items():
+            s.enqueue(
+                channel="c",
+                kind="stock",
+                key=key,
+                payload=payload,
+                urgency=-1 if key == "urgent" else 0,
+                now=NOW,
+            )
+        s.enqueue(channel="c", kind="price", key="p", payload={"previous": 1}, urgency=0, now=NOW)
+        s.enqueue(channel="d", kind="stock", key="d", payload={"previous": 1}, urgency=0, now=NOW)
+        entries = {i.key: i for i in s.outbox()}
+        s.settle(entries["later"].id, 1, OutboxState.PENDING, now=NOW, next_attempt_at=later)
+        s.settle(entries["sent"].id, 1, OutboxState.SENT, now=NOW)
+
+        found = s.due_carrying("c", "stock", NOW, "previous")
+        assert [i.key for i in found] == ["urgent", "zero", "set", "text"]
+        assert found[2].payload == {"previous": 7, "quantity": 9}
+        assert found == [
+            i for i in s.due("c", "stock", NOW, 100) if i.key in {i.key for i in found}
+        ]
+        assert [i.key for i in s.due_carrying("c", "stock", later, "previous")][-1] == "later"
+        assert s.due_carrying("c", "stock", NOW, "missing") == []
+
+
 def test_manual_bindings_are_not_replaced_by_automatic_ones(store: Store) -> None:
     a, b = _sku(store, "A"), _sku(store, "B")
     with store.transaction() as s:
