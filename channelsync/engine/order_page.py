@@ -96,8 +96,7 @@ class OrderPage:
         """
         ids = [o.order_id for o in orders]
         lines = [line for o in orders for line in o.lines]
-        bindings = session.bindings_for_listings(channel, ((n.item_id, n.sku_id) for n in lines))
-        bound = {key: b.sku_id for key, b in bindings.items() if b.sku_id is not None}
+        bound = session.skus_of_listings(channel, ((n.item_id, n.sku_id) for n in lines))
         codes = {
             line.merchant_code
             for line in lines

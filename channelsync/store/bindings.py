@@ -141,6 +141,16 @@ class BindingsSession(ABC):
         """
 
     @abstractmethod
+    def skus_of_listings(
+        self, channel: str, listings: Iterable[tuple[str, str | None]]
+    ) -> dict[tuple[str, str], int]:
+        """Return the SKU id each bound listing of ``listings`` (of one channel) sells.
+
+        Keyed as :meth:`bindings_for_listings`; a listing unbound or unknown is left out.
+        What an order page needs of its lines' bindings, read without whole records.
+        """
+
+    @abstractmethod
     def set_planned_many(
         self,
         *,

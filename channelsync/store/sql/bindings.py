@@ -296,6 +296,32 @@ class SqlBindings(SqlPart, StoreSession):
                 found[key] = record
         return found
 
+    @override
+    def skus_of_listings(
+        self, channel: str, listings: Iterable[tuple[str, str | None]]
+    ) -> dict[tuple[str, str], int]:
+        wanted = {(item_id, sku_id or "") for item_id, sku_id in listings}
+        item_ids = sorted({item_id for item_id, _ in wanted})
+        if not item_ids:
+            return {}
+        b = t.bindings.c
+
+        def build() -> Select[*tuple[Any, ...]]:
+            return select(b.item_id, b.listing_sku_id, b.sku_id).where(
+                b.channel == bindparam("channel"),
+                in_list(self._c, b.item_id, "item_ids"),
+                b.sku_id.is_not(None),
+            )
+
+        values = {"channel": channel, "item_ids": bound_list(self._c, item_ids)}
+        rows = driver_statement(self._c, "bindings.skus_of_listings", build).run(self._c, values)
+        found: dict[tuple[str, str], int] = {}
+        for item_id, listing_sku_id, sku_id in rows:
+            key = (item_id, listing_sku_id or "")
+            if key in wanted:
+                found[key] = int(sku_id)
+        return found
+
     def upsert_bindings(self, listings: Sequence[ListingBinding], now: datetime) -> set[int]:
         """Create or update the bindings of many listings; return the newly bound SKU ids."""
         latest: dict[tuple[str, str, str], ListingBinding] = {}

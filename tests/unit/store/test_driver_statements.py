@@ -150,6 +150,8 @@ def test_bindings_read_in_bulk_equal_the_typed_reads(store: Store) -> None:
         by_sku = s.bindings(sku_ids=[ids["B"]])
         of_items = s.bindings_of_items("tmall", ["2", "3"])
         by_listing = s.bindings_for_listings("tmall", [("1", None), ("2", "s")])
+        asked = [("1", None), ("2", "s"), ("2", None), ("3", None), ("9", None)]
+        skus_of = s.skus_of_listings("tmall", asked)
         typed = [s.binding_for_listing(b.channel, b.item_id, b.listing_sku_id) for b in every]
     assert every == typed
     assert [b.item_id for b in every] == ["1", "2", "3"]
@@ -168,6 +170,8 @@ def test_bindings_read_in_bulk_equal_the_typed_reads(store: Store) -> None:
     assert by_sku == [every[1]]
     assert of_items == every[1:]
     assert by_listing == {("1", ""): every[0], ("2", "s"): every[1]}
+    # Unbound ("3"), unknown ("9") and another SKU of a bound item ("2", "") are left out.
+    assert skus_of == {("1", ""): ids["A"], ("2", "s"): ids["B"]}
 
 
 def _every_hot_statement(store: Store, key: str) -> None:
