@@ -5,7 +5,7 @@ while buyers order, two to four channels race for last units and shipments are
 recorded through the SDK; it is killed at seeded random moments and restarted, then
 converges. The end state is judged from the fakes' own records and the store.
 
-CI runs it at a reduced size, 20 kills; ``CHANNELSYNC_CHAOS_KILLS`` sets another
+CI runs it at a reduced size, 12 kills; ``CHANNELSYNC_CHAOS_KILLS`` sets another
 (``CHANNELSYNC_CHAOS_KILLS=50 python -m pytest -m chaos -s``), and the longer runs are
 ``benchmarks/chaos.py``.
 """
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.chaos]
 
 SEED = 20261111
 #: SIGKILLs of the CI-sized run.
-KILLS = int(os.environ.get("CHANNELSYNC_CHAOS_KILLS", "20"))
+KILLS = int(os.environ.get("CHANNELSYNC_CHAOS_KILLS", "12"))
 
 
 def test_sigkills_lose_nothing_and_repeat_nothing(tmp_path: Path) -> None:
