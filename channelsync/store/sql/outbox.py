@@ -143,18 +143,9 @@ class SqlOutbox(SqlPart, StoreSession):
 
     @override
     def due_carrying(self, channel: str, kind: str, now: datetime, field: str) -> list[OutboxItem]:
-        o = t.outbox.c
-        query = (
-            select(t.outbox)
-            .where(
-                o.state == OutboxState.PENDING.value,
-                o.channel == channel,
-                o.kind == kind,
-                o.next_attempt_at <= now,
-                # JSON_EXTRACT on SQLite, ->> on PostgreSQL: SQL NULL for a JSON null too.
-                o.payload[field].as_string().is_not(None),
-            )
-            .order_by(o.urgency, o.next_attempt_at, o.id)
+        query = due_query(channel, kind, now, None).where(
+            # JSON_EXTRACT on SQLite, ->> on PostgreSQL: SQL NULL for a JSON null too.
+            t.outbox.c.payload[field].as_string().is_not(None)
         )
         return [self._item(row) for row in self._c.execute(query)]
 

@@ -113,10 +113,10 @@ def due_by_parameters() -> Select[Any]:
     )
 
 
-def due_query(channel: str, kind: str, now: datetime, limit: int) -> Select[Any]:
+def due_query(channel: str, kind: str, now: datetime, limit: int | None) -> Select[Any]:
     """Select a channel's pending entries of ``kind`` due by ``now``, most urgent first."""
     o = t.outbox.c
-    return (
+    query = (
         select(t.outbox)
         .where(
             o.state == OutboxState.PENDING.value,
@@ -125,5 +125,5 @@ def due_query(channel: str, kind: str, now: datetime, limit: int) -> Select[Any]
             o.next_attempt_at <= now,
         )
         .order_by(o.urgency, o.next_attempt_at, o.id)
-        .limit(limit)
     )
+    return query if limit is None else query.limit(limit)
