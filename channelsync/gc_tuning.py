@@ -4,7 +4,7 @@ CPython runs a young-generation collection every 700 net allocations and a full 
 every hundred of those. A sync cycle builds hundreds of thousands of short-lived
 records (bindings read, outbox entries, plans) while the process holds a large, stable
 set (channels, caches, the marketplace fakes in tests): each full collection walks all
-of it, and at the defaults they run dozens of times a cycle. Records are plain data
+of it, and at the defaults they run many times a cycle. Records are plain data
 without reference cycles, freed by reference counting as soon as a step is done, so
 collecting less often costs little memory. Measured (``benchmarks/engine_cycle.py``,
 SQLite, one machine, interleaved): the first cycle of 100,000 SKUs x 4 channels
