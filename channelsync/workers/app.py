@@ -46,6 +46,7 @@ from procrastinate.jobs import Job
 from channelsync.config import DEFAULT_WORKSPACE, DaemonConfig
 from channelsync.errors import ConfigurationError, RateLimitedError, UsageError
 from channelsync.workers.clock import cadences, clock_group, cron, due, group_tick
+from channelsync.workers.clock_reads import ClockRead, read_clock_views
 from channelsync.workers.deferring import (
     ANSWER_EVENTS,
     FLUSH,
@@ -62,7 +63,7 @@ from channelsync.workers.deferring import (
 )
 from channelsync.workers.fencing import LeaseLostError, fenced
 from channelsync.workers.manager import StepJobManager
-from channelsync.workers.runtime import WorkerRuntime, is_lock_conflict
+from channelsync.workers.runtime import ClockView, WorkerRuntime, is_lock_conflict
 from channelsync.workers.stalled import retry_stalled_jobs
 
 __all__ = [
@@ -83,7 +84,7 @@ PRIVACY_TASK = "channelsync.erase_personal_data"
 #: Where a job finds the worker's :class:`JobServices` (procrastinate's additional context).
 SERVICES_KEY = "channelsync"
 
-#: Workspaces a clock tick reads and queues at once (each holds a queue connection).
+#: Workspaces a clock tick queues the steps of at once (each holds a queue connection).
 _TICK_WIDTH = 4
 # An event's read brings one order in seconds: ahead of the pulls that backstop it.
 _PRIORITY = {FLUSH: 30, ANSWER_EVENTS: 25, PULL_ORDERS: 20, PULL_REFUNDS: 20, RECONCILE: 10}
@@ -387,38 +388,45 @@ async def _clock(
     """
     chosen = _services(context).ticked(workspace, group)
     tick = group_tick(served.runtime.settings for served in chosen)
-    # Workspaces side by side: one after the other, each waiting for its reads and
-    # deferrals on a worker's busy loop, a tick of hundreds outlasted its period.
+    planned = [(served, _due(served.runtime, timestamp, tick)) for served in chosen]
+    planned = [(served, steps) for served, steps in planned if steps]
+    # The clock's flush looks for retries whose time came and work written without a
+    # job (by other commands): only where there is some. One read for every workspace
+    # (on PostgreSQL one statement), off the event loop.
+    reads = [
+        ClockRead(
+            served.runtime,
+            flushes=any(step == FLUSH for step, _ in steps),
+            answers=any(step == ANSWER_EVENTS for step, _ in steps),
+        )
+        for served, steps in planned
+    ]
+    views = await asyncio.to_thread(read_clock_views, reads) if reads else {}
+    # Workspaces side by side: one after the other, each waiting for its deferrals on a
+    # worker's busy loop, a tick of hundreds outlasted its period.
     room = asyncio.Semaphore(_TICK_WIDTH)
 
-    async def one(served: Served) -> tuple[int, int]:
+    async def one(served: Served, steps: list[tuple[str, str]]) -> tuple[int, int]:
         async with room:
-            return await _tick(served, timestamp, tick)
+            return await _tick(served, steps, views[served.runtime.workspace])
 
-    counts = await asyncio.gather(*(one(served) for served in chosen))
+    counts = await asyncio.gather(*(one(served, steps) for served, steps in planned))
     return {"due": sum(due for due, _ in counts), "queued": sum(q for _, q in counts)}
 
 
-async def _tick(served: Served, timestamp: int, tick: int) -> tuple[int, int]:
-    """Queue one workspace's steps due in the tick; return how many were due and queued."""
-    runtime = served.runtime
+def _due(runtime: WorkerRuntime, timestamp: int, tick: int) -> list[tuple[str, str]]:
+    """Return a workspace's steps whose interval ended in the tick up to ``timestamp``."""
     kept = cadences(
         runtime.channels,
         runtime.settings,
         reconcile=runtime.reconcile_step is not None,
         workspace=runtime.workspace,
     )
-    steps = due(kept, timestamp, tick)
-    if not steps:
-        return 0, 0
-    # The clock's flush looks for retries whose time came and work written without a
-    # job (by other commands): only where there is some. Read off the event loop: a
-    # tick of many workspaces reads each one's store.
-    view = await asyncio.to_thread(
-        runtime.clock_view,
-        flushes=any(step == FLUSH for step, _ in steps),
-        answers=any(step == ANSWER_EVENTS for step, _ in steps),
-    )
+    return due(kept, timestamp, tick)
+
+
+async def _tick(served: Served, steps: list[tuple[str, str]], view: ClockView) -> tuple[int, int]:
+    """Queue one workspace's due steps its view keeps; return how many were due and queued."""
     # Events are answered when they come: the clock's look is for those a failed read
     # or a pause left behind.
     wanted = {FLUSH: view.flushes, ANSWER_EVENTS: view.answers}

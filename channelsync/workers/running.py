@@ -35,6 +35,7 @@ from channelsync.errors import ConfigurationError, UsageError
 from channelsync.store import SqlStore, StoreLockedError, lock_holder
 from channelsync.workers.app import SERVICES_KEY, JobServices, Served, WorkerTuning
 from channelsync.workers.clock import cadences, clock_group
+from channelsync.workers.clock_reads import ClockRead, read_clock_views
 from channelsync.workers.deferring import (
     ANSWER_EVENTS,
     FLUSH,
@@ -49,7 +50,7 @@ from channelsync.workers.fencing import FenceOnCommit
 from channelsync.workers.listening import ClusterListeners, listened_channels
 from channelsync.workers.on_commit import FlushOnCommit
 from channelsync.workers.pacing import install_shared_pacing
-from channelsync.workers.runtime import WorkerRuntime
+from channelsync.workers.runtime import ClockView, WorkerRuntime
 from channelsync.workers.schema import queue_schema_installed
 from channelsync.workers.stalled import retry_stalled_jobs
 
@@ -112,8 +113,11 @@ async def run_worker(
         try:
             if once:
                 await retry_stalled_jobs(app, stalled_after=tuning.stalled_after, queues=queues)
+            # What every workspace starts with, read at once (one statement on PostgreSQL).
+            views = read_clock_views([ClockRead(r, flushes=True, answers=True) for r in runtimes])
             for found in services.values():
-                await found.deferrer.defer_many(_first_round(found.runtime))
+                view = views[found.runtime.workspace]
+                await found.deferrer.defer_many(_first_round(found.runtime, view))
             options: WorkerOptions = {
                 "queues": queues,
                 "name": name,
@@ -199,16 +203,18 @@ def _stores(runtimes: Sequence[WorkerRuntime]) -> list[SqlStore]:
     return stores
 
 
-def _first_round(runtime: WorkerRuntime) -> list[tuple[str, str]]:
+def _first_round(runtime: WorkerRuntime, view: ClockView | None = None) -> list[tuple[str, str]]:
     """Return the pulls of every channel not paused (the daemon starts with them).
 
     And its flush where it has work, and the answer to its events where some are left
     unanswered. A flush with nothing due reads an empty outbox; queued for every
     channel of hundreds of merchants, those flushes outrank the pulls and hold every
     order back until they are done (800 channels: minutes). The pull plans what it
-    binds and queues the flushes that then have work.
+    binds and queues the flushes that then have work. ``view`` is the workspace's
+    clock view with flushes and answers, when read already (else it is read here).
     """
-    view = runtime.clock_view(flushes=True, answers=True)
+    if view is None:
+        view = runtime.clock_view(flushes=True, answers=True)
     wanted = {FLUSH: view.flushes, ANSWER_EVENTS: view.answers}
     return [
         (cadence.step, cadence.channel)

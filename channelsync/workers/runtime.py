@@ -232,6 +232,8 @@ class WorkerRuntime:
 
         At hundreds of workspaces a tick reads each of them: the paused channels and,
         when asked, those whose flush has work and those with events left unanswered.
+        On PostgreSQL the clock reads all its workspaces in one statement instead
+        (:mod:`~channelsync.workers.clock_reads`), which answers as this does.
         """
         now = self.engine.context.clock.now()
         known = self.channels
