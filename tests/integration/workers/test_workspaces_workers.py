@@ -169,6 +169,12 @@ async def test_same_named_channels_of_two_workspaces_run_side_by_side_with_their
             # The same name, the other workspace: another lock, another queue.
             assert channel_lock(PULL_ORDERS, "tmall") == "channel:tmall:pull"
             assert queueing_lock(PULL_ORDERS, "tmall", "acme") == "pull_orders:acme/tmall"
+            # None of north's jobs waits on south's lock: each ends (its refunds pull may
+            # still be running when its stock is sent).
+            for _ in range(80):
+                if not await jobs(looker, QUEUE, "doing"):
+                    break
+                await asyncio.sleep(0.1)
             assert await jobs(looker, QUEUE, "doing") == []
             gated.gate.set()
             await eventually(lambda: south.orders() == ["S-1"])
