@@ -546,24 +546,20 @@ class ChannelHttpClient:
             )
         except httpx.InvalidURL as exc:
             # An id taken from a marketplace answer that cannot go in a URL (control bytes).
+            bucket.withdraw()
             invalid = InvalidRequestError(f"{method} {self.redactor.redact_text(url)!r}: {exc}")
             raise self._finish(invalid, operation, 0.0) from None
         extra = self._extra(operation)
         if logger.isEnabledFor(logging.DEBUG):
-            if fields is None:
-                body = self.redactor.redact_body(
-                    request.content, request.headers.get("Content-Type")
-                )
-            else:
-                body = self.redactor.redact_body(encode_form(fields), FORM_CONTENT_TYPE)
-            logger.debug(
-                "%s %s body=%s", method, self.redactor.redact_url(request.url), body, extra=extra
-            )
+            self._log_request(request, fields, extra)
         started = time.perf_counter()
         try:
-            response = await self._client.send(request)
+            try:
+                response = await self._client.send(request)
+            finally:
+                # Answered, failed or cancelled on its way: it may have arrived either way.
+                bucket.landed()
         except httpx.TransportError as exc:
-            bucket.landed()
             failure = transport_error(exc, channel=self.channel, operation=operation)
             if not resend_safe and not isinstance(exc, _NEVER_SENT):
                 failure = _outcome_unknown(failure)
@@ -574,10 +570,8 @@ class ChannelHttpClient:
             raise error from exc
         except ChannelError as error:
             # Raised by the auth hook, e.g. a token refresh that failed.
-            bucket.landed()
             raise self._finish(error, operation, time.perf_counter() - started) from None
         elapsed = time.perf_counter() - started
-        bucket.landed()
 
         request_id = self._request_id(response)
         self._follow(bucket, response)
@@ -607,6 +601,17 @@ class ChannelHttpClient:
             operation,
             elapsed,
         )
+
+    def _log_request(
+        self, request: httpx.Request, fields: dict[str, str] | None, extra: Mapping[str, str]
+    ) -> None:
+        """Log a request about to go, its body redacted (at debug level)."""
+        if fields is None:
+            body = self.redactor.redact_body(request.content, request.headers.get("Content-Type"))
+        else:
+            body = self.redactor.redact_body(encode_form(fields), FORM_CONTENT_TYPE)
+        url = self.redactor.redact_url(request.url)
+        logger.debug("%s %s body=%s", request.method, url, body, extra=extra)
 
     def _failed_answer(
         self, error: ChannelError, bucket: TokenBucket, operation: str, *, resend_safe: bool

@@ -8,7 +8,9 @@ while a waiter sleeps for its token, and :class:`asyncio.Lock` is FIFO-fair.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+from collections import deque
 from typing import Protocol
 
 from channelsync.clock import Clock, SystemClock
@@ -19,6 +21,10 @@ __all__ = ["LimitsSource", "RateLimitLike", "RateLimiter", "TokenBucket"]
 # sleeping exactly the computed wait must count as whole, or the bucket would
 # schedule a second, vanishingly small sleep.
 _EPSILON = 1e-9
+
+# Takes whose requests have not landed yet, at most: a bucket whose tokens are taken
+# for something other than a request (a quota) never hears of them landing.
+_OUTSTANDING = 1024
 
 
 class RateLimitLike(Protocol):
@@ -59,8 +65,9 @@ class TokenBucket:
         self._tokens = float(self._burst)
         self._updated = self._clock.monotonic()
         self._blocked_until = -math.inf
-        self._full_take_at: float | None = None
-        self._takes_since_full = 0
+        # Every take is numbered; those whose requests have not landed wait here.
+        self._taken = 0
+        self._outstanding: deque[int] = deque(maxlen=_OUTSTANDING)
         self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
@@ -112,38 +119,54 @@ class TokenBucket:
                 else:
                     self._refill(now)
                     if self._tokens >= 1.0 - _EPSILON:
-                        if self._tokens >= self._burst - _EPSILON:
-                            self._full_take_at, self._takes_since_full = now, 0
-                        elif self._full_take_at is not None:
-                            self._takes_since_full += 1
+                        self._take()
                         self._tokens -= 1.0
                         return waited
                     wait = (1.0 - self._tokens) / self._rate
                 if now + wait == now:
                     # A wait below the clock's resolution would never move it (a
                     # simulated clock far from zero): the token is as good as there.
+                    self._take()
                     self._tokens = max(self._tokens - 1.0, 0.0)
                     self._blocked_until = min(self._blocked_until, now)
                     return waited
                 await self._clock.sleep(wait)
                 waited += wait
 
+    def _take(self) -> None:
+        self._taken += 1
+        self._outstanding.append(self._taken)
+
     def landed(self) -> None:
         """Note that a request has reached the marketplace (its answer is back).
 
-        A full bucket's first token starts the marketplace's refill only when that
-        request arrives, which may be long after it was taken (a new connection's
-        handshake, say). The bucket then holds no more than the marketplace's: the
-        burst less the requests taken since it was full, refilling from now. Without
-        this the requests that follow on a warm connection outrun the marketplace's
-        own bucket by the first request's flight time and draw a throttling answer.
+        The marketplace takes a request's token when the request arrives, which may be
+        long after this bucket gave it out (a new connection's handshake, a busy event
+        loop, a slow network). A bucket near full loses refill at the marketplace while
+        the request is on its way: right after its arrival the marketplace holds at most
+        the burst less one, less the requests given out since. So this bucket holds no
+        more than that now, taking the oldest request not yet landed as this one (the
+        conservative pick). Without this the requests that follow on a warm connection
+        outrun the marketplace's own bucket by the first one's flight time and draw a
+        throttling answer. A request that is never sent is noted the same way.
         """
-        if self._full_take_at is None:
+        if not self._outstanding:
             return
-        self._full_take_at = None
-        now = self._clock.monotonic()
-        self._refill(now)
-        self._tokens = min(self._tokens, max(0.0, self._burst - 1.0 - self._takes_since_full))
+        since = self._taken - self._outstanding.popleft()
+        self._refill(self._clock.monotonic())
+        self._tokens = min(self._tokens, max(0.0, self._burst - 1.0 - since))
+
+    def withdraw(self) -> None:
+        """Forget the token just given out: its request will not be sent.
+
+        Call it before awaiting anything after :meth:`acquire`, so that the latest
+        token is that request's.
+        """
+        self._withdraw(self._taken)
+
+    def _withdraw(self, take: int) -> None:
+        with contextlib.suppress(ValueError):
+            self._outstanding.remove(take)
 
     def restore(self, tokens: float, elapsed: float) -> None:
         """Carry over a level saved ``elapsed`` seconds ago (by an earlier process).

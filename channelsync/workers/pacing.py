@@ -31,9 +31,10 @@ What a worker learns from the marketplace moves the shared schedule too:
   the answer came takes a new slot behind it;
 * the rate a marketplace states (``follow``) spaces the reservations this worker makes;
   each worker follows what its own answers state;
-* the first call of a burst that lands late (a new connection's handshake) moves the
-  schedule on by its flight time, as the process's bucket does (``landed``): the
-  marketplace's bucket starts refilling only when that call arrives.
+* a call that lands after its place in the schedule (the first of a burst on a new
+  connection, a call sent late by a busy event loop) moves the schedule on by its
+  lateness (``landed``): the marketplace counts a call when it arrives, and one that
+  arrives late leaves the marketplace's bucket behind the schedule.
 
 A bucket's level (``tokens``, which a step's saved rate budgets and Amazon's orders
 search read) is the lower of the process's and the schedule's. The budgets a step
@@ -56,6 +57,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -84,6 +86,9 @@ logger = logging.getLogger(__name__)
 
 #: Seconds the schedule is left alone after a statement failed (calls pace locally).
 RETRY_AFTER = 10.0
+
+# Calls not yet landed whose places a bucket keeps, at most.
+_OUTSTANDING = 1024
 
 # Epoch seconds as a double are exact to about a quarter of a microsecond: a wait below
 # this is the rounding of ``tat - T - tau - now``, not a wait.
@@ -277,8 +282,8 @@ class SharedTokenBucket(TokenBucket):
         self.operation = operation
         # Throttling answers noted so far: a call that waited across one takes a new slot.
         self._holds = 0
-        # When the call that found the schedule at rest went (this clock): see landed().
-        self._burst_went: float | None = None
+        # The places of the calls not yet landed, on this process's clock: see landed().
+        self._slots: deque[float] = deque(maxlen=_OUTSTANDING)
 
     def __repr__(self) -> str:
         return f"Shared{super().__repr__()}"
@@ -303,9 +308,11 @@ class SharedTokenBucket(TokenBucket):
         waited = 0.0
         while True:
             waited += await super().acquire()
+            take = self._taken
             # Nothing is awaited from the token to the reservation: this process's calls
             # are reserved in the order its bucket served them.
             holds = self._holds
+            asked = self._clock.monotonic()
             reservation = self.schedule.reserve(self.channel, self.operation, self.cadence)
             if reservation is None:
                 return waited  # out of reach: the process's own pace, as without workers
@@ -313,26 +320,38 @@ class SharedTokenBucket(TokenBucket):
                 await self._clock.sleep(reservation.wait)
                 waited += reservation.wait
             if self._holds == holds:
-                if reservation.idle:
-                    self._burst_went = self._clock.monotonic()
+                # The call's place in the schedule, on this process's clock: asked before
+                # the statement ran, so never later than it was.
+                place = reservation.tat - self.cadence.interval - reservation.at
+                self._slots.append(asked + place)
                 return waited
             # A throttling answer came while this call waited: its slot was before the hold.
+            self._withdraw(take)
 
     def landed(self) -> None:
         """Note that a request has reached the marketplace, here and in the schedule.
 
-        The schedule assumes the first call of a burst reached the marketplace when it
-        went. When it lands later, the marketplace's bucket is behind the schedule by
-        that flight time: the schedule moves on by it (to an empty bucket at most, as
-        the process's bucket does), so the calls of the other workers do not outrun it.
+        The schedule counts a call at its place (``tat`` less one interval after its
+        reservation). The marketplace counts it when it arrives: one that arrives after
+        its place (the first call of a burst on a new connection, a busy event loop, a
+        slow network) puts the marketplace's bucket behind the schedule by that much, and
+        the calls of every worker reserved after it would outrun it. So the schedule
+        moves on by the lateness (to an empty bucket at most, as the process's bucket
+        does), taking the arrival as now and the call as the oldest of this bucket's not
+        yet landed (the conservative pick).
         """
         super().landed()
-        went, self._burst_went = self._burst_went, None
-        if went is None:
+        if not self._slots:
             return
-        flight = self._clock.monotonic() - went
-        if flight > 0:
-            self.schedule.delay(self.channel, self.operation, flight, self.cadence)
+        late = self._clock.monotonic() - self._slots.popleft()
+        if late > 0:
+            self.schedule.delay(self.channel, self.operation, late, self.cadence)
+
+    def withdraw(self) -> None:
+        """Forget the call just reserved: its request will not be sent."""
+        super().withdraw()
+        if self._slots:
+            self._slots.pop()
 
     def penalise(self, seconds: float) -> None:
         """Hand out no token for ``seconds``, here and on every worker, then one."""

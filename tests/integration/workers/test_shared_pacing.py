@@ -236,6 +236,48 @@ async def test_a_burst_whose_first_call_lands_late_moves_the_schedule_on(store: 
     assert tat_of(store.engine) == pytest.approx(empty, abs=CLOSE)
 
 
+def _time_passes(clock: FakeClock, engine: Engine, seconds: float) -> None:
+    """Move this process's clock on, and the schedule back as the server's clock would."""
+    clock.advance(seconds)
+    with engine.begin() as connection:
+        connection.execute(rate_slots.update().values(tat=rate_slots.c.tat - seconds))
+
+
+@pytest.mark.postgres
+async def test_any_call_that_lands_after_its_place_moves_the_schedule_on(store: SqlStore) -> None:
+    # One a second, two at once. The first call starts a burst and lands at once; the
+    # second's place is a second later (the tolerance lets it go now), but it lands 1.5 s
+    # later: the marketplace counted it half a second after its place, so the schedule
+    # (and every worker's next call) moves on by that half second.
+    shared, clock = limiter(SharedSchedule(store.engine))
+    bucket = shared.bucket("tmall", "op")
+    assert await bucket.acquire() == 0.0
+    bucket.landed()
+    assert await bucket.acquire() == 0.0
+    _time_passes(clock, store.engine, 1.5)
+    before = tat_of(store.engine)
+    bucket.landed()
+    assert tat_of(store.engine) - before == pytest.approx(0.5, abs=CLOSE)
+    # One that lands before its place moves nothing.
+    assert await bucket.acquire() == 0.0
+    before = tat_of(store.engine)
+    bucket.landed()
+    assert tat_of(store.engine) == before
+
+
+@pytest.mark.postgres
+async def test_a_withdrawn_call_leaves_no_place_behind(store: SqlStore) -> None:
+    shared, clock = limiter(SharedSchedule(store.engine))
+    bucket = shared.bucket("tmall", "op")
+    await bucket.acquire()
+    bucket.withdraw()  # its request could not be built: it never goes
+    await bucket.acquire()
+    _time_passes(clock, store.engine, 0.5)
+    before = tat_of(store.engine)
+    bucket.landed()  # this call's place was a second on: it is not late
+    assert tat_of(store.engine) == before
+
+
 @pytest.mark.postgres
 async def test_a_buckets_level_is_the_shared_schedules(
     store: SqlStore, other_process: Engine

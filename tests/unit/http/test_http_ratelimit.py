@@ -308,3 +308,46 @@ def test_a_full_buckets_refill_starts_when_its_first_request_lands(clock, rate) 
     # one every 1/rate seconds from there; counted from the take (0 s) the bucket would
     # have let two more through at once and the marketplace would have throttled one.
     assert sent == pytest.approx([0.0, 0.5, 0.5, 0.5, 0.5, 0.7, 0.9])
+
+
+def test_a_request_taken_near_full_that_lands_late_holds_the_bucket_back(clock, rate) -> None:
+    bucket = TokenBucket(rate(rate=5.0, burst=5), clock)
+
+    async def main() -> list[float]:
+        await bucket.acquire()  # full: 4 left
+        bucket.landed()
+        clock.advance(0.1)  # 4.5: not full, so this is not the first of a burst
+        await bucket.acquire()
+        clock.advance(0.5)  # a busy loop and a slow network: it arrives at 0.6
+        bucket.landed()
+        sent = []
+        for _ in range(6):
+            await bucket.acquire()
+            sent.append(clock.monotonic())
+            bucket.landed()
+        return sent
+
+    sent = asyncio.run(main())
+    # The marketplace was full until the second request arrived at 0.6 and held four
+    # after it: four more at once, then one every 1/rate. Counted from the take (0.1)
+    # the bucket would be full again and let five through at once, one too many.
+    assert sent == pytest.approx([0.6, 0.6, 0.6, 0.6, 0.8, 1.0])
+
+
+def test_a_withdrawn_token_is_not_taken_for_a_request_on_its_way(clock, rate) -> None:
+    bucket = TokenBucket(rate(rate=5.0, burst=5), clock)
+
+    async def main() -> float:
+        await bucket.acquire()
+        bucket.withdraw()  # never sent (a URL that cannot be built)
+        await bucket.acquire()
+        bucket.landed()
+        clock.advance(0.2)
+        await bucket.acquire()
+        clock.advance(0.2)
+        bucket.landed()  # this request's, with none given out after it: at most 4
+        return bucket.tokens
+
+    # Had the withdrawn token stayed, each landing would be taken for the request before
+    # it, with one given out since: at most 3.
+    assert asyncio.run(main()) == pytest.approx(4.0)
