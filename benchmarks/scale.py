@@ -82,6 +82,10 @@ def _table(result: ScaleResult) -> str:
         ),
         ("connections refused (workers' logs)", str(result.refused_connections)),
         ("throttling answers at the fakes", str(result.throttles)),
+        (
+            "  by plugin and operation",
+            ", ".join(f"{k} {v}" for k, v in result.throttles_by_operation.items()) or "-",
+        ),
         ("listings bound, never sent after warm-up", str(result.unsent_listings)),
         (
             "CPU in the stream",

@@ -37,6 +37,7 @@ import signal
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -120,6 +121,8 @@ class ScaleResult:
     max_connections: int = 0
     refused_connections: int = 0
     throttles: int = 0
+    throttles_by_operation: dict[str, int] = field(default_factory=dict)
+    """Throttling answers by plugin and limit key (``"amazon patchListingsItem"``)."""
     unsent_listings: int = 0
     """Listings bound but never sent when the first sync was taken as done."""
     cpu: dict[str, float] = field(default_factory=dict)
@@ -231,12 +234,23 @@ def run_scale(
             with ThreadPoolExecutor(64) as pool:  # each stop waits up to half a second
                 list(pool.map(lambda server: server.stop(), servers))
     result.throttles = sum(shop.throttles.total() for own in shops for shop in own)
+    result.throttles_by_operation = _throttles_by_operation(shops)
     if directory is None and result.ok:
         # The configurations and the workers' logs are kept only when something went wrong.
         shutil.rmtree(where, ignore_errors=True)
         result.directory = ""
     result.wall_s = time.monotonic() - started
     return result
+
+
+def _throttles_by_operation(shops: Sequence[Sequence[_Shop]]) -> dict[str, int]:
+    """Sum the fakes' throttling answers by plugin and limit key, across workspaces."""
+    found: Counter[str] = Counter()
+    for own in shops:
+        for shop in own:
+            for key, count in shop.throttles.items():
+                found[f"{shop.type_name} {key}"] += count
+    return dict(sorted(found.items()))
 
 
 # -- the database ---------------------------------------------------------------------

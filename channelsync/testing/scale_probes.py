@@ -58,6 +58,9 @@ DEFINITIONS = {
     "workers' start to their stop",
     "connections_database": "peak of every client connection to the database (other users "
     "of the server included)",
+    "throttles": "the fakes' throttling answers: calls a marketplace would have refused "
+    "because its rate limit for the operation was spent (injected faults are not counted)",
+    "throttles_by_operation": "the same by plugin and limit key, summed over workspaces",
     "setup_s": "creating and migrating every workspace, importing its catalogue and "
     "installing the logs (not the fakes, not the workers' start)",
     "warmup_s": "from the workers' start to every listing bound and its quantity sent",

@@ -51,4 +51,6 @@ def test_scale_benchmark_prints_its_figures_as_one_json_object(postgres_url: str
     assert 0 <= figures["p50_s"] <= figures["p99_s"]
     assert figures["connections"] >= 1
     assert figures["setup_s"] > 0
+    # Every call the workers make is paced by the shared schedule: no limit is spent.
+    assert figures["throttles"] == sum(figures["throttles_by_operation"].values()) == 0
     assert "p99_s" in figures["definitions"]
