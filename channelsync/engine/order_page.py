@@ -16,7 +16,14 @@ from channelsync.engine.ledger import OrderStock, order_event_kind, stock_units
 from channelsync.engine.planner import PlanReport, plan_changes
 from channelsync.engine.sourcing import held_warehouses
 from channelsync.models import Order
-from channelsync.store import KitComponent, LedgerEvent, ParkedRecord, StoredOrder, StoreSession
+from channelsync.store import (
+    AppliedUnderLock,
+    KitComponent,
+    LedgerEvent,
+    ParkedRecord,
+    StoredOrder,
+    StoreSession,
+)
 from channelsync.store.sql.errors import described
 
 __all__ = ["IngestReport", "OrderPage", "parked_record"]
@@ -76,6 +83,8 @@ class OrderPage:
     sample: bool = True
     """Record how long after its creation each order first imported here was seen."""
     delays: list[float] = field(default_factory=list)
+    locked: AppliedUnderLock | None = None
+    """The SKUs :meth:`load` locked and the keys it then read applied, for the write."""
 
     @classmethod
     def load(
@@ -134,11 +143,14 @@ class OrderPage:
             if f"{kind}:{channel}:{order_id}:{sku_id}" not in applied
             and (kind != "release" or (order_id, sku_id) in reserved)
         }
+        locked = None
         if new:
             session.lock_skus(new)
             # Read again under the lock: another writer may have applied some since.
             applied = session.applied_events(keys)
             reserved = session.reservations(channel, ids)
+            # What the events' write need not read again (the page's keys, under lock).
+            locked = AppliedUnderLock(frozenset(new), frozenset(applied))
         moves_stock = any(kinds & {"reserve", "ship"} for kinds in needs.values())
         infos = context.channels
         own = infos.get(channel)
@@ -162,6 +174,7 @@ class OrderPage:
             parked={p.key for p in session.parked(channel=channel) if p.kind == "order"},
             components=components,
             sample=sample,
+            locked=locked,
         )
 
     def apply(self, order: Order, report: IngestReport) -> bool:
@@ -170,8 +183,9 @@ class OrderPage:
         Raises (buffering nothing) when the order cannot be applied.
         """
         stored = self.stored.get(order.order_id)
+        version = order.version  # computed by the model on each read
         if stored is not None and (
-            stored.version == order.version or stored.updated_at > order.updated_at
+            stored.version == version or stored.updated_at > order.updated_at
         ):
             return False
         sold: list[tuple[int, int]] = []
@@ -191,7 +205,7 @@ class OrderPage:
             channel=order.channel,
             order_id=order.order_id,
             status=order.status.value,
-            version=order.version,
+            version=version,
             updated_at=order.updated_at,
             created_at=order.created_at,
             on_hold=order.on_hold,
@@ -211,7 +225,7 @@ class OrderPage:
             self.delays.append(max(0.0, (now - order.created_at).total_seconds()))
         previous = None if stored is None else stored.status
         if previous != order.status.value:
-            self.notifications.append((order.channel, order.order_id, order.version, previous))
+            self.notifications.append((order.channel, order.order_id, version, previous))
         if order.order_id in self.parked:
             self.unpark.add(order.order_id)
         return True
@@ -224,7 +238,7 @@ class OrderPage:
     def write(self, report: IngestReport) -> None:
         """Record what was buffered and queue what it changes for every channel."""
         session, now = self.session, self.context.clock.now()
-        session.apply_events(self.events, now)
+        session.apply_events(self.events, now, known=self.locked)
         session.save_orders(self.orders)
         session.add_notifications(self.notifications)
         for order_id in sorted(self.unpark):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from channelsync.config import StoreConfig
 from channelsync.store.base import (
+    AppliedUnderLock,
     AuditEntry,
     BindingRecord,
     ChannelCounts,
@@ -38,6 +39,7 @@ from channelsync.store.sql.errors import StoreUnavailableError
 from channelsync.store.sql.workspaces import WorkspaceFigures, list_workspaces, workspace_figures
 
 __all__ = [
+    "AppliedUnderLock",
     "AuditEntry",
     "BindingRecord",
     "ChannelCounts",

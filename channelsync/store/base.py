@@ -25,7 +25,13 @@ from channelsync.store.budgets import BudgetsSession
 from channelsync.store.catalogue import CatalogueSession, KitComponent, SkuData, SkuRecord
 from channelsync.store.inbox import InboxEvent, InboxSession
 from channelsync.store.journal import AuditEntry, JournalSession
-from channelsync.store.ledger import LedgerEvent, LedgerSession, StockPosition, WarehouseStock
+from channelsync.store.ledger import (
+    AppliedUnderLock,
+    LedgerEvent,
+    LedgerSession,
+    StockPosition,
+    WarehouseStock,
+)
 from channelsync.store.orders import OrdersSession, ShipmentRecord, StoredOrder
 from channelsync.store.outbox import (
     OutboxEntry,
@@ -39,6 +45,7 @@ from channelsync.store.summary import ChannelCounts, SummarySession
 from channelsync.store.visibility import VisibilityFigure, VisibilitySession
 
 __all__ = [
+    "AppliedUnderLock",
     "AuditEntry",
     "BindingRecord",
     "ChannelCounts",

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["LedgerEvent", "LedgerSession", "StockPosition", "WarehouseStock"]
+__all__ = ["AppliedUnderLock", "LedgerEvent", "LedgerSession", "StockPosition", "WarehouseStock"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,22 @@ class StockPosition:
     def available(self) -> int:
         """On hand minus reserved minus safety stock (negative when oversold)."""
         return self.on_hand - self.reserved - self.safety_stock
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedUnderLock:
+    """Event keys found applied by a read made while the transaction held some SKUs' locks.
+
+    What a caller that locked the SKUs (:meth:`LedgerSession.lock_skus`) and then read
+    the keys (``applied_events``) knows, given to :meth:`LedgerSession.apply_events` so
+    that it need not read them again: no other writer can apply an event of a SKU
+    while the lock is held.
+    """
+
+    sku_ids: frozenset[int]
+    """The SKUs whose locks the transaction held when the keys were read."""
+    keys: frozenset[str]
+    """The keys (of those SKUs' events at least) applied at the time of the read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +138,13 @@ class LedgerSession(ABC):
         """Return on-hand stock per warehouse of each SKU that has any."""
 
     @abstractmethod
-    def apply_events(self, events: Sequence[LedgerEvent], now: datetime) -> list[bool]:
+    def apply_events(
+        self,
+        events: Sequence[LedgerEvent],
+        now: datetime,
+        *,
+        known: AppliedUnderLock | None = None,
+    ) -> list[bool]:
         """Record and apply ``events`` in order; return, per event, whether it was new.
 
         An event whose key was applied before (or appears earlier in ``events``)
@@ -132,6 +154,8 @@ class LedgerSession(ABC):
         Concurrent calls are safe: the SKUs changed are locked (:meth:`lock_skus`) before
         the keys and reservations are read, and a key another transaction records at
         the same moment counts as applied before (``False``), never as an error.
+        With ``known`` (the caller locked the SKUs and read the keys in this
+        transaction), events of those SKUs are decided on it, without a read or a lock.
         """
 
     @abstractmethod

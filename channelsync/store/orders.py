@@ -20,8 +20,14 @@ def split_personal(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, An
 
     The facts keep the JSON's shape: a personal field reads null there.
     """
-    facts = {k: None if k in PERSONAL_FIELDS else v for k, v in raw.items()}
-    personal = {k: raw[k] for k in PERSONAL_FIELDS if raw.get(k) is not None}
+    facts = dict(raw)
+    personal: dict[str, Any] = {}
+    for k in PERSONAL_FIELDS:
+        if k in facts:
+            # Set in place, so the facts keep the JSON's key order.
+            value, facts[k] = facts[k], None
+            if value is not None:
+                personal[k] = value
     return facts, personal
 
 

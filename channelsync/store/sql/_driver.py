@@ -115,9 +115,12 @@ class DriverStatement:
             return connection.exec_driver_sql(
                 self.sql, [tuple({**fixed, **row}[k] for k in names) for row in rows]
             )
-        return connection.exec_driver_sql(
-            self.sql, [tuple(row[key] for key in names) for row in rows]
-        )
+        if len(names) == 1:
+            only = names[0]
+            return connection.exec_driver_sql(self.sql, [(row[only],) for row in rows])
+        # One C call per row picks its values in the driver's order.
+        pick = itemgetter(*names)
+        return connection.exec_driver_sql(self.sql, [pick(row) for row in rows])
 
 
 # A driver statement's rowcount, read after its result is closed (an insert's too).
@@ -199,6 +202,8 @@ def stored_time(connection: Connection) -> Callable[[datetime], Any]:
 
 
 def _naive_utc(value: datetime) -> datetime:
+    if value.tzinfo is UTC:
+        return value.replace(tzinfo=None)
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: the store only keeps aware times")
     return value.astimezone(UTC).replace(tzinfo=None)
@@ -206,12 +211,48 @@ def _naive_utc(value: datetime) -> datetime:
 
 def _sqlite_time(value: datetime) -> str:
     # SQLAlchemy's SQLite DATETIME text: compared as text, so always the same width.
+    if value.tzinfo is UTC:
+        # The common case, without the conversions: the text less its "+00:00".
+        return value.isoformat(" ", "microseconds")[:-6]
     return _naive_utc(value).isoformat(" ", "microseconds")
 
 
 def stored_json(value: Any) -> str:
-    """Return the text a JSON column stores for ``value`` (as SQLAlchemy's ``JSON`` writes it)."""
-    return json.dumps(value)
+    """Return the text a JSON column stores for ``value`` (as SQLAlchemy's ``JSON`` writes it).
+
+    The text ``json.dumps`` gives with its defaults, from one encoder made once: a store
+    writes tens of thousands of small documents a cycle, and ``json.dumps`` builds its
+    encoder anew for each.
+    """
+    if _ENCODE is None:
+        return json.dumps(value)
+    return "".join(_ENCODE(value, 0))
+
+
+def _one_encoder() -> Callable[[Any, int], Sequence[str]] | None:
+    """Return the C encoder ``json.dumps`` uses with its defaults, or ``None`` without one."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    # json.JSONEncoder.iterencode's arguments for dumps' defaults (ensure_ascii,
+    # allow_nan, no indent, separators ", " and ": ", unsorted keys, no skipkeys), but
+    # no table of containers being encoded: one table shared by every call could be
+    # left holding an entry by a call that raised. Stored documents are never circular.
+    encoder: Callable[[Any, int], Sequence[str]] = make(
+        None,
+        json.JSONEncoder().default,
+        json.encoder.encode_basestring_ascii,
+        None,
+        ": ",
+        ", ",
+        False,
+        False,
+        True,
+    )
+    return encoder
+
+
+_ENCODE = _one_encoder()
 
 
 def read_time(value: Any) -> datetime:

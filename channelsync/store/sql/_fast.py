@@ -75,6 +75,7 @@ __all__ = [
     "in_list",
     "insert_rows",
     "lock_ids",
+    "lock_keys",
     "one_of",
     "run_many",
     "stored_json",
@@ -137,6 +138,42 @@ def lock_ids(connection: Connection, table: Table, ids: Iterable[int]) -> None:
         )
 
     driver_statement(connection, f"lock.{table.name}", build).run(connection, {"ids": wanted})
+
+
+def lock_keys(
+    connection: Connection,
+    name: str,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]] | Rows,
+    *,
+    where: Mapping[str, str],
+) -> None:
+    """Lock the rows of ``table`` a row set names, in the order of the ``where`` columns.
+
+    For a table without an ``id`` (a composite key): what :func:`lock_ids` does, the
+    rows whose ``where`` columns equal a row's values (see :func:`update_rows`) locked
+    in one statement, sorted by those columns (``FOR NO KEY UPDATE``), so that two
+    writers of overlapping sets queue up. SQLite: the database's write lock.
+    """
+    if not rows:
+        return
+    if connection.dialect.name == "sqlite":
+        hold_write_lock(connection, table)
+        return
+    names = tuple(where)
+
+    def build() -> Any:
+        source = _unnest(table, list(where.items()))
+        columns = [table.c[column] for column in where.values()]
+        return (
+            select(*columns)
+            .join_from(table, source, and_(*(table.c[c] == source.c[p] for p, c in where.items())))
+            .order_by(*columns)
+            .with_for_update(of=table, key_share=True)
+        )
+
+    arrays = _as_rows(rows, names).arrays()
+    driver_statement(connection, name, build).run(connection, arrays)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,33 +269,54 @@ def insert_rows(
     rows: Sequence[Mapping[str, Any]] | Rows,
     *,
     conflict: Callable[[Any], Any] | None = None,
+    same: Mapping[str, Any] | None = None,
 ) -> CursorResult[Any] | None:
     """Insert ``rows`` (each naming every column written, values in stored form) into ``table``.
 
     ``name`` names the statement (its table, columns and conflict clause).
     ``conflict`` adds an ``ON CONFLICT`` clause to the dialect's insert (it is given
-    one that offers ``on_conflict_do_*`` and ``excluded``). The result's ``rowcount``
-    is the number of rows inserted or updated. Nothing is run for no rows.
+    one that offers ``on_conflict_do_*`` and ``excluded``). ``same`` gives the columns
+    every row has the same value in (stored forms, columns the rows do not name): on
+    PostgreSQL each is bound once instead of as an array of copies. The result's
+    ``rowcount`` is the number of rows inserted or updated. Nothing is run for no rows.
     """
     if not rows:
         return None
     columns = _names(rows)
+    shared = dict(same or {})
+    if set(shared) & set(columns):
+        raise ValueError(f"statement {name}: a column both per row and shared")
     if connection.dialect.name == "sqlite":
+        if shared:
+            # One writer, the driver's executemany: each row carries the shared values.
+            given = _as_rows(rows, columns)
+            tail = tuple(shared.values())
+            rows = Rows((*columns, *shared), [(*row, *tail) for row in given.values])
+            columns = rows.names
 
         def one() -> Any:
             statement = sqlite_dialect.insert(table).values({c: bindparam(c) for c in columns})
             return statement if conflict is None else conflict(statement)
 
-        return _run(connection, driver_statement(connection, name, one, _names(rows)), rows)
+        return _run(connection, driver_statement(connection, name, one, columns), rows)
 
     def every() -> Any:
         source = _unnest(table, [(c, c) for c in columns])
-        chosen = select(*(_value(source, table, c, c) for c in columns))
-        statement = postgresql.insert(table).from_select(columns, chosen)
+        chosen = select(
+            *(_value(source, table, c, c) for c in columns),
+            *(_shared(table, c) for c in shared),
+        )
+        statement = postgresql.insert(table).from_select([*columns, *shared], chosen)
         return statement if conflict is None else conflict(statement)
 
-    arrays = _as_rows(rows, columns).arrays()
-    return driver_statement(connection, name, every).run(connection, arrays)
+    arrays: dict[str, Any] = _as_rows(rows, columns).arrays()
+    return driver_statement(connection, name, every).run(connection, arrays | shared)
+
+
+def _shared(table: Table, column: str) -> Any:
+    """Return a value bound once for every row (see :func:`insert_rows`), as the column takes it."""
+    value = bindparam(column, type_=_element_type(table.c[column]))
+    return cast(value, table.c[column].type) if isinstance(table.c[column].type, JSON) else value
 
 
 def update_rows(

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Select,
     func,
     select,
     update,
@@ -16,6 +17,7 @@ from typing_extensions import override
 
 from channelsync.store import schema as t
 from channelsync.store.base import (
+    AppliedUnderLock,
     LedgerEvent,
     StockPosition,
     StoreSession,
@@ -26,8 +28,11 @@ from channelsync.store.sql._common import (
     ledger_event,
     upsert_insert,
 )
+from channelsync.store.sql._driver import driver_statement
 from channelsync.store.sql._fast import (
+    bound_list,
     delete_rows,
+    in_list,
     insert_rows,
     lock_ids,
     one_of,
@@ -206,13 +211,18 @@ class SqlLedger(SqlPart, StoreSession):
 
     def applied_events(self, idempotency_keys: Iterable[str]) -> set[str]:
         """Return which of these event keys have been applied."""
-        e = t.ledger_events.c
-        found: set[str] = set()
         keys = list(dict.fromkeys(idempotency_keys))
-        if keys:
-            query = select(e.idempotency_key).where(one_of(self._c, e.idempotency_key, keys))
-            found.update(str(key) for key in self._c.execute(query).scalars())
-        return found
+        if not keys:
+            return set()
+        # A page of orders asks for thousands of keys, twice: on the driver, the list
+        # bound as one value (PostgreSQL: a binary array, no escaping of its elements).
+        statement = driver_statement(self._c, "ledger.applied", self._applied_by_list)
+        rows = statement.run(self._c, {"keys": bound_list(self._c, keys)})
+        return {str(key) for (key,) in rows}
+
+    def _applied_by_list(self) -> Select[Any]:
+        e = t.ledger_events.c
+        return select(e.idempotency_key).where(in_list(self._c, e.idempotency_key, "keys"))
 
     def reservations(self, channel: str, order_ids: Iterable[str]) -> dict[tuple[str, int], int]:
         """Return units still reserved per ``(order_id, sku_id)`` for these orders."""
@@ -282,7 +292,13 @@ class SqlLedger(SqlPart, StoreSession):
         """
         lock_ids(self._c, t.skus, sku_ids)
 
-    def apply_events(self, events: Sequence[LedgerEvent], now: datetime) -> list[bool]:
+    def apply_events(
+        self,
+        events: Sequence[LedgerEvent],
+        now: datetime,
+        *,
+        known: AppliedUnderLock | None = None,
+    ) -> list[bool]:
         """Record and apply ``events`` in order; return, per event, whether it was new.
 
         Safe with many writers: the SKUs the new events touch are locked first (one
@@ -295,13 +311,17 @@ class SqlLedger(SqlPart, StoreSession):
         if not events:
             return []
         keys = [e.idempotency_key for e in events]
-        # Without a lock first: a replay of applied events writes (and waits for) nothing.
-        known = self.applied_events(keys)
-        candidates = [e for e in events if e.idempotency_key not in known]
-        if not candidates:
-            return [False] * len(events)
-        self.lock_skus(e.sku_id for e in candidates)
-        applied, fresh = _first_unapplied(events, self.applied_events(keys))
+        if known is not None and all(e.sku_id in known.sku_ids for e in events):
+            # The caller holds these SKUs' locks and read their keys under them: no
+            # other writer can have applied one of their events since.
+            applied, fresh = _first_unapplied(events, set(known.keys))
+        else:
+            # Without a lock first: a replay of applied events writes (and waits for) nothing.
+            before = self.applied_events(keys)
+            if all(e.idempotency_key in before for e in events):
+                return [False] * len(events)
+            self.lock_skus(e.sku_id for e in events if e.idempotency_key not in before)
+            applied, fresh = _first_unapplied(events, self.applied_events(keys))
         if not fresh:
             return applied
         reserved = self._reservation_totals(fresh, now)  # raises before anything is written

@@ -45,7 +45,6 @@ from channelsync.store.sql._driver import (
 )
 from channelsync.store.sql._fast import Rows, bound_list, in_list, insert_rows
 from channelsync.store.sql.outbox_statements import (
-    ENQUEUED,
     due_by_parameters,
     due_query,
     enqueue_statement,
@@ -56,6 +55,9 @@ from channelsync.store.sql.outbox_statements import (
 )
 
 __all__ = ["SqlOutbox"]
+
+#: The values of an enqueue that differ per entry (the rest are the same for all).
+_PER_ENTRY = ("channel", "kind", "key", "payload", "urgency")
 
 
 class SqlOutbox(SqlPart, StoreSession):
@@ -349,24 +351,25 @@ class SqlOutbox(SqlPart, StoreSession):
             enqueue_statement(upsert_insert(self._c, t.outbox)),
             [enqueued(e, now) for e in first.values()],
         )
-        at, dump, pending = stored_time(self._c)(now), stored_json, OutboxState.PENDING.value
-        rows = [
-            (
-                e.channel,
-                e.kind,
-                e.key,
-                dump(plain(e.payload)),
-                1,
-                e.urgency,
-                pending,
-                0,
-                at,
-                None,
-                at,
-            )
-            for e in rest
-        ]
-        insert_rows(self._c, "outbox.enqueue", t.outbox, Rows(ENQUEUED, rows), conflict=upsert)
+        at, dump = stored_time(self._c)(now), stored_json
+        rows = [(e.channel, e.kind, e.key, dump(plain(e.payload)), e.urgency) for e in rest]
+        # What every new value starts from: bound once, not once per row.
+        fresh = {
+            "version": 1,
+            "state": OutboxState.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": at,
+            "reason": None,
+            "updated_at": at,
+        }
+        insert_rows(
+            self._c,
+            "outbox.enqueue",
+            t.outbox,
+            Rows(_PER_ENTRY, rows),
+            conflict=upsert,
+            same=fresh,
+        )
 
     def settle_many(self, outcomes: Sequence[Settlement], now: datetime) -> list[bool]:
         """Record many outcomes; return, per outcome, whether its version was current."""
