@@ -237,7 +237,26 @@ outbox = Table(
     Column("updated_at", _TZ, nullable=False),
     UniqueConstraint("channel", "kind", "key", name="uq_outbox_target"),
     # The flush reads one kind's most urgent due entries per channel, in this order.
-    Index("ix_outbox_due", "state", "channel", "kind", "urgency", "next_attempt_at", "id"),
+    # Partial: sent entries, most of the table, stay out of both indexes, so a
+    # re-queue or a settle writes no index page far from the waiting ones. Queries
+    # name the state as a literal (outbox_statements.in_state) to use them.
+    Index(
+        "ix_outbox_due",
+        "channel",
+        "kind",
+        "urgency",
+        "next_attempt_at",
+        "id",
+        sqlite_where=text("state = 'pending'"),
+        postgresql_where=text("state = 'pending'"),
+    ),
+    Index(
+        "ix_outbox_parked",
+        "channel",
+        "kind",
+        sqlite_where=text("state = 'parked'"),
+        postgresql_where=text("state = 'parked'"),
+    ),
 )
 
 orders = Table(

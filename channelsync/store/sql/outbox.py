@@ -49,6 +49,7 @@ from channelsync.store.sql.outbox_statements import (
     due_query,
     enqueue_statement,
     enqueued,
+    in_state,
     plain,
     settle_rows,
     upsert,
@@ -118,7 +119,6 @@ class SqlOutbox(SqlPart, StoreSession):
         rows = statement.run(
             self._c,
             {
-                "state": OutboxState.PENDING.value,
                 "channel": channel,
                 "kind": kind,
                 "now": stored_time(self._c)(now),
@@ -154,10 +154,8 @@ class SqlOutbox(SqlPart, StoreSession):
     @override
     def channels_with_work(self, now: datetime, parked_reason: str) -> set[str]:
         o = t.outbox.c
-        due = (o.state == OutboxState.PENDING.value) & (o.next_attempt_at <= now)
-        parked = (o.state == OutboxState.PARKED.value) & o.reason.startswith(
-            parked_reason, autoescape=True
-        )
+        due = in_state(OutboxState.PENDING) & (o.next_attempt_at <= now)
+        parked = in_state(OutboxState.PARKED) & o.reason.startswith(parked_reason, autoescape=True)
         query = select(o.channel).where(due | parked).distinct()
         return {str(channel) for channel in self._c.execute(query).scalars()}
 
@@ -194,7 +192,7 @@ class SqlOutbox(SqlPart, StoreSession):
         if channel is not None:
             query = query.where(o.channel == channel)
         if state is not None:
-            query = query.where(o.state == state.value)
+            query = query.where(in_state(state))
         return [self._item(r) for r in self._c.execute(query)]
 
     @override
@@ -241,7 +239,7 @@ class SqlOutbox(SqlPart, StoreSession):
             (o.channel == channel)
             & (o.kind == kind)
             & (o.key == key)
-            & (o.state == OutboxState.PARKED.value)
+            & in_state(OutboxState.PARKED)
         )
         row = self._c.execute(select(t.outbox).where(where)).first()
         if row is None:
@@ -264,7 +262,7 @@ class SqlOutbox(SqlPart, StoreSession):
         o = t.outbox.c
         query = (
             update(t.outbox)
-            .where(o.state == OutboxState.PARKED.value)
+            .where(in_state(OutboxState.PARKED))
             .values(
                 state=OutboxState.PENDING.value,
                 attempts=0,

@@ -10,7 +10,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Insert, Select, bindparam, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Insert,
+    Select,
+    bindparam,
+    literal_column,
+    select,
+)
 
 from channelsync.store import schema as t
 from channelsync.store.base import OutboxEntry, OutboxState
@@ -23,6 +32,7 @@ __all__ = [
     "due_query",
     "enqueue_statement",
     "enqueued",
+    "in_state",
     "plain",
     "settle_rows",
     "upsert",
@@ -95,6 +105,17 @@ def settle_rows(
     )
 
 
+def in_state(state: OutboxState) -> ColumnElement[bool]:
+    """Return "the entry is in ``state``" with the state written as a literal.
+
+    The outbox's indexes are partial (``state = 'pending'``, ``state = 'parked'``): a
+    planner uses one when it can see the query names that same state. A literal it
+    always sees; a bound value only when the plan is made for that value (SQLite's
+    re-prepare, PostgreSQL's custom plans), which a generic plan would not be.
+    """
+    return t.outbox.c.state == literal_column(f"'{state.value}'")
+
+
 def due_by_parameters() -> Select[Any]:
     """Select what :meth:`SqlOutbox.due` needs of the due entries, all values bound."""
     o = t.outbox.c
@@ -103,7 +124,7 @@ def due_by_parameters() -> Select[Any]:
             o.id, o.key, o.payload, o.version, o.urgency, o.attempts, o.next_attempt_at, o.reason
         )
         .where(
-            o.state == bindparam("state"),
+            in_state(OutboxState.PENDING),
             o.channel == bindparam("channel"),
             o.kind == bindparam("kind"),
             o.next_attempt_at <= bindparam("now"),
@@ -119,7 +140,7 @@ def due_query(channel: str, kind: str, now: datetime, limit: int | None) -> Sele
     query = (
         select(t.outbox)
         .where(
-            o.state == OutboxState.PENDING.value,
+            in_state(OutboxState.PENDING),
             o.channel == channel,
             o.kind == kind,
             o.next_attempt_at <= now,

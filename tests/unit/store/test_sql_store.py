@@ -53,8 +53,9 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_large_checkpoints(tmp_pat
     with store.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
-        # Checkpoints at ~40 MB of log (SQLite's default is 1,000 pages), log cut to 64 MB.
-        assert connection.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 10_000
+        # Writers checkpoint only past ~200 MB of log (SQLite's default is 1,000 pages):
+        # the checkpoint thread copies it long before; the log is cut to 64 MB.
+        assert connection.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 50_000
         assert connection.execute(text("PRAGMA journal_size_limit")).scalar() == 64 * 1024 * 1024
     store.close()
 
