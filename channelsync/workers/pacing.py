@@ -125,10 +125,6 @@ class Cadence:
         wait = tat - self.interval - self.tolerance - now
         return wait if wait > _RESOLUTION else 0.0
 
-    def found_idle(self, tat: float, now: float) -> bool:
-        """Whether the call that moved the schedule to ``tat`` found it at rest (full)."""
-        return tat - self.interval <= now + _RESOLUTION
-
     def tokens(self, tat: float, now: float) -> float:
         """Return what a bucket in the schedule's state holds at ``now``."""
         return min(float(self.burst), max(0.0, (now - tat) * self.rate + self.burst))
@@ -152,8 +148,6 @@ class Reservation:
     """The schedule after it."""
     wait: float
     """Seconds from ``at`` until the call may go."""
-    idle: bool
-    """Whether it found the schedule at rest: the call starts a burst."""
 
 
 class SharedSchedule:
@@ -202,7 +196,7 @@ class SharedSchedule:
         if row is None:
             return None
         tat, at = float(row[0]), float(row[1])
-        return Reservation(at, tat, cadence.wait(tat, at), cadence.found_idle(tat, at))
+        return Reservation(at, tat, cadence.wait(tat, at))
 
     def hold(self, channel: str, operation: str, seconds: float) -> None:
         """Move the schedule to at least ``seconds`` from now (a call goes ``tau`` sooner)."""

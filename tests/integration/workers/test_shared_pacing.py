@@ -54,13 +54,11 @@ def test_reservations_of_a_cadence_pace_like_a_token_bucket() -> None:
     # One call a second, two at once: the schedule as the statement moves it.
     cadence = Cadence(rate=1.0, burst=2)
     tat = None
-    waits, idle = [], []
+    waits = []
     for now in (100.0, 100.0, 100.0, 100.5, 110.0, 110.25):
         tat = max(now if tat is None else tat, now) + cadence.interval
         waits.append(cadence.wait(tat, now))
-        idle.append(cadence.found_idle(tat, now))
     assert waits == [0.0, 0.0, 1.0, 1.5, 0.0, 0.0]
-    assert idle == [True, False, False, False, True, False]
     # The full bucket, half a token, an empty one, one interval after emptying.
     assert cadence.tokens(100.0, 100.0) == 2.0
     assert cadence.tokens(101.5, 100.0) == 0.5
@@ -101,7 +99,6 @@ def test_the_statement_moves_the_schedule_as_the_algorithm_does(store: SqlStore)
         start = found.at if before is None else max(before, found.at)
         assert found.tat == pytest.approx(start + cadence.interval, abs=1e-6)
         assert found.wait == pytest.approx(max(0.0, start - cadence.tolerance - found.at), abs=1e-6)
-        assert found.idle == (before is None or before <= found.at)
         before = found.tat
     assert tat_of(store.engine) == pytest.approx(before, abs=1e-6)
     # A schedule at rest (its last call long ago) starts again from now, not from then.
@@ -109,7 +106,6 @@ def test_the_statement_moves_the_schedule_as_the_algorithm_does(store: SqlStore)
         connection.execute(rate_slots.update().values(tat=rate_slots.c.tat - 100))
     found = schedule.reserve("tmall", "op", cadence)
     assert found is not None
-    assert found.idle
     assert found.wait == 0.0
     assert found.tat == pytest.approx(found.at + cadence.interval, abs=1e-6)
 
