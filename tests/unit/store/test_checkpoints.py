@@ -43,6 +43,8 @@ def _skus_in_database_file(path: Path, copy: Path) -> int:
         if "skus" not in tables:
             return 0
         return int(connection.execute("SELECT count(*) FROM skus").fetchone()[0])
+    except sqlite3.DatabaseError:
+        return 0  # copied while a checkpoint was writing it: look again
     finally:
         connection.close()
 
