@@ -14,8 +14,9 @@ A :class:`Checkpointer` follows an engine's commits. Shortly after a commit
 SQLite copies. A passive checkpoint never waits for and never blocks a writer or a
 reader. The writers keep their automatic checkpoint: when the log does reach its
 limit, the pages the thread has already copied are not copied again, so that
-checkpoint is short, and it still bounds the log if the thread falls behind (or a
-long reader holds it back). Durability is SQLite's either way.
+checkpoint is short. It is also what restarts the log under sustained writes: SQLite
+restarts it only once it has been copied whole with no commit in between, so while
+commits keep coming it grows to the writers' limit. Durability is SQLite's either way.
 """
 
 from __future__ import annotations
