@@ -42,15 +42,6 @@ T = TypeVar("T")
 
 
 @pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    opened = open_store(store_url)
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-@pytest.fixture
 def pg_store(postgres_url: str) -> Iterator[Store]:
     opened = open_store(postgres_url)
     try:

@@ -6,7 +6,6 @@ Every test runs on SQLite and on PostgreSQL (marker ``postgres``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,20 +18,10 @@ from channelsync.store import (
     OutboxState,
     SkuData,
     Store,
-    open_store,
 )
 from channelsync.store.sql._driver import stored_json
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    opened = open_store(store_url)
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def _skus(store: Store, *codes: str) -> dict[str, int]:

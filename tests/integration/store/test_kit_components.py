@@ -5,24 +5,14 @@ Every test runs on SQLite and on PostgreSQL (marker ``postgres``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
-from channelsync.store import KitComponent, SkuData, Store, open_store
+from channelsync.store import KitComponent, SkuData, Store
 from channelsync.store.sql._common import CHUNK
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    opened = open_store(store_url)
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def _skus(store: Store, *codes: str) -> dict[str, int]:
