@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 
+from channelsync.store import Store, open_store
+
 POSTGRES_URL = os.environ.get("CHANNELSYNC_TEST_DATABASE_URL", "postgresql://127.0.0.1:5432/test")
 
 
@@ -97,3 +99,16 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'state.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """Return a fresh store of ``store_url`` (each test runs on both databases), closed after.
+
+    Suites whose store needs more (a clock, a catalogue) define their own.
+    """
+    opened = open_store(store_url)
+    try:
+        yield opened
+    finally:
+        opened.close()

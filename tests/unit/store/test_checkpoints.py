@@ -116,4 +116,4 @@ def test_commits_in_quick_succession_share_one_checkpoint(tmp_path: Path) -> Non
         assert checkpointer.checkpoints == 1
     finally:
         checkpointer.stop()
-    assert not checkpointer._thread.is_alive()
+    assert _threads("state.db") == []
