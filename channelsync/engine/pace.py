@@ -28,7 +28,7 @@ the pull interval plus the completeness lag.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -185,15 +185,33 @@ class SlicePace:
         window_seconds: int,
         now: datetime,
     ) -> SlicePace:
-        """Read the sales of the last ``window_seconds`` and the measured delays (two queries)."""
+        """Read the sales of the last ``window_seconds`` and the measured delays."""
+        windows = cls.windows(window_seconds)
+        sales = session.sales_since(sku_ids, [now - timedelta(seconds=s) for s in windows])
+        return cls.of_sales(session, visibility, windows, sales)
+
+    @staticmethod
+    def windows(window_seconds: int) -> tuple[int, ...]:
+        """Return the windows (seconds) whose sales give the pace: none when it is off.
+
+        The whole window, and its last quarter: a burst shows in the pace within
+        minutes instead of being averaged over the quiet time before it.
+        """
         if window_seconds <= 0:
-            return cls({}, {})
-        ids = list(sku_ids)
+            return ()
+        return window_seconds, max(1, window_seconds // _SHORT)
+
+    @classmethod
+    def of_sales(
+        cls,
+        session: StoreSession,
+        visibility: Visibility,
+        windows: Sequence[int],
+        sales: Sequence[Mapping[tuple[int, str], int]],
+    ) -> SlicePace:
+        """Return the pace of the units sold in each of :meth:`windows` (``sales``, in order)."""
         rates: dict[tuple[int, str], float] = {}
-        # The whole window, and its last quarter: a burst shows in the pace within
-        # minutes instead of being averaged over the quiet time before it.
-        for seconds in (window_seconds, max(1, window_seconds // _SHORT)):
-            sold = session.recent_sales(ids, now - timedelta(seconds=seconds))
+        for seconds, sold in zip(windows, sales, strict=True):
             for key, units in sold.items():
                 if units > 0:
                     rates[key] = max(rates.get(key, 0.0), units / seconds)

@@ -170,16 +170,14 @@ class _Alone:
         self._announced: Mapping[str, int] = {}
         if not sku_ids:
             return
-        since = now - timedelta(days=context.config.sales_window_days)
-        for (sku_id, channel), units in session.recent_sales(sku_ids, since).items():
+        # The sales window's and the pace's windows, read together.
+        windows = SlicePace.windows(context.config.pace_window_seconds)
+        since = [now - timedelta(days=context.config.sales_window_days)]
+        since += [now - timedelta(seconds=seconds) for seconds in windows]
+        sold, *paced = session.sales_since(sku_ids, since)
+        for (sku_id, channel), units in sold.items():
             self._sold.setdefault(sku_id, {})[channel] = units
-        self._pace = SlicePace.read(
-            session,
-            context.visibility,
-            sku_ids,
-            window_seconds=context.config.pace_window_seconds,
-            now=now,
-        )
+        self._pace = SlicePace.of_sales(session, context.visibility, windows, paced)
         # Units of orders that events announced and no read has brought yet.
         self._announced = session.event_holds(context.channels, now - EVENT_HOLD_LIMIT)
 

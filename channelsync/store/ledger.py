@@ -105,6 +105,17 @@ class LedgerSession(ABC):
     def recent_sales(self, sku_ids: Iterable[int], since: datetime) -> dict[tuple[int, str], int]:
         """Return units reserved per ``(sku_id, channel)`` by orders since ``since``."""
 
+    def sales_since(
+        self, sku_ids: Iterable[int], since: Sequence[datetime]
+    ) -> list[dict[tuple[int, str], int]]:
+        """Return :meth:`recent_sales` for each time of ``since``, in its order.
+
+        A store may answer all of them in one read (the planner asks for its sales
+        window and its pace windows at once); this default reads each in turn.
+        """
+        ids = list(sku_ids)
+        return [self.recent_sales(ids, at) for at in since]
+
     @abstractmethod
     def ledger(self, sku_id: int | None = None) -> list[LedgerEvent]:
         """Return the ledger events (of one SKU), oldest first."""

@@ -1,4 +1,4 @@
-"""The stock ledger on SQLAlchemy Core: events, reservations, positions and dirty marks."""
+"""The stock ledger on SQLAlchemy Core: events, reservations and positions (marks: marks.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     Select,
+    case,
     func,
     select,
     update,
@@ -20,11 +21,9 @@ from channelsync.store.base import (
     AppliedUnderLock,
     LedgerEvent,
     StockPosition,
-    StoreSession,
     WarehouseStock,
 )
 from channelsync.store.sql._common import (
-    SqlPart,
     ledger_event,
     upsert_insert,
 )
@@ -34,11 +33,11 @@ from channelsync.store.sql._fast import (
     delete_rows,
     in_list,
     insert_rows,
-    lock_ids,
     one_of,
     stored_time,
     update_rows,
 )
+from channelsync.store.sql.marks import SqlChangeMarks
 
 __all__ = ["SqlLedger"]
 
@@ -59,7 +58,7 @@ def _first_unapplied(
     return answers, fresh
 
 
-class SqlLedger(SqlPart, StoreSession):
+class SqlLedger(SqlChangeMarks):
     """The stock ledger operations of a SQL store transaction."""
 
     @override
@@ -117,22 +116,36 @@ class SqlLedger(SqlPart, StoreSession):
 
     @override
     def recent_sales(self, sku_ids: Iterable[int], since: datetime) -> dict[tuple[int, str], int]:
-        sales: dict[tuple[int, str], int] = {}
-        e = t.ledger_events.c
+        return self.sales_since(sku_ids, [since])[0]
+
+    @override
+    def sales_since(
+        self, sku_ids: Iterable[int], since: Sequence[datetime]
+    ) -> list[dict[tuple[int, str], int]]:
+        windows: list[dict[tuple[int, str], int]] = [{} for _ in since]
         ids = list(dict.fromkeys(sku_ids))
-        if ids:
-            for sku_id, channel, total in self._c.execute(
-                select(e.sku_id, e.channel, func.sum(e.reserved_delta))
-                .where(
-                    one_of(self._c, e.sku_id, ids),
-                    e.at >= since,
-                    e.reserved_delta > 0,
-                    e.channel.is_not(None),
-                )
-                .group_by(e.sku_id, e.channel)
-            ).all():
-                sales[(sku_id, channel)] = int(total)
-        return sales
+        if not ids or not since:
+            return windows
+        e = t.ledger_events.c
+        # One pass over the widest window, a sum per window: each event row is found
+        # once (the index holds sku_id and at; channel and units are in the table).
+        sums = [func.sum(case((e.at >= at, e.reserved_delta), else_=0)) for at in since]
+        query = (
+            select(e.sku_id, e.channel, *sums)
+            .where(
+                one_of(self._c, e.sku_id, ids),
+                e.at >= min(since),
+                e.reserved_delta > 0,
+                e.channel.is_not(None),
+            )
+            .group_by(e.sku_id, e.channel)
+        )
+        for sku_id, channel, *totals in self._c.execute(query).all():
+            for window, total in zip(windows, totals, strict=True):
+                # Every unit counted is a reservation (> 0): 0 means none in the window.
+                if total:
+                    window[(sku_id, channel)] = int(total)
+        return windows
 
     @override
     def ledger(self, sku_id: int | None = None) -> list[LedgerEvent]:
@@ -140,63 +153,6 @@ class SqlLedger(SqlPart, StoreSession):
         if sku_id is not None:
             query = query.where(t.ledger_events.c.sku_id == sku_id)
         return [ledger_event(r) for r in self._c.execute(query)]
-
-    @override
-    def changed_skus(self, limit: int | None = None) -> list[int]:
-        query = select(t.skus.c.id).where(t.skus.c.dirty.is_(True)).order_by(t.skus.c.id)
-        if limit is not None:
-            query = query.limit(limit)
-        return [int(i) for i in self._c.execute(query).scalars()]
-
-    @override
-    def change_counts(self, sku_ids: Iterable[int]) -> dict[int, int]:
-        s = t.skus.c
-        found: dict[int, int] = {}
-        ids = sorted(set(sku_ids))
-        if ids:
-            query = select(s.id, s.change_count).where(one_of(self._c, s.id, ids))
-            found.update({int(i): int(n) for i, n in self._c.execute(query).all()})
-        return found
-
-    @override
-    def clear_changed(self, sku_ids: Iterable[int], seen: Mapping[int, int] | None = None) -> None:
-        if seen is None:
-            self._set_dirty(sku_ids, dirty=False)
-            return
-        ids = sorted(set(sku_ids))
-        self.lock_skus(ids)
-        # Only where no mark came since the plan read the counts: a SKU marked meanwhile
-        # (an order, a new binding committed by another writer) stays marked.
-        rows = [{"_id": i, "_seen": seen[i], "_dirty": False} for i in ids if i in seen]
-        update_rows(
-            self._c,
-            "skus.clear_seen",
-            t.skus,
-            rows,
-            where={"_id": "id", "_seen": "change_count"},
-            values={"_dirty": "dirty"},
-        )
-
-    @override
-    def mark_changed(self, sku_ids: Iterable[int]) -> None:
-        self._set_dirty(sku_ids, dirty=True)
-
-    def _set_dirty(self, sku_ids: Iterable[int], *, dirty: bool) -> None:
-        # Locked in ascending order first: an UPDATE ... IN locks in no promised order.
-        ids = sorted(set(sku_ids))
-        self.lock_skus(ids)
-        if ids:
-            values: dict[str, Any] = {"dirty": dirty}
-            if dirty:
-                values["change_count"] = t.skus.c.change_count + 1
-            self._c.execute(update(t.skus).where(one_of(self._c, t.skus.c.id, ids)).values(values))
-
-    @override
-    def mark_all_changed(self) -> None:
-        if self._c.dialect.name != "sqlite":
-            key = t.skus.c.id
-            self._c.execute(select(key).order_by(key).with_for_update(key_share=True)).all()
-        self._c.execute(update(t.skus).values(dirty=True, change_count=t.skus.c.change_count + 1))
 
     def on_hand_many(self, sku_ids: Iterable[int]) -> dict[int, dict[str, int]]:
         """Return on-hand stock per warehouse of each SKU that has any."""
@@ -282,15 +238,6 @@ class SqlLedger(SqlPart, StoreSession):
         # Sorted here: a database's collation may order names otherwise.
         query = select(t.stock.c.warehouse).distinct()
         return sorted(str(w) for w in self._c.execute(query).scalars())
-
-    @override
-    def lock_skus(self, sku_ids: Iterable[int]) -> None:
-        """Hold these SKUs' stock, reservations and marks for this transaction's writes.
-
-        PostgreSQL: their ``skus`` rows locked in ascending id order (see
-        :func:`~channelsync.store.sql._fast.lock_ids`); SQLite: the database's write lock.
-        """
-        lock_ids(self._c, t.skus, sku_ids)
 
     def apply_events(
         self,
@@ -460,16 +407,6 @@ class SqlLedger(SqlPart, StoreSession):
             values={"quantity": "quantity"},
         )
         delete_rows(self._c, "reservations.delete", t.reservations, emptied, where=_RESERVATION)
-
-    def _mark_dirty(self, sku_ids: Iterable[int]) -> None:
-        # Only SKUs this transaction holds (apply_events locked them first).
-        ids = sorted(set(sku_ids))
-        if ids:
-            self._c.execute(
-                update(t.skus)
-                .where(one_of(self._c, t.skus.c.id, ids))
-                .values(dirty=True, change_count=t.skus.c.change_count + 1)
-            )
 
 
 #: A reservation's row, by the names ``_write_reservations`` gives its values.

@@ -19,6 +19,7 @@ from channelsync.store import (
     StoredOrder,
     open_store,
 )
+from channelsync.store.base import LedgerSession
 from channelsync.store.schema import metadata
 from channelsync.store.sql.engine import newest_revision
 
@@ -106,6 +107,42 @@ def test_an_event_applied_twice_changes_nothing(store: Store) -> None:
         assert s.apply_event(event, NOW) is False
         assert s.on_hand(sku_id) == {"SH": 7}
         assert len(s.ledger(sku_id)) == 1
+
+
+def test_sales_since_sums_each_window_from_one_read(store: Store) -> None:
+    sku_id, other = _sku(store), _sku(store, "B-1")
+
+    with store.transaction() as s:
+        for key, sku, units, channel, ago in [
+            ("r1", sku_id, 3, "c", timedelta(hours=3)),
+            ("r2", sku_id, 2, "c", timedelta(minutes=30)),
+            ("r3", sku_id, 1, "d", timedelta(minutes=10)),
+            ("r4", other, 4, "c", timedelta(days=3)),
+        ]:
+            event = LedgerEvent(
+                key, "order_reserved", sku, reserved_delta=units, channel=channel, order_id=key
+            )
+            s.apply_event(event, NOW - ago)
+        # A release is no sale; an adjustment has no channel.
+        s.apply_event(
+            LedgerEvent(
+                "x1", "order_cancelled", sku_id, reserved_delta=-1, channel="c", order_id="r1"
+            ),
+            NOW,
+        )
+        s.apply_event(LedgerEvent("in", "manual_adjustment", sku_id, on_hand_delta=9), NOW)
+        since = [NOW - timedelta(days=1), NOW - timedelta(hours=1), NOW - timedelta(minutes=15)]
+        expected = [
+            {(sku_id, "c"): 5, (sku_id, "d"): 1},
+            {(sku_id, "c"): 2, (sku_id, "d"): 1},
+            {(sku_id, "d"): 1},
+        ]
+        assert s.sales_since([sku_id, other], since) == expected
+        # The store's one read answers as the protocol's window-by-window default does.
+        assert LedgerSession.sales_since(s, [sku_id, other], since) == expected
+        assert s.sales_since([sku_id, other], [NOW + timedelta(seconds=1)]) == [{}]
+        assert s.sales_since([other], [NOW - timedelta(days=4)]) == [{(other, "c"): 4}]
+        assert s.sales_since([], since) == [{}, {}, {}]
 
 
 def test_reservations_add_up_and_release(store: Store) -> None:
