@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +11,14 @@ from urllib.parse import quote
 
 
 @contextlib.contextmanager
-def fresh_store_url(base: str | None, directory: Path, name: str) -> Iterator[str]:
-    """Yield a fresh store URL: ``name``.db in ``directory``, or a new schema on ``base``."""
+def fresh_store_url(
+    base: str | None, directory: Path, name: str, *, application: str | None = None
+) -> Iterator[str]:
+    """Yield a fresh store URL: ``name``.db in ``directory``, or a new schema on ``base``.
+
+    ``application`` names the PostgreSQL connections (their ``application_name``), so
+    :class:`ServerCpu` can find the server's processes serving them.
+    """
     if base is None:
         yield f"sqlite:///{directory / f'{name}.db'}"
         return
@@ -23,7 +30,49 @@ def fresh_store_url(base: str | None, directory: Path, name: str) -> Iterator[st
         connection.execute(f'CREATE SCHEMA "{schema}"')
     separator = "&" if "?" in plain else "?"
     try:
-        yield f"{plain}{separator}options={quote(f'-csearch_path={schema}')}"
+        named = "" if application is None else f"&application_name={application}"
+        yield f"{plain}{separator}options={quote(f'-csearch_path={schema}')}{named}"
     finally:
         with psycopg.connect(plain, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+class ServerCpu:
+    """The CPU seconds spent by the server's processes serving one application name (on this host).
+
+    Read from ``/proc``: on another host, or where the server's processes cannot be
+    read, there is no figure (``None``). One clock tick is 10 ms: a median over ticks.
+    """
+
+    def __init__(self, server: str, application: str) -> None:
+        import psycopg  # noqa: PLC0415 - only a PostgreSQL run needs it
+
+        plain = server.replace("postgresql+psycopg://", "postgresql://", 1)
+        self.connection = psycopg.connect(plain, autocommit=True)
+        self.application = application
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def snapshot(self) -> dict[int, float] | None:
+        """Return the CPU seconds so far of each process serving the run."""
+        rows = self.connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (self.application,)
+        ).fetchall()
+        found = {}
+        for (pid,) in rows:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                return None
+            # utime and stime: the 14th and 15th fields, the 12th and 13th after the name.
+            found[int(pid)] = (int(fields[11]) + int(fields[12])) / self.tick
+        return found
+
+    @staticmethod
+    def spent(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+        """Return the seconds spent between two snapshots (a process new since: all of it)."""
+        if before is None or after is None:
+            return None
+        return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+    def close(self) -> None:
+        self.connection.close()

@@ -34,10 +34,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from _stores import ServerCpu
 from sqlalchemy import Engine, event
 
 from channelsync.channels import EventsCapability
@@ -74,47 +74,6 @@ class Listening(MemoryChannel, EventsCapability):
 def application(run: str) -> str:
     """Return the application name of the run's store connections."""
     return f"cs_bench_clock_{run}"
-
-
-class ServerCpu:
-    """The CPU seconds the server's processes serving the run spent (a server on this host).
-
-    Read from ``/proc``: on another host, or where the server's processes cannot be
-    read, there is no figure (``None``). One clock tick is 10 ms: a median over ticks.
-    """
-
-    def __init__(self, server: str, run: str) -> None:
-        import psycopg  # noqa: PLC0415 - the workers extra brings it
-
-        plain = server.replace("postgresql+psycopg://", "postgresql://", 1)
-        self.connection = psycopg.connect(plain, autocommit=True)
-        self.application = application(run)
-        self.tick = os.sysconf("SC_CLK_TCK")
-
-    def snapshot(self) -> dict[int, float] | None:
-        """Return the CPU seconds so far of each process serving the run."""
-        rows = self.connection.execute(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (self.application,)
-        ).fetchall()
-        found = {}
-        for (pid,) in rows:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                return None
-            # utime and stime: the 14th and 15th fields, the 12th and 13th after the name.
-            found[int(pid)] = (int(fields[11]) + int(fields[12])) / self.tick
-        return found
-
-    @staticmethod
-    def spent(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
-        """Return the seconds spent between two snapshots (a process new since: all of it)."""
-        if before is None or after is None:
-            return None
-        return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
-
-    def close(self) -> None:
-        self.connection.close()
 
 
 @contextlib.contextmanager
@@ -301,7 +260,7 @@ def main() -> int:
                 file=sys.stderr,
             )
             event.listen(Engine, "before_cursor_execute", count)
-            server = ServerCpu(args.store_url, run)
+            server = ServerCpu(args.store_url, application(run))
             try:
                 figures = asyncio.run(measure(runtimes, args.ticks, sent, server))
             finally:

@@ -29,6 +29,7 @@ import contextlib
 import functools
 import gc
 import math
+import os
 import resource
 import tempfile
 import time
@@ -39,7 +40,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from _stores import fresh_store_url
+from _stores import ServerCpu, fresh_store_url
 
 from channelsync.channels import Operation
 from channelsync.clock import FakeClock
@@ -187,9 +188,19 @@ def _parts(split: _Split, total: float) -> str:
 
 
 async def _burst(
-    engine: SyncEngine, shops: list[MemoryChannel], skus: int, orders: int, clock: FakeClock
+    engine: SyncEngine,
+    shops: list[MemoryChannel],
+    skus: int,
+    orders: int,
+    clock: FakeClock,
+    *,
+    server: ServerCpu | None,
 ) -> None:
-    """Place ``orders`` orders across the shops; time their ingestion, then the push."""
+    """Place ``orders`` orders across the shops; time their ingestion, then the push.
+
+    Beside the wall time, the CPU time of this process (the one worker: its engine, its
+    store client, SQLite itself) and of the PostgreSQL server's processes serving it.
+    """
     placed = 0
     while placed < orders:
         shop = shops[placed % len(shops)]
@@ -197,13 +208,15 @@ async def _burst(
         placed += 1
     clock.advance(60)
     imported = 0
+    served = None if server is None else server.snapshot()
     with _split_ingest() as split:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         async with AsyncExitStack() as stack:
             for shop in shops:
                 await stack.enter_async_context(shop)
                 imported += (await ingest_orders(engine.context, shop)).imported
-        ingested = time.perf_counter() - started
+        ingested, cpu = time.perf_counter() - started, time.process_time() - cpu
+    server_cpu = None if server is None else ServerCpu.spent(served, server.snapshot())
     started = time.perf_counter()
     await engine.run_cycle()
     elapsed = time.perf_counter() - started
@@ -213,6 +226,12 @@ async def _burst(
         f"pushes the stock they changed {elapsed:.1f} s"
     )
     print(f"  ingest split: {_parts(split, ingested)}")
+    rate = imported / cpu
+    figures = f"  CPU of the ingest: this process {cpu:.2f} s ({rate:,.0f} orders per CPU second)"
+    if server is not None:
+        spent = "not readable" if server_cpu is None else f"{server_cpu:.2f} s"
+        figures += f", PostgreSQL's processes serving it {spent}"
+    print(figures)
 
 
 async def main(
@@ -220,10 +239,16 @@ async def main(
 ) -> None:
     """Run the scenario and print its figures (on SQLite, or a schema of ``store_url``)."""
     clock = FakeClock()
+    application = f"cs_bench_engine_{os.getpid()}"
     with (
         tempfile.TemporaryDirectory() as directory,
-        fresh_store_url(store_url, Path(directory), "engine") as url,
+        fresh_store_url(store_url, Path(directory), "engine", application=application) as url,
+        contextlib.ExitStack() as stack,
     ):
+        server = None
+        if store_url is not None:
+            server = ServerCpu(store_url, application)
+            stack.callback(server.close)
         store = open_store(url)
         started = time.perf_counter()
         import_catalogue(store, parse_catalogue(_catalogue(skus), "csv"), now=clock.now())
@@ -274,7 +299,7 @@ async def main(
         )
 
         clock.advance(60)
-        await _burst(engine, shops, skus, orders, clock)
+        await _burst(engine, shops, skus, orders, clock, server=server)
         store.close()
 
 
