@@ -133,7 +133,9 @@ class LedgerSession(ABC):
         """Mark these SKUs' allocations as computed.
 
         With ``seen`` (the :meth:`change_counts` read before the plan), a SKU marked
-        again since stays marked: its new change was not in the plan.
+        since is left marked, and marked again if that writer has cleared it already
+        (it planned the SKU itself): its change was not in this plan, whose values for
+        it were read before that change.
         """
 
     @abstractmethod

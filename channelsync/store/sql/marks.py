@@ -52,7 +52,7 @@ class SqlChangeMarks(SqlPart, StoreSession):
         # Only where no mark came since the plan read the counts: a SKU marked meanwhile
         # (an order, a new binding committed by another writer) stays marked.
         rows = [{"_id": i, "_seen": seen[i], "_dirty": False} for i in ids if i in seen]
-        update_rows(
+        cleared = update_rows(
             self._c,
             "skus.clear_seen",
             t.skus,
@@ -60,6 +60,13 @@ class SqlChangeMarks(SqlPart, StoreSession):
             where={"_id": "id", "_seen": "change_count"},
             values={"_dirty": "dirty"},
         )
+        if cleared is None or cleared.rowcount == len(rows):
+            return
+        # Marked since: that writer (an order's page) may have planned the SKU and
+        # cleared its own mark, and this plan's values, read before its change, were
+        # written after it. Marked again, so the next pass plans it on what is now.
+        counts = self.change_counts(row["_id"] for row in rows)
+        self._mark_dirty(i for i in counts if counts[i] != seen[i])
 
     @override
     def mark_changed(self, sku_ids: Iterable[int]) -> None:

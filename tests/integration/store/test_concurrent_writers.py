@@ -378,3 +378,25 @@ def test_a_plan_clears_only_the_change_marks_it_saw(store: Store) -> None:
         assert s.changed_skus() == [mug]  # the order's change waits for the next pass
         s.clear_changed([mug])
         assert s.changed_skus() == []
+
+
+def test_a_plan_overtaken_by_a_writer_that_planned_its_sku_leaves_it_marked(store: Store) -> None:
+    """A SKU an order's page marked, planned and cleared while a plan ran is marked again.
+
+    The plan read the SKU before the order and writes after it: what it queued for the
+    SKU may be stale, so the next pass must plan it again, not find it clean.
+    """
+    (mug, cup) = _skus(store, "MUG", "CUP")
+    with store.transaction() as s:
+        s.mark_changed([mug, cup])
+        ids = s.changed_skus()
+        seen = s.change_counts(ids)  # the plan starts: it reads the marks
+    with store.transaction() as s:  # meanwhile an order's page plans its SKU itself
+        s.apply_event(_reserve("reserve:tmall:O-1:MUG", mug, 1, "O-1"), NOW)
+        s.clear_changed([mug], s.change_counts([mug]))
+        assert s.changed_skus() == [cup]
+    with store.transaction() as s:
+        s.clear_changed(ids, seen)  # the plan ends
+        assert s.changed_skus() == [mug]
+        s.clear_changed([mug], s.change_counts([mug]))  # the next pass
+        assert s.changed_skus() == []
