@@ -61,7 +61,9 @@ class Checkpointer:
             self._thread.join()
 
     def _run(self) -> None:
-        while True:
+        # Checked on each turn: a stop landing between the delay and the clearing of the
+        # wish below is only seen here (its wish was cleared with the commits').
+        while not self._stopping.is_set():
             self._wanted.wait()
             # Commits landing during the delay are copied by this same checkpoint.
             if self._stopping.wait(self.delay):

@@ -117,3 +117,37 @@ def test_commits_in_quick_succession_share_one_checkpoint(tmp_path: Path) -> Non
     finally:
         checkpointer.stop()
     assert _threads("state.db") == []
+
+
+class _StopWhenCleared(threading.Event):
+    """A wish whose clearing comes just after a stop: the stop's wish is cleared too."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        super().__init__()
+        self.stop = stop
+
+    def clear(self) -> None:
+        # What Checkpointer.stop does, landing between the thread's delay and its clear.
+        self.stop.set()
+        self.set()
+        super().clear()
+
+
+def test_a_stop_between_the_delay_and_the_checkpoint_still_ends_the_thread(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    sqlite3.connect(path).execute("PRAGMA journal_mode=WAL").fetchall()
+    checkpointer = Checkpointer(path, delay=0.01)
+    # White-box: that moment cannot be reached from outside. The thread waits on the
+    # wish it holds; it is swapped, then the old one wakes the thread as a commit would.
+    waiting = checkpointer._wanted
+    checkpointer._wanted = _StopWhenCleared(checkpointer._stopping)
+    waiting.set()
+    deadline = time.monotonic() + 10
+    while _threads("state.db") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # Not stopped again on failure: a join would wait for the stuck thread (a daemon).
+    assert _threads("state.db") == [], "the thread waits for a wish forever"
+    checkpointer.stop()
+    assert checkpointer.checkpoints == 1
