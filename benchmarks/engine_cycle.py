@@ -9,6 +9,7 @@ engine's and the store's own cost.
     python benchmarks/engine_cycle.py --skus 2000 --orders 1000   # a quick run
     python benchmarks/engine_cycle.py --tracemalloc   # peak traced memory (slows the cycle)
     python benchmarks/engine_cycle.py --store-url postgresql://127.0.0.1:5432/test
+    python benchmarks/engine_cycle.py --plugins   # with the plugin host the daemon builds
 
 The burst's ingest figure is split into its parts (pull and cursors, the page's bulk
 reads, the decisions per order, the ledger and order writes, the plan, the commits,
@@ -51,6 +52,7 @@ from channelsync.engine.ledger import EventKind
 from channelsync.engine.orders import ingest_orders
 from channelsync.engine.sync import CycleSummary, SyncEngine
 from channelsync.gc_tuning import tune_garbage_collection
+from channelsync.plugins import build_plugin_manager
 from channelsync.store import LedgerEvent, Store, open_store
 from channelsync.testing import MemoryChannel
 
@@ -235,9 +237,18 @@ async def _burst(
 
 
 async def main(
-    skus: int, orders: int, *, traced: bool = False, store_url: str | None = None
+    skus: int,
+    orders: int,
+    *,
+    traced: bool = False,
+    store_url: str | None = None,
+    plugins: bool = False,
 ) -> None:
-    """Run the scenario and print its figures (on SQLite, or a schema of ``store_url``)."""
+    """Run the scenario and print its figures (on SQLite, or a schema of ``store_url``).
+
+    With ``plugins``, the engine has the plugin host ``channelsync run`` builds (built-in
+    plugins and installed ones): price rules and the order-imported hook are called.
+    """
     clock = FakeClock()
     application = f"cs_bench_engine_{os.getpid()}"
     with (
@@ -254,7 +265,8 @@ async def main(
         import_catalogue(store, parse_catalogue(_catalogue(skus), "csv"), now=clock.now())
         print(f"catalogue import of {skus:,} SKUs: {time.perf_counter() - started:.1f} s")
         shops = _shops(skus, clock)
-        engine = SyncEngine(store, shops, clock=clock)
+        host = build_plugin_manager() if plugins else None
+        engine = SyncEngine(store, shops, clock=clock, host=host)
 
         if traced:
             tracemalloc.start()
@@ -315,6 +327,11 @@ if __name__ == "__main__":
         help="a PostgreSQL server URL (a fresh schema is made and dropped); default SQLite",
     )
     parser.add_argument(
+        "--plugins",
+        action="store_true",
+        help="give the engine the plugin host channelsync run builds (its hooks are called)",
+    )
+    parser.add_argument(
         "--default-gc",
         action="store_true",
         help="keep CPython's collector thresholds instead of the ones channelsync's commands set",
@@ -323,4 +340,12 @@ if __name__ == "__main__":
     if not args.default_gc:
         tune_garbage_collection()
     print(f"garbage collector thresholds {gc.get_threshold()}")
-    asyncio.run(main(args.skus, args.orders, traced=args.tracemalloc, store_url=args.store_url))
+    asyncio.run(
+        main(
+            args.skus,
+            args.orders,
+            traced=args.tracemalloc,
+            store_url=args.store_url,
+            plugins=args.plugins,
+        )
+    )
