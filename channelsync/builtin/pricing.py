@@ -1,4 +1,9 @@
-"""The default price rule: publish the proposed price unchanged."""
+"""The default price rule: publish the proposed price unchanged.
+
+The engine relies on it being the identity: with no other price rule loaded, a
+planning pass shares its price computations as if there were no plugin host
+(:class:`~channelsync.engine.pricing.PricePlans`).
+"""
 
 from __future__ import annotations
 

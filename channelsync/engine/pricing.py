@@ -194,6 +194,10 @@ class PricePlans:
     """
 
     def __init__(self, host: PluginHost | None) -> None:
+        # The built-in rule publishes the price unchanged: with no other price rule
+        # loaded, the answers are those of no host, and are shared like them.
+        if host is not None and not host.implements("channelsync_adjust_price", builtin=False):
+            host = None
         self._host = host
         self._known: dict[tuple[object, ...], tuple[Money, str]] = {}
         # Kept alive with the answers, so an id in a key never names another object.

@@ -173,6 +173,23 @@ class PluginHost:
         """The plugin names on the block list, sorted."""
         return self._blocked
 
+    def implements(self, hook_name: str, *, builtin: bool = True) -> bool:
+        """Whether a loaded plugin implements the hook ``hook_name`` (``channelsync_…``).
+
+        For callers with work to do around a call that nobody would receive (the
+        engine reads and records each imported order for ``channelsync_order_imported``).
+        ``builtin=False`` counts only plugins that are not built in (the built-in price
+        rule publishes the price unchanged).
+        """
+        impls = self._impls(hook_name)
+        if not builtin:
+            impls = [
+                impl
+                for impl in impls
+                if not (found := self._loaded.get(impl.plugin_name)) or not found.builtin
+            ]
+        return bool(impls)
+
     # -- hooks ---------------------------------------------------------------------------
 
     def adjust_price(self, context: PriceContext, price: Money) -> Money:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
+
+import pytest
 
 from channelsync.config import Campaign, ChannelSyncSettings, PriceRule
+from channelsync.engine import pricing
 from channelsync.engine.pricing import CurrencyMismatch, PricePlans, plan_price
 from channelsync.models import Money
-from channelsync.plugins import PluginHost, PriceContext
+from channelsync.plugins import PluginHost, PriceContext, build_plugin_manager, hookimpl
 from channelsync.store import SkuRecord
 
 NOW = datetime(2026, 6, 18, 12, tzinfo=UTC)
@@ -78,6 +81,10 @@ class _Rule:
         self.asked.append(context.merchant_code)
         return Money.of(price.amount - len(self.asked), price.currency)
 
+    def implements(self, hook_name: str, *, builtin: bool = True) -> bool:
+        del builtin
+        return hook_name == "channelsync_adjust_price"
+
 
 def test_with_a_price_hook_every_listing_is_asked() -> None:
     rule = _Rule()
@@ -86,3 +93,34 @@ def test_with_a_price_hook_every_listing_is_asked() -> None:
     again = plans.price(MUG, SETTINGS, channel="c", channel_type="m", now=NOW)
     assert rule.asked == ["MUG", "MUG"]
     assert (first, again) == (Money.of("109.90", "CNY"), Money.of("108.90", "CNY"))
+
+
+class _Markup:
+    @hookimpl
+    def channelsync_adjust_price(self, context: PriceContext, price: Money) -> Money:
+        del context
+        return Money.of(price.amount + 1, price.currency)
+
+
+def test_the_built_in_rule_alone_shares_prices_as_no_host_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    computed: list[str] = []
+    price = pricing._price
+
+    def counted(sku: SkuRecord, *args: Any, **kwargs: Any) -> Money | CurrencyMismatch:
+        computed.append(sku.merchant_code)
+        return price(sku, *args, **kwargs)
+
+    expected = _planned(MUG, SETTINGS, NOW)
+    monkeypatch.setattr(pricing, "_price", counted)
+    builtins = PricePlans(build_plugin_manager(autoload=False))
+    for _ in range(2):
+        assert builtins.price(MUG, SETTINGS, channel="c", channel_type="m", now=NOW) == expected
+    assert computed == ["MUG"]  # computed once, shared with the second listing
+    computed.clear()
+    ruled = PricePlans(build_plugin_manager(autoload=False, extra_plugins=[_Markup()]))
+    for _ in range(2):
+        asked = ruled.price(MUG, SETTINGS, channel="c", channel_type="m", now=NOW)
+        assert asked == Money.of("111.90", "CNY")
+    assert computed == ["MUG", "MUG"]  # a rule of a plugin: every listing asked

@@ -224,6 +224,22 @@ def test_order_imported_awaits_async_impls_and_isolates_failures(
     assert "O-1" in record.getMessage()
 
 
+def test_implements_names_the_hooks_a_loaded_plugin_implements() -> None:
+    class Sink:
+        @hookimpl
+        def channelsync_order_imported(self, order: Order) -> None:
+            del order
+
+    builtins = build_plugin_manager(autoload=False)
+    assert builtins.implements("channelsync_adjust_price")  # the identity rule
+    assert not builtins.implements("channelsync_adjust_price", builtin=False)
+    assert not builtins.implements("channelsync_order_imported")
+    host = build_plugin_manager(autoload=False, extra_plugins=[Sink(), MarkupPlugin()])
+    assert host.implements("channelsync_order_imported")
+    assert host.implements("channelsync_order_imported", builtin=False)
+    assert host.implements("channelsync_adjust_price", builtin=False)
+
+
 def test_low_stock_is_logged_by_the_builtin_sink(caplog: pytest.LogCaptureFixture) -> None:
     seen: list[LowStockAlert] = []
 
