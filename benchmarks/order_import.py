@@ -5,7 +5,10 @@ order pull (with its refunds and order count, as the daemon's pull step does) im
 them. Time is the event loop's virtual time, and both the fake and
 the channel's transport keep the marketplace's documented limits, so the figure is
 what the limits allow, not what this machine does. Prints, per plugin, the virtual
-seconds of the pull, its calls by operation, and the orders imported.
+seconds of the pull, its calls by operation, and the orders imported; and the pull's
+CPU time in this process: the plugin's calls, its parser, the engine's ingest with the
+plugin host ``channelsync run`` builds, and the fake serving the calls, which runs in
+the same process (so the figure is a bound on the client's cost, not the cost itself).
 
     python benchmarks/order_import.py                      # 1,000 orders, every plugin
     python benchmarks/order_import.py --plugins amazon --orders 1000
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
+import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -27,8 +31,10 @@ PLUGINS = ("tmall", "jd", "pinduoduo", "amazon")
 _ITEMS = 200
 
 
-async def _import(name: str, orders: int, directory: Path) -> tuple[float, Counter[str], int]:
-    """Return the pull's virtual seconds, its calls and the orders it imported."""
+async def _import(
+    name: str, orders: int, directory: Path
+) -> tuple[float, float, Counter[str], int]:
+    """Return the pull's virtual seconds, its CPU seconds, its calls and the orders imported."""
     with fakes_world((name,), _ITEMS, directory, on_hand=10_000) as world:
         clock, engine = world.clock, world.engine
         (shop,) = world.shops
@@ -41,12 +47,12 @@ async def _import(name: str, orders: int, directory: Path) -> tuple[float, Count
             await clock.sleep((shop.lag + timedelta(seconds=5)).total_seconds())
             before = Counter(fake.calls)
             async with channel:
-                started = clock.monotonic()
+                started, cpu = clock.monotonic(), time.process_time()
                 report = await engine.pull(shop.channel)
-                elapsed = clock.monotonic() - started
+                elapsed, cpu = clock.monotonic() - started, time.process_time() - cpu
         calls = Counter(fake.calls)
         calls.subtract(before)
-        return elapsed, +calls, 0 if report is None else report.imported
+        return elapsed, cpu, +calls, 0 if report is None else report.imported
 
 
 def main() -> int:
@@ -56,9 +62,12 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="channelsync-order-import-") as where:
         for name in args.plugins:
-            seconds, calls, imported = asyncio.run(_import(name, args.orders, Path(where)))
+            seconds, cpu, calls, imported = asyncio.run(_import(name, args.orders, Path(where)))
             top = ", ".join(f"{op} {n}" for op, n in calls.most_common(6))
-            print(f"{name:<10} {imported:>6} imported in {seconds:8.1f} s (virtual): {top}")
+            print(
+                f"{name:<10} {imported:>6} imported in {seconds:8.1f} s (virtual), "
+                f"{cpu:.2f} s of CPU ({imported / cpu:,.0f} orders per CPU second): {top}"
+            )
     return 0
 
 
