@@ -318,3 +318,14 @@ def test_statements_are_planned_with_their_values(database: str) -> None:
             )
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_statements_are_never_jit_compiled(database: str) -> None:
+    """Compiling a short statement over a large table took longer than running it."""
+    store = opened(database, "default", create=True)
+    try:
+        with store.engine.connect() as connection:
+            assert connection.execute(text("SHOW jit")).scalar() == "off"
+    finally:
+        store.close()
