@@ -136,7 +136,7 @@ class _StopWhenCleared(threading.Event):
 def test_a_stop_between_the_delay_and_the_checkpoint_still_ends_the_thread(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / "state.db"
+    path = tmp_path / "stopped.db"  # a name no other test's thread has
     sqlite3.connect(path).execute("PRAGMA journal_mode=WAL").fetchall()
     checkpointer = Checkpointer(path, delay=0.01)
     # White-box: that moment cannot be reached from outside. The thread waits on the
@@ -145,9 +145,9 @@ def test_a_stop_between_the_delay_and_the_checkpoint_still_ends_the_thread(
     checkpointer._wanted = _StopWhenCleared(checkpointer._stopping)
     waiting.set()
     deadline = time.monotonic() + 10
-    while _threads("state.db") and time.monotonic() < deadline:
+    while _threads("stopped.db") and time.monotonic() < deadline:
         time.sleep(0.01)
     # Not stopped again on failure: a join would wait for the stuck thread (a daemon).
-    assert _threads("state.db") == [], "the thread waits for a wish forever"
+    assert _threads("stopped.db") == [], "the thread waits for a wish forever"
     checkpointer.stop()
     assert checkpointer.checkpoints == 1
