@@ -154,7 +154,7 @@ def _split_ingest() -> Iterator[_Split]:
     page = order_ingest.OrderPage
     load = page.__dict__["load"]
     patches: list[tuple[Any, str, Any]] = [
-        (order_ingest, "_apply_page", split.timed("page", order_ingest._apply_page)),
+        (order_ingest, "_apply_page", split.timed_async("page", order_ingest._apply_page)),
         (order_page, "plan_changes", split.timed("plan", order_page.plan_changes)),  # type: ignore[attr-defined]
         (
             order_ingest,
@@ -197,11 +197,14 @@ async def _burst(
     clock: FakeClock,
     *,
     server: ServerCpu | None,
+    together: bool = False,
 ) -> None:
     """Place ``orders`` orders across the shops; time their ingestion, then the push.
 
     Beside the wall time, the CPU time of this process (the one worker: its engine, its
     store client, SQLite itself) and of the PostgreSQL server's processes serving it.
+    The shops are pulled one after another (the split into parts is then printed), or
+    ``together``: side by side, as the daemon and a worker's concurrent jobs pull them.
     """
     placed = 0
     while placed < orders:
@@ -216,18 +219,25 @@ async def _burst(
         async with AsyncExitStack() as stack:
             for shop in shops:
                 await stack.enter_async_context(shop)
-                imported += (await ingest_orders(engine.context, shop)).imported
+            if together:
+                pulls = [ingest_orders(engine.context, shop) for shop in shops]
+                imported = sum(report.imported for report in await asyncio.gather(*pulls))
+            else:
+                for shop in shops:
+                    imported += (await ingest_orders(engine.context, shop)).imported
         ingested, cpu = time.perf_counter() - started, time.process_time() - cpu
     server_cpu = None if server is None else ServerCpu.spent(served, server.snapshot())
     started = time.perf_counter()
     await engine.run_cycle()
     elapsed = time.perf_counter() - started
+    how = "side by side" if together else "one after another"
     print(
-        f"burst of {imported:,} orders: ingest (pull, dedupe, ledger, orders, plan) "
-        f"{ingested:.1f} s, {imported / ingested:,.0f} orders per second; the cycle that "
-        f"pushes the stock they changed {elapsed:.1f} s"
+        f"burst of {imported:,} orders, the {len(shops)} shops pulled {how}: ingest (pull, "
+        f"dedupe, ledger, orders, plan) {ingested:.1f} s, {imported / ingested:,.0f} orders "
+        f"per second; the cycle that pushes the stock they changed {elapsed:.1f} s"
     )
-    print(f"  ingest split: {_parts(split, ingested)}")
+    if not together:  # side by side, the parts overlap
+        print(f"  ingest split: {_parts(split, ingested)}")
     rate = imported / cpu
     figures = f"  CPU of the ingest: this process {cpu:.2f} s ({rate:,.0f} orders per CPU second)"
     if server is not None:
@@ -310,8 +320,9 @@ async def main(
             f"full listing reads by the re-inflation guard: {reads}"
         )
 
-        clock.advance(60)
-        await _burst(engine, shops, skus, orders, clock, server=server)
+        for together in (False, True):
+            clock.advance(60)
+            await _burst(engine, shops, skus, orders, clock, server=server, together=together)
         store.close()
 
 

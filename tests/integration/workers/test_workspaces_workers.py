@@ -179,6 +179,10 @@ async def test_same_named_channels_of_two_workspaces_run_side_by_side_with_their
             gated.gate.set()
             await eventually(lambda: south.orders() == ["S-1"])
             await eventually(lambda: south.shop.listing("MUG").quantity == 17)
+            # The cup's first quantity may go in a flush of its own (its plan and the
+            # order's commit in either order): every one is sent before the worker stops.
+            await eventually(lambda: north.shop.listing("CUP").quantity == 5)
+            await eventually(lambda: south.shop.listing("CUP").quantity == 7)
     finally:
         stop.set()
         await asyncio.wait_for(worker, timeout=10)
