@@ -338,7 +338,7 @@ def update_rows(
     first (see the module): ``lock`` names the key holding each row's ``id``, to lock
     them first, in id order, in the same statement (see :func:`_locking_first`;
     SQLite's one writer needs none). The result's ``rowcount`` is the number of rows
-    changed; with ``returning``, it also yields that column of each row changed.
+    changed; with ``returning`` (PostgreSQL), it also yields that column of each row changed.
     """
     if not rows:
         return None
