@@ -329,16 +329,14 @@ def update_rows(
     values: Mapping[str, str],
     increments: Mapping[str, str] | None = None,
     lock: str | None = None,
-    returning: str | None = None,
 ) -> CursorResult[Any] | None:
     """Update one row per item of ``rows``: where each ``where`` column equals its value.
 
     ``where``, ``values`` and ``increments`` map a row's keys to the columns they are
     compared with, set, and added to. Rows must name distinct table rows, locked
     first (see the module): ``lock`` names the key holding each row's ``id``, to lock
-    them first, in id order, in the same statement (see :func:`_locking_first`;
-    SQLite's one writer needs none). The result's ``rowcount`` is the number of rows
-    changed; with ``returning`` (PostgreSQL), it also yields that column of each row changed.
+    them here first, in id order (:func:`lock_ids`; SQLite's one writer needs none).
+    The result's ``rowcount`` is the number of rows changed.
     """
     if not rows:
         return None
@@ -362,9 +360,7 @@ def update_rows(
     def every() -> Any:
         source = _unnest(table, [*where.items(), *values.items(), *added.items()])
         test = and_(*(table.c[c] == source.c[p] for p, c in where.items()))
-        if lock is not None:
-            test = and_(test, _locking_first(connection, table))
-        statement = (
+        return (
             update(table)
             .where(test)
             .values(
@@ -372,36 +368,11 @@ def update_rows(
                 | {c: table.c[c] + source.c[p] for p, c in added.items()}
             )
         )
-        return statement if returning is None else statement.returning(table.c[returning])
 
     arrays = _as_rows(rows, names).arrays()
     if lock is not None:
-        arrays[_LOCKED] = sorted(set(arrays[lock]))
+        lock_ids(connection, table, arrays[lock])
     return driver_statement(connection, name, every).run(connection, arrays)
-
-
-#: The parameter of :func:`_locking_first`: the ids to lock, ascending.
-_LOCKED = "_locked"
-
-
-def _locking_first(connection: Connection, table: Table) -> ColumnElement[bool]:
-    """Return "the row is one of those locked first" for an update (PostgreSQL).
-
-    ``WITH locked AS MATERIALIZED (SELECT id ... ORDER BY id FOR NO KEY UPDATE)``: the
-    update changes only rows this lock took, and the lock takes them as the sort
-    returns them, ascending, as :func:`lock_ids` does in a statement of its own. So two
-    writers of overlapping rows queue up instead of deadlocking, for one round trip.
-    """
-    key = table.c.id
-    locked = (
-        select(key)
-        .where(in_list(connection, key, _LOCKED))
-        .order_by(key)
-        .with_for_update(key_share=True)
-        .cte(f"locked_{table.name}")
-        .prefix_with("MATERIALIZED")
-    )
-    return key.in_(select(locked.c.id))
 
 
 def delete_rows(

@@ -376,13 +376,7 @@ class SqlBindings(SqlPart, StoreSession):
         prices: Mapping[int, str] | None = None,
     ) -> None:
         """Remember the values last queued, per binding id."""
-        # A plan remembers a value per listing it queues: one row set, and one for the
-        # listings given both (a first plan queues both for every listing).
-        quantities, prices = dict(quantities or {}), dict(prices or {})
-        both = sorted(quantities.keys() & prices.keys())
-        if both:
-            pairs = [(quantities.pop(i), prices.pop(i), i) for i in both]
-            _set_by_id(self._c, ("planned_quantity", "planned_price"), pairs)
+        # A plan remembers a value per listing it queues: one row set.
         if quantities:
             rows = [(q, i) for i, q in sorted(quantities.items())]
             _set_by_id(self._c, ("planned_quantity",), rows)

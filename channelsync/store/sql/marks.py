@@ -48,9 +48,9 @@ class SqlChangeMarks(SqlPart, StoreSession):
             self._set_dirty(sku_ids, dirty=False)
             return
         ids = sorted(set(sku_ids))
+        self.lock_skus(ids)
         # Only where no mark came since the plan read the counts: a SKU marked meanwhile
-        # (an order, a new binding committed by another writer) stays marked. The SKUs
-        # are locked first, in id order, by the same statement.
+        # (an order, a new binding committed by another writer) stays marked.
         rows = [{"_id": i, "_seen": seen[i], "_dirty": False} for i in ids if i in seen]
         cleared = update_rows(
             self._c,
@@ -59,7 +59,6 @@ class SqlChangeMarks(SqlPart, StoreSession):
             rows,
             where={"_id": "id", "_seen": "change_count"},
             values={"_dirty": "dirty"},
-            lock="_id",
         )
         if cleared is None or cleared.rowcount == len(rows):
             return

@@ -397,11 +397,6 @@ class SqlOutbox(SqlPart, StoreSession):
                 return [True] * len(rows)
             current = self._versions(outcomes)
             return [current.get(s.item_id) == s.version for s in outcomes]
-        if len({s.item_id for s in outcomes}) == len(outcomes):
-            # Each entry once (a flush's batch): lock, compare and settle in one statement.
-            locked = settle_rows(self._c, rows, locking=True)
-            done = set() if locked is None else {int(i) for (i,) in locked}
-            return [s.item_id in done for s in outcomes]
         current = self._versions(outcomes)
         answers = [current.get(s.item_id) == s.version for s in outcomes]
         # One statement per round: an entry settled twice in one call (its later

@@ -91,23 +91,17 @@ SETTLED = ("state", "_attempt", "next_attempt_at", "reason", "updated_at", "_id"
 
 
 def settle_rows(
-    connection: Connection, rows: Sequence[tuple[Any, ...]], *, locking: bool = False
+    connection: Connection, rows: Sequence[tuple[Any, ...]]
 ) -> CursorResult[Any] | None:
-    """Settle the version of each row's entry (see ``SETTLED``); its rowcount: those settled.
-
-    ``locking`` (PostgreSQL): lock every row's entry first, in id order, in the same
-    statement, and return the id of each entry settled (distinct entries only).
-    """
+    """Settle the version of each row's entry (see ``SETTLED``); its rowcount: those settled."""
     return update_rows(
         connection,
-        "outbox.settle.locking" if locking else "outbox.settle",
+        "outbox.settle",
         t.outbox,
         Rows(SETTLED, rows),
         where={"_id": "id", "_version": "version"},
         values={name: name for name in ("state", "reason", "next_attempt_at", "updated_at")},
         increments={"_attempt": "attempts"},
-        lock="_id" if locking else None,
-        returning="id" if locking else None,
     )
 
 
