@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from channelsync.channels import Capability, Channel, ListingScope
 from channelsync.clock import Clock
 from channelsync.config import ChannelSyncSettings, EngineConfig
 from channelsync.engine.pace import Visibility
 from channelsync.plugins import PluginHost
-from channelsync.store import Store, StoreSession
+from channelsync.store import Store
 
-__all__ = ["THREAD_ROWS", "ChannelInfo", "EngineContext"]
-
-_T = TypeVar("_T")
-
-#: The fewest rows a transaction writes for :meth:`EngineContext.transact` to run it in
-#: a thread. Measured on PostgreSQL (``benchmarks/scale.py``, 20 workspaces, 2 workers):
-#: every transaction in a thread took an order's p50 from import to flushed 0.26 s ->
-#: 0.47 s; a first cycle's batches of 50 and a burst's pages gain 25-45 %.
-THREAD_ROWS = 20
+__all__ = ["ChannelInfo", "EngineContext"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,25 +59,3 @@ class EngineContext:
     host: PluginHost | None = None
     visibility: Visibility = field(default_factory=Visibility)
     """Each channel's visibility delay, for protection that knows the pace."""
-
-    async def transact(self, work: Callable[[StoreSession], _T], *, rows: int) -> _T:
-        """Run ``work`` in one store transaction, off the event loop where that pays.
-
-        ``rows`` is about how many rows the work writes (the orders of a page, the
-        entries of a batch). On a store of many writers (PostgreSQL), a transaction of
-        at least :data:`THREAD_ROWS` rows runs in a worker thread: while it waits for
-        the database, the loop goes on with the other channels' steps (their calls,
-        their decisions), which would otherwise queue behind every round trip. A
-        smaller one runs here: handing it to a thread (and a connection of its own)
-        costs more than the overlap gains, and a worker's many small jobs then wait
-        longer. On a one-writer store (SQLite) the work is this process's own CPU,
-        which a thread would only contend for: it always runs here. The thread sees
-        the task's context variables (a worker's lease fence).
-        """
-        if rows >= THREAD_ROWS and self.store.concurrent_writers:
-            return await asyncio.to_thread(self._transact, work)
-        return self._transact(work)
-
-    def _transact(self, work: Callable[[StoreSession], _T]) -> _T:
-        with self.store.transaction() as session:
-            return work(session)

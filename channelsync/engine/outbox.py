@@ -15,7 +15,6 @@ are the first to go once the marketplace accepts calls again. Every send is audi
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -275,9 +274,8 @@ async def _send_together(
             [_stock(i) for i in stock], [_price(i) for i in prices]
         )
         results = [*stock_results, *price_results]
-        items, now = [*stock, *prices], context.clock.now()
-        settle = functools.partial(_settle, items=items, results=results, report=report, now=now)
-        await context.transact(settle, rows=len(items))
+        with context.store.transaction() as session:
+            _settle(session, [*stock, *prices], results, report, context.clock.now())
         if all(r.error is not None and r.error.retryable for r in results):
             report.deferred = True
 
@@ -309,14 +307,11 @@ async def _send_batch(
         results = await channel.set_listing_status([_status(i) for i in items])
     if all(r.error is not None and r.error.retryable for r in results):
         report.deferred = True
-
-    def settle(session: StoreSession) -> list[OutboxItem]:
+    with context.store.transaction() as session:
         _settle(session, items, results, report, context.clock.now())
         if report.deferred:
             return []
         return session.due(channel.name, kind, context.clock.now(), size)
-
-    return await context.transact(settle, rows=len(items))
 
 
 def _settle(

@@ -43,11 +43,9 @@ the schedule knows already: redundant for workers, and harmless.
 
 The statements run synchronously on the store's engine. A reservation costs a round
 trip to the store (a millisecond or a few on a local server, the pool's check-out
-included) against a marketplace call of tens to hundreds, and a worker runs its steps'
-small store transactions on its event loop too (only those of many rows go to a
-thread: :meth:`~channelsync.engine.context.EngineContext.transact`). In a thread it
-would cost a hand-off more, and keeping the arrival order would take a lock held
-across it. Each
+included) against a marketplace call of tens to hundreds, and a worker already runs
+every store transaction of its steps on its event loop. In a thread it would cost a
+hand-off more, and keeping the arrival order would take a lock held across it. Each
 statement is a transaction of its own on a connection of its own (``AUTOCOMMIT``),
 never inside another: steps make their calls between store transactions. It commits
 nothing of the job that makes the call, so the job's lease fence
