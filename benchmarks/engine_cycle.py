@@ -11,9 +11,12 @@ engine's and the store's own cost.
     python benchmarks/engine_cycle.py --store-url postgresql://127.0.0.1:5432/test
     python benchmarks/engine_cycle.py --plugins   # with the plugin host the daemon builds
 
-The burst's ingest figure is split into its parts (pull and cursors, the page's bulk
-reads, the decisions per order, the ledger and order writes, the plan, the commits,
-the order-imported announcements), timed by wrapping those steps in this process.
+A burst of orders is ingested twice: the shops pulled one after another, then side by
+side (as the daemon pulls them; the second runs on a store holding the first's orders).
+The first burst's ingest figure is split into its parts (pull and cursors, the page's
+bulk reads, the decisions per order, the ledger and order writes, the plan, the
+commits, the order-imported announcements), timed by wrapping those steps in this
+process.
 
 The collector runs at the thresholds every ``channelsync`` command sets
 (:mod:`channelsync.gc_tuning`); ``--default-gc`` keeps CPython's for comparison.
