@@ -21,10 +21,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from channelsync.channels import Channel, ListingLookupCapability, ListingsCapability
-from channelsync.engine.context import EngineContext
+from channelsync.engine.context import ChannelInfo, EngineContext
 from channelsync.engine.errors import InputError, Problem
 from channelsync.engine.guard import listing_key
-from channelsync.engine.marketplace_stock import record_marketplace_stock
+from channelsync.engine.marketplace_stock import record_marketplace_stock, stock_warehouse
 from channelsync.engine.outbox import Kind, stock_urgency
 from channelsync.models import Listing
 from channelsync.store import AuditEntry, BindingRecord, OutboxState, StoreSession
@@ -118,19 +118,7 @@ async def reconcile_channel(context: EngineContext, channel: Channel[Any]) -> Re
     info = context.channels.get(channel.name)
     now = context.clock.now()
     with context.store.transaction() as session:
-        for binding in session.bindings(channel=channel.name):
-            if binding.sku_id is None:
-                continue
-            found = listings.get(listing_key(binding.item_id, binding.listing_sku_id))
-            if found is None:
-                report.missing.append(binding.merchant_code or binding.item_id)
-                continue
-            report.compared += 1
-            if info is not None and info.pushes_stock:
-                _quantity(session, context, binding, found, report)
-            if info is not None and info.pricing:
-                currency = info.settings.price.currency
-                _price(session, binding, found, report, context, currency)
+        _compare(session, context, channel.name, listings, report)
         if info is not None:
             # What a marketplace holds (FBA) lands in its warehouse with the read.
             record_marketplace_stock(session, channel.name, info.settings, listings.values(), now)
@@ -147,6 +135,87 @@ async def reconcile_channel(context: EngineContext, channel: Channel[Any]) -> Re
         # When the last full read finished, so status can tell "no drift" from "never looked".
         session.set_cursor(channel.name, RECONCILE_CURSOR, now, None)
     return report
+
+
+def _compare(
+    session: StoreSession,
+    context: EngineContext,
+    channel: str,
+    listings: dict[tuple[str, str], Listing],
+    report: ReconcileReport,
+) -> None:
+    """Compare the channel's bound listings with what was sent; queue the corrections."""
+    info = context.channels.get(channel)
+    compared: list[tuple[BindingRecord, Listing]] = []
+    for binding in session.bindings(channel=channel):
+        if binding.sku_id is None:
+            continue
+        found = listings.get(listing_key(binding.item_id, binding.listing_sku_id))
+        if found is None:
+            report.missing.append(binding.merchant_code or binding.item_id)
+            continue
+        compared.append((binding, found))
+    report.compared = len(compared)
+    if info is None:
+        return
+    # Locked before anything is written here, as every stock writer locks (no deadlock).
+    drifting = _held_again(session, channel, compared, info)
+    if info.pushes_stock:
+        now = context.clock.now()
+        for binding, found in compared:
+            if found.quantity is not None:
+                session.set_observed(binding.id, found.quantity, now)
+    for binding, found in drifting:
+        if info.pushes_stock:
+            _quantity(session, context, binding, found, report)
+        if info.pricing:
+            _price(session, binding, found, report, context, info.settings.price.currency)
+
+
+def _held_again(
+    session: StoreSession,
+    channel: str,
+    compared: list[tuple[BindingRecord, Listing]],
+    info: ChannelInfo,
+) -> list[tuple[BindingRecord, Listing]]:
+    """Return the drifting pairs of ``compared`` with their bindings read again under lock.
+
+    The first read took no lock, and a correction queues the binding's planned value:
+    a plan committed since (another writer's order) has queued a newer one, which a
+    value read before it would overwrite, leaving the listing at the old value with
+    nothing left to send. So the SKUs of the listings that differ are locked, in
+    ascending order as every stock writer locks them, and their bindings read again.
+    """
+    drifting = [(b, found) for b, found in compared if _differs(b, found, info)]
+    locked = drifting
+    if stock_warehouse(info.settings) is not None:
+        # The read's stock lands in a warehouse too (record_marketplace_stock): every
+        # bound SKU is locked in this one ascending call, not in two that could cross.
+        locked = compared
+    sku_ids = sorted({b.sku_id for b, _ in locked if b.sku_id is not None})
+    if not sku_ids:
+        return []
+    session.lock_skus(sku_ids)
+    if not drifting:
+        return []
+    now = {b.id: b for b in session.bindings(channel=channel, sku_ids=sku_ids)}
+    # A binding gone or bound to another SKU meanwhile is left to the next look.
+    return [
+        (now[b.id], found) for b, found in drifting if b.id in now and now[b.id].sku_id == b.sku_id
+    ]
+
+
+def _differs(binding: BindingRecord, listing: Listing, info: ChannelInfo) -> bool:
+    """Whether ``listing`` shows a quantity or a price other than the one sent ``binding``."""
+    sent = binding.sent_quantity
+    if info.pushes_stock and None not in (listing.quantity, sent) and listing.quantity != sent:
+        return True
+    if info.pricing and listing.price is not None and binding.sent_price is not None:
+        try:
+            return listing.price.amount != Decimal(binding.sent_price)
+        except InvalidOperation:  # pragma: no cover - the engine only stores decimal text
+            return False
+    return False
 
 
 def _address(binding: BindingRecord) -> dict[str, Any]:
@@ -173,7 +242,6 @@ def _quantity(
     shown = listing.quantity
     if shown is None:
         return
-    session.set_observed(binding.id, shown, now)
     expected = binding.sent_quantity
     if expected is None or shown == expected:
         return

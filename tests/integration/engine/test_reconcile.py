@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from channelsync.cli import cli
 from channelsync.cli.engine_cmd import CliOverrides
 from channelsync.clock import FakeClock
+from channelsync.engine.order_page import IngestReport
+from channelsync.engine.orders import apply_order
 from channelsync.engine.reconcile import reconcile_channel
 from channelsync.engine.sync import SyncEngine
 from channelsync.models import Money
 from channelsync.plugins import build_plugin_manager
-from channelsync.store import OutboxState, Store
+from channelsync.store import BindingRecord, OutboxState, Store, open_store
+from channelsync.store.sql.bindings import SqlBindings
 from channelsync.testing import MemoryChannel
+
+from .conftest import CATALOGUE
 
 
 async def test_a_raised_quantity_and_a_changed_price_are_corrected_and_reported(
@@ -161,3 +169,73 @@ async def test_a_price_drift_on_a_channel_in_another_currency_is_corrected_in_it
         assert correction_outcome(s, drift) == "corrected"
         assert s.parked(channel="amazon-us") == []
         assert s.outbox(channel="amazon-us", state=OutboxState.PARKED) == []
+
+
+@pytest.fixture
+def pg_store(postgres_url: str, clock: FakeClock) -> Iterator[Store]:
+    from channelsync.engine.catalogue import import_catalogue, parse_catalogue  # noqa: PLC0415
+
+    opened = open_store(postgres_url)
+    import_catalogue(opened, parse_catalogue(CATALOGUE, "csv"), now=clock.now())
+    yield opened
+    opened.close()
+
+
+@pytest.mark.postgres
+async def test_a_correction_queues_the_plan_committed_while_the_listings_were_compared(
+    pg_store: Store,
+    postgres_url: str,
+    clock: FakeClock,
+    tmall: MemoryChannel,
+    jd: MemoryChannel,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Another writer (a worker importing a Jingdong order) commits a plan of MUG after
+    # reconcile read Tmall's bindings and before it queued the correction of a hand
+    # edit. The correction must send that plan's quantity, not the one read before it:
+    # queued over the plan's entry, the old quantity would be sent and never replaced.
+    sync = SyncEngine(pg_store, [tmall, jd], clock=clock)
+    await sync.run_cycle()
+    before = tmall.listing("MUG").quantity
+    clock.advance(60)
+    tmall.listing("MUG").quantity = 50  # raised by hand: corrected at once
+    order = jd.place_order([("MUG", 7)])
+    read = SqlBindings.bindings
+    armed = True
+
+    def bindings(
+        self: SqlBindings, *, channel: str | None = None, sku_ids: Iterable[int] | None = None
+    ) -> list[BindingRecord]:
+        nonlocal armed
+        found = read(self, channel=channel, sku_ids=sku_ids)
+        if armed and channel == "tmall":
+            armed = False
+            other = open_store(postgres_url)
+            try:
+                with other.transaction() as session:
+                    assert apply_order(session, sync.context, order, IngestReport(channel="jd"))
+            finally:
+                other.close()
+        return found
+
+    monkeypatch.setattr(SqlBindings, "bindings", bindings)
+    async with tmall:
+        report = await reconcile_channel(sync.context, tmall)
+    monkeypatch.undo()
+    assert not armed
+    (drift,) = report.drift
+    planned = _planned(pg_store, "tmall", "MUG")
+    assert planned is not None
+    assert planned < before  # the order's plan lowered Tmall
+    assert (drift.shown, drift.expected) == ("50", str(planned))
+    clock.advance(60)
+    await sync.run_cycle()
+    assert tmall.listing("MUG").quantity == planned
+    # What both shops show never exceeds the 3 units left.
+    assert tmall.listing("MUG").quantity + jd.listing("MUG").quantity <= 3
+
+
+def _planned(store: Store, channel: str, code: str) -> Any:
+    with store.transaction() as session:
+        (binding,) = [b for b in session.bindings(channel=channel) if b.merchant_code == code]
+        return binding.planned_quantity
