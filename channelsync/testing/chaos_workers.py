@@ -59,7 +59,9 @@ from urllib.parse import quote
 from channelsync.bootstrap import build_engine, open_state
 from channelsync.config import load_config
 from channelsync.engine.catalogue import import_catalogue, parse_catalogue
+from channelsync.engine.sync import SyncEngine
 from channelsync.plugins import PluginHost, build_plugin_manager
+from channelsync.store import SqlStore, Store
 from channelsync.testing.chaos import (
     _CLI,
     _as_the_daemon_saw_it,
@@ -265,6 +267,7 @@ def run_worker_chaos(
                 run.engine = _in_process_engine(
                     store, shops, clock, config=engine.context.config, host=host
                 )
+                _pace_with_the_workers(run.engine, store)
                 _as_the_daemon_saw_it(run.engine, shops)
                 _take_over(run, clock, max_held=len(shops) if max_held is None else max_held)
                 _check_end(run)
@@ -275,6 +278,21 @@ def run_worker_chaos(
                 server.stop()
     result.elapsed_seconds = time.monotonic() - started
     return result
+
+
+def _pace_with_the_workers(engine: SyncEngine, store: Store) -> None:
+    """Pace the harness's engine by the schedule the workers shared, as a next worker is.
+
+    It starts as a worker started after the run would: its first calls (the answers to
+    events the stopped workers left) go to marketplaces whose limits the workers may
+    have just spent. With buckets of its own, full at the start, it would draw the
+    marketplace's throttle where a worker, reserving in the shared schedule, waits.
+    """
+    from channelsync.workers.pacing import install_shared_pacing  # noqa: PLC0415
+
+    if not isinstance(store, SqlStore):  # pragma: no cover - workers need PostgreSQL
+        raise TypeError(f"the workers' store is a SQL store, not {type(store).__name__}")
+    install_shared_pacing(engine.channels.values(), store)
 
 
 # -- the schema, the queue's tables, the job log ---------------------------------------
