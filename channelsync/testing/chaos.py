@@ -92,6 +92,7 @@ from channelsync.testing.chaos_world import (
     _ship_some,
     _Shop,
     _shops,
+    _tidy,
     _Watch,
 )
 from channelsync.testing.fakes import Fault
@@ -334,6 +335,8 @@ def run_chaos(
         for server in servers:
             server.stop()
     result.elapsed_seconds = time.monotonic() - started
+    if directory is None:
+        _tidy(where, result)
     return result
 
 

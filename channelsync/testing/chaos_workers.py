@@ -92,6 +92,7 @@ from channelsync.testing.chaos_world import (
     _extend_fakes,
     _Run,
     _shops,
+    _tidy,
 )
 from channelsync.workers.extra import conninfo, require_procrastinate
 
@@ -277,6 +278,8 @@ def run_worker_chaos(
             for server in servers:
                 server.stop()
     result.elapsed_seconds = time.monotonic() - started
+    if directory is None:
+        _tidy(where, result)
     return result
 
 

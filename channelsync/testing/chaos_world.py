@@ -8,10 +8,12 @@ Shared by the chaos run (:mod:`channelsync.testing.chaos`), the in-process runs
 from __future__ import annotations
 
 import random
+import shutil
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from channelsync.channels import Channel
@@ -413,3 +415,12 @@ def _backdate(shop: _Shop, orders: Sequence[Any]) -> None:
 
 #: The SKU the chaos run stocks with one last unit, which every channel races for.
 _RACE_SKU = "CS-0001-1"
+
+
+def _tidy(directory: Path, result: ChaosResult) -> None:
+    """Remove a run's own temporary directory (config, logs) when every check passed.
+
+    A failed run keeps it: its problems name the logs in it.
+    """
+    if result.ok:
+        shutil.rmtree(directory, ignore_errors=True)
