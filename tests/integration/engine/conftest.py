@@ -20,12 +20,17 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def store(store_url: str, clock: FakeClock) -> Iterator[Store]:
-    opened = open_store(store_url)
+def stocked_store(url: str, clock: FakeClock) -> Iterator[Store]:
+    """Yield a store of ``url`` holding :data:`CATALOGUE`; close it after."""
+    opened = open_store(url)
     import_catalogue(opened, parse_catalogue(CATALOGUE, "csv"), now=clock.now())
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def store(store_url: str, clock: FakeClock) -> Iterator[Store]:
+    yield from stocked_store(store_url, clock)
 
 
 def shop(name: str, clock: FakeClock) -> MemoryChannel:

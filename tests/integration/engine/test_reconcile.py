@@ -24,7 +24,7 @@ from channelsync.store import BindingRecord, OutboxState, Store, open_store
 from channelsync.store.sql.bindings import SqlBindings
 from channelsync.testing import MemoryChannel
 
-from .conftest import CATALOGUE
+from .conftest import stocked_store
 
 
 async def test_a_raised_quantity_and_a_changed_price_are_corrected_and_reported(
@@ -173,12 +173,7 @@ async def test_a_price_drift_on_a_channel_in_another_currency_is_corrected_in_it
 
 @pytest.fixture
 def pg_store(postgres_url: str, clock: FakeClock) -> Iterator[Store]:
-    from channelsync.engine.catalogue import import_catalogue, parse_catalogue  # noqa: PLC0415
-
-    opened = open_store(postgres_url)
-    import_catalogue(opened, parse_catalogue(CATALOGUE, "csv"), now=clock.now())
-    yield opened
-    opened.close()
+    yield from stocked_store(postgres_url, clock)
 
 
 @pytest.mark.postgres
