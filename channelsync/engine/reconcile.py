@@ -12,6 +12,10 @@ orders explain it, this read counts as the re-inflation guard's first look, and 
 queued correction waits until a later look confirms the hand edit (see
 :mod:`channelsync.engine.guard`). A quantity higher than the one sent is corrected at
 once: lowering a channel is always safe.
+
+A correction queues the newest planned value, read again once the SKUs of the
+listings that differ are locked: read before another writer's plan committed, it
+would replace that plan's newer entry in the outbox.
 """
 
 from __future__ import annotations
@@ -158,7 +162,7 @@ def _compare(
     report.compared = len(compared)
     if info is None:
         return
-    # Locked before anything is written here, as every stock writer locks (no deadlock).
+    # Locked before this transaction writes anything, in the order every stock writer locks.
     drifting = _held_again(session, channel, compared, info)
     if info.pushes_stock:
         now = context.clock.now()
@@ -198,10 +202,12 @@ def _held_again(
     session.lock_skus(sku_ids)
     if not drifting:
         return []
-    now = {b.id: b for b in session.bindings(channel=channel, sku_ids=sku_ids)}
+    fresh = {b.id: b for b in session.bindings(channel=channel, sku_ids=sku_ids)}
     # A binding gone or bound to another SKU meanwhile is left to the next look.
     return [
-        (now[b.id], found) for b, found in drifting if b.id in now and now[b.id].sku_id == b.sku_id
+        (fresh[b.id], found)
+        for b, found in drifting
+        if b.id in fresh and fresh[b.id].sku_id == b.sku_id
     ]
 
 
