@@ -341,6 +341,31 @@ async def test_closing_ends_a_long_poll_promptly(
     assert listener.status.state is ListenerState.CLOSED
 
 
+async def test_a_reader_cancelled_mid_poll_leaves_no_poll_behind(
+    served: FakeEventsServer, clock: FakeClock
+) -> None:
+    """A worker's step cancelled during a long poll: the poll ends with it.
+
+    Left running, the poll outlived the client closed under it and failed with nobody
+    to read its error ("Task exception was never retrieved").
+    """
+    listener = _listener(served, clock)
+    listener.wait_seconds = 20
+    before = asyncio.all_tasks()
+    task = asyncio.ensure_future(anext(listener.__aiter__()))
+    await _until(lambda: listener.status.state is ListenerState.CONNECTED)
+    await asyncio.sleep(0.1)  # inside the 20 s long poll
+    started = asyncio.all_tasks() - before - {task}
+    assert started  # the poll (and the visibility keeper) run as tasks of their own
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await listener.close()
+    await asyncio.sleep(0.2)
+    left = [t for t in started if not t.done() or (not t.cancelled() and t.exception())]
+    assert left == []
+
+
 async def test_without_a_long_poll_an_empty_queue_is_asked_once_a_second(
     fake: FakeSellingPartner,
     served: FakeEventsServer,

@@ -205,12 +205,15 @@ class SqsConnection(EventConnection):
         closing = asyncio.ensure_future(self._closing.wait())
         try:
             await asyncio.wait({receive, closing}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            # The reader was cancelled: the poll goes with it, or it outlives the client
+            # closed after it and fails with nobody to read its error.
+            await self._abandon(receive)
+            raise
         finally:
             closing.cancel()
         if not receive.done():
-            receive.cancel()
-            with contextlib.suppress(asyncio.CancelledError, *self._errors):
-                await receive
+            await self._abandon(receive)
             return None
         try:
             answer = receive.result()
@@ -227,6 +230,12 @@ class SqsConnection(EventConnection):
         if self._closing.is_set():
             return None
         return messages
+
+    async def _abandon(self, receive: asyncio.Future[Any]) -> None:
+        """Cancel a poll and wait for its end (messages it got come back after their timeout)."""
+        receive.cancel()
+        with contextlib.suppress(asyncio.CancelledError, *self._errors):
+            await receive
 
     async def _admit(self, message: dict[str, Any]) -> ChannelEvent | None:
         """Turn one message into an event; settle the ones that are not for this channel."""
