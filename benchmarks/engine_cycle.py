@@ -53,6 +53,7 @@ from channelsync.engine import orders as order_ingest
 from channelsync.engine.catalogue import import_catalogue, parse_catalogue
 from channelsync.engine.ledger import EventKind
 from channelsync.engine.orders import ingest_orders
+from channelsync.engine.reconcile import reconcile_channel
 from channelsync.engine.sync import CycleSummary, SyncEngine
 from channelsync.gc_tuning import tune_garbage_collection
 from channelsync.plugins import build_plugin_manager
@@ -249,6 +250,32 @@ async def _burst(
     print(figures)
 
 
+async def _reconcile(engine: SyncEngine, shops: list[MemoryChannel]) -> None:
+    """Edit 1 % of each shop's listings by hand, then reconcile every channel; time it.
+
+    Reconcile reads every listing of a channel and compares it with what was sent: its
+    store work grows with the catalogue, not with the drift.
+    """
+    edited = 0
+    for shop in shops:
+        for index, listing in enumerate(shop.listings.values()):
+            if index % 100 == 0:
+                listing.quantity = max(0, listing.quantity - 1)
+                edited += 1
+    started = time.perf_counter()
+    compared = drifted = 0
+    for shop in shops:
+        async with shop:
+            report = await reconcile_channel(engine.context, shop)
+        compared += report.compared
+        drifted += len(report.drift)
+    elapsed = time.perf_counter() - started
+    print(
+        f"reconcile of the {len(shops)} channels after {edited:,} hand edits: {elapsed:.1f} s, "
+        f"{compared:,} listings compared, {drifted:,} drifts found"
+    )
+
+
 async def main(
     skus: int,
     orders: int,
@@ -322,6 +349,9 @@ async def main(
             f"  write calls {calls:,} for {items:,} items; minimum {minimum:,}; "
             f"full listing reads by the re-inflation guard: {reads}"
         )
+
+        clock.advance(60)
+        await _reconcile(engine, shops)
 
         for together in (False, True):
             clock.advance(60)

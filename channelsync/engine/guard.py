@@ -91,11 +91,14 @@ async def guard_raises(
         return report
     with context.store.transaction() as session:
         cursor = session.cursor(channel.name, _ORDERS_CURSOR)
-        for item, binding in raises:
-            quantity = shown.get(listing_key(binding.item_id, binding.listing_sku_id))
-            if quantity is None:
-                continue
-            session.set_observed(binding.id, quantity, now)
+        looked = [
+            (item, binding, quantity)
+            for item, binding in raises
+            if (quantity := shown.get(listing_key(binding.item_id, binding.listing_sku_id)))
+            is not None
+        ]
+        session.set_observed_many({b.id: quantity for _, b, quantity in looked}, now)
+        for item, binding, quantity in looked:
             _decide(session, channel.name, item, binding, quantity, cursor, now, report)
     return report
 

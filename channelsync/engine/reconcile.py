@@ -165,10 +165,8 @@ def _compare(
     # Locked before this transaction writes anything, in the order every stock writer locks.
     drifting = _held_again(session, channel, compared, info)
     if info.pushes_stock:
-        now = context.clock.now()
-        for binding, found in compared:
-            if found.quantity is not None:
-                session.set_observed(binding.id, found.quantity, now)
+        shown = {b.id: found.quantity for b, found in compared if found.quantity is not None}
+        session.set_observed_many(shown, context.clock.now())
     for binding, found in drifting:
         if info.pushes_stock:
             _quantity(session, context, binding, found, report)

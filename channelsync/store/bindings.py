@@ -111,6 +111,10 @@ class BindingsSession(ABC):
         """Remember what the channel showed of the listing at ``now``."""
 
     @abstractmethod
+    def set_observed_many(self, quantities: Mapping[int, int], now: datetime) -> None:
+        """Remember what the channel showed of many listings at ``now``, per binding id."""
+
+    @abstractmethod
     def set_hold(self, binding_id: int, since: datetime | None, shown: int | None) -> None:
         """Hold the listing's raises from ``since`` (it showed ``shown``); ``None`` lifts it."""
 

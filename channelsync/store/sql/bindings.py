@@ -253,6 +253,14 @@ class SqlBindings(SqlPart, StoreSession):
         )
 
     @override
+    def set_observed_many(self, quantities: Mapping[int, int], now: datetime) -> None:
+        # A reconcile looks at every listing of a channel: one row set, not a statement each.
+        if quantities:
+            at = stored_time(self._c)(now)
+            rows = [(q, at, i) for i, q in sorted(quantities.items())]
+            _set_by_id(self._c, ("channel_quantity", "seen_at"), rows)
+
+    @override
     def set_hold(self, binding_id: int, since: datetime | None, shown: int | None) -> None:
         self._c.execute(
             update(t.bindings)

@@ -226,6 +226,7 @@ def test_planned_and_sent_values_written_as_row_sets_read_back_as_typed_ones(
     tmall = [b.id for b in records if b.channel == "tmall"]
     jd = [b.id for b in records if b.channel == "jd"]
     sent_at = NOW.astimezone(EAST) + timedelta(microseconds=7)
+    seen_at = sent_at + timedelta(minutes=5)
     prices = ["9.90", 'a "quoted" price', "", "12.00"]
     with store.transaction() as s:
         s.set_planned_many(
@@ -233,11 +234,14 @@ def test_planned_and_sent_values_written_as_row_sets_read_back_as_typed_ones(
             prices=dict(zip(tmall, prices, strict=True)),
         )
         s.set_sent_many(quantities={tmall[0]: 0, tmall[1]: 5}, prices={tmall[2]: "1"}, now=sent_at)
+        s.set_observed_many({tmall[3]: 7, tmall[2]: 4}, seen_at)
         for n, (i, price) in enumerate(zip(jd, prices, strict=True)):
             s.set_planned(i, quantity=n, price=price)
         s.set_sent(jd[0], quantity=0, now=sent_at)
         s.set_sent(jd[1], quantity=5, now=sent_at)
         s.set_sent(jd[2], price="1")
+        s.set_observed(jd[3], 7, seen_at)
+        s.set_observed(jd[2], 4, seen_at)
     with store.transaction() as s:
         bulk = s.bindings(channel="tmall")
         typed = s.bindings(channel="jd")
@@ -253,7 +257,9 @@ def test_planned_and_sent_values_written_as_row_sets_read_back_as_typed_ones(
         NOW + timedelta(microseconds=7),
     )
     assert bulk[1].seen_at == bulk[1].sent_at
-    assert (bulk[2].sent_quantity, bulk[2].sent_at, bulk[2].sent_price) == (None, None, "1")
+    # A look at the shop: what it showed then, whatever was sent.
+    seen = NOW + timedelta(minutes=5, microseconds=7)
+    assert [(b.channel_quantity, b.seen_at) for b in bulk[2:]] == [(4, seen), (7, seen)]
 
 
 def test_bindings_read_by_many_sku_ids_equal_the_typed_reads(store: Store) -> None:
@@ -329,6 +335,7 @@ def _hot_writes(store: Store, count: int, channel: str) -> Callable[[], None]:
             s.set_sent_many(
                 quantities=dict.fromkeys(ids, 2), prices=dict.fromkeys(ids, "2"), now=NOW
             )
+            s.set_observed_many(dict.fromkeys(ids, 2), NOW)
 
     return run
 
