@@ -110,9 +110,14 @@ class BindingsSession(ABC):
     def set_observed(self, binding_id: int, quantity: int, now: datetime) -> None:
         """Remember what the channel showed of the listing at ``now``."""
 
-    @abstractmethod
     def set_observed_many(self, quantities: Mapping[int, int], now: datetime) -> None:
-        """Remember what the channel showed of many listings at ``now``, per binding id."""
+        """Remember what the channel showed of many listings at ``now``, per binding id.
+
+        The default calls :meth:`set_observed` per listing (a store written elsewhere
+        keeps working); the SQL store writes them as one row set.
+        """
+        for binding_id, quantity in quantities.items():
+            self.set_observed(binding_id, quantity, now)
 
     @abstractmethod
     def set_hold(self, binding_id: int, since: datetime | None, shown: int | None) -> None:

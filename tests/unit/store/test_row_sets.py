@@ -26,6 +26,7 @@ from channelsync.store import (
     open_store,
 )
 from channelsync.store import schema as t
+from channelsync.store.bindings import BindingsSession
 from channelsync.store.sql._fast import Rows, insert_rows, stored_time
 
 NOW = datetime(2026, 1, 1, 8, 30, 15, 123456, tzinfo=UTC)
@@ -240,8 +241,8 @@ def test_planned_and_sent_values_written_as_row_sets_read_back_as_typed_ones(
         s.set_sent(jd[0], quantity=0, now=sent_at)
         s.set_sent(jd[1], quantity=5, now=sent_at)
         s.set_sent(jd[2], price="1")
-        s.set_observed(jd[3], 7, seen_at)
-        s.set_observed(jd[2], 4, seen_at)
+        # The default of a store written elsewhere: one set_observed per listing.
+        BindingsSession.set_observed_many(s, {jd[3]: 7, jd[2]: 4}, seen_at)
     with store.transaction() as s:
         bulk = s.bindings(channel="tmall")
         typed = s.bindings(channel="jd")
