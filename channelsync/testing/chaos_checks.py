@@ -27,7 +27,7 @@ from channelsync.engine.sync import SyncEngine
 from channelsync.errors import ChannelError
 from channelsync.http import RetryPolicy
 from channelsync.plugins import PluginHost
-from channelsync.store import OutboxState, Store, StoreSession
+from channelsync.store import OutboxItem, OutboxState, Store, StoreSession
 from channelsync.testing.chaos_world import (
     ChaosResult,
     _Run,
@@ -237,14 +237,36 @@ def _holding(run: _Run) -> list[str]:
 
 
 def _check_plan(run: _Run) -> None:
-    """Check that what the engine would send now from the ledger is what it already sent."""
+    """Check that what the engine would send now from the ledger is what it already sent.
+
+    A change found names its entries, and whether each one's SKU was marked changed
+    (left for the next pass to plan) or not (a plan that missed a change).
+    """
     with run.store.preview() as session:
-        plan = plan_changes(session, run.engine.context, [sku.id for sku in session.skus()])
+        marked = set(session.changed_skus())
+        before = {(i.channel, i.kind, i.key): i.version for i in session.outbox()}
+        skus = {sku.merchant_code: sku.id for sku in session.skus()}
+        plan = plan_changes(session, run.engine.context, list(skus.values()))
+        queued_now = [
+            item
+            for item in session.outbox(state=OutboxState.PENDING)
+            if before.get((item.channel, item.kind, item.key)) != item.version
+        ]
     for channel, queued in plan.queued.items():
         if queued:
+            entries = [_entry(i, skus, marked) for i in queued_now if i.channel == channel]
             run.result.problems.append(
-                f"{channel}: {queued} change(s) not yet sent after converging"
+                f"{channel}: {queued} change(s) not yet sent after converging: "
+                + "; ".join(entries[:6])
             )
+
+
+def _entry(item: OutboxItem, skus: dict[str, int], marked: set[int]) -> str:
+    """Describe an entry a fresh plan queued: what it sets, and whether its SKU was marked."""
+    code = str(item.payload.get("merchant_code"))
+    value = item.payload.get("quantity", item.payload.get("amount"))
+    mark = "marked changed" if skus.get(code) in marked else "not marked"
+    return f"{item.kind} {code} = {value} (its SKU {mark})"
 
 
 def _check_inbox(session: StoreSession, run: _Run) -> None:

@@ -3,7 +3,8 @@
 A hold is made on purpose on the plugins' own fakes: a buyer's order dated back before
 the last send (as the chaos run dates every order back past the marketplace's lag)
 leaves a drop no imported order since that send explains, and a restock then queues a
-raise over it. Moving the shared fake clock past the lag must release it.
+raise over it. Moving the shared fake clock past the lag must release it. At the end,
+the plan check names any change a fresh plan would still queue.
 """
 
 from __future__ import annotations
@@ -168,3 +169,26 @@ def test_a_hold_no_order_explains_is_counted_against_the_bound(store: Store) -> 
     chaos_checks._take_over(run, clock, max_held=0)
 
     assert any("no buyer's order" in problem for problem in run.result.problems)
+
+
+def test_the_plan_check_names_what_a_fresh_plan_would_still_queue(store: Store) -> None:
+    clock = FakeClock(START)
+    run = _held_run(store, clock)
+    chaos_checks._release_held(run, clock, max_held=1)
+    chaos_checks._check_plan(run)
+    assert run.result.problems == []
+    with store.transaction() as session:
+        binding = next(b for b in session.bindings() if b.held_since is None and b.sku_id)
+    code, shown = binding.merchant_code or "", binding.planned_quantity or 0
+    adjust_stock(store, code, -1, key="count-3", now=clock.now())  # marked, not yet planned
+
+    chaos_checks._check_plan(run)
+    with store.transaction() as session:
+        session.clear_changed([binding.sku_id or 0])  # as a plan that missed the change would
+    chaos_checks._check_plan(run)
+
+    left = f"{run.shops[0].channel}: 1 change(s) not yet sent after converging: stock {code} ="
+    assert run.result.problems == [
+        f"{left} {shown - 1} (its SKU marked changed)",
+        f"{left} {shown - 1} (its SKU not marked)",
+    ]
