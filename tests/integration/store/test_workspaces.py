@@ -329,3 +329,55 @@ def test_statements_are_never_jit_compiled(database: str) -> None:
             assert connection.execute(text("SHOW jit")).scalar() == "off"
     finally:
         store.close()
+
+
+def _pings_counted(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the pings the store's engine sends before handing out a connection."""
+    pings: list[int] = []
+    dialect = store.engine.dialect
+    real = dialect.do_ping
+
+    def counted(dbapi_connection: Any) -> bool:
+        pings.append(1)
+        return bool(real(dbapi_connection))
+
+    monkeypatch.setattr(dialect, "do_ping", counted)
+    return pings
+
+
+@pytest.mark.postgres
+def test_a_connection_busy_a_moment_ago_is_not_pinged(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Back-to-back transactions (one per batch sent) pay no round trip before each."""
+    store = opened(database, "default", create=True)
+    try:
+        pings = _pings_counted(store, monkeypatch)
+        for _ in range(3):
+            with store.transaction() as session:
+                session.cursor("tmall", "orders")
+        assert pings == []
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_dropped_while_it_rested_is_replaced(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rested connection is pinged first; a dead one is replaced, not handed out."""
+    store = opened(database, "default", create=True)
+    try:
+        with store.engine.connect() as connection:
+            first = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+        with psycopg.connect(database, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+        monkeypatch.setattr("channelsync.store.sql.engine.PING_AFTER_IDLE_S", 0.0)
+        pings = _pings_counted(store, monkeypatch)
+        with store.transaction() as session:
+            assert session.cursor("tmall", "orders") is None
+        with store.engine.connect() as connection:
+            assert connection.execute(text("SELECT pg_backend_pid()")).scalar() != first
+        assert len(pings) >= 1
+    finally:
+        store.close()
