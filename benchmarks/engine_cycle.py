@@ -158,7 +158,7 @@ def _split_ingest() -> Iterator[_Split]:
     page = order_ingest.OrderPage
     load = page.__dict__["load"]
     patches: list[tuple[Any, str, Any]] = [
-        (order_ingest, "_apply_page", split.timed("page", order_ingest._apply_page)),
+        (order_ingest, "_apply_page", split.timed_async("page", order_ingest._apply_page)),
         (order_page, "plan_changes", split.timed("plan", order_page.plan_changes)),  # type: ignore[attr-defined]
         (
             order_ingest,

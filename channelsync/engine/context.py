@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from channelsync.channels import Capability, Channel, ListingScope
 from channelsync.clock import Clock
 from channelsync.config import ChannelSyncSettings, EngineConfig
 from channelsync.engine.pace import Visibility
 from channelsync.plugins import PluginHost
-from channelsync.store import Store
+from channelsync.store import Store, StoreSession
 
 __all__ = ["ChannelInfo", "EngineContext"]
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +62,21 @@ class EngineContext:
     host: PluginHost | None = None
     visibility: Visibility = field(default_factory=Visibility)
     """Each channel's visibility delay, for protection that knows the pace."""
+
+    async def transact(self, work: Callable[[StoreSession], _T]) -> _T:
+        """Run ``work`` in one store transaction, off the event loop where that pays.
+
+        On a store of many writers (PostgreSQL) the transaction runs in a worker
+        thread: while it waits for the database, the loop goes on with the other
+        channels' steps (their calls, their decisions), which would otherwise queue
+        behind every round trip. On a one-writer store (SQLite) the work is this
+        process's own CPU, which a thread would only contend for: it runs here.
+        The thread sees the task's context variables (a worker's lease fence).
+        """
+        if self.store.concurrent_writers:
+            return await asyncio.to_thread(self._transact, work)
+        return self._transact(work)
+
+    def _transact(self, work: Callable[[StoreSession], _T]) -> _T:
+        with self.store.transaction() as session:
+            return work(session)

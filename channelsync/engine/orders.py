@@ -28,6 +28,7 @@ order's transaction and marked delivered right after the hook returns.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Collection, Sequence
@@ -80,10 +81,10 @@ async def ingest_orders(context: EngineContext, channel: OrdersCapability) -> In
     for _ in range(_MAX_WINDOWS):
         pull = await channel.pull_orders(cursor, fresh=context.config.fresh_reads)
         report.windows += 1
-        _apply_page(context, name, pull.orders, report, sample=sample, saved=saved)
-        with context.store.transaction() as session:
-            session.set_cursor(name, CURSOR_KIND, pull.cursor.since, pull.cursor.token)
         cursor = pull.cursor
+        await _apply_page(
+            context, name, pull.orders, report, sample=sample, saved=saved, cursor=cursor
+        )
         if pull.caught_up:
             break
     await deliver_notifications(context, saved=saved)
@@ -123,7 +124,7 @@ async def fetch_orders(
             report.missing.append(order_id)
             continue
         before = report.ingest.imported
-        _apply_alone(context, channel.name, order, report.ingest, sample=sample)
+        await _apply_alone(context, channel.name, order, report.ingest, sample=sample)
         report.imported += report.ingest.imported - before
     return report
 
@@ -138,7 +139,11 @@ def _keeping_up(context: EngineContext, channel: str, cursor: PullCursor) -> boo
     return context.clock.now() - cursor.since <= timedelta(seconds=2 * steady + 60)
 
 
-def _apply_page(
+def _save(session: StoreSession, *, channel: str, cursor: PullCursor) -> None:
+    session.set_cursor(channel, CURSOR_KIND, cursor.since, cursor.token)
+
+
+async def _apply_page(
     context: EngineContext,
     channel: str,
     orders: Sequence[Order],
@@ -146,23 +151,34 @@ def _apply_page(
     *,
     sample: bool = True,
     saved: set[tuple[str, str]] | None = None,
+    cursor: PullCursor | None = None,
 ) -> None:
     """Apply one pulled page in one transaction: a few set-based statements, not per order.
 
     An order that cannot be applied is parked inside the same transaction. Should the
     page's writes fail as a whole, each order is applied again in its own transaction,
     so the failure is pinned on the order that causes it and the rest go in. The orders
-    stored (committed) are added to ``saved``.
+    stored (committed) are added to ``saved``. ``cursor``, where the pull resumes after
+    this page, is saved in the page's transaction (after the orders applied alone).
     """
+    save = None if cursor is None else functools.partial(_save, channel=channel, cursor=cursor)
     if not orders:
+        if save is not None:
+            await context.transact(save)
         return
     attempt = IngestReport(channel=channel)
+
+    def apply(session: StoreSession) -> OrderPage:
+        page = OrderPage.load(session, context, channel, orders, sample=sample)
+        for order in orders:
+            _apply_one(page, order, attempt)
+        page.write(attempt)
+        if save is not None:
+            save(session)
+        return page
+
     try:
-        with context.store.transaction() as session:
-            page = OrderPage.load(session, context, channel, orders, sample=sample)
-            for order in orders:
-                _apply_one(page, order, attempt)
-            page.write(attempt)
+        page = await context.transact(apply)
     except Exception as error:
         if is_lock_conflict(error):
             raise  # nothing was written, and nothing is wrong with the orders: run again
@@ -170,7 +186,9 @@ def _apply_page(
             "page of %d %s orders applied one by one: %s", len(orders), channel, described(error)
         )
         for order in orders:
-            _apply_alone(context, channel, order, report, sample=sample, saved=saved)
+            await _apply_alone(context, channel, order, report, sample=sample, saved=saved)
+        if save is not None:
+            await context.transact(save)
         return
     report.add(attempt)
     if saved is not None:
@@ -194,7 +212,7 @@ def _apply_one(page: OrderPage, order: Order, report: IngestReport) -> None:
         report.skipped += 1
 
 
-def _apply_alone(
+async def _apply_alone(
     context: EngineContext,
     channel: str,
     order: Order,
@@ -204,17 +222,21 @@ def _apply_alone(
     saved: set[tuple[str, str]] | None = None,
 ) -> None:
     attempt = IngestReport(channel=channel)
+
+    def apply(session: StoreSession) -> OrderPage:
+        page = OrderPage.load(session, context, channel, [order], sample=sample)
+        _apply_one(page, order, attempt)
+        page.write(attempt)
+        return page
+
     try:
-        with context.store.transaction() as session:
-            page = OrderPage.load(session, context, channel, [order], sample=sample)
-            _apply_one(page, order, attempt)
-            page.write(attempt)
+        page = await context.transact(apply)
     except Exception as error:
         if is_lock_conflict(error):
             raise  # another writer's transaction, not this order: the step runs again
         logger.warning("order %s/%s parked: %s", channel, order.order_id, described(error))
-        with context.store.transaction() as session:
-            session.park(parked_record(channel, order, error), context.clock.now())
+        record, now = parked_record(channel, order, error), context.clock.now()
+        await context.transact(lambda session: session.park(record, now))
         report.parked += 1
         return
     report.add(attempt)

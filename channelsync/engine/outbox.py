@@ -15,6 +15,7 @@ are the first to go once the marketplace accepts calls again. Every send is audi
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -274,8 +275,9 @@ async def _send_together(
             [_stock(i) for i in stock], [_price(i) for i in prices]
         )
         results = [*stock_results, *price_results]
-        with context.store.transaction() as session:
-            _settle(session, [*stock, *prices], results, report, context.clock.now())
+        items, now = [*stock, *prices], context.clock.now()
+        settle = functools.partial(_settle, items=items, results=results, report=report, now=now)
+        await context.transact(settle)
         if all(r.error is not None and r.error.retryable for r in results):
             report.deferred = True
 
@@ -307,11 +309,14 @@ async def _send_batch(
         results = await channel.set_listing_status([_status(i) for i in items])
     if all(r.error is not None and r.error.retryable for r in results):
         report.deferred = True
-    with context.store.transaction() as session:
+
+    def settle(session: StoreSession) -> list[OutboxItem]:
         _settle(session, items, results, report, context.clock.now())
         if report.deferred:
             return []
         return session.due(channel.name, kind, context.clock.now(), size)
+
+    return await context.transact(settle)
 
 
 def _settle(

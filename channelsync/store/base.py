@@ -101,6 +101,15 @@ class Store(ABC):
     def close(self) -> None:
         """Release the database connections."""
 
+    @property
+    def concurrent_writers(self) -> bool:
+        """Whether transactions from several threads run side by side (PostgreSQL).
+
+        ``False`` (the default): they queue for one writer (SQLite), so a thread would
+        only add its switching to the process's own CPU work.
+        """
+        return False
+
     def __enter__(self) -> Store:
         return self
 

@@ -158,6 +158,11 @@ class SqlStore(Store):
         path = sqlite_path(self.url)
         return f"file {path}" if path is not None else "the URL's database"
 
+    @property
+    @override
+    def concurrent_writers(self) -> bool:
+        return is_postgres(self.base_url)
+
     @override
     @contextmanager
     def transaction(self) -> Iterator[StoreSession]:

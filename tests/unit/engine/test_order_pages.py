@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ def test_a_page_agrees_with_one_order_at_a_time_and_twice_changes_nothing(
     page = _history(shop, clock)
 
     report = IngestReport(channel="tmall")
-    orders_module._apply_page(_context(paged, shop, clock), "tmall", page, report)
+    asyncio.run(orders_module._apply_page(_context(paged, shop, clock), "tmall", page, report))
     one_by_one = IngestReport(channel="tmall")
     context = _context(single, shop, clock)
     for order in page:
@@ -96,7 +97,7 @@ def test_a_page_agrees_with_one_order_at_a_time_and_twice_changes_nothing(
     assert state[2] == {"MUG": 1, "CUP": 0}
 
     again = IngestReport(channel="tmall")
-    orders_module._apply_page(_context(paged, shop, clock), "tmall", page, again)
+    asyncio.run(orders_module._apply_page(_context(paged, shop, clock), "tmall", page, again))
     assert (again.imported, again.skipped) == (0, 5)
     assert _state(paged) == state
 
@@ -119,7 +120,9 @@ def test_when_a_page_cannot_be_written_each_order_goes_alone(
 
     monkeypatch.setattr(OrderPage, "write", write)
     report = IngestReport(channel="tmall")
-    orders_module._apply_page(_context(store, shop, clock), "tmall", [good, bad], report)
+    asyncio.run(
+        orders_module._apply_page(_context(store, shop, clock), "tmall", [good, bad], report)
+    )
 
     assert (report.imported, report.parked) == (1, 1)
     with store.transaction() as s:

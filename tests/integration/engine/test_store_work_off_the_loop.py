@@ -1,0 +1,87 @@
+"""Store transactions of the engine's steps: in a worker thread on PostgreSQL, inline on SQLite.
+
+On a store of many writers the event loop goes on with other channels while one
+channel's transaction waits for the database; on SQLite the work is the process's own
+CPU and stays on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from contextvars import ContextVar
+
+import pytest
+
+from channelsync.clock import FakeClock
+from channelsync.engine.context import EngineContext
+from channelsync.store import Store, StoreSession
+
+_job: ContextVar[str | None] = ContextVar("job", default=None)
+
+
+def _context(store: Store) -> EngineContext:
+    return EngineContext(store=store, clock=FakeClock(), channels={})
+
+
+def test_a_transaction_runs_in_a_thread_only_on_a_store_of_many_writers(
+    store: Store, store_url: str
+) -> None:
+    seen: list[tuple[bool, str | None]] = []
+
+    def work(session: StoreSession) -> str:
+        session.set_cursor("tmall", "orders", FakeClock().now(), "page-2")
+        seen.append((threading.current_thread() is threading.main_thread(), _job.get()))
+        return "done"
+
+    async def main() -> str:
+        _job.set("flush tmall")
+        return await _context(store).transact(work)
+
+    assert asyncio.run(main()) == "done"
+    [(on_loop, job)] = seen
+    assert on_loop is store_url.startswith("sqlite")
+    assert store.concurrent_writers is not store_url.startswith("sqlite")
+    assert job == "flush tmall"  # a worker's lease fence lives in such a variable
+    with store.transaction() as session:
+        assert session.cursor("tmall", "orders") == (FakeClock().now(), "page-2")
+
+
+def test_a_failed_transaction_writes_nothing_and_raises_to_the_step(store: Store) -> None:
+    def work(session: StoreSession) -> None:
+        session.set_cursor("tmall", "orders", FakeClock().now(), "page-2")
+        raise RuntimeError("the marketplace answered nonsense")
+
+    async def main() -> None:
+        await _context(store).transact(work)
+
+    with pytest.raises(RuntimeError, match="nonsense"):
+        asyncio.run(main())
+    with store.transaction() as session:
+        assert session.cursor("tmall", "orders") is None
+
+
+def test_the_loop_goes_on_while_a_transaction_waits(store: Store, store_url: str) -> None:
+    """On PostgreSQL another task runs while one transaction is held up."""
+    release = threading.Event()
+    ticks: list[int] = []
+    released: list[bool] = []
+
+    def slow(session: StoreSession) -> None:
+        session.cursor("tmall", "orders")
+        released.append(release.wait(timeout=5))  # False: nothing ran meanwhile
+
+    async def ticker() -> None:
+        for i in range(3):
+            ticks.append(i)
+            await asyncio.sleep(0)
+        release.set()
+
+    async def main() -> None:
+        if store_url.startswith("sqlite"):
+            release.set()  # inline there: the loop waits for it, as for any CPU work
+        await asyncio.gather(_context(store).transact(slow), ticker())
+
+    asyncio.run(main())
+    assert ticks == [0, 1, 2]
+    assert released == [True]
