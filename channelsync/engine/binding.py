@@ -8,10 +8,8 @@ says, and is never replaced by an automatic one.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from channelsync.channels import Channel, ListingLookupCapability, ListingsCapability
@@ -52,46 +50,33 @@ async def bind_channel(context: EngineContext, channel: Channel[Any]) -> BindRep
     if isinstance(channel, ListingLookupCapability) and channel.scan_capped:
         listings += await _look_up_unlisted(context, channel, listings)
     now = context.clock.now()
-    return await context.transact(
-        functools.partial(_bind, context=context, channel=channel.name, listings=listings, now=now)
-    )
-
-
-def _bind(
-    session: StoreSession,
-    *,
-    context: EngineContext,
-    channel: str,
-    listings: list[Listing],
-    now: datetime,
-) -> BindReport:
-    """Bind ``listings`` of ``channel`` in ``session``; report what is bound and what is not."""
-    # The whole catalogue, read once: it binds the listings, and the report names
-    # the SKUs no listing carries.
-    catalogue = session.skus()
-    ids = {s.merchant_code: s.id for s in catalogue}
-    changed = session.upsert_bindings(
-        [
-            ListingBinding(
-                channel=channel,
-                item_id=listing.item_id,
-                listing_sku_id=listing.sku_id,
-                sku_id=ids.get(listing.merchant_code or ""),
-                merchant_code=listing.merchant_code,
-                title=listing.title,
-                channel_quantity=listing.quantity,
-            )
-            for listing in listings
-        ],
-        now,
-    )
-    info = context.channels.get(channel)
-    if info is not None:
-        # What a marketplace holds (FBA) lands in its warehouse with the read.
-        record_marketplace_stock(session, channel, info.settings, listings, now)
-    # Newly bound listings get their allocation and price in the next plan.
-    session.mark_changed(changed)
-    return _report(session, channel, catalogue, listings=len(listings))
+    with context.store.transaction() as session:
+        # The whole catalogue, read once: it binds the listings, and the report names
+        # the SKUs no listing carries.
+        catalogue = session.skus()
+        ids = {s.merchant_code: s.id for s in catalogue}
+        changed = session.upsert_bindings(
+            [
+                ListingBinding(
+                    channel=channel.name,
+                    item_id=listing.item_id,
+                    listing_sku_id=listing.sku_id,
+                    sku_id=ids.get(listing.merchant_code or ""),
+                    merchant_code=listing.merchant_code,
+                    title=listing.title,
+                    channel_quantity=listing.quantity,
+                )
+                for listing in listings
+            ],
+            now,
+        )
+        info = context.channels.get(channel.name)
+        if info is not None:
+            # What a marketplace holds (FBA) lands in its warehouse with the read.
+            record_marketplace_stock(session, channel.name, info.settings, listings, now)
+        # Newly bound listings get their allocation and price in the next plan.
+        session.mark_changed(changed)
+        return _report(session, channel.name, catalogue, listings=len(listings))
 
 
 async def _look_up_unlisted(
