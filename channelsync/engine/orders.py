@@ -164,7 +164,7 @@ async def _apply_page(
     save = None if cursor is None else functools.partial(_save, channel=channel, cursor=cursor)
     if not orders:
         if save is not None:
-            await context.transact(save)
+            await context.transact(save, rows=1)
         return
     attempt = IngestReport(channel=channel)
 
@@ -178,7 +178,7 @@ async def _apply_page(
         return page
 
     try:
-        page = await context.transact(apply)
+        page = await context.transact(apply, rows=len(orders))
     except Exception as error:
         if is_lock_conflict(error):
             raise  # nothing was written, and nothing is wrong with the orders: run again
@@ -188,7 +188,7 @@ async def _apply_page(
         for order in orders:
             await _apply_alone(context, channel, order, report, sample=sample, saved=saved)
         if save is not None:
-            await context.transact(save)
+            await context.transact(save, rows=1)
         return
     report.add(attempt)
     if saved is not None:
@@ -230,13 +230,13 @@ async def _apply_alone(
         return page
 
     try:
-        page = await context.transact(apply)
+        page = await context.transact(apply, rows=1)
     except Exception as error:
         if is_lock_conflict(error):
             raise  # another writer's transaction, not this order: the step runs again
         logger.warning("order %s/%s parked: %s", channel, order.order_id, described(error))
         record, now = parked_record(channel, order, error), context.clock.now()
-        await context.transact(lambda session: session.park(record, now))
+        await context.transact(lambda session: session.park(record, now), rows=1)
         report.parked += 1
         return
     report.add(attempt)

@@ -277,7 +277,7 @@ async def _send_together(
         results = [*stock_results, *price_results]
         items, now = [*stock, *prices], context.clock.now()
         settle = functools.partial(_settle, items=items, results=results, report=report, now=now)
-        await context.transact(settle)
+        await context.transact(settle, rows=len(items))
         if all(r.error is not None and r.error.retryable for r in results):
             report.deferred = True
 
@@ -316,7 +316,7 @@ async def _send_batch(
             return []
         return session.due(channel.name, kind, context.clock.now(), size)
 
-    return await context.transact(settle)
+    return await context.transact(settle, rows=len(items))
 
 
 def _settle(

@@ -14,7 +14,7 @@ from contextvars import ContextVar
 import pytest
 
 from channelsync.clock import FakeClock
-from channelsync.engine.context import EngineContext
+from channelsync.engine.context import THREAD_ROWS, EngineContext
 from channelsync.store import Store, StoreSession
 
 _job: ContextVar[str | None] = ContextVar("job", default=None)
@@ -36,7 +36,7 @@ def test_a_transaction_runs_in_a_thread_only_on_a_store_of_many_writers(
 
     async def main() -> str:
         _job.set("flush tmall")
-        return await _context(store).transact(work)
+        return await _context(store).transact(work, rows=THREAD_ROWS)
 
     assert asyncio.run(main()) == "done"
     [(on_loop, job)] = seen
@@ -53,7 +53,7 @@ def test_a_failed_transaction_writes_nothing_and_raises_to_the_step(store: Store
         raise RuntimeError("the marketplace answered nonsense")
 
     async def main() -> None:
-        await _context(store).transact(work)
+        await _context(store).transact(work, rows=THREAD_ROWS)
 
     with pytest.raises(RuntimeError, match="nonsense"):
         asyncio.run(main())
@@ -80,8 +80,23 @@ def test_the_loop_goes_on_while_a_transaction_waits(store: Store, store_url: str
     async def main() -> None:
         if store_url.startswith("sqlite"):
             release.set()  # inline there: the loop waits for it, as for any CPU work
-        await asyncio.gather(_context(store).transact(slow), ticker())
+        await asyncio.gather(_context(store).transact(slow, rows=THREAD_ROWS), ticker())
 
     asyncio.run(main())
     assert ticks == [0, 1, 2]
     assert released == [True]
+
+
+def test_a_small_transaction_runs_on_the_loop_on_any_store(store: Store) -> None:
+    """Handing a few rows to a thread costs more than it overlaps (a worker's small jobs)."""
+    threads: list[bool] = []
+
+    def work(session: StoreSession) -> None:
+        session.cursor("tmall", "orders")
+        threads.append(threading.current_thread() is threading.main_thread())
+
+    async def main() -> None:
+        await _context(store).transact(work, rows=THREAD_ROWS - 1)
+
+    asyncio.run(main())
+    assert threads == [True]
