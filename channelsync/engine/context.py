@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -81,11 +82,22 @@ class EngineContext:
         costs more than the overlap gains, and a worker's many small jobs then wait
         longer. On a one-writer store (SQLite) the work is this process's own CPU,
         which a thread would only contend for: it always runs here. The thread sees
-        the task's context variables (a worker's lease fence).
+        the task's context variables (a worker's lease fence). A step cancelled while
+        its transaction runs in a thread ends when the transaction has, committed or not.
         """
-        if rows >= THREAD_ROWS and self.store.concurrent_writers:
-            return await asyncio.to_thread(self._transact, work)
-        return self._transact(work)
+        if rows < THREAD_ROWS or not self.store.concurrent_writers:
+            return self._transact(work)
+        running = asyncio.ensure_future(asyncio.to_thread(self._transact, work))
+        try:
+            return await asyncio.shield(running)
+        except asyncio.CancelledError:
+            # A thread cannot be stopped: the transaction may still commit. The step
+            # ends only after it, as after a transaction on the loop, so the channel's
+            # next step (a retried job, the next loop) never runs beside it.
+            while not running.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait([running])
+            raise
 
     def _transact(self, work: Callable[[StoreSession], _T]) -> _T:
         with self.store.transaction() as session:
