@@ -7,6 +7,7 @@ and the workspaces' schemas (``cs_acme``) are dropped with it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -307,28 +308,26 @@ def test_the_workspaces_of_one_url_share_one_pool_and_hear_only_their_own_commit
         again.close()
 
 
+@pytest.fixture
+def default_store(database: str) -> Iterator[SqlStore]:
+    """The server's ``default`` workspace, created if missing, closed after the test."""
+    store = opened(database, "default", create=True)
+    yield store
+    store.close()
+
+
 @pytest.mark.postgres
-def test_statements_are_planned_with_their_values(database: str) -> None:
+def test_statements_are_planned_with_their_values(default_store: SqlStore) -> None:
     """A prepared lookup of many keys planned for any values would scan the table per key."""
-    store = opened(database, "default", create=True)
-    try:
-        with store.engine.connect() as connection:
-            assert connection.execute(text("SHOW plan_cache_mode")).scalar() == (
-                "force_custom_plan"
-            )
-    finally:
-        store.close()
+    with default_store.engine.connect() as connection:
+        assert connection.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
 
 
 @pytest.mark.postgres
-def test_statements_are_never_jit_compiled(database: str) -> None:
+def test_statements_are_never_jit_compiled(default_store: SqlStore) -> None:
     """Compiling a short statement over a large table took longer than running it."""
-    store = opened(database, "default", create=True)
-    try:
-        with store.engine.connect() as connection:
-            assert connection.execute(text("SHOW jit")).scalar() == "off"
-    finally:
-        store.close()
+    with default_store.engine.connect() as connection:
+        assert connection.execute(text("SHOW jit")).scalar() == "off"
 
 
 def _pings_counted(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -347,37 +346,30 @@ def _pings_counted(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> list[int
 
 @pytest.mark.postgres
 def test_a_connection_busy_a_moment_ago_is_not_pinged(
-    database: str, monkeypatch: pytest.MonkeyPatch
+    default_store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Back-to-back transactions (one per batch sent) pay no round trip before each."""
-    store = opened(database, "default", create=True)
-    try:
-        pings = _pings_counted(store, monkeypatch)
-        for _ in range(3):
-            with store.transaction() as session:
-                session.cursor("tmall", "orders")
-        assert pings == []
-    finally:
-        store.close()
+    pings = _pings_counted(default_store, monkeypatch)
+    for _ in range(3):
+        with default_store.transaction() as session:
+            session.cursor("tmall", "orders")
+    assert pings == []
 
 
 @pytest.mark.postgres
 def test_a_connection_the_server_dropped_while_it_rested_is_replaced(
-    database: str, monkeypatch: pytest.MonkeyPatch
+    default_store: SqlStore, database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A rested connection is pinged first; a dead one is replaced, not handed out."""
-    store = opened(database, "default", create=True)
-    try:
-        with store.engine.connect() as connection:
-            first = connection.execute(text("SELECT pg_backend_pid()")).scalar()
-        with psycopg.connect(database, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (first,))
-        monkeypatch.setattr("channelsync.store.sql.engine.PING_AFTER_IDLE_S", 0.0)
-        pings = _pings_counted(store, monkeypatch)
-        with store.transaction() as session:
-            assert session.cursor("tmall", "orders") is None
-        with store.engine.connect() as connection:
-            assert connection.execute(text("SELECT pg_backend_pid()")).scalar() != first
-        assert len(pings) >= 1
-    finally:
-        store.close()
+    store = default_store
+    with store.engine.connect() as connection:
+        first = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+    with psycopg.connect(database, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+    monkeypatch.setattr("channelsync.store.sql.engine.PING_AFTER_IDLE_S", 0.0)
+    pings = _pings_counted(store, monkeypatch)
+    with store.transaction() as session:
+        assert session.cursor("tmall", "orders") is None
+    with store.engine.connect() as connection:
+        assert connection.execute(text("SELECT pg_backend_pid()")).scalar() != first
+    assert len(pings) >= 1
