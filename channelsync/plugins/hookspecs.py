@@ -59,7 +59,9 @@ def channelsync_adjust_price(context: PriceContext, price: Money) -> Money | Non
     """Decide the price to publish for one SKU on one channel.
 
     Called by the engine before a price change is sent to a channel, once per
-    (channel, SKU) price to publish.
+    (channel, SKU) price to publish. It runs inside the store transaction that plans
+    the change: on PostgreSQL a large one (an order page) runs in a worker thread, so
+    calls for two channels may overlap; keep a rule free of unguarded shared state.
 
     :param context: the channel name and type, the SKU's merchant code, the
         catalogue price and the unit cost when known.
