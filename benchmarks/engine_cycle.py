@@ -19,7 +19,9 @@ commits, the order-imported announcements), timed by wrapping those steps in thi
 process.
 
 The collector runs at the thresholds every ``channelsync`` command sets
-(:mod:`channelsync.gc_tuning`); ``--default-gc`` keeps CPython's for comparison.
+(:mod:`channelsync.gc_tuning`); ``--default-gc`` keeps CPython's for comparison. What
+exists once the engine is built is frozen out of full collections, as the long-running
+commands do; ``--no-freeze`` leaves it to the collector.
 
 Without ``--tracemalloc`` the first cycle is timed as it runs and the memory figure is
 the process's peak resident set size (which includes the catalogue and the fakes).
@@ -55,7 +57,7 @@ from channelsync.engine.ledger import EventKind
 from channelsync.engine.orders import ingest_orders
 from channelsync.engine.reconcile import reconcile_channel
 from channelsync.engine.sync import CycleSummary, SyncEngine
-from channelsync.gc_tuning import tune_garbage_collection
+from channelsync.gc_tuning import start_up_frozen, tune_garbage_collection
 from channelsync.plugins import build_plugin_manager
 from channelsync.store import LedgerEvent, Store, open_store
 from channelsync.testing import MemoryChannel
@@ -283,11 +285,15 @@ async def main(
     traced: bool = False,
     store_url: str | None = None,
     plugins: bool = False,
+    freeze: bool = True,
 ) -> None:
     """Run the scenario and print its figures (on SQLite, or a schema of ``store_url``).
 
     With ``plugins``, the engine has the plugin host ``channelsync run`` builds (built-in
     plugins and installed ones): price rules and the order-imported hook are called.
+    With ``freeze``, what exists once the engine is built is frozen out of the
+    collector's reach, as ``channelsync run`` and ``channelsync worker`` do (here that
+    includes the in-process marketplaces).
     """
     clock = FakeClock()
     application = f"cs_bench_engine_{os.getpid()}"
@@ -307,6 +313,9 @@ async def main(
         shops = _shops(skus, clock)
         host = build_plugin_manager() if plugins else None
         engine = SyncEngine(store, shops, clock=clock, host=host)
+        if freeze:
+            frozen = stack.enter_context(start_up_frozen())
+            print(f"{frozen:,} objects frozen at start-up, out of full collections")
 
         if traced:
             tracemalloc.start()
@@ -380,6 +389,11 @@ if __name__ == "__main__":
         action="store_true",
         help="keep CPython's collector thresholds instead of the ones channelsync's commands set",
     )
+    parser.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="leave the start-up objects to the collector (the commands freeze them)",
+    )
     args = parser.parse_args()
     if not args.default_gc:
         tune_garbage_collection()
@@ -391,5 +405,6 @@ if __name__ == "__main__":
             traced=args.tracemalloc,
             store_url=args.store_url,
             plugins=args.plugins,
+            freeze=not args.no_freeze,
         )
     )

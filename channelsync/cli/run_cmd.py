@@ -19,6 +19,7 @@ from channelsync.console import parse_address
 from channelsync.console.serving import bind_console, console_secret, serve_daemon
 from channelsync.daemon import Daemon, serve, setup_logging
 from channelsync.errors import ConfigurationError
+from channelsync.gc_tuning import start_up_frozen
 from channelsync.plugins import build_plugin_manager
 from channelsync.store import SqlStore, StoreLease
 from channelsync.workers.presence import LIVE_WITHIN, live_workers
@@ -121,9 +122,10 @@ def run_command(
         daemon = Daemon(engine, config.daemon, clock=clock(), lease=lease)
         if server is not None:
             serve_daemon(server, daemon, config.console)
-        code = asyncio.run(
-            serve(daemon, metrics_port=metrics_port, metrics_host=metrics_host, console=server)
-        )
+        with start_up_frozen():
+            code = asyncio.run(
+                serve(daemon, metrics_port=metrics_port, metrics_host=metrics_host, console=server)
+            )
     sys.exit(code)
 
 

@@ -26,6 +26,7 @@ from channelsync.cli.engine_cmd import clock, overrides
 from channelsync.config import Config
 from channelsync.daemon import setup_logging
 from channelsync.errors import ChannelSyncError, ConfigurationError
+from channelsync.gc_tuning import start_up_frozen
 from channelsync.plugins import build_plugin_manager
 from channelsync.workers.extra import require_postgres, require_procrastinate
 
@@ -142,7 +143,7 @@ def worker_command(
         work = run_worker(
             app, runtimes, concurrency=concurrency, once=once, stop=stop, tuning=tuning
         )
-        with _queue_errors():
+        with _queue_errors(), start_up_frozen():
             asyncio.run(_serve(work, stop))
     sys.exit(ExitCode.OK)
 

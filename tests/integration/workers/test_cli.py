@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -12,6 +15,7 @@ from click.testing import CliRunner
 
 from channelsync.cli import cli
 from channelsync.cli.engine_cmd import CliOverrides
+from channelsync.gc_tuning import start_up_frozen
 from channelsync.plugins import build_plugin_manager
 from channelsync.testing import MemoryChannel
 from channelsync.workers.deferring import FLUSH, PULL_ORDERS
@@ -98,6 +102,32 @@ def test_worker_once_pulls_and_flushes_every_channel(world: World, tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert (jd.listing("MUG").quantity, jd.listing("CUP").quantity) == (8, 5)
     assert tmall.listing("MUG").quantity == 8
+
+
+def test_a_worker_works_with_its_start_up_frozen_and_gives_the_collector_back(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frozen: list[int] = []
+
+    @contextmanager
+    def watched() -> Iterator[int]:
+        with start_up_frozen() as count:
+            frozen.append(count)
+            yield count
+
+    monkeypatch.setattr("channelsync.cli.worker_cmd.start_up_frozen", watched)
+    config = write_config(tmp_path, world.url)
+    overrides = CliOverrides(
+        clock=world.clock,
+        channels={name: client(shop) for name, shop in world.shops.items()},
+        host=build_plugin_manager(autoload=False),
+    )
+    result = CliRunner().invoke(cli, ["worker", "--once", "--config", str(config)], obj=overrides)
+
+    assert result.exit_code == 0, result.output
+    [count] = frozen
+    assert count > 0  # the built worker, out of full collections while it works
+    assert gc.get_freeze_count() == 0
 
 
 @pytest.mark.postgres

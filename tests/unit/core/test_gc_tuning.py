@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from channelsync.cli.main import cli
-from channelsync.gc_tuning import GC_THRESHOLDS, tune_garbage_collection
+from channelsync.gc_tuning import GC_THRESHOLDS, start_up_frozen, tune_garbage_collection
 
 
 @pytest.fixture(autouse=True)
@@ -49,3 +49,27 @@ def test_larger_thresholds_a_program_set_are_kept() -> None:
     tune_garbage_collection()
 
     assert gc.get_threshold() == (200_000, GC_THRESHOLDS[1], 50)
+
+
+def test_what_exists_at_start_up_is_out_of_the_collectors_reach_then_given_back() -> None:
+    built = [object()]  # a start-up object the collector tracks (a list)
+    with start_up_frozen() as frozen:
+        assert frozen > 0
+        assert gc.get_freeze_count() > 0
+        made = [object()]  # the work's own
+        tracked = {id(o) for o in gc.get_objects()}
+        assert id(made) in tracked
+        assert id(built) not in tracked
+    assert gc.get_freeze_count() == 0
+    assert id(built) in {id(o) for o in gc.get_objects()}
+
+
+def test_a_process_that_froze_objects_itself_is_left_as_it_is() -> None:
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        with start_up_frozen() as frozen:
+            assert frozen == 0
+        assert gc.get_freeze_count() == before
+    finally:
+        gc.unfreeze()
