@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import math
 import random
+import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -495,6 +496,10 @@ def measure_oversell_window(
             _close(burst)
         result.placed[mode] = placed
         result.oversold[mode] = oversold
+    if directory is None:
+        # The run's own stores and logs, of no use once its figures are in (a run that
+        # raised keeps them, to be looked at).
+        shutil.rmtree(where, ignore_errors=True)
     return result
 
 

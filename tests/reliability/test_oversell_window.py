@@ -9,6 +9,7 @@ listen, ``null`` (with the reason on stderr) until then.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ def _figures(value: object) -> bool:
     return bool(value["p50_s"] <= value["p99_s"])
 
 
-def test_the_benchmark_prints_one_json_object_of_the_agreed_shape() -> None:
+def test_the_benchmark_prints_one_json_object_of_the_agreed_shape(tmp_path: Path) -> None:
     done = subprocess.run(
         [
             sys.executable,
@@ -51,8 +52,10 @@ def test_the_benchmark_prints_one_json_object_of_the_agreed_shape() -> None:
         text=True,
         timeout=600,
         check=False,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     assert done.returncode == 0, done.stderr
+    assert list(tmp_path.iterdir()) == []  # the run's own directory, removed once it is done
     result = json.loads(done.stdout)
     assert set(result) == {"channels", "burst"}
     assert set(result["channels"]) == CHANNELS
