@@ -264,7 +264,8 @@ def _check_plan(run: _Run) -> None:
 def _entry(item: OutboxItem, skus: dict[str, int], marked: set[int]) -> str:
     """Describe an entry a fresh plan queued: what it sets, and whether its SKU was marked."""
     code = str(item.payload.get("merchant_code"))
-    value = item.payload.get("quantity", item.payload.get("amount"))
+    p = item.payload
+    value = p.get("quantity", p.get("amount", p.get("status")))
     mark = "marked changed" if skus.get(code) in marked else "not marked"
     return f"{item.kind} {code} = {value} (its SKU {mark})"
 
