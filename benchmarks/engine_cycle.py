@@ -11,6 +11,10 @@ engine's and the store's own cost.
     python benchmarks/engine_cycle.py --store-url postgresql://127.0.0.1:5432/test
     python benchmarks/engine_cycle.py --plugins   # with the plugin host the daemon builds
 
+The first cycle is split into its parts (binding, planning, flushing: each the wall
+span from its first start to its last end, as the channels overlap) and its CPU time,
+this process's and the PostgreSQL server's processes', also per update sent.
+
 A burst of orders is ingested twice: the shops pulled one after another, then side by
 side (as the daemon pulls them; the second runs on a store holding the first's orders).
 The first burst's ingest figure is split into its parts (pull and cursors, the page's
@@ -52,6 +56,7 @@ from channelsync.channels import Operation
 from channelsync.clock import FakeClock
 from channelsync.engine import order_page
 from channelsync.engine import orders as order_ingest
+from channelsync.engine import sync as engine_sync
 from channelsync.engine.catalogue import import_catalogue, parse_catalogue
 from channelsync.engine.ledger import EventKind
 from channelsync.engine.orders import ingest_orders
@@ -128,6 +133,9 @@ class _Split:
     def __init__(self) -> None:
         self.seconds: defaultdict[str, float] = defaultdict(float)
 
+    def _record(self, part: str, started: float) -> None:
+        self.seconds[part] += time.perf_counter() - started
+
     def timed(self, part: str, function: Callable[_P, _R]) -> Callable[_P, _R]:
         @functools.wraps(function)
         def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
@@ -135,7 +143,7 @@ class _Split:
             try:
                 return function(*args, **kwargs)
             finally:
-                self.seconds[part] += time.perf_counter() - started
+                self._record(part, started)
 
         return wrapper
 
@@ -148,9 +156,53 @@ class _Split:
             try:
                 return await function(*args, **kwargs)
             finally:
-                self.seconds[part] += time.perf_counter() - started
+                self._record(part, started)
 
         return wrapper
+
+
+class _Spans(_Split):
+    """The wall span of each part of a cycle: from its first start to its last end.
+
+    Channels are worked side by side, so a part's calls overlap; its span is what the
+    cycle waited for it (in ``seconds``).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: dict[str, float] = {}
+
+    def _record(self, part: str, started: float) -> None:
+        first = self.started[part] = min(self.started.get(part, started), started)
+        self.seconds[part] = time.perf_counter() - first
+
+
+@contextlib.contextmanager
+def _patched(patches: list[tuple[Any, str, Any]]) -> Iterator[None]:
+    """Replace each ``(owner, name)`` with its patch while the block runs."""
+    originals = [(owner, name, owner.__dict__[name]) for owner, name, _ in patches]
+    for owner, name, patched in patches:
+        setattr(owner, name, patched)
+    try:
+        yield
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+
+
+@contextlib.contextmanager
+def _split_cycle() -> Iterator[_Spans]:
+    """Time a cycle's binding, planning and flushing while the block runs."""
+    spans = _Spans()
+    parts = (("bind", "bind_channel"), ("flush", "flush_channel"))
+    patches: list[tuple[Any, str, Any]] = [
+        (engine_sync, name, spans.timed_async(part, getattr(engine_sync, name)))
+        for part, name in parts
+    ]
+    plan = spans.timed("plan", engine_sync.plan_changes)  # type: ignore[attr-defined]
+    patches.append((engine_sync, "plan_changes", plan))
+    with _patched(patches):
+        yield spans
 
 
 @contextlib.contextmanager
@@ -171,14 +223,19 @@ def _split_ingest() -> Iterator[_Split]:
         (page, "apply", split.timed("decide", page.apply)),
         (page, "write", split.timed("write", page.write)),
     ]
-    originals = [(owner, name, owner.__dict__[name]) for owner, name, _ in patches]
-    for owner, name, patched in patches:
-        setattr(owner, name, patched)
-    try:
+    with _patched(patches):
         yield split
-    finally:
-        for owner, name, original in originals:
-            setattr(owner, name, original)
+
+
+def _cycle_split(spans: _Spans, cpu: float, server_cpu: float | None, sent: int) -> str:
+    """Describe a first cycle's parts and CPU, per update sent too (the cost per item)."""
+    parts = ", ".join(f"{part} {spans.seconds[part]:.1f} s" for part in ("bind", "plan", "flush"))
+    per = max(sent, 1)
+    figures = f"split (wall): {parts}; CPU: this process {cpu:.1f} s ({cpu / per * 1e6:.0f} us"
+    figures += " per update sent)"
+    if server_cpu is not None:
+        figures += f", PostgreSQL's processes {server_cpu:.1f} s ({server_cpu / per * 1e6:.0f} us)"
+    return figures
 
 
 def _parts(split: _Split, total: float) -> str:
@@ -278,6 +335,36 @@ async def _reconcile(engine: SyncEngine, shops: list[MemoryChannel]) -> None:
     )
 
 
+async def _first_cycle(
+    engine: SyncEngine, shops: list[MemoryChannel], *, server: ServerCpu | None, traced: bool
+) -> None:
+    """Run and time the first full cycle: its parts, its CPU and memory, its write calls."""
+    if traced:
+        tracemalloc.start()
+    served = None if server is None else server.snapshot()
+    with _split_cycle() as spans:
+        started, cpu = time.perf_counter(), time.process_time()
+        summary = await engine.run_cycle()
+        first, cpu = time.perf_counter() - started, time.process_time() - cpu
+    server_cpu = None if server is None else ServerCpu.spent(served, server.snapshot())
+    if traced:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        memory = f"(under tracemalloc), peak traced memory {peak / 2**20:.0f} MiB"
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+        memory = f"peak resident memory of the process {peak / 2**20:.0f} MiB"
+    calls, items, minimum = _writes(shops)
+    print(
+        f"first full cycle (bind + stock + price on {len(shops)} channels): {first:.1f} s "
+        f"{memory}, {_sent(summary):,} updates sent"
+    )
+    print(
+        f"  write calls {calls:,} for {items:,} items; minimum the batch limits allow {minimum:,}"
+    )
+    print(f"  {_cycle_split(spans, cpu, server_cpu, _sent(summary))}")
+
+
 async def main(
     skus: int,
     orders: int,
@@ -317,27 +404,7 @@ async def main(
             frozen = stack.enter_context(start_up_frozen())
             print(f"{frozen:,} objects frozen at start-up, out of full collections")
 
-        if traced:
-            tracemalloc.start()
-        started = time.perf_counter()
-        summary = await engine.run_cycle()
-        first = time.perf_counter() - started
-        if traced:
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
-            memory = f"(under tracemalloc), peak traced memory {peak / 2**20:.0f} MiB"
-        else:
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-            memory = f"peak resident memory of the process {peak / 2**20:.0f} MiB"
-        calls, items, minimum = _writes(shops)
-        print(
-            f"first full cycle (bind + stock + price on {len(shops)} channels): {first:.1f} s "
-            f"{memory}, {_sent(summary):,} updates sent"
-        )
-        print(
-            f"  write calls {calls:,} for {items:,} items; minimum the batch limits allow "
-            f"{minimum:,}"
-        )
+        await _first_cycle(engine, shops, server=server, traced=traced)
 
         for shop in shops:
             shop.calls.clear()
