@@ -211,15 +211,26 @@ def _held_again(
 
 def _differs(binding: BindingRecord, listing: Listing, info: ChannelInfo) -> bool:
     """Whether ``listing`` shows a quantity or a price other than the one sent ``binding``."""
-    sent = binding.sent_quantity
-    if info.pushes_stock and None not in (listing.quantity, sent) and listing.quantity != sent:
+    if info.pushes_stock and _shown_quantity(binding, listing) is not None:
         return True
-    if info.pricing and listing.price is not None and binding.sent_price is not None:
-        try:
-            return listing.price.amount != Decimal(binding.sent_price)
-        except InvalidOperation:  # pragma: no cover - the engine only stores decimal text
-            return False
-    return False
+    return info.pricing and _shown_price(binding, listing) is not None
+
+
+def _shown_quantity(binding: BindingRecord, listing: Listing) -> int | None:
+    """Return the quantity ``listing`` shows if it is not the one sent (else ``None``)."""
+    shown, sent = listing.quantity, binding.sent_quantity
+    return shown if shown is not None and sent is not None and shown != sent else None
+
+
+def _shown_price(binding: BindingRecord, listing: Listing) -> Decimal | None:
+    """Return the amount ``listing`` shows if it is not the one sent (else ``None``)."""
+    if listing.price is None or binding.sent_price is None:
+        return None
+    try:
+        sent = Decimal(binding.sent_price)
+    except InvalidOperation:  # pragma: no cover - the engine only stores decimal text
+        return None
+    return listing.price.amount if listing.price.amount != sent else None
 
 
 def _address(binding: BindingRecord) -> dict[str, Any]:
@@ -243,11 +254,8 @@ def _quantity(
     report: ReconcileReport,
 ) -> None:
     now = context.clock.now()
-    shown = listing.quantity
-    if shown is None:
-        return
-    expected = binding.sent_quantity
-    if expected is None or shown == expected:
+    shown, expected = _shown_quantity(binding, listing), binding.sent_quantity
+    if shown is None or expected is None:
         return
     if shown == binding.planned_quantity:
         # A send landed but its answer was lost (a crash in between): the outbox still
@@ -297,17 +305,12 @@ def _price(  # noqa: PLR0917 - one listing's facts, handed on
     context: EngineContext,
     channel_currency: str | None,
 ) -> None:
-    if listing.price is None or binding.sent_price is None:
+    shown, sent = _shown_price(binding, listing), binding.sent_price
+    if shown is None or sent is None:
         return
-    try:
-        expected = Decimal(binding.sent_price)
-    except InvalidOperation:  # pragma: no cover - the engine only stores decimal text
-        return
-    if listing.price.amount == expected:
-        return
-    if binding.planned_price is not None and listing.price.amount == Decimal(binding.planned_price):
+    if binding.planned_price is not None and shown == Decimal(binding.planned_price):
         return  # a send whose answer was lost, as for quantities above
-    target = binding.planned_price if binding.planned_price is not None else binding.sent_price
+    target = binding.planned_price if binding.planned_price is not None else sent
     assert binding.sku_id is not None
     # The amounts sent and planned are already in the channel's currency (converted
     # once by the pricing rule); the correction carries that currency, not the catalogue's.
@@ -326,7 +329,7 @@ def _price(  # noqa: PLR0917 - one listing's facts, handed on
             item_id=binding.item_id,
             sku_id=binding.listing_sku_id,
             field="price",
-            shown=format(listing.price.amount, "f"),
+            shown=format(shown, "f"),
             expected=target,
             action="queued",
         )
