@@ -121,7 +121,8 @@ async def reconcile_channel(context: EngineContext, channel: Channel[Any]) -> Re
     report.listings = len(listings)
     info = context.channels.get(channel.name)
     now = context.clock.now()
-    with context.store.transaction() as session:
+
+    def compare(session: StoreSession) -> None:
         _compare(session, context, channel.name, listings, report)
         if info is not None:
             # What a marketplace holds (FBA) lands in its warehouse with the read.
@@ -138,6 +139,10 @@ async def reconcile_channel(context: EngineContext, channel: Channel[Any]) -> Re
             )
         # When the last full read finished, so status can tell "no drift" from "never looked".
         session.set_cursor(channel.name, RECONCILE_CURSOR, now, None)
+
+    # Every listing of the channel compared: on PostgreSQL off the loop, which goes on
+    # with the other channels' steps meanwhile.
+    await context.transact(compare, rows=len(listings))
     return report
 
 

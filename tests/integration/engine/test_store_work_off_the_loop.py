@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
+from typing import Any, TypeVar
 
 import pytest
 
 from channelsync.clock import FakeClock
+from channelsync.engine import binding, reconcile
+from channelsync.engine.binding import BindReport
 from channelsync.engine.context import THREAD_ROWS, EngineContext
+from channelsync.engine.reconcile import ReconcileReport
 from channelsync.store import Store, StoreSession
 
+from .conftest import shop
+
 _job: ContextVar[str | None] = ContextVar("job", default=None)
+_R = TypeVar("_R")
 
 
 def _context(store: Store) -> EngineContext:
@@ -137,3 +145,40 @@ def test_a_step_cancelled_mid_transaction_ends_after_it(store: Store, store_url:
 
     assert asyncio.run(main()) == (True, True)
     assert committed == [True]  # the transaction the step had begun is not undone
+
+
+def test_a_reconcile_compares_every_listing_of_its_channel_off_the_loop(
+    store: Store, store_url: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A whole channel's listings are one transaction: on PostgreSQL it leaves the loop free.
+
+    At catalogue scale that transaction takes seconds, which the other channels' order
+    pulls would otherwise wait behind. A channel's binding stays on the loop (see
+    ``docs/engine.md``: bound side by side in threads, four catalogues were held at once).
+    """
+    channel = shop("tmall", clock)
+    for i in range(THREAD_ROWS):
+        channel.add_listing(f"tmall-x{i}", f"NOT-OURS-{i}", sku_id="1", quantity=1)
+    on_loop: list[bool] = []
+
+    def spied(function: Callable[..., _R]) -> Callable[..., _R]:
+        def spy(*args: Any, **kwargs: Any) -> _R:
+            on_loop.append(threading.current_thread() is threading.main_thread())
+            return function(*args, **kwargs)
+
+        return spy
+
+    monkeypatch.setattr(binding, "_report", spied(binding._report))
+    monkeypatch.setattr(reconcile, "_compare", spied(reconcile._compare))
+    context = EngineContext(store=store, clock=clock, channels={})
+
+    async def main() -> tuple[BindReport, ReconcileReport]:
+        async with channel:
+            bound = await binding.bind_channel(context, channel)
+            return bound, await reconcile.reconcile_channel(context, channel)
+
+    bound, compared = asyncio.run(main())
+    sqlite = store_url.startswith("sqlite")
+    assert on_loop == [True, sqlite]
+    assert (bound.bound, len(bound.unbound)) == (2, THREAD_ROWS + 1)
+    assert (compared.listings, compared.compared) == (THREAD_ROWS + 3, 2)
