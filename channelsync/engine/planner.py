@@ -118,6 +118,7 @@ def _plan_slice(
     plan = SlicePlan(context, report.queued, now)
     alone = _Alone(session, context, plan, [i for i in ids if i not in members], now)
     held: list[int] = []
+    allocated: list[tuple[SkuRecord, Allocation, list[BindingRecord]]] = []
     for sku_id in ids:
         sku = skus.get(sku_id)
         if sku is None:
@@ -136,11 +137,12 @@ def _plan_slice(
         if allocation.overcommitted:
             report.overcommitted.append(sku.merchant_code)
         _check_low_stock(session, context, sku, allocation, report)
+        allocated.append((sku, allocation, bindings))
+    sold = _sold_since_sent(session, allocated, group)
+    for sku, allocation, bindings in allocated:
         for binding in bindings:
             listing = binding
-            if binding.sent_at is not None and _sold_since_sent(
-                session, binding, allocation, _drawn(group, sku_id)
-            ):
+            if binding.id in sold:
                 listing = replace(binding, planned_quantity=None)  # send the allocation again
             plan.listing(listing, sku, allocation)
     # A few set-based writes instead of three statements per listing.
@@ -242,31 +244,45 @@ def _drawn(group: GroupPlan | None, sku_id: int) -> tuple[int, ...]:
 
 def _sold_since_sent(
     session: StoreSession,
-    binding: BindingRecord,
-    allocation: Allocation,
-    drawn: tuple[int, ...],
-) -> bool:
-    """Whether the channel sold units of the listing since it accepted its planned quantity.
+    allocated: Sequence[tuple[SkuRecord, Allocation, list[BindingRecord]]],
+    group: GroupPlan | None,
+) -> set[int]:
+    """Return the bindings whose channel sold the listing since it accepted its plan.
 
     A marketplace lowers its own quantity as it sells, so it then shows less than it
     was sent. Usually the allocation changes too and is sent anyway; when it does not
     (a cap, or the channel's share of a scarce SKU), the same value must be sent
-    again, or the channel keeps showing less than its allocation.
+    again, or the channel keeps showing less than its allocation. The sales of every
+    binding that needs the question are read at once (a price change replans whole
+    catalogues of unchanged allocations).
     """
-    if (
-        binding.sent_at is None
-        or binding.sku_id is None
-        or binding.planned_quantity is None
-        or binding.planned_quantity != binding.sent_quantity
-        or allocation.shown.get(binding.channel) != binding.planned_quantity
-    ):
-        return False
-    # Marketplaces stamp orders in whole seconds: an order in the second of the send may
-    # be later than it. Counting it sends the same value once more, which is harmless.
-    since = binding.sent_at - timedelta(seconds=1)
-    # A kit's sale shows as its components' reservations; a component sold alone on the
-    # same channel counts too, which only sends the same value once more.
-    return any(session.units_ordered_since(binding.channel, s, since) > 0 for s in drawn)
+    asked: dict[int, list[tuple[str, int]]] = {}
+    wanted: dict[tuple[str, int], datetime] = {}
+    for sku, allocation, bindings in allocated:
+        for binding in bindings:
+            if (
+                binding.sent_at is None
+                or binding.sku_id is None
+                or binding.planned_quantity is None
+                or binding.planned_quantity != binding.sent_quantity
+                or allocation.shown.get(binding.channel) != binding.planned_quantity
+            ):
+                continue
+            # Marketplaces stamp orders in whole seconds: an order in the second of the
+            # send may be later than it. Counting it sends the same value once more.
+            since = binding.sent_at - timedelta(seconds=1)
+            # A kit's sale shows as its components' reservations; a component sold
+            # alone on the same channel counts too (the same value sent once more).
+            pairs = [(binding.channel, drawn) for drawn in _drawn(group, sku.id)]
+            asked[binding.id] = pairs
+            for pair in pairs:
+                # Two listings of one SKU on a channel share the earlier time: at worst
+                # the later one's value is sent once more.
+                wanted[pair] = min(since, wanted.get(pair, since))
+    if not asked:
+        return set()
+    units = session.units_ordered_since_many(wanted)
+    return {binding_id for binding_id, pairs in asked.items() if any(units[p] for p in pairs)}
 
 
 def _check_low_stock(

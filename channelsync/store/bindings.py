@@ -127,6 +127,19 @@ class BindingsSession(ABC):
     def units_ordered_since(self, channel: str, sku_id: int, since: datetime) -> int:
         """Return the units of a SKU in ``channel``'s imported orders created from ``since`` on."""
 
+    def units_ordered_since_many(
+        self, wanted: Mapping[tuple[str, int], datetime]
+    ) -> dict[tuple[str, int], int]:
+        """Return :meth:`units_ordered_since` for many ``(channel, sku_id)``, each its own since.
+
+        The default asks once per pair (a store written elsewhere keeps working); the
+        SQL store reads them all in one statement.
+        """
+        return {
+            (channel, sku_id): self.units_ordered_since(channel, sku_id, since)
+            for (channel, sku_id), since in wanted.items()
+        }
+
     @abstractmethod
     def upsert_bindings(self, listings: Sequence[ListingBinding], now: datetime) -> set[int]:
         """Create or update the bindings of many listings; return the newly bound SKU ids.

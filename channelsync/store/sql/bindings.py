@@ -19,7 +19,14 @@ from channelsync.store.base import (
 )
 from channelsync.store.sql._common import SqlPart, binding_record, listing_key
 from channelsync.store.sql._driver import TimesRead, driver_statement, stored_time
-from channelsync.store.sql._fast import Rows, bound_list, in_list, insert_rows, update_rows
+from channelsync.store.sql._fast import (
+    Rows,
+    bound_list,
+    in_list,
+    insert_rows,
+    one_of,
+    update_rows,
+)
 
 __all__ = ["SqlBindings"]
 
@@ -270,22 +277,37 @@ class SqlBindings(SqlPart, StoreSession):
 
     @override
     def units_ordered_since(self, channel: str, sku_id: int, since: datetime) -> int:
+        return self.units_ordered_since_many({(channel, sku_id): since})[(channel, sku_id)]
+
+    @override
+    def units_ordered_since_many(
+        self, wanted: Mapping[tuple[str, int], datetime]
+    ) -> dict[tuple[str, int], int]:
+        if not wanted:
+            return {}
         e, o = t.ledger_events.c, t.orders.c
+        # One read for every pair: their channels' and SKUs' events since the earliest
+        # time asked, each row then kept only for its own pair's time.
         rows = self._c.execute(
-            select(e.order_id, e.reserved_delta, e.on_hand_delta)
+            select(e.channel, e.sku_id, e.order_id, e.reserved_delta, e.on_hand_delta)
+            .add_columns(o.created_at)
             .join(t.orders, (o.channel == e.channel) & (o.order_id == e.order_id))
             .where(
-                e.channel == channel,
-                e.sku_id == sku_id,
+                one_of(self._c, e.channel, {channel for channel, _ in wanted}),
+                one_of(self._c, e.sku_id, {sku_id for _, sku_id in wanted}),
                 e.kind.in_(("order_reserved", "order_shipped")),
-                o.created_at >= since,
+                o.created_at >= min(wanted.values()),
             )
         )
         # An order reserves, then consumes when it ships: count its units once.
-        units: dict[str, int] = {}
-        for order_id, reserved, on_hand in rows:
-            units[order_id] = max(units.get(order_id, 0), reserved, -on_hand)
-        return sum(units.values())
+        units: dict[tuple[str, int], dict[str, int]] = {pair: {} for pair in wanted}
+        for channel, sku_id, order_id, reserved, on_hand, created_at in rows:
+            since = wanted.get((channel, sku_id))
+            if since is None or created_at < since:
+                continue
+            orders = units[(channel, sku_id)]
+            orders[order_id] = max(orders.get(order_id, 0), reserved, -on_hand)
+        return {pair: sum(orders.values()) for pair, orders in units.items()}
 
     def has_bindings(self, channel: str) -> bool:
         """Return whether any listing of ``channel`` has a binding (bound or not) yet."""
