@@ -22,6 +22,10 @@ bulk reads, the decisions per order, the ledger and order writes, the plan, the
 commits, the order-imported announcements), timed by wrapping those steps in this
 process.
 
+Last, every price is raised and every SKU replanned: in one transaction
+(``SyncEngine.replan``), then again in slices (``replan_in_slices``, what the daemon and
+the workers run), each with the event loop's longest stall meanwhile.
+
 The collector runs at the thresholds every ``channelsync`` command sets
 (:mod:`channelsync.gc_tuning`); ``--default-gc`` keeps CPython's for comparison. What
 exists once the engine is built is frozen out of full collections, as the long-running
@@ -61,7 +65,7 @@ from channelsync.engine.catalogue import import_catalogue, parse_catalogue
 from channelsync.engine.ledger import EventKind
 from channelsync.engine.orders import ingest_orders
 from channelsync.engine.reconcile import reconcile_channel
-from channelsync.engine.sync import CycleSummary, SyncEngine
+from channelsync.engine.sync import REPLAN_SLICE, CycleSummary, SyncEngine
 from channelsync.gc_tuning import start_up_frozen, tune_garbage_collection
 from channelsync.plugins import build_plugin_manager
 from channelsync.store import LedgerEvent, Store, open_store
@@ -73,9 +77,11 @@ _R = TypeVar("_R")
 _WRITES = (Operation.SET_STOCK, Operation.SET_PRICE, Operation.SET_LISTING_STATUS)
 
 
-def _catalogue(skus: int) -> str:
+def _catalogue(skus: int, *, raised: int = 0) -> str:
     rows = ["sku,title,price,currency,quantity"]
-    rows += [f"SKU-{i:06d},Item {i},{20 + i % 50}.00,CNY,{50 + i % 7}" for i in range(skus)]
+    rows += [
+        f"SKU-{i:06d},Item {i},{20 + raised + i % 50}.00,CNY,{50 + i % 7}" for i in range(skus)
+    ]
     return "\n".join(rows) + "\n"
 
 
@@ -375,6 +381,28 @@ async def _reconcile(engine: SyncEngine, shops: list[MemoryChannel]) -> None:
     )
 
 
+async def _replan_everything(engine: SyncEngine, skus: int, clock: FakeClock) -> None:
+    """Raise every price, then replan: in one transaction, then again in slices.
+
+    Every SKU marked changed at once (a price list imported, a settings change): the
+    daemon and the workers replan in slices, so the loop is not held for the whole plan.
+    """
+    for raised, sliced in ((1, False), (2, True)):
+        clock.advance(60)
+        catalogue = parse_catalogue(_catalogue(skus, raised=raised), "csv")
+        import_catalogue(engine.store, catalogue, now=clock.now())
+        async with _Stalls() as stalls:
+            started = time.perf_counter()
+            report = await engine.replan_in_slices() if sliced else engine.replan()
+            elapsed = time.perf_counter() - started
+        how = f"in slices of {REPLAN_SLICE:,} SKUs" if sliced else "in one transaction"
+        print(
+            f"replan of every SKU after a price rise, {how}: {elapsed:.1f} s, "
+            f"{sum(report.queued.values()):,} entries queued; longest event-loop stall "
+            f"{stalls.longest:.2f} s"
+        )
+
+
 async def _first_cycle(
     engine: SyncEngine, shops: list[MemoryChannel], *, server: ServerCpu | None, traced: bool
 ) -> None:
@@ -474,6 +502,7 @@ async def main(
         for together in (False, True):
             clock.advance(60)
             await _burst(engine, shops, skus, orders, clock, server=server, together=together)
+        await _replan_everything(engine, skus, clock)
         store.close()
 
 

@@ -262,10 +262,10 @@ class Daemon:
                     bound = True
                     # Send the catalogue's stock now, not after a first pull that may
                     # walk a day of order windows.
-                    if any(self.engine.replan().queued.values()):
+                    if any((await self.engine.replan_in_slices()).queued.values()):
                         self.wake_all()
                 ingest = await self.engine.pull(name)
-                plan = self.engine.replan()
+                plan = await self.engine.replan_in_slices()
             except ChannelError as error:
                 loop.failures += 1
                 self._failed(name, "pull", error)

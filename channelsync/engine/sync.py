@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -40,7 +40,10 @@ from channelsync.errors import ChannelError
 from channelsync.plugins import PluginHost
 from channelsync.store import OutboxState, Store, StoreSession
 
-__all__ = ["ChannelSummary", "CycleSummary", "SyncEngine"]
+__all__ = ["REPLAN_SLICE", "ChannelSummary", "CycleSummary", "SyncEngine"]
+
+#: How many changed SKUs :meth:`SyncEngine.replan_in_slices` plans per transaction.
+REPLAN_SLICE = 1_000
 
 logger = logging.getLogger(__name__)
 
@@ -328,12 +331,43 @@ class SyncEngine:
         return await check_completeness(self.context, channel)
 
     def replan(self) -> PlanReport:
-        """Queue the allocation and price changes of every SKU marked changed."""
+        """Queue the allocation and price changes of every SKU marked changed.
+
+        One transaction, on the calling thread: see :meth:`replan_in_slices` for a
+        caller with other work on its event loop.
+        """
         with self.store.transaction() as session:
             self._note_settings(session)
             report = plan_changes(session, self.context)
         self._raise_alerts(report)
         return report
+
+    async def replan_in_slices(self) -> PlanReport:
+        """Queue what :meth:`replan` queues, :data:`REPLAN_SLICE` SKUs per transaction.
+
+        Each slice commits on its own (a SKU's plan with the clearing of its mark),
+        through :meth:`EngineContext.transact`: off the event loop on PostgreSQL, and
+        on SQLite the loop goes on between slices. A whole catalogue marked changed (a
+        channel bound, a settings change, an import) then never holds the daemon's or a
+        worker's other channels back for the whole plan. A SKU marked again meanwhile is
+        planned by the next pass.
+        """
+        with self.store.transaction() as session:
+            self._note_settings(session)
+            ids = list(session.changed_skus())
+        report = PlanReport()
+        for start in range(0, len(ids), REPLAN_SLICE):
+            chunk = ids[start : start + REPLAN_SLICE]
+            report.add(await self.context.transact(self._planner(chunk), rows=len(chunk)))
+            await asyncio.sleep(0)  # inline on SQLite: the other steps go on between slices
+        self._raise_alerts(report)
+        return report
+
+    def _planner(self, sku_ids: list[int]) -> Callable[[StoreSession], PlanReport]:
+        def plan(session: StoreSession) -> PlanReport:
+            return plan_changes(session, self.context, sku_ids)
+
+        return plan
 
     def _note_settings(self, session: StoreSession) -> None:
         if self._settings_noted:

@@ -295,7 +295,7 @@ class WorkerRuntime:
             if ingest.imported:
                 logger.info("imported %d order change(s)", ingest.imported)
         # What other writers marked changed (a catalogue import, a settings change).
-        plan.add(engine.replan())
+        plan.add(await engine.replan_in_slices())
         return StepOutcome(summary, _queued(plan))
 
     async def _pull_refunds(self, channel: Channel[Any]) -> StepOutcome:
