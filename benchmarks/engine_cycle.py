@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import gc
 import math
 import os
@@ -48,13 +47,14 @@ import resource
 import tempfile
 import time
 import tracemalloc
-from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterator
+from collections import Counter
+from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from _stores import ServerCpu, fresh_store_url
+from _timing import Spans, Split, Stalls, patched
 
 from channelsync.channels import Operation
 from channelsync.clock import FakeClock
@@ -72,8 +72,6 @@ from channelsync.store import LedgerEvent, Store, open_store
 from channelsync.testing import MemoryChannel
 
 CHANNELS = ("tmall", "jd", "pinduoduo", "amazon")
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 _WRITES = (Operation.SET_STOCK, Operation.SET_PRICE, Operation.SET_LISTING_STATUS)
 
 
@@ -133,107 +131,10 @@ def _sent(summary: CycleSummary) -> int:
     return sum(c.sent for c in summary.channels.values())
 
 
-class _Split:
-    """Seconds spent in each part of an ingest, summed over its calls."""
-
-    def __init__(self) -> None:
-        self.seconds: defaultdict[str, float] = defaultdict(float)
-
-    def _record(self, part: str, started: float) -> None:
-        self.seconds[part] += time.perf_counter() - started
-
-    def timed(self, part: str, function: Callable[_P, _R]) -> Callable[_P, _R]:
-        @functools.wraps(function)
-        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                self._record(part, started)
-
-        return wrapper
-
-    def timed_async(
-        self, part: str, function: Callable[_P, Awaitable[_R]]
-    ) -> Callable[_P, Awaitable[_R]]:
-        @functools.wraps(function)
-        async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-            started = time.perf_counter()
-            try:
-                return await function(*args, **kwargs)
-            finally:
-                self._record(part, started)
-
-        return wrapper
-
-
-class _Spans(_Split):
-    """The wall span of each part of a cycle: from its first start to its last end.
-
-    Channels are worked side by side, so a part's calls overlap; its span is what the
-    cycle waited for it (in ``seconds``).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.started: dict[str, float] = {}
-
-    def _record(self, part: str, started: float) -> None:
-        first = self.started[part] = min(self.started.get(part, started), started)
-        self.seconds[part] = time.perf_counter() - first
-
-
-class _Stalls:
-    """The event loop's longest stall while the block runs: how late a 10 ms tick woke.
-
-    What any other step of the process (another channel's order pull, a worker's next
-    job) would have waited at worst, behind work that held the loop.
-    """
-
-    def __init__(self) -> None:
-        self.longest = 0.0
-        self._asked = time.perf_counter()
-        self._ticker: asyncio.Task[None] | None = None
-
-    def _woke(self) -> None:
-        self.longest = max(self.longest, time.perf_counter() - self._asked - 0.01)
-
-    async def _tick(self) -> None:
-        while True:
-            self._asked = time.perf_counter()
-            await asyncio.sleep(0.01)
-            self._woke()
-
-    async def __aenter__(self) -> _Stalls:
-        self._ticker = asyncio.create_task(self._tick())
-        await asyncio.sleep(0)  # the first tick is asked for now
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._ticker is not None
-        self._woke()  # a tick still waiting, late if the block held the loop to the end
-        self._ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._ticker
-
-
 @contextlib.contextmanager
-def _patched(patches: list[tuple[Any, str, Any]]) -> Iterator[None]:
-    """Replace each ``(owner, name)`` with its patch while the block runs."""
-    originals = [(owner, name, owner.__dict__[name]) for owner, name, _ in patches]
-    for owner, name, patched in patches:
-        setattr(owner, name, patched)
-    try:
-        yield
-    finally:
-        for owner, name, original in originals:
-            setattr(owner, name, original)
-
-
-@contextlib.contextmanager
-def _split_cycle() -> Iterator[_Spans]:
+def _split_cycle() -> Iterator[Spans]:
     """Time a cycle's binding, planning and flushing while the block runs."""
-    spans = _Spans()
+    spans = Spans()
     parts = (("bind", "bind_channel"), ("flush", "flush_channel"))
     patches: list[tuple[Any, str, Any]] = [
         (engine_sync, name, spans.timed_async(part, getattr(engine_sync, name)))
@@ -241,14 +142,14 @@ def _split_cycle() -> Iterator[_Spans]:
     ]
     plan = spans.timed("plan", engine_sync.plan_changes)  # type: ignore[attr-defined]
     patches.append((engine_sync, "plan_changes", plan))
-    with _patched(patches):
+    with patched(patches):
         yield spans
 
 
 @contextlib.contextmanager
-def _split_ingest() -> Iterator[_Split]:
+def _split_ingest() -> Iterator[Split]:
     """Time the steps of :func:`ingest_orders` while the block runs (see the module)."""
-    split = _Split()
+    split = Split()
     page = order_ingest.OrderPage
     load = page.__dict__["load"]
     patches: list[tuple[Any, str, Any]] = [
@@ -263,11 +164,11 @@ def _split_ingest() -> Iterator[_Split]:
         (page, "apply", split.timed("decide", page.apply)),
         (page, "write", split.timed("write", page.write)),
     ]
-    with _patched(patches):
+    with patched(patches):
         yield split
 
 
-def _cycle_split(spans: _Spans, cpu: float, server_cpu: float | None, sent: int) -> str:
+def _cycle_split(spans: Spans, cpu: float, server_cpu: float | None, sent: int) -> str:
     """Describe a first cycle's parts and CPU, per update sent too (the cost per item)."""
     parts = ", ".join(f"{part} {spans.seconds[part]:.1f} s" for part in ("bind", "plan", "flush"))
     per = max(sent, 1)
@@ -278,7 +179,7 @@ def _cycle_split(spans: _Spans, cpu: float, server_cpu: float | None, sent: int)
     return figures
 
 
-def _parts(split: _Split, total: float) -> str:
+def _parts(split: Split, total: float) -> str:
     seconds = split.seconds
     parts = {
         "pull and cursors": total - seconds["page"] - seconds["announce"],
@@ -363,7 +264,7 @@ async def _reconcile(engine: SyncEngine, shops: list[MemoryChannel]) -> None:
                 edited += 1
     elapsed = 0.0
     compared = drifted = 0
-    async with _Stalls() as stalls:
+    async with Stalls() as stalls:
         for shop in shops:
             started = time.perf_counter()
             async with shop:
@@ -391,7 +292,7 @@ async def _replan_everything(engine: SyncEngine, skus: int, clock: FakeClock) ->
         clock.advance(60)
         catalogue = parse_catalogue(_catalogue(skus, raised=raised), "csv")
         import_catalogue(engine.store, catalogue, now=clock.now())
-        async with _Stalls() as stalls:
+        async with Stalls() as stalls:
             started = time.perf_counter()
             report = await engine.replan_in_slices() if sliced else engine.replan()
             elapsed = time.perf_counter() - started
@@ -410,7 +311,7 @@ async def _first_cycle(
     if traced:
         tracemalloc.start()
     served = None if server is None else server.snapshot()
-    async with _Stalls() as stalls:
+    async with Stalls() as stalls:
         with _split_cycle() as spans:
             started, cpu = time.perf_counter(), time.process_time()
             summary = await engine.run_cycle()
