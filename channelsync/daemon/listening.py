@@ -163,7 +163,7 @@ class EventPump:
         )
         if event.units:
             # Held from every channel until the order is read: show less at once.
-            self.engine.replan()
+            await self.engine.replan_in_slices()
             self.wake_all()
         self._queue.put_nowait(stored)
 
@@ -196,7 +196,7 @@ class EventPump:
         self.status.events_processed += 1
         if outcome in (EventOutcome.IMPORTED, EventOutcome.REFUNDS_PULLED):
             # What it changed is already planned into every channel's outbox.
-            self.engine.replan()
+            await self.engine.replan_in_slices()
             self.wake_all()
 
     def _enqueue_leftovers(self) -> None:
