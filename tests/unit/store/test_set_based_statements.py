@@ -162,3 +162,52 @@ def test_row_sets_are_inserted_updated_and_deleted_alike_on_both_stores(store: S
     assert orders["O-0"].raw == {"i": 0, "x": 1}
     assert {o.imported_at for o in orders.values()} == {NOW}
     assert pending == [("jd", "O-0", "1", None)]
+
+
+#: Texts a statement's text form would have to quote or escape, and a JSON document.
+AWKWARD = [
+    "",
+    "NULL",
+    "null",
+    " padded ",
+    'a "quoted" word',
+    "back\\slash\\",
+    "{braces},commas",
+    "淘宝 订单",
+    stored_json({"sku": 'A"1', "path": "C:\\x", "n": [1, 2]}),
+]
+
+
+def test_awkward_texts_are_written_and_found_alike_on_both_stores(store: Store) -> None:
+    assert isinstance(store, SqlStore)
+    with store.engine.begin() as c:
+        at = stored_time(c)(NOW)
+        rows = [
+            {
+                "channel": "jd",
+                "order_id": text,
+                "status": text[:16],
+                "version": "1",
+                "updated_at": at,
+                "created_at": at,
+                "on_hold": i % 2 == 0,
+                "raw": stored_json({"text": text}),
+                "imported_at": at,
+            }
+            for i, text in enumerate(AWKWARD)
+        ]
+        insert_rows(c, "test.awkward", t.orders, rows)
+        moved = [{"_c": "jd", "_o": text, "_s": f"{text[:16]}!"} for text in AWKWARD]
+        update_rows(
+            c,
+            "test.awkward_status",
+            t.orders,
+            moved,
+            where={"_c": "channel", "_o": "order_id"},
+            values={"_s": "status"},
+        )
+    with store.transaction() as s:
+        found = s.orders_by_id("jd", [*AWKWARD, "absent"])
+    assert sorted(found) == sorted(AWKWARD)
+    assert {o.order_id: o.status for o in found.values()} == {a: f"{a[:16]}!" for a in AWKWARD}
+    assert {o.order_id: o.raw for o in found.values()} == {a: {"text": a} for a in AWKWARD}
