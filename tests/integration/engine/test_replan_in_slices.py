@@ -35,6 +35,18 @@ def _sorted(plan: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, A
     return {name: sorted(entries, key=repr) for name, entries in plan.items()}
 
 
+@pytest.fixture
+async def engine(
+    store: Store, clock: FakeClock, tmall: MemoryChannel, jd: MemoryChannel
+) -> SyncEngine:
+    """Return an engine of both shops, both bound (their SKUs marked changed)."""
+    engine = SyncEngine(store, [tmall, jd], clock=clock)
+    async with tmall, jd:
+        await engine.bind_new("tmall")
+        await engine.bind_new("jd")
+    return engine
+
+
 async def test_slices_queue_what_one_replan_queues_and_the_loop_runs_between_them(
     store: Store,
     clock: FakeClock,
@@ -81,16 +93,8 @@ def _slices_of_one(store: Store, monkeypatch: pytest.MonkeyPatch, planned: Any) 
 
 
 async def test_on_postgresql_two_slices_are_planned_at_once(
-    store: Store,
-    clock: FakeClock,
-    tmall: MemoryChannel,
-    jd: MemoryChannel,
-    monkeypatch: pytest.MonkeyPatch,
+    store: Store, engine: SyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = SyncEngine(store, [tmall, jd], clock=clock)
-    async with tmall, jd:
-        await engine.bind_new("tmall")
-        await engine.bind_new("jd")
     expected = _sorted(engine.plan())
     # Each slice waits for the other: one at a time, the first would wait in vain.
     both = threading.Barrier(2, timeout=10)
@@ -107,16 +111,8 @@ async def test_on_postgresql_two_slices_are_planned_at_once(
 
 
 async def test_a_failed_slice_is_raised_once_every_slice_at_once_has_ended(
-    store: Store,
-    clock: FakeClock,
-    tmall: MemoryChannel,
-    jd: MemoryChannel,
-    monkeypatch: pytest.MonkeyPatch,
+    store: Store, engine: SyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = SyncEngine(store, [tmall, jd], clock=clock)
-    async with tmall, jd:
-        await engine.bind_new("tmall")
-        await engine.bind_new("jd")
     started = threading.Barrier(2, timeout=10)
     ended: list[int] = []
 
@@ -142,16 +138,8 @@ async def test_a_failed_slice_is_raised_once_every_slice_at_once_has_ended(
 
 
 async def test_a_cancelled_replan_ends_once_its_slices_at_once_have(
-    store: Store,
-    clock: FakeClock,
-    tmall: MemoryChannel,
-    jd: MemoryChannel,
-    monkeypatch: pytest.MonkeyPatch,
+    store: Store, engine: SyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = SyncEngine(store, [tmall, jd], clock=clock)
-    async with tmall, jd:
-        await engine.bind_new("tmall")
-        await engine.bind_new("jd")
     both = threading.Barrier(2, timeout=10)
     running = threading.Event()
     ended: list[int] = []

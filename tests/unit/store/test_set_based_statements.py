@@ -109,24 +109,28 @@ def test_saved_orders_read_back_as_written_with_personal_data_apart(store: Store
     assert found["O-1"].raw["shipping_address"] is None
 
 
+def _order_row(
+    order_id: str, status: str, at: object, raw: Mapping[str, object], *, on_hold: bool
+) -> dict[str, object]:
+    """Return a row of ``orders`` of channel jd, in stored form (``at``: a stored time)."""
+    return {
+        "channel": "jd",
+        "order_id": order_id,
+        "status": status,
+        "version": "1",
+        "updated_at": at,
+        "created_at": at,
+        "on_hold": on_hold,
+        "raw": stored_json(raw),
+        "imported_at": at,
+    }
+
+
 def test_row_sets_are_inserted_updated_and_deleted_alike_on_both_stores(store: Store) -> None:
     assert isinstance(store, SqlStore)
     with store.engine.begin() as c:
         at = stored_time(c)(NOW)
-        rows = [
-            {
-                "channel": "jd",
-                "order_id": f"O-{i}",
-                "status": "paid",
-                "version": "1",
-                "updated_at": at,
-                "created_at": at,
-                "on_hold": i == 0,
-                "raw": stored_json({"i": i}),
-                "imported_at": at,
-            }
-            for i in range(3)
-        ]
+        rows = [_order_row(f"O-{i}", "paid", at, {"i": i}, on_hold=i == 0) for i in range(3)]
         inserted = insert_rows(c, "test.orders", t.orders, rows)
         personal = [{"channel": "jd", "order_id": "O-0", "data": stored_json({"x": 1})}]
         insert_rows(c, "test.personal", t.order_personal, personal)
@@ -183,17 +187,7 @@ def test_awkward_texts_are_written_and_found_alike_on_both_stores(store: Store) 
     with store.engine.begin() as c:
         at = stored_time(c)(NOW)
         rows = [
-            {
-                "channel": "jd",
-                "order_id": text,
-                "status": text[:16],
-                "version": "1",
-                "updated_at": at,
-                "created_at": at,
-                "on_hold": i % 2 == 0,
-                "raw": stored_json({"text": text}),
-                "imported_at": at,
-            }
+            _order_row(text, text[:16], at, {"text": text}, on_hold=i % 2 == 0)
             for i, text in enumerate(AWKWARD)
         ]
         insert_rows(c, "test.awkward", t.orders, rows)
