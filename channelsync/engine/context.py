@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -15,7 +15,7 @@ from channelsync.engine.pace import Visibility
 from channelsync.plugins import PluginHost
 from channelsync.store import Store, StoreSession
 
-__all__ = ["THREAD_ROWS", "ChannelInfo", "EngineContext"]
+__all__ = ["THREAD_ROWS", "ChannelInfo", "EngineContext", "until_ended"]
 
 _T = TypeVar("_T")
 
@@ -94,11 +94,20 @@ class EngineContext:
             # A thread cannot be stopped: the transaction may still commit. The step
             # ends only after it, as after a transaction on the loop, so the channel's
             # next step (a retried job, the next loop) never runs beside it.
-            while not running.done():
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait([running])
+            await until_ended([running])
             raise
 
     def _transact(self, work: Callable[[StoreSession], _T]) -> _T:
         with self.store.transaction() as session:
             return work(session)
+
+
+async def until_ended(futures: Collection[asyncio.Future[Any]]) -> None:
+    """Return once every one of ``futures`` has ended, whatever cancels the caller meanwhile.
+
+    For work that cannot be stopped (a transaction in a thread): the step waiting for
+    it ends after it, never beside it.
+    """
+    while not all(future.done() for future in futures):
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait(futures)

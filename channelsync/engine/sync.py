@@ -9,7 +9,6 @@ summary and never stops the other channels.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
@@ -30,7 +29,7 @@ from channelsync.config import ChannelSyncSettings, Config, EngineConfig
 from channelsync.engine.binding import BindReport, bind_channel
 from channelsync.engine.budgets import budgeted
 from channelsync.engine.completeness import CompletenessReport, check_completeness
-from channelsync.engine.context import ChannelInfo, EngineContext
+from channelsync.engine.context import ChannelInfo, EngineContext, until_ended
 from channelsync.engine.orders import IngestReport, ingest_orders
 from channelsync.engine.outbox import FlushReport, flush_channel
 from channelsync.engine.pace import ChannelVisibility, Visibility
@@ -453,9 +452,7 @@ async def _ended(running: Iterable[asyncio.Future[Any]]) -> None:
     left = [future for future in running if not future.done()]
     for future in left:
         future.cancel()
-    while not all(future.done() for future in left):
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait(left)
+    await until_ended(left)
     for future in running:
         if not future.cancelled():
             future.exception()  # retrieved: never reported as "never retrieved"
