@@ -20,7 +20,7 @@ from channelsync.store import (
     open_store,
 )
 from channelsync.store.base import LedgerSession
-from channelsync.store.schema import metadata
+from channelsync.store.schema import UPDATED_FILLFACTOR, metadata
 from channelsync.store.sql.engine import newest_revision
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -46,6 +46,22 @@ def test_migrated_schema_matches_the_metadata(store: Store) -> None:
     with store.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), metadata)
     assert diff == []
+
+
+def test_the_most_rewritten_tables_leave_room_on_their_pages_on_postgresql(store: Store) -> None:
+    assert isinstance(store, SqlStore)
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL storage setting (SQLite has none)")
+    with store.engine.connect() as connection:
+        found = connection.execute(
+            text(
+                "SELECT relname, reloptions FROM pg_class WHERE oid IN"
+                " (to_regclass('skus'), to_regclass('bindings'), to_regclass('audit'))"
+            )
+        ).all()
+    options = dict(found)
+    assert options["skus"] == options["bindings"] == [f"fillfactor={UPDATED_FILLFACTOR}"]
+    assert options["audit"] is None  # written once, never updated: pages filled
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_large_checkpoints(tmp_path: Path) -> None:
