@@ -406,12 +406,21 @@ class SqlBindings(SqlPart, StoreSession):
         prices: Mapping[int, str] | None = None,
     ) -> None:
         """Remember the values last queued, per binding id."""
-        # A plan remembers a value per listing it queues: one row set.
-        if quantities:
-            rows = [(q, i) for i, q in sorted(quantities.items())]
-            _set_by_id(self._c, ("planned_quantity",), rows)
-        if prices:
-            _set_by_id(self._c, ("planned_price",), [(p, i) for i, p in sorted(prices.items())])
+        # A plan remembers a value per listing it queues: one row set. A listing given
+        # both (a first plan, a price list) is written once: each row written costs the
+        # database a new version of it.
+        quantities = quantities or {}
+        prices = prices or {}
+        both = sorted(quantities.keys() & prices.keys())
+        if both:
+            pairs = [(quantities[i], prices[i], i) for i in both]
+            _set_by_id(self._c, ("planned_quantity", "planned_price"), pairs)
+        if len(both) < len(quantities):
+            counts = [(q, i) for i, q in sorted(quantities.items()) if i not in prices]
+            _set_by_id(self._c, ("planned_quantity",), counts)
+        if len(both) < len(prices):
+            texts = [(p, i) for i, p in sorted(prices.items()) if i not in quantities]
+            _set_by_id(self._c, ("planned_price",), texts)
 
     def set_sent_many(
         self,

@@ -263,6 +263,23 @@ def test_planned_and_sent_values_written_as_row_sets_read_back_as_typed_ones(
     assert [(b.channel_quantity, b.seen_at) for b in bulk[2:]] == [(4, seen), (7, seen)]
 
 
+def test_planned_values_of_one_listing_or_both_kinds_each_set_only_what_was_given(
+    store: Store,
+) -> None:
+    ids = [b.id for b in _bound(store, 4, "tmall")]
+    with store.transaction() as s:
+        s.set_planned_many(quantities=dict.fromkeys(ids, 1), prices=dict.fromkeys(ids, "1.00"))
+    with store.transaction() as s:
+        # Both for the first, a quantity alone for the second, a price alone for the
+        # third; the fourth is not named and keeps what it had.
+        s.set_planned_many(
+            quantities={ids[0]: 5, ids[1]: 6}, prices={ids[2]: "7.00", ids[0]: "8.00"}
+        )
+    with store.transaction() as s:
+        planned = {b.id: (b.planned_quantity, b.planned_price) for b in s.bindings()}
+    assert [planned[i] for i in ids] == [(5, "8.00"), (6, "1.00"), (1, "7.00"), (1, "1.00")]
+
+
 def test_bindings_read_by_many_sku_ids_equal_the_typed_reads(store: Store) -> None:
     with store.transaction() as s:
         ids = s.upsert_skus(
