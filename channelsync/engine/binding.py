@@ -8,8 +8,9 @@ says, and is never replaced by an automatic one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from channelsync.channels import Channel, ListingLookupCapability, ListingsCapability
@@ -17,7 +18,7 @@ from channelsync.engine.context import EngineContext
 from channelsync.engine.errors import InputError, Problem
 from channelsync.engine.marketplace_stock import record_marketplace_stock
 from channelsync.models import Listing
-from channelsync.store import ListingBinding, SkuRecord, Store, StoreSession
+from channelsync.store import ListingBinding, Store, StoreSession
 
 __all__ = ["BindReport", "bind_channel", "bind_manually", "binding_report"]
 
@@ -50,33 +51,47 @@ async def bind_channel(context: EngineContext, channel: Channel[Any]) -> BindRep
     if isinstance(channel, ListingLookupCapability) and channel.scan_capped:
         listings += await _look_up_unlisted(context, channel, listings)
     now = context.clock.now()
+    # On the loop, not in a thread: channels bound side by side in threads would hold
+    # every channel's listings and rows at once (see docs/engine.md).
     with context.store.transaction() as session:
-        # The whole catalogue, read once: it binds the listings, and the report names
-        # the SKUs no listing carries.
-        catalogue = session.skus()
-        ids = {s.merchant_code: s.id for s in catalogue}
-        changed = session.upsert_bindings(
-            [
-                ListingBinding(
-                    channel=channel.name,
-                    item_id=listing.item_id,
-                    listing_sku_id=listing.sku_id,
-                    sku_id=ids.get(listing.merchant_code or ""),
-                    merchant_code=listing.merchant_code,
-                    title=listing.title,
-                    channel_quantity=listing.quantity,
-                )
-                for listing in listings
-            ],
-            now,
-        )
-        info = context.channels.get(channel.name)
-        if info is not None:
-            # What a marketplace holds (FBA) lands in its warehouse with the read.
-            record_marketplace_stock(session, channel.name, info.settings, listings, now)
-        # Newly bound listings get their allocation and price in the next plan.
-        session.mark_changed(changed)
-        return _report(session, channel.name, catalogue, listings=len(listings))
+        return _bind(session, context=context, channel=channel.name, listings=listings, now=now)
+
+
+def _bind(
+    session: StoreSession,
+    *,
+    context: EngineContext,
+    channel: str,
+    listings: list[Listing],
+    now: datetime,
+) -> BindReport:
+    """Bind ``listings`` of ``channel`` in ``session``; report what is bound and what is not."""
+    # The catalogue's codes and ids, read once: they bind the listings, and the report
+    # names the SKUs no listing carries. Not its records: channels bound side by side
+    # would hold a whole catalogue each.
+    ids = session.sku_ids()
+    changed = session.upsert_bindings(
+        [
+            ListingBinding(
+                channel=channel,
+                item_id=listing.item_id,
+                listing_sku_id=listing.sku_id,
+                sku_id=ids.get(listing.merchant_code or ""),
+                merchant_code=listing.merchant_code,
+                title=listing.title,
+                channel_quantity=listing.quantity,
+            )
+            for listing in listings
+        ],
+        now,
+    )
+    info = context.channels.get(channel)
+    if info is not None:
+        # What a marketplace holds (FBA) lands in its warehouse with the read.
+        record_marketplace_stock(session, channel, info.settings, listings, now)
+    # Newly bound listings get their allocation and price in the next plan.
+    session.mark_changed(changed)
+    return _report(session, channel, ids, listings=len(listings))
 
 
 async def _look_up_unlisted(
@@ -85,7 +100,7 @@ async def _look_up_unlisted(
     """Look up the catalogue SKUs a capped scan did not reach; return the listings found."""
     seen = {listing.merchant_code for listing in scanned if listing.merchant_code}
     with context.store.transaction() as session:
-        missing = [s.merchant_code for s in session.skus() if s.merchant_code not in seen]
+        missing = [code for code in session.sku_ids() if code not in seen]
     if not missing:
         return []
     keys = {(listing.item_id, listing.sku_id) for listing in scanned}
@@ -99,13 +114,16 @@ async def _look_up_unlisted(
 def binding_report(store: Store, channel: str, *, listings: int | None = None) -> BindReport:
     """Report a channel's bound and unbound listings and its unlisted SKUs."""
     with store.transaction() as session:
-        return _report(session, channel, session.skus(), listings=listings)
+        return _report(session, channel, session.sku_ids(), listings=listings)
 
 
 def _report(
-    session: StoreSession, channel: str, catalogue: Sequence[SkuRecord], *, listings: int | None
+    session: StoreSession, channel: str, catalogue: Mapping[str, int], *, listings: int | None
 ) -> BindReport:
-    """Report the channel's bindings as ``session`` sees them, against ``catalogue``."""
+    """Report the channel's bindings as ``session`` sees them, against ``catalogue``.
+
+    ``catalogue`` holds every SKU's id by merchant code, in code order.
+    """
     bindings = session.bindings(channel=channel)
     bound_ids = {b.sku_id for b in bindings if b.sku_id is not None}
     return BindReport(
@@ -117,7 +135,7 @@ def _report(
             for b in bindings
             if b.sku_id is None
         ],
-        unlisted=[s.merchant_code for s in catalogue if s.id not in bound_ids],
+        unlisted=[code for code, sku_id in catalogue.items() if sku_id not in bound_ids],
     )
 
 

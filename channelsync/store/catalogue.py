@@ -87,6 +87,13 @@ class CatalogueSession(ABC):
         """Return the SKUs with these ids."""
 
     @abstractmethod
+    def sku_ids(self) -> dict[str, int]:
+        """Return every SKU's id by merchant code, in merchant code order.
+
+        For a lookup of the whole catalogue by code (binding): no full records.
+        """
+
+    @abstractmethod
     def set_low_stock_alerted(self, sku_id: int, alerted: bool) -> None:
         """Remember whether the SKU's low-stock alert has fired for the current crossing."""
 

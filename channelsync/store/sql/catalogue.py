@@ -162,6 +162,12 @@ class SqlCatalogue(SqlPart, StoreSession):
         return found
 
     @override
+    def sku_ids(self) -> dict[str, int]:
+        s = t.skus.c
+        query = select(s.merchant_code, s.id).order_by(s.merchant_code)
+        return {str(code): int(i) for code, i in self._c.execute(query)}
+
+    @override
     def set_low_stock_alerted(self, sku_id: int, alerted: bool) -> None:
         self._c.execute(
             update(t.skus).where(t.skus.c.id == sku_id).values(low_stock_alerted=alerted)
