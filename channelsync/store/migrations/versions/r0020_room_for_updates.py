@@ -6,11 +6,11 @@ entry is written for it. Filled to the brim (the default), a page has no room, s
 update went elsewhere and wrote an entry in every index of the table. These two tables
 are rewritten most: a SKU is marked once per channel bound and per change, a listing
 gets its planned and its sent values. Their pages are now filled to 70 %: in the first
-cycle of 100,000 SKUs on 4 channels of ``benchmarks/engine_cycle.py`` (and the small
-cycle after it), updates written without index entries went from
-37 % to 68 % of the listings' and from 0 % to 37 % of the SKUs' (the rest change an
-indexed column: a SKU's mark set or cleared). Pages written before keep their fill
-until the table is rewritten (``VACUUM FULL``). SQLite has no such setting.
+cycle of 100,000 SKUs on 4 channels of ``benchmarks/engine_cycle.py``, updates written
+without index entries went from 39 % to 66 % of the listings' and from 0 % to 62 % of
+the SKUs' (the rest change an indexed column: a SKU's mark set or cleared). Pages
+written before keep their fill until the table is rewritten (``VACUUM FULL``). SQLite
+has no such setting.
 
 Revision ID: 0020
 Revises: 0019
