@@ -66,9 +66,8 @@ def _bind(
     now: datetime,
 ) -> BindReport:
     """Bind ``listings`` of ``channel`` in ``session``; report what is bound and what is not."""
-    # The catalogue's codes and ids, read once: they bind the listings, and the report
-    # names the SKUs no listing carries. Not its records: channels bound side by side
-    # would hold a whole catalogue each.
+    # The catalogue's codes and ids, read once (not its records: nothing else is
+    # needed): they bind the listings, and the report names the SKUs no listing carries.
     ids = session.sku_ids()
     changed = session.upsert_bindings(
         [

@@ -86,12 +86,13 @@ class CatalogueSession(ABC):
     def skus_by_id(self, sku_ids: Iterable[int]) -> dict[int, SkuRecord]:
         """Return the SKUs with these ids."""
 
-    @abstractmethod
     def sku_ids(self) -> dict[str, int]:
         """Return every SKU's id by merchant code, in merchant code order.
 
-        For a lookup of the whole catalogue by code (binding): no full records.
+        For a lookup of the whole catalogue by code (binding). This default reads every
+        record; a store overrides it to read the codes and ids alone.
         """
+        return {sku.merchant_code: sku.id for sku in self.skus()}
 
     @abstractmethod
     def set_low_stock_alerted(self, sku_id: int, alerted: bool) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, func, select
 
 from channelsync.store import LedgerEvent, SkuData, SkuRecord, StockPosition, Store
 from channelsync.store import schema as t
+from channelsync.store.catalogue import CatalogueSession
 from channelsync.store.sql import SqlSession
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
@@ -145,3 +146,12 @@ def test_positions_equal_plain_sums(store: Store) -> None:
     for position in positions.values():
         assert type(position.on_hand) is int
         assert type(position.reserved) is int
+
+
+def test_the_catalogues_codes_and_ids_read_alone_equal_its_records(store: Store) -> None:
+    codes = ["b-2", "A-10", "a-1", "杯-3", "Z"]
+    with store.transaction() as s:
+        made = s.upsert_skus([SkuData(code, None, code, "1.00", "CNY") for code in codes], NOW)
+        # The store's own read, against the default that reads every record.
+        assert s.sku_ids() == CatalogueSession.sku_ids(s) == made
+        assert list(s.sku_ids()) == [sku.merchant_code for sku in s.skus()]
