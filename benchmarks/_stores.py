@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 
@@ -73,6 +74,49 @@ class ServerCpu:
         if before is None or after is None:
             return None
         return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class ServerWal:
+    """The write-ahead log the server wrote, and its checkpoints, between two snapshots.
+
+    Server-wide: every session's writes count, so a run measures alone. A checkpoint
+    makes the next change of each page log the whole page (full-page writes), so a
+    store written faster than ``max_wal_size`` allows between checkpoints logs more.
+    """
+
+    def __init__(self, server: str) -> None:
+        import psycopg  # noqa: PLC0415 - only a PostgreSQL run needs it
+
+        plain = server.replace("postgresql+psycopg://", "postgresql://", 1)
+        self.connection = psycopg.connect(plain, autocommit=True)
+        # PostgreSQL 17 moved the checkpoint counts out of pg_stat_bgwriter.
+        self.counts = (
+            "SELECT num_timed + num_requested FROM pg_stat_checkpointer"
+            if self._one("SELECT to_regclass('pg_stat_checkpointer')") is not None
+            else "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"
+        )
+
+    def _one(self, query: str, *params: str) -> Any:
+        row = self.connection.execute(query, params or None).fetchone()
+        assert row is not None
+        return row[0]
+
+    def snapshot(self) -> tuple[str, int]:
+        """Return the log's current position and the checkpoints so far."""
+        return str(self._one("SELECT pg_current_wal_lsn()::text")), int(self._one(self.counts))
+
+    def describe(self, before: tuple[str, int], after: tuple[str, int], updates: int) -> str:
+        """Say how much log was written between two snapshots, per update too."""
+        size = float(
+            self._one("SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)", after[0], before[0])
+        )
+        return (
+            f"PostgreSQL wrote {size / 2**30:.2f} GiB of WAL ({size / max(updates, 1) / 1024:.1f}"
+            f" KiB per update sent), {after[1] - before[1]} checkpoint(s)"
+        )
 
     def close(self) -> None:
         self.connection.close()

@@ -53,7 +53,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-from _stores import ServerCpu, fresh_store_url
+from _stores import ServerCpu, ServerWal, fresh_store_url
 from _timing import Spans, Split, Stalls, patched
 
 from channelsync.channels import Operation
@@ -305,12 +305,18 @@ async def _replan_everything(engine: SyncEngine, skus: int, clock: FakeClock) ->
 
 
 async def _first_cycle(
-    engine: SyncEngine, shops: list[MemoryChannel], *, server: ServerCpu | None, traced: bool
+    engine: SyncEngine,
+    shops: list[MemoryChannel],
+    *,
+    server: ServerCpu | None,
+    wal: ServerWal | None,
+    traced: bool,
 ) -> None:
     """Run and time the first full cycle: its parts, its CPU and memory, its write calls."""
     if traced:
         tracemalloc.start()
     served = None if server is None else server.snapshot()
+    logged = None if wal is None else wal.snapshot()
     async with Stalls() as stalls:
         with _split_cycle() as spans:
             started, cpu = time.perf_counter(), time.process_time()
@@ -333,6 +339,8 @@ async def _first_cycle(
         f"  write calls {calls:,} for {items:,} items; minimum the batch limits allow {minimum:,}"
     )
     print(f"  {_cycle_split(spans, cpu, server_cpu, _sent(summary))}")
+    if wal is not None and logged is not None:
+        print(f"  {wal.describe(logged, wal.snapshot(), _sent(summary))}")
     print(f"  longest event-loop stall {stalls.longest:.2f} s")
 
 
@@ -360,10 +368,12 @@ async def main(
         fresh_store_url(store_url, Path(directory), "engine", application=application) as url,
         contextlib.ExitStack() as stack,
     ):
-        server = None
+        server = wal = None
         if store_url is not None:
             server = ServerCpu(store_url, application)
             stack.callback(server.close)
+            wal = ServerWal(store_url)
+            stack.callback(wal.close)
         store = open_store(url)
         started = time.perf_counter()
         import_catalogue(store, parse_catalogue(_catalogue(skus), "csv"), now=clock.now())
@@ -375,7 +385,7 @@ async def main(
             frozen = stack.enter_context(start_up_frozen())
             print(f"{frozen:,} objects frozen at start-up, out of full collections")
 
-        await _first_cycle(engine, shops, server=server, traced=traced)
+        await _first_cycle(engine, shops, server=server, wal=wal, traced=traced)
 
         for shop in shops:
             shop.calls.clear()
