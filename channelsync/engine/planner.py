@@ -296,15 +296,17 @@ def _check_low_stock(
     if threshold is None:
         threshold = allocation.threshold
     below = allocation.available < threshold
+    # The flag read with the SKU may be stale (another plan of it at once): the alert
+    # goes out only where this plan's claim turned the flag on.
     if below and not sku.low_stock_alerted:
-        session.set_low_stock_alerted(sku.id, True)
-        report.alerts.append(
-            LowStockAlert(
-                merchant_code=sku.merchant_code,
-                available=allocation.available,
-                threshold=threshold,
-                at=context.clock.now(),
+        if session.claim_low_stock_alert(sku.id, True):
+            report.alerts.append(
+                LowStockAlert(
+                    merchant_code=sku.merchant_code,
+                    available=allocation.available,
+                    threshold=threshold,
+                    at=context.clock.now(),
+                )
             )
-        )
     elif not below and sku.low_stock_alerted:
-        session.set_low_stock_alerted(sku.id, False)
+        session.claim_low_stock_alert(sku.id, False)

@@ -98,6 +98,17 @@ class CatalogueSession(ABC):
     def set_low_stock_alerted(self, sku_id: int, alerted: bool) -> None:
         """Remember whether the SKU's low-stock alert has fired for the current crossing."""
 
+    def claim_low_stock_alert(self, sku_id: int, alerted: bool) -> bool:
+        """Set the SKU's low-stock flag to ``alerted``; return whether this call changed it.
+
+        A plan raises the alert only when its own call turned the flag on, so of two
+        plans of one SKU at once (two workers, a kit replanned beside its component)
+        one alerts. This default sets the flag and answers yes; a store of many
+        writers overrides it with a compare-and-set.
+        """
+        self.set_low_stock_alerted(sku_id, alerted)
+        return True
+
     @abstractmethod
     def upsert_skus(self, skus: Sequence[SkuData], now: datetime) -> dict[str, int]:
         """Create or update SKUs by merchant code (marking them changed); return their ids."""

@@ -173,6 +173,18 @@ class SqlCatalogue(SqlPart, StoreSession):
             update(t.skus).where(t.skus.c.id == sku_id).values(low_stock_alerted=alerted)
         )
 
+    @override
+    def claim_low_stock_alert(self, sku_id: int, alerted: bool) -> bool:
+        s = t.skus.c
+        # Where the flag is still the other way: a writer that set it first holds the
+        # row until it commits, then this finds nothing to change.
+        changed = self._c.execute(
+            update(t.skus)
+            .where(s.id == sku_id, s.low_stock_alerted == (not alerted))
+            .values(low_stock_alerted=alerted)
+        )
+        return changed.rowcount == 1
+
     def upsert_skus(self, skus: Sequence[SkuData], now: datetime) -> dict[str, int]:
         """Create or update SKUs by merchant code (marking them changed); return their ids."""
         if not skus:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, cast
 
 from click.testing import CliRunner
 
@@ -12,10 +15,11 @@ from channelsync.cli.engine_cmd import CliOverrides
 from channelsync.clock import FakeClock
 from channelsync.config import ChannelSyncSettings, EngineConfig
 from channelsync.engine.ledger import adjust_stock
+from channelsync.engine.planner import plan_changes
 from channelsync.engine.sync import SyncEngine
 from channelsync.models import ListingStatus
 from channelsync.plugins import LowStockAlert, build_plugin_manager, hookimpl
-from channelsync.store import Store
+from channelsync.store import SkuRecord, Store, StoreSession
 from channelsync.testing import MemoryChannel
 
 
@@ -101,6 +105,42 @@ async def test_the_low_stock_alert_fires_once_per_crossing(
         ("MUG", 3),
     ]
     assert all(a.threshold == 5 for a in alerts.seen)
+
+
+class _StaleFlags:
+    """A session whose SKU reads show no low-stock flag, as read before another plan set it."""
+
+    def __init__(self, session: StoreSession) -> None:
+        self._session = session
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+    def skus_by_id(self, sku_ids: Iterable[int]) -> dict[int, SkuRecord]:
+        found = self._session.skus_by_id(sku_ids)
+        return {i: replace(sku, low_stock_alerted=False) for i, sku in found.items()}
+
+
+async def test_a_plan_that_read_the_flag_before_another_plan_set_it_raises_no_second_alert(
+    store: Store, clock: FakeClock, tmall: MemoryChannel, jd: MemoryChannel
+) -> None:
+    alerts = Alerts()
+    sync = SyncEngine(
+        store,
+        [tmall, jd],
+        config=EngineConfig(low_stock_threshold=5),
+        host=build_plugin_manager(autoload=False, extra_plugins=[alerts]),
+        clock=clock,
+    )
+    await sync.run_cycle()
+    assert [a.merchant_code for a in alerts.seen] == ["CUP"]
+    with store.transaction() as session:
+        cup = session.skus(["CUP"])[0].id
+        # Two plans of CUP at once: this one read it unflagged, the other flagged it.
+        report = plan_changes(cast(StoreSession, _StaleFlags(session)), sync.context, [cup])
+    assert report.alerts == []
+    with store.transaction() as session:
+        assert session.skus(["CUP"])[0].low_stock_alerted is True
 
 
 async def test_raises_held_by_the_guard_are_counted_per_channel(

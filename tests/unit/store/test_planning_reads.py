@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Connection, func, select
 
 from channelsync.store import LedgerEvent, SkuData, SkuRecord, StockPosition, Store
@@ -155,3 +157,38 @@ def test_the_catalogues_codes_and_ids_read_alone_equal_its_records(store: Store)
         # The store's own read, against the default that reads every record.
         assert s.sku_ids() == CatalogueSession.sku_ids(s) == made
         assert list(s.sku_ids()) == [sku.merchant_code for sku in s.skus()]
+
+
+def test_a_low_stock_claim_answers_whether_it_changed_the_flag(store: Store) -> None:
+    with store.transaction() as s:
+        sku = s.upsert_skus([SkuData("CUP", None, "Cup", "1.00", "CNY")], NOW)["CUP"]
+        assert [s.claim_low_stock_alert(sku, True) for _ in range(2)] == [True, False]
+        assert s.skus_by_id([sku])[sku].low_stock_alerted is True
+        assert [s.claim_low_stock_alert(sku, False) for _ in range(2)] == [True, False]
+        assert s.skus_by_id([sku])[sku].low_stock_alerted is False
+        # The default of a store written elsewhere sets the flag and answers yes.
+        assert CatalogueSession.claim_low_stock_alert(s, sku, True) is True
+        assert s.skus_by_id([sku])[sku].low_stock_alerted is True
+
+
+def test_of_two_low_stock_claims_at_once_one_wins_on_postgresql(store: Store) -> None:
+    if not store.concurrent_writers:
+        pytest.skip("SQLite has one writer: two claims cannot overlap")
+    with store.transaction() as s:
+        sku = s.upsert_skus([SkuData("CUP", None, "Cup", "1.00", "CNY")], NOW)["CUP"]
+    second: list[bool] = []
+    with store.transaction() as first:
+        assert first.claim_low_stock_alert(sku, True) is True
+        # The second claim waits for the first's row until it commits, then finds the
+        # flag already set.
+        other = threading.Thread(target=lambda: second.append(_claim(store, sku)))
+        other.start()
+        other.join(timeout=0.5)
+        assert other.is_alive()
+    other.join(timeout=10)
+    assert second == [False]
+
+
+def _claim(store: Store, sku: int) -> bool:
+    with store.transaction() as s:
+        return s.claim_low_stock_alert(sku, True)
