@@ -75,17 +75,25 @@ async def test_stock_returning_before_a_delist_was_sent_keeps_the_listing_on_sal
     assert tmall.listing("MUG").status is ListingStatus.ON_SALE
 
 
-async def test_the_low_stock_alert_fires_once_per_crossing(
-    store: Store, clock: FakeClock, tmall: MemoryChannel, jd: MemoryChannel
-) -> None:
+def _alerting(
+    store: Store, clock: FakeClock, *channels: MemoryChannel
+) -> tuple[SyncEngine, Alerts]:
+    """An engine whose low-stock threshold is 5, and the alerts its hook is given."""
     alerts = Alerts()
     sync = SyncEngine(
         store,
-        [tmall, jd],
+        list(channels),
         config=EngineConfig(low_stock_threshold=5),
         host=build_plugin_manager(autoload=False, extra_plugins=[alerts]),
         clock=clock,
     )
+    return sync, alerts
+
+
+async def test_the_low_stock_alert_fires_once_per_crossing(
+    store: Store, clock: FakeClock, tmall: MemoryChannel, jd: MemoryChannel
+) -> None:
+    sync, alerts = _alerting(store, clock, tmall, jd)
     first = await sync.run_cycle()
     # CUP starts with one unit: below the threshold from the first cycle.
     assert [a.merchant_code for a in alerts.seen] == ["CUP"]
@@ -124,14 +132,7 @@ class _StaleFlags:
 async def test_a_plan_that_read_the_flag_before_another_plan_set_it_raises_no_second_alert(
     store: Store, clock: FakeClock, tmall: MemoryChannel, jd: MemoryChannel
 ) -> None:
-    alerts = Alerts()
-    sync = SyncEngine(
-        store,
-        [tmall, jd],
-        config=EngineConfig(low_stock_threshold=5),
-        host=build_plugin_manager(autoload=False, extra_plugins=[alerts]),
-        clock=clock,
-    )
+    sync, alerts = _alerting(store, clock, tmall, jd)
     await sync.run_cycle()
     assert [a.merchant_code for a in alerts.seen] == ["CUP"]
     with store.transaction() as session:
