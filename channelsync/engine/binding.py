@@ -8,15 +8,16 @@ says, and is never replaced by an automatic one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from channelsync.channels import Channel, ListingLookupCapability, ListingsCapability
 from channelsync.engine.context import EngineContext
 from channelsync.engine.errors import InputError, Problem
-from channelsync.engine.marketplace_stock import record_marketplace_stock
+from channelsync.engine.marketplace_stock import record_marketplace_stock, stock_warehouse
 from channelsync.models import Listing
 from channelsync.store import ListingBinding, Store, StoreSession
 
@@ -41,20 +42,51 @@ class BindReport:
         )
 
 
+class _Read(NamedTuple):
+    """What a binding keeps of a listing read (the listing's model takes several times more)."""
+
+    item_id: str
+    sku_id: str | None
+    merchant_code: str | None
+    title: str
+    quantity: int | None
+
+
+def _kept(listing: Listing) -> _Read:
+    return _Read(
+        listing.item_id, listing.sku_id, listing.merchant_code, listing.title, listing.quantity
+    )
+
+
 async def bind_channel(context: EngineContext, channel: Channel[Any]) -> BindReport:
     """Read every listing of ``channel`` and bind each to the SKU with its merchant code."""
     if not isinstance(channel, ListingsCapability):
         raise InputError(
             "bindings", [Problem(f"channel {channel.name!r} cannot list its listings")]
         )
-    listings = [listing async for listing in channel.iter_listings()]
+    info = context.channels.get(channel.name)
+    # The whole listings only where the read also counts a marketplace's warehouse
+    # (FBA); otherwise what binding needs of each, as the pages come.
+    counted = info is not None and stock_warehouse(info.settings) is not None
+    reads: list[_Read] = []
+    listings: list[Listing] = []
+    async for listing in channel.iter_listings():
+        reads.append(_kept(listing))
+        if counted:
+            listings.append(listing)
     if isinstance(channel, ListingLookupCapability) and channel.scan_capped:
-        listings += await _look_up_unlisted(context, channel, listings)
+        found = await _look_up_unlisted(context, channel, reads)
+        reads += map(_kept, found)
+        if counted:
+            listings += found
     now = context.clock.now()
-    # On the loop, not in a thread: channels bound side by side in threads would hold
-    # every channel's listings and rows at once (see docs/engine.md).
-    with context.store.transaction() as session:
-        return _bind(session, context=context, channel=channel.name, listings=listings, now=now)
+    bind = functools.partial(
+        _bind, context=context, channel=channel.name, reads=reads, listings=listings, now=now
+    )
+    # Off the loop (on a store of many writers), one channel's write at a time: the
+    # channels bound side by side never hold their written rows together.
+    async with context.binding_turn():
+        return await context.transact(bind, rows=len(reads))
 
 
 def _bind(
@@ -62,10 +94,15 @@ def _bind(
     *,
     context: EngineContext,
     channel: str,
-    listings: list[Listing],
+    reads: Sequence[_Read],
+    listings: Sequence[Listing],
     now: datetime,
 ) -> BindReport:
-    """Bind ``listings`` of ``channel`` in ``session``; report what is bound and what is not."""
+    """Bind the listings read of ``channel`` in ``session``; report what is bound and not.
+
+    ``listings`` are the whole listings, given where the read counts a marketplace's
+    warehouse (:func:`~channelsync.engine.marketplace_stock.stock_warehouse`).
+    """
     # The catalogue's codes and ids, read once (not its records: nothing else is
     # needed): they bind the listings, and the report names the SKUs no listing carries.
     ids = session.sku_ids()
@@ -73,36 +110,36 @@ def _bind(
         [
             ListingBinding(
                 channel=channel,
-                item_id=listing.item_id,
-                listing_sku_id=listing.sku_id,
-                sku_id=ids.get(listing.merchant_code or ""),
-                merchant_code=listing.merchant_code,
-                title=listing.title,
-                channel_quantity=listing.quantity,
+                item_id=read.item_id,
+                listing_sku_id=read.sku_id,
+                sku_id=ids.get(read.merchant_code or ""),
+                merchant_code=read.merchant_code,
+                title=read.title,
+                channel_quantity=read.quantity,
             )
-            for listing in listings
+            for read in reads
         ],
         now,
     )
     info = context.channels.get(channel)
-    if info is not None:
+    if info is not None and listings:
         # What a marketplace holds (FBA) lands in its warehouse with the read.
         record_marketplace_stock(session, channel, info.settings, listings, now)
     # Newly bound listings get their allocation and price in the next plan.
     session.mark_changed(changed)
-    return _report(session, channel, ids, listings=len(listings))
+    return _report(session, channel, ids, listings=len(reads))
 
 
 async def _look_up_unlisted(
-    context: EngineContext, channel: ListingLookupCapability, scanned: list[Listing]
+    context: EngineContext, channel: ListingLookupCapability, scanned: Sequence[_Read]
 ) -> list[Listing]:
     """Look up the catalogue SKUs a capped scan did not reach; return the listings found."""
-    seen = {listing.merchant_code for listing in scanned if listing.merchant_code}
+    seen = {read.merchant_code for read in scanned if read.merchant_code}
     with context.store.transaction() as session:
         missing = [code for code in session.sku_ids() if code not in seen]
     if not missing:
         return []
-    keys = {(listing.item_id, listing.sku_id) for listing in scanned}
+    keys = {(read.item_id, read.sku_id) for read in scanned}
     return [
         listing
         for listing in await channel.find_listings(missing)

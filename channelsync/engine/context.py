@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -69,6 +70,22 @@ class EngineContext:
     host: PluginHost | None = None
     visibility: Visibility = field(default_factory=Visibility)
     """Each channel's visibility delay, for protection that knows the pace."""
+    _binding_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = field(
+        default_factory=weakref.WeakKeyDictionary, init=False, repr=False
+    )
+
+    def binding_turn(self) -> asyncio.Lock:
+        """Return the lock that lets one channel's binding write at a time (per event loop).
+
+        A binding writes a row per listing of its channel, off the loop where
+        :meth:`transact` runs it in a thread: one channel's at a time, so channels bound
+        side by side never hold their written rows in memory together.
+        """
+        loop = asyncio.get_running_loop()
+        turn = self._binding_turns.get(loop)
+        if turn is None:
+            turn = self._binding_turns[loop] = asyncio.Lock()
+        return turn
 
     async def transact(self, work: Callable[[StoreSession], _T], *, rows: int) -> _T:
         """Run ``work`` in one store transaction, off the event loop where that pays.

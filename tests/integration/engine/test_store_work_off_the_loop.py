@@ -8,7 +8,9 @@ CPU and stays on the loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -147,14 +149,13 @@ def test_a_step_cancelled_mid_transaction_ends_after_it(store: Store, store_url:
     assert committed == [True]  # the transaction the step had begun is not undone
 
 
-def test_a_reconcile_compares_every_listing_of_its_channel_off_the_loop(
+def test_a_binding_and_a_reconcile_of_every_listing_run_off_the_loop(
     store: Store, store_url: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A whole channel's listings are one transaction: on PostgreSQL it leaves the loop free.
 
     At catalogue scale that transaction takes seconds, which the other channels' order
-    pulls would otherwise wait behind. A channel's binding stays on the loop (see
-    ``docs/engine.md``: bound side by side in threads, four catalogues were held at once).
+    pulls would otherwise wait behind.
     """
     channel = shop("tmall", clock)
     for i in range(THREAD_ROWS):
@@ -179,6 +180,60 @@ def test_a_reconcile_compares_every_listing_of_its_channel_off_the_loop(
 
     bound, compared = asyncio.run(main())
     sqlite = store_url.startswith("sqlite")
-    assert on_loop == [True, sqlite]
+    assert on_loop == [sqlite, sqlite]
     assert (bound.bound, len(bound.unbound)) == (2, THREAD_ROWS + 1)
     assert (compared.listings, compared.compared) == (THREAD_ROWS + 3, 2)
+
+
+def test_channels_bound_side_by_side_write_one_at_a_time(
+    store: Store, store_url: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One channel's binding writes at a time: bound at once, each in a thread, the
+    channels would hold every channel's written rows in memory together."""
+    channels = [shop(name, clock) for name in ("tmall", "jd", "pinduoduo")]
+    for channel in channels:
+        for i in range(THREAD_ROWS):
+            channel.add_listing(f"{channel.name}-x{i}", f"NOT-OURS-{i}", sku_id="1", quantity=1)
+    lock = threading.Lock()
+    writing: list[int] = [0]
+    most: list[int] = [0]
+    threads: list[bool] = []
+
+    def counted(*args: Any, **kwargs: Any) -> BindReport:
+        with lock:
+            writing[0] += 1
+            most[0] = max(most[0], writing[0])
+            threads.append(threading.current_thread() is threading.main_thread())
+        try:
+            time.sleep(0.05)  # long enough for another channel's write to start beside it
+            return bind(*args, **kwargs)
+        finally:
+            with lock:
+                writing[0] -= 1
+
+    bind = binding._bind
+    monkeypatch.setattr(binding, "_bind", counted)
+    context = EngineContext(store=store, clock=clock, channels={})
+
+    async def main() -> list[BindReport]:
+        async with contextlib.AsyncExitStack() as stack:
+            for channel in channels:
+                await stack.enter_async_context(channel)
+            return list(await asyncio.gather(*(binding.bind_channel(context, c) for c in channels)))
+
+    reports = asyncio.run(main())
+    assert [r.listings for r in reports] == [THREAD_ROWS + 3] * 3
+    assert most == [1]
+    assert threads == [store_url.startswith("sqlite")] * 3
+
+
+def test_the_binding_turn_is_one_lock_per_event_loop(store: Store) -> None:
+    context = _context(store)
+
+    async def turns() -> tuple[asyncio.Lock, asyncio.Lock]:
+        return context.binding_turn(), context.binding_turn()
+
+    first, again = asyncio.run(turns())
+    assert first is again
+    other, _ = asyncio.run(turns())
+    assert other is not first  # a lock is tied to the loop it first waited in
