@@ -71,7 +71,7 @@ class EngineContext:
     visibility: Visibility = field(default_factory=Visibility)
     """Each channel's visibility delay, for protection that knows the pace."""
     _binding_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = field(
-        default_factory=weakref.WeakKeyDictionary, init=False, repr=False
+        default_factory=weakref.WeakKeyDictionary, init=False, repr=False, compare=False
     )
 
     def binding_turn(self) -> asyncio.Lock:
