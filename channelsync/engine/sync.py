@@ -33,6 +33,7 @@ from channelsync.engine.context import ChannelInfo, EngineContext, until_ended
 from channelsync.engine.orders import IngestReport, ingest_orders
 from channelsync.engine.outbox import FlushReport, flush_channel
 from channelsync.engine.pace import ChannelVisibility, Visibility
+from channelsync.engine.pace_change import note_delays
 from channelsync.engine.planner import PlanReport, plan_changes
 from channelsync.engine.refunds import RefundReport, ingest_refunds
 from channelsync.engine.settings_change import note_settings
@@ -133,6 +134,8 @@ class SyncEngine:
             fresh_reads=self.context.config.fresh_reads,
         )
         self._settings_noted = False
+        # The channels' visibility delays the last planning pass planned with.
+        self._planned_delays: dict[str, float] | None = None
 
     @classmethod
     def from_config(
@@ -344,7 +347,9 @@ class SyncEngine:
         """
         with self.store.transaction() as session:
             self._note_settings(session)
+            delays = note_delays(session, self.context, self._planned_delays)
             report = plan_changes(session, self.context)
+        self._planned_delays = delays
         self._raise_alerts(report)
         return report
 
@@ -367,7 +372,9 @@ class SyncEngine:
         """Plan every SKU marked changed in slices (see :meth:`replan_in_slices`)."""
         with self.store.transaction() as session:
             self._note_settings(session)
+            delays = note_delays(session, self.context, self._planned_delays)
             ids = list(session.changed_skus())
+        self._planned_delays = delays
         # Two slices planned at once are two transactions on disjoint SKUs, as two
         # workers' replans are (or two channels' in one daemon, on the same SKUs).
         width = SLICES_AT_ONCE if self.store.concurrent_writers else 1

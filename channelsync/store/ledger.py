@@ -116,6 +116,21 @@ class LedgerSession(ABC):
         ids = list(sku_ids)
         return [self.recent_sales(ids, at) for at in since]
 
+    def skus_sold_on(self, channels: Iterable[str], since: datetime) -> set[int]:
+        """Return the ids of the SKUs that orders of ``channels`` reserved units of since ``since``.
+
+        The SKUs whose pace on those channels the planner counts (see
+        :mod:`channelsync.engine.pace_change`). This default reads the ledger, whose
+        events carry no time here: it answers every SKU those channels ever reserved
+        (more SKUs planned again, none missed); a store answers from an index.
+        """
+        wanted = set(channels)
+        return {
+            event.sku_id
+            for event in self.ledger()
+            if event.channel in wanted and event.reserved_delta > 0
+        }
+
     @abstractmethod
     def ledger(self, sku_id: int | None = None) -> list[LedgerEvent]:
         """Return the ledger events (of one SKU), oldest first."""

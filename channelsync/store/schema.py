@@ -156,6 +156,15 @@ ledger_events = Table(
     Index("ix_ledger_events_order", "channel", "order_id"),
     # A SKU's recent sales (planning's ranks and pace) and its ledger, without a scan.
     Index("ix_ledger_events_sku_at", "sku_id", "at"),
+    # The SKUs a channel's orders reserved lately (whose pace there the planner counts),
+    # found when the channel's visibility delay changes: reservations only.
+    Index(
+        "ix_ledger_events_sold",
+        "channel",
+        "at",
+        sqlite_where=text("reserved_delta > 0"),
+        postgresql_where=text("reserved_delta > 0"),
+    ),
 )
 
 reservations = Table(

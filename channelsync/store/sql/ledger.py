@@ -11,6 +11,7 @@ from sqlalchemy import (
     Select,
     case,
     func,
+    literal_column,
     select,
     update,
 )
@@ -146,6 +147,24 @@ class SqlLedger(SqlChangeMarks):
                 if total:
                     window[(sku_id, channel)] = int(total)
         return windows
+
+    @override
+    def skus_sold_on(self, channels: Iterable[str], since: datetime) -> set[int]:
+        names = list(dict.fromkeys(channels))
+        if not names:
+            return set()
+        e = t.ledger_events.c
+        query = (
+            select(e.sku_id)
+            .where(
+                one_of(self._c, e.channel, names),
+                e.at >= since,
+                # A literal, as the partial index ix_ledger_events_sold says it.
+                e.reserved_delta > literal_column("0"),
+            )
+            .distinct()
+        )
+        return {int(sku_id) for sku_id in self._c.execute(query).scalars()}
 
     @override
     def ledger(self, sku_id: int | None = None) -> list[LedgerEvent]:

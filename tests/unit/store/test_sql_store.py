@@ -161,6 +161,35 @@ def test_sales_since_sums_each_window_from_one_read(store: Store) -> None:
         assert s.sales_since([], since) == [{}, {}, {}]
 
 
+def test_skus_sold_on_channels_since_a_time(store: Store) -> None:
+    sku_id, other, third = _sku(store), _sku(store, "B-1"), _sku(store, "C-1")
+    with store.transaction() as s:
+        for key, sku, channel, ago in [
+            ("r1", sku_id, "c", timedelta(minutes=5)),
+            ("r2", other, "c", timedelta(hours=2)),
+            ("r3", third, "d", timedelta(minutes=1)),
+        ]:
+            event = LedgerEvent(
+                key, "order_reserved", sku, reserved_delta=1, channel=channel, order_id=key
+            )
+            s.apply_event(event, NOW - ago)
+        # A release is no sale, even a recent one.
+        s.apply_event(
+            LedgerEvent(
+                "x2", "order_cancelled", other, reserved_delta=-1, channel="c", order_id="r2"
+            ),
+            NOW,
+        )
+        hour_ago = NOW - timedelta(hours=1)
+        assert s.skus_sold_on(["c"], hour_ago) == {sku_id}
+        assert s.skus_sold_on(["c", "d"], hour_ago) == {sku_id, third}
+        assert s.skus_sold_on(["c"], NOW - timedelta(hours=3)) == {sku_id, other}
+        assert s.skus_sold_on(["e"], hour_ago) == set()
+        assert s.skus_sold_on([], hour_ago) == set()
+        # The protocol's default, without the events' times, answers every SKU ever sold there.
+        assert LedgerSession.skus_sold_on(s, ["c"], hour_ago) == {sku_id, other}
+
+
 def test_reservations_add_up_and_release(store: Store) -> None:
     sku_id = _sku(store)
     with store.transaction() as s:
