@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from channelsync.clock import FakeClock
 from channelsync.config import EngineConfig
+from channelsync.engine.pace_change import note_delays
 from channelsync.engine.planner import plan_changes
 from channelsync.engine.sync import SyncEngine
 from channelsync.store import Store
@@ -71,3 +72,33 @@ async def test_a_declared_delay_changed_replans_the_skus_selling_there(
 
     assert tmall.listing("MUG").quantity + jd.listing("MUG").quantity < shown
     assert not any(fresh_plan(store, sync).values())
+
+
+async def test_a_first_pass_plans_again_what_sold_lately_and_nothing_with_the_pace_off(
+    store: Store, clock: FakeClock, tmall: MemoryChannel, jd: MemoryChannel
+) -> None:
+    sync = engine(store, clock, tmall, jd)
+    await sync.run_cycle()
+    tmall.place_order([("MUG", 1)])
+    clock.advance(10)
+    await sync.run_cycle()
+    with store.transaction() as session:
+        mug = next(sku.id for sku in session.skus() if sku.merchant_code == "MUG")
+        assert not session.changed_skus()
+        # A process starting now does not know the delays its predecessor planned with.
+        delays = note_delays(session, sync.context, None)
+        assert set(delays) == {"tmall", "jd"}
+        assert session.changed_skus() == [mug]
+        session.clear_changed([mug])
+        assert note_delays(session, sync.context, delays) == delays
+        assert not session.changed_skus()
+        assert note_delays(session, sync.context, {**delays, "tmall": 1.0}) == delays
+        assert session.changed_skus() == [mug]
+        session.clear_changed([mug])
+        assert note_delays(session, sync.context, {**delays, "jd": 1.0}) == delays
+        assert not session.changed_skus()  # nothing sold on jd
+
+    off = SyncEngine(store, [tmall, jd], clock=clock, config=EngineConfig(pace_window_seconds=0))
+    with store.transaction() as session:
+        assert note_delays(session, off.context, None) == {}
+        assert not session.changed_skus()
