@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import weakref
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from channelsync.store import Store, StoreSession
 __all__ = ["THREAD_ROWS", "ChannelInfo", "EngineContext", "until_ended"]
 
 _T = TypeVar("_T")
+
+logger = logging.getLogger(__name__)
 
 #: The fewest rows a transaction writes for :meth:`EngineContext.transact` to run it in
 #: a thread. Measured on PostgreSQL (``benchmarks/scale.py``, 20 workspaces, 2 workers):
@@ -112,6 +115,11 @@ class EngineContext:
             # ends only after it, as after a transaction on the loop, so the channel's
             # next step (a retried job, the next loop) never runs beside it.
             await until_ended([running])
+            if not running.cancelled() and (error := running.exception()) is not None:
+                # Retrieved, or asyncio reports it as never retrieved once collected.
+                # The step ends cancelled either way; the transaction was rolled back.
+                # Its type only: a store error's text may quote the rows' values.
+                logger.debug("a cancelled step's transaction failed: %s", type(error).__name__)
             raise
 
     def _transact(self, work: Callable[[StoreSession], _T]) -> _T:
