@@ -133,10 +133,13 @@ def _take_over(run: _Run, clock: _Advancing, *, max_held: int) -> None:
     """Finish what the stopped daemon left, as its next start would; bound its holds.
 
     A stop may leave work queued (the docs promise the next start sends it), events
-    acknowledged and not yet answered (the next start answers them) and raises held by
-    the re-inflation guard (released once the marketplaces' lag has passed). At most
-    ``max_held`` holds may be left; then cycles run on the moved-on clock until
-    nothing is pending, nothing held and every channel shows what the engine planned.
+    acknowledged and not yet answered (the next start answers them), SKUs marked
+    changed and not yet planned (the next pass plans them: a SKU whose units are held
+    back for its pace is marked again every pass until its pace has decayed, so its
+    plan keeps moving with the clock) and raises held by the re-inflation guard
+    (released once the marketplaces' lag has passed). At most ``max_held`` holds may
+    be left; then cycles run on the moved-on clock until nothing is pending or marked,
+    nothing held and every channel shows what the engine planned.
     """
     result = run.result
     asyncio.run(_answer_leftovers(run.engine))
@@ -152,7 +155,7 @@ def _take_over(run: _Run, clock: _Advancing, *, max_held: int) -> None:
     waited = 0.0
     for _ in range(_RELEASE_CYCLES):
         holding = _holding(run)
-        if not holding and _converged(run.store, run.shops, run.shipped):
+        if not holding and not _marked(run) and _converged(run.store, run.shops, run.shipped):
             if result.held:
                 result.released_after = waited
             return
@@ -165,6 +168,12 @@ def _take_over(run: _Run, clock: _Advancing, *, max_held: int) -> None:
         f"the work the daemon left was not settled {waited:.0f}s (simulated) after the end: "
         f"{', '.join(_holding(run)) or 'nothing held, but not converged'}"
     )
+
+
+def _marked(run: _Run) -> bool:
+    """Whether any SKU is marked changed: work for the next planning pass."""
+    with run.store.transaction() as session:
+        return bool(session.changed_skus(limit=1))
 
 
 def _unexplained_holds(run: _Run) -> list[str]:
