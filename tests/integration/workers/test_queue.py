@@ -21,7 +21,7 @@ from channelsync.workers.deferring import (
 )
 from channelsync.workers.on_commit import FlushOnCommit
 from channelsync.workers.running import _first_round, run_worker
-from channelsync.workers.stalled import retry_stalled_jobs
+from channelsync.workers.stalled import give_back, retry_stalled_jobs
 
 from .queue_world import TUNING, World
 
@@ -130,6 +130,32 @@ async def test_a_stalled_job_with_a_pending_copy_is_set_aside(world: World) -> N
         assert await retry_stalled_jobs(app, stalled_after=TUNING.stalled_after) == 0
         assert await app.job_manager.get_job_status_async(job.id) == jobs.Status.ABORTED
         assert len(await world.jobs(app, "todo")) == 1
+
+
+async def test_a_sweep_leaves_a_job_another_sweep_gave_back_and_a_live_worker_took(
+    world: World,
+) -> None:
+    """Two sweeps at once: the slower one must not take the job from its new worker."""
+    async with world.queue() as (app, deferrer):
+        await deferrer.defer(FLUSH, "jd")
+        dead = await app.job_manager.register_worker()
+        job = await app.job_manager.fetch_job(queues=None, worker_id=dead)
+        assert job is not None
+        await app.job_manager.unregister_worker(dead)
+        # What the slower sweep read, before the other one gave the job back.
+        read = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=TUNING.stalled_after)
+        assert [stalled.id for stalled in read] == [job.id]
+        assert await retry_stalled_jobs(app, stalled_after=TUNING.stalled_after) == 1
+        live = await app.job_manager.register_worker()
+        taken = await app.job_manager.fetch_job(queues=None, worker_id=live)
+        assert taken is not None
+        assert taken.id == job.id
+
+        assert await give_back(app, read) == 0
+        assert await app.job_manager.get_job_status_async(job.id) == jobs.Status.DOING
+        # The live worker's end of the step is recorded as usual.
+        await app.job_manager.finish_job(job=taken, status=jobs.Status.SUCCEEDED, delete_job=False)
+        assert await app.job_manager.get_job_status_async(job.id) == jobs.Status.SUCCEEDED
 
 
 async def test_a_failed_step_with_a_pending_copy_gives_way_instead_of_holding_its_lock(
