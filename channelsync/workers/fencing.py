@@ -16,11 +16,12 @@ held. So each job fences the other:
 
 The row lock orders the two: a new job's :func:`take_lease` waits for a commit that
 already passed the check, and sees everything it wrote; any later commit of the old
-job fails. A flush reads each batch of due entries in a checked transaction just
-before sending it (the first alone, each next one in the transaction that settles the
-batch before it), so a fenced flush stops before its next marketplace call too; what
-remains is a call already under way when the lease moved (the reconcile, or the next
-guarded flush, sees and corrects what it set).
+job fails. A flush commits just before each marketplace call (it reads the due
+entries of its next few calls in a checked transaction, the first alone, each next
+read in the transaction that settles the calls before it, and commits nothing but the
+check before each further call), so a fenced flush stops before its next marketplace
+call too; what remains is a call already under way when the lease moved (the
+reconcile, or the next guarded flush, sees and corrects what it set).
 
 The epoch is per workspace (the ``leases`` table is in the workspace's tables) and the
 job's fence lives in a context variable, so only the transactions of the job's own

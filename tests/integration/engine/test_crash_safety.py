@@ -49,7 +49,8 @@ STEPS: list[tuple[str, str, str]] = [
     ("channelsync.engine.sync", "plan_changes", "before"),  # applied, not planned
     ("channelsync.engine.sync", "plan_changes", "after"),
     ("channelsync.engine.sync", "flush_channel", "before"),  # planned, not sent
-    ("channelsync.engine.outbox", "_send_batch", "before"),
+    ("channelsync.engine.outbox", "_send_batches", "before"),
+    ("channelsync.engine.outbox", "_call", "after"),  # sent, the next call not yet made
     ("channelsync.engine.outbox", "_settle", "before"),  # sent, answer not recorded
     ("channelsync.engine.outbox", "_settle", "after"),
     ("channelsync.engine.sync", "flush_shipments", "before"),

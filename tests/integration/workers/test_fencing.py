@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
+from channelsync.channels import ChannelLimits, Operation
 from channelsync.testing import MemoryChannel
 from channelsync.workers.deferring import FLUSH, PULL_ORDERS
 from channelsync.workers.fencing import FenceOnCommit, LeaseLostError, fenced, take_lease
@@ -28,6 +29,14 @@ class GatedSends(MemoryChannel):
         self.sending.append(len(batch))
         await self.gate.wait()
         return await super().send_stock_batch(batch)
+
+
+class GatedOneAtATime(GatedSends):
+    """Gated stock updates, one per call."""
+
+    limits: ClassVar[ChannelLimits] = MemoryChannel.limits.model_copy(
+        update={"batch_sizes": {**MemoryChannel.limits.batch_sizes, Operation.SET_STOCK: 1}}
+    )
 
 
 def due(runtime: WorkerRuntime, channel: str) -> list[str]:
@@ -85,6 +94,33 @@ async def test_a_flush_whose_lease_moved_on_settles_nothing(world: World) -> Non
         assert report.summary["sent"] == 4  # two quantities and two prices
         assert due(runtime, "tmall") == []
         assert sent_quantities(runtime, "tmall") == [5, 10]
+    finally:
+        hook.remove()
+        await runtime.close()
+
+
+async def test_a_flush_whose_lease_moved_on_makes_no_further_call(world: World) -> None:
+    # One update per call: the flush's two stock calls would be settled together, but
+    # each is preceded by a checked commit, so the stale one stops after its first.
+    shop = memory_shop("tmall", world.clock, GatedOneAtATime)
+    assert isinstance(shop, GatedOneAtATime)
+    shop.gate, shop.sending = asyncio.Event(), []
+    world.shops = {"tmall": shop}
+    runtime = world.runtime()
+    await runtime.run(PULL_ORDERS, "tmall")
+    hook = FenceOnCommit(runtime.engine.store.engine)  # type: ignore[attr-defined]
+    hook.install()
+    try:
+        with fenced(runtime.lease(FLUSH, "tmall", "w1 job 1")):
+            stale = asyncio.create_task(runtime.run(FLUSH, "tmall"))
+        await eventually(lambda: len(shop.sending) == 1)
+        runtime.lease(FLUSH, "tmall", "w2 job 2")
+        shop.gate.set()
+        with pytest.raises(LeaseLostError, match="moved on to epoch 2"):
+            await stale
+        assert shop.sending == [1]  # no second call
+        assert hook.refused == 1
+        assert due(runtime, "tmall") == ["CUP", "MUG"]  # the first answer not recorded
     finally:
         hook.remove()
         await runtime.close()

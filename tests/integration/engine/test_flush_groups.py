@@ -1,0 +1,105 @@
+"""A flush settles the answers of a few calls in a row at once, and stops where it must."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import pytest
+
+from channelsync.channels import ChannelLimits, Operation
+from channelsync.clock import FakeClock
+from channelsync.engine import outbox
+from channelsync.engine.sync import SyncEngine
+from channelsync.errors import RateLimitedError
+from channelsync.models import StockUpdate, UpdateResult
+from channelsync.store import OutboxState, Store
+from channelsync.testing import MemoryChannel
+
+
+class OneAtATime(MemoryChannel):
+    """A marketplace that takes one stock update per call."""
+
+    limits: ClassVar[ChannelLimits] = MemoryChannel.limits.model_copy(
+        update={"batch_sizes": {**MemoryChannel.limits.batch_sizes, Operation.SET_STOCK: 1}}
+    )
+
+
+class ThrottledSecondCall(OneAtATime):
+    """Throttles its second stock call, once."""
+
+    stock_calls = 0
+
+    async def send_stock_batch(self, batch: Sequence[StockUpdate]) -> list[UpdateResult]:
+        self.stock_calls += 1
+        if self.stock_calls == 2:
+            raise RateLimitedError("slow down", retry_after=1)
+        return await super().send_stock_batch(batch)
+
+
+def one_shop(cls: type[OneAtATime], clock: FakeClock) -> OneAtATime:
+    shop = cls("tmall", clock=clock)
+    shop.add_listing("tmall-1", "MUG", sku_id="1", quantity=0)
+    shop.add_listing("tmall-2", "CUP", sku_id="2", quantity=0)
+    return shop
+
+
+def settles(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Record the kinds of the entries each settle records, one list per settle."""
+    seen: list[list[str]] = []
+    original = outbox._settle
+
+    def recording(session: Any, items: Sequence[Any], *args: Any, **kwargs: Any) -> None:
+        seen.append([item.kind for item in items])
+        original(session, items, *args, **kwargs)
+
+    monkeypatch.setattr(outbox, "_settle", recording)
+    return seen
+
+
+def stock_entries(store: Store, state: OutboxState) -> list[str]:
+    with store.transaction() as session:
+        found = session.outbox(channel="tmall", state=state)
+    return sorted(str(e.payload["merchant_code"]) for e in found if e.kind == "stock")
+
+
+async def test_the_answers_of_calls_in_a_row_are_settled_together(
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = one_shop(OneAtATime, clock)
+    seen = settles(monkeypatch)
+    await SyncEngine(store, [shop], clock=clock).run_cycle()
+    assert [size for op, size in shop.calls if op == Operation.SET_STOCK.value] == [1, 1]
+    assert seen == [["stock", "stock"], ["price", "price"]]  # one settle per kind
+    assert (shop.listing("MUG").quantity, shop.listing("CUP").quantity) == (10, 1)
+    assert stock_entries(store, OutboxState.SENT) == ["CUP", "MUG"]
+
+
+async def test_calls_spaced_out_are_settled_each_on_its_own(
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A marketplace whose rate limit spaces calls past SETTLE_WITHIN.
+    monkeypatch.setattr(outbox, "SETTLE_WITHIN", 0.0)
+    shop = one_shop(OneAtATime, clock)
+    seen = settles(monkeypatch)
+    await SyncEngine(store, [shop], clock=clock).run_cycle()
+    assert seen == [["stock"], ["stock"], ["price", "price"]]
+    assert stock_entries(store, OutboxState.SENT) == ["CUP", "MUG"]
+
+
+async def test_a_throttled_call_ends_the_calls_and_what_was_answered_is_settled(
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = one_shop(ThrottledSecondCall, clock)
+    seen = settles(monkeypatch)
+    summary = await SyncEngine(store, [shop], clock=clock).run_cycle()
+    # CUP (1 unit) and MUG (10): the first call's answer is recorded with the second's
+    # refusal, and the flush waits for the next cycle (no price call either).
+    assert seen == [["stock", "stock"]]
+    assert summary.channels["tmall"].retried == 1
+    assert stock_entries(store, OutboxState.SENT) == ["CUP"]
+    assert stock_entries(store, OutboxState.PENDING) == ["MUG"]
+    clock.advance(3600)
+    await SyncEngine(store, [shop], clock=clock).run_cycle()
+    assert stock_entries(store, OutboxState.PENDING) == []
+    assert shop.listing("MUG").quantity == 10
