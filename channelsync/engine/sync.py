@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from channelsync.channels import (
@@ -36,6 +37,7 @@ from channelsync.engine.pace import ChannelVisibility, Visibility
 from channelsync.engine.pace_change import note_delays
 from channelsync.engine.planner import PlanReport, plan_changes
 from channelsync.engine.refunds import RefundReport, ingest_refunds
+from channelsync.engine.sales_window import note_sales_window
 from channelsync.engine.settings_change import note_settings
 from channelsync.engine.shipments import flush_shipments
 from channelsync.errors import ChannelError
@@ -136,6 +138,8 @@ class SyncEngine:
         self._settings_noted = False
         # The channels' visibility delays the last planning pass planned with.
         self._planned_delays: dict[str, float] | None = None
+        # The sales window's start the last planning pass recorded.
+        self._sales_window: datetime | None = None
 
     @classmethod
     def from_config(
@@ -348,8 +352,9 @@ class SyncEngine:
         with self.store.transaction() as session:
             self._note_settings(session)
             delays = note_delays(session, self.context, self._planned_delays)
+            window = note_sales_window(session, self.context, self._sales_window)
             report = plan_changes(session, self.context)
-        self._planned_delays = delays
+        self._planned_delays, self._sales_window = delays, window
         self._raise_alerts(report)
         return report
 
@@ -373,8 +378,9 @@ class SyncEngine:
         with self.store.transaction() as session:
             self._note_settings(session)
             delays = note_delays(session, self.context, self._planned_delays)
+            window = note_sales_window(session, self.context, self._sales_window)
             ids = list(session.changed_skus())
-        self._planned_delays = delays
+        self._planned_delays, self._sales_window = delays, window
         # Two slices planned at once are two transactions on disjoint SKUs, as two
         # workers' replans are (or two channels' in one daemon, on the same SKUs).
         width = SLICES_AT_ONCE if self.store.concurrent_writers else 1

@@ -116,13 +116,17 @@ class LedgerSession(ABC):
         ids = list(sku_ids)
         return [self.recent_sales(ids, at) for at in since]
 
-    def skus_sold_on(self, channels: Iterable[str], since: datetime) -> set[int]:
+    def skus_sold_on(
+        self, channels: Iterable[str], since: datetime, until: datetime | None = None
+    ) -> set[int]:
         """Return the ids of the SKUs that orders of ``channels`` reserved units of since ``since``.
 
-        The SKUs whose pace on those channels the planner counts (see
-        :mod:`channelsync.engine.pace_change`). This default reads the ledger, whose
-        events carry no time here: it answers every SKU those channels ever reserved
-        (more SKUs planned again, none missed); a store answers from an index.
+        ``until`` (excluded) ends the span; ``None``: up to now. The SKUs whose pace on
+        those channels the planner counts (see :mod:`channelsync.engine.pace_change`),
+        or whose sales left the sales window (:mod:`channelsync.engine.sales_window`).
+        This default reads the ledger, whose events carry no time here: it answers every
+        SKU those channels ever reserved (more SKUs planned again, none missed); a store
+        answers from an index.
         """
         wanted = set(channels)
         return {

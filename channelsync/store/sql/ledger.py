@@ -149,7 +149,9 @@ class SqlLedger(SqlChangeMarks):
         return windows
 
     @override
-    def skus_sold_on(self, channels: Iterable[str], since: datetime) -> set[int]:
+    def skus_sold_on(
+        self, channels: Iterable[str], since: datetime, until: datetime | None = None
+    ) -> set[int]:
         names = list(dict.fromkeys(channels))
         if not names:
             return set()
@@ -164,6 +166,8 @@ class SqlLedger(SqlChangeMarks):
             )
             .distinct()
         )
+        if until is not None:
+            query = query.where(e.at < until)
         return {int(sku_id) for sku_id in self._c.execute(query).scalars()}
 
     @override

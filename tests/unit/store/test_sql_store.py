@@ -184,6 +184,9 @@ def test_skus_sold_on_channels_since_a_time(store: Store) -> None:
         assert s.skus_sold_on(["c"], hour_ago) == {sku_id}
         assert s.skus_sold_on(["c", "d"], hour_ago) == {sku_id, third}
         assert s.skus_sold_on(["c"], NOW - timedelta(hours=3)) == {sku_id, other}
+        # A span: sales before ``until`` only (a sale at ``until`` is after it).
+        assert s.skus_sold_on(["c"], NOW - timedelta(hours=3), hour_ago) == {other}
+        assert s.skus_sold_on(["c", "d"], hour_ago, NOW - timedelta(minutes=1)) == {sku_id}
         assert s.skus_sold_on(["e"], hour_ago) == set()
         assert s.skus_sold_on([], hour_ago) == set()
         # The protocol's default, without the events' times, answers every SKU ever sold there.
