@@ -330,6 +330,30 @@ def test_statements_are_never_jit_compiled(default_store: SqlStore) -> None:
         assert connection.execute(text("SHOW jit")).scalar() == "off"
 
 
+@pytest.mark.postgres
+def test_index_probes_are_priced_for_cached_tables(default_store: SqlStore) -> None:
+    """At PostgreSQL's default cost a slice's keyed write hashed the whole listings table."""
+    with default_store.engine.connect() as connection:
+        assert connection.execute(text("SHOW random_page_cost")).scalar() == "1.1"
+
+
+@pytest.mark.postgres
+def test_a_page_cost_the_administrator_set_is_kept(database: str) -> None:
+    with psycopg.connect(database, autocommit=True) as connection:
+        row = connection.execute("SELECT current_database()").fetchone()
+        assert row is not None
+        name = psycopg.sql.Identifier(str(row[0]))
+        connection.execute(
+            psycopg.sql.SQL("ALTER DATABASE {} SET random_page_cost = 2").format(name)
+        )
+    store = opened(database, "default", create=True)
+    try:
+        with store.engine.connect() as connection:
+            assert connection.execute(text("SHOW random_page_cost")).scalar() == "2"
+    finally:
+        store.close()
+
+
 def _pings_counted(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Count the pings the store's engine sends before handing out a connection."""
     pings: list[int] = []
