@@ -71,8 +71,9 @@ _BACKOFF_MAX = timedelta(hours=1)
 
 #: The most calls of one kind whose answers one transaction settles. A settle's cost
 #: is mostly its statements, hardly its rows: on PostgreSQL, settling four calls of 50
-#: at once took a first cycle's flush of 20,000 SKUs x 4 from 13.3 to 9.1 s, and the
-#: process's and the server's CPU by a fifth (eight: 8.7 s).
+#: at once took a first cycle's flush of 20,000 SKUs x 4 from 14.7-14.8 to 9.0-10.2 s,
+#: and the process's CPU by a quarter (eight calls gained 4 % more). A crash between
+#: calls leaves their answers unrecorded: those entries are sent again.
 CALLS_PER_SETTLE = 4
 #: The longest a call's answers wait for the calls after it before they are settled
 #: (seconds of the event loop's clock): a marketplace whose rate limit spaces the calls
