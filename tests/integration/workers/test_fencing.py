@@ -53,6 +53,17 @@ def sent_quantities(runtime: WorkerRuntime, channel: str) -> list[int | None]:
         )
 
 
+async def gated(world: World, cls: type[GatedSends]) -> tuple[GatedSends, WorkerRuntime]:
+    """Return a gated tmall shop and a runtime that bound it and planned two first sends."""
+    shop = memory_shop("tmall", world.clock, cls)
+    assert isinstance(shop, GatedSends)
+    shop.gate, shop.sending = asyncio.Event(), []
+    world.shops = {"tmall": shop}
+    runtime = world.runtime()
+    await runtime.run(PULL_ORDERS, "tmall")
+    return shop, runtime
+
+
 def test_each_job_takes_the_next_epoch_of_its_channels_step_group(world: World) -> None:
     engine = world.store.engine
     now = world.clock.now()
@@ -64,12 +75,7 @@ def test_each_job_takes_the_next_epoch_of_its_channels_step_group(world: World) 
 
 
 async def test_a_flush_whose_lease_moved_on_settles_nothing(world: World) -> None:
-    shop = memory_shop("tmall", world.clock, GatedSends)
-    assert isinstance(shop, GatedSends)
-    shop.gate, shop.sending = asyncio.Event(), []
-    world.shops = {"tmall": shop}
-    runtime = world.runtime()
-    await runtime.run(PULL_ORDERS, "tmall")  # binds the listings and plans: two first sends
+    shop, runtime = await gated(world, GatedSends)
     assert due(runtime, "tmall") == ["CUP", "MUG"]
     hook = FenceOnCommit(runtime.engine.store.engine)  # type: ignore[attr-defined]
     hook.install()
@@ -102,12 +108,7 @@ async def test_a_flush_whose_lease_moved_on_settles_nothing(world: World) -> Non
 async def test_a_flush_whose_lease_moved_on_makes_no_further_call(world: World) -> None:
     # One update per call: the flush's two stock calls would be settled together, but
     # each is preceded by a checked commit, so the stale one stops after its first.
-    shop = memory_shop("tmall", world.clock, GatedOneAtATime)
-    assert isinstance(shop, GatedOneAtATime)
-    shop.gate, shop.sending = asyncio.Event(), []
-    world.shops = {"tmall": shop}
-    runtime = world.runtime()
-    await runtime.run(PULL_ORDERS, "tmall")
+    shop, runtime = await gated(world, GatedOneAtATime)
     hook = FenceOnCommit(runtime.engine.store.engine)  # type: ignore[attr-defined]
     hook.install()
     try:
