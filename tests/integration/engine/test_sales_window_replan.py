@@ -94,8 +94,8 @@ async def test_a_channel_planned_for_the_first_time_is_only_recorded(
     clock.advance(60)
     await sync.run_cycle()
     clock.advance(DAY + 120)
-    both = engine(store, clock, jd)  # jd alone: its first plan, tmall's cursor untouched
+    jd_only = engine(store, clock, jd)  # jd's first plan; tmall's cursor untouched
     with store.transaction() as session:
-        note_sales_window(session, both.context, None)
+        note_sales_window(session, jd_only.context, None)
         assert not session.changed_skus()
         assert set(session.cursors(SALES_WINDOW_CURSOR)) == {"tmall", "jd"}

@@ -10,7 +10,7 @@ import pytest
 from channelsync.channels import ChannelLimits, Operation
 from channelsync.testing import MemoryChannel
 from channelsync.workers.deferring import FLUSH, PULL_ORDERS
-from channelsync.workers.fencing import FenceOnCommit, LeaseLostError, fenced, take_lease
+from channelsync.workers.fencing import Fence, FenceOnCommit, LeaseLostError, fenced, take_lease
 from channelsync.workers.runtime import WorkerRuntime
 
 from .queue_world import World, eventually, memory_shop
@@ -64,6 +64,23 @@ async def gated(world: World, cls: type[GatedSends]) -> tuple[GatedSends, Worker
     return shop, runtime
 
 
+async def superseded_flush(runtime: WorkerRuntime, shop: GatedSends) -> Fence:
+    """Run a fenced flush until its first call, take its lease over, then let it answer.
+
+    The worker seemed dead: the sweep gave its flush to another worker, which took the
+    lease. Then the first comes back, and its answer arrives. Checks that the stale
+    flush ends refused; returns the newer job's fence.
+    """
+    with fenced(runtime.lease(FLUSH, "tmall", "w1 job 1")):
+        stale = asyncio.create_task(runtime.run(FLUSH, "tmall"))
+    await eventually(lambda: len(shop.sending) == 1)
+    newer = runtime.lease(FLUSH, "tmall", "w2 job 2")
+    shop.gate.set()
+    with pytest.raises(LeaseLostError, match="moved on to epoch 2"):
+        await stale
+    return newer
+
+
 def test_each_job_takes_the_next_epoch_of_its_channels_step_group(world: World) -> None:
     engine = world.store.engine
     now = world.clock.now()
@@ -80,15 +97,7 @@ async def test_a_flush_whose_lease_moved_on_settles_nothing(world: World) -> Non
     hook = FenceOnCommit(runtime.engine.store.engine)  # type: ignore[attr-defined]
     hook.install()
     try:
-        with fenced(runtime.lease(FLUSH, "tmall", "w1 job 1")):
-            stale = asyncio.create_task(runtime.run(FLUSH, "tmall"))
-        await eventually(lambda: len(shop.sending) == 1)
-        # The worker seemed dead: the sweep gave its flush to another worker, which took
-        # the lease. Then the first comes back, and its answer arrives.
-        newer = runtime.lease(FLUSH, "tmall", "w2 job 2")
-        shop.gate.set()
-        with pytest.raises(LeaseLostError, match="moved on to epoch 2"):
-            await stale
+        newer = await superseded_flush(runtime, shop)
         assert hook.refused == 1
         # Nothing of the stale flush was recorded: the entries are still to send.
         assert due(runtime, "tmall") == ["CUP", "MUG"]
@@ -112,13 +121,7 @@ async def test_a_flush_whose_lease_moved_on_makes_no_further_call(world: World) 
     hook = FenceOnCommit(runtime.engine.store.engine)  # type: ignore[attr-defined]
     hook.install()
     try:
-        with fenced(runtime.lease(FLUSH, "tmall", "w1 job 1")):
-            stale = asyncio.create_task(runtime.run(FLUSH, "tmall"))
-        await eventually(lambda: len(shop.sending) == 1)
-        runtime.lease(FLUSH, "tmall", "w2 job 2")
-        shop.gate.set()
-        with pytest.raises(LeaseLostError, match="moved on to epoch 2"):
-            await stale
+        await superseded_flush(runtime, shop)
         assert shop.sending == [1]  # no second call
         assert hook.refused == 1
         assert due(runtime, "tmall") == ["CUP", "MUG"]  # the first answer not recorded
