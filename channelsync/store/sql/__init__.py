@@ -43,6 +43,7 @@ from channelsync.store.sql.journal import SqlJournal
 from channelsync.store.sql.ledger import SqlLedger
 from channelsync.store.sql.orders import SqlOrders
 from channelsync.store.sql.outbox import SqlOutbox
+from channelsync.store.sql.statistics import forget_written, refresh_statistics
 from channelsync.store.sql.summary import SqlSummary
 from channelsync.store.sql.visibility import SqlVisibility
 from channelsync.store.sql.workspaces import (
@@ -167,7 +168,11 @@ class SqlStore(Store):
     @contextmanager
     def transaction(self) -> Iterator[StoreSession]:
         with self._engine.begin() as connection:
+            forget_written(connection)  # what a transaction outside this one counted
             yield SqlSession(connection)
+            written = forget_written(connection)
+        if written:
+            refresh_statistics(self._engine, written, self.schema)
 
     @override
     @contextmanager

@@ -67,6 +67,7 @@ from channelsync.store.sql._driver import (
     stored_json,
     stored_time,
 )
+from channelsync.store.sql.statistics import note_written
 
 __all__ = [
     "Rows",
@@ -279,9 +280,11 @@ def insert_rows(
     every row has the same value in (stored forms, columns the rows do not name): on
     PostgreSQL each is bound once instead of as an array of copies. The result's
     ``rowcount`` is the number of rows inserted or updated. Nothing is run for no rows.
+    The rows are counted for the planner's statistics (:func:`note_written`).
     """
     if not rows:
         return None
+    note_written(connection, table.name, len(rows))
     columns = _names(rows)
     shared = dict(same or {})
     if set(shared) & set(columns):

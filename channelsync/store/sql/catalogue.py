@@ -30,6 +30,7 @@ from channelsync.store.sql._common import (
     upsert_insert,
 )
 from channelsync.store.sql._fast import one_of
+from channelsync.store.sql.statistics import note_written
 
 __all__ = ["SqlCatalogue"]
 
@@ -217,6 +218,7 @@ class SqlCatalogue(SqlPart, StoreSession):
             },
         )
         self._c.execute(statement, rows)
+        note_written(self._c, t.skus.name, len(rows))
         codes = list(latest)
         found: dict[str, int] = {}
         if codes:

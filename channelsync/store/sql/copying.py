@@ -3,7 +3,9 @@
 Every table of the schema is copied row for row, parents before children, in one
 transaction on the target, ids included (so the ledger, outbox and bindings keep
 pointing at the same rows); on PostgreSQL each id sequence is then moved past the
-largest id copied. The target must be empty: a copy never merges two stores.
+largest id copied, and the tables copied are analysed for the planner
+(:mod:`~channelsync.store.sql.statistics`). The target must be empty: a copy never
+merges two stores.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import Connection, Integer, Table, func, select, text
 from channelsync.errors import ConfigurationError
 from channelsync.store.schema import metadata
 from channelsync.store.sql import SqlStore
+from channelsync.store.sql.statistics import analyse_tables
 
 __all__ = ["CopyReport", "copy_store"]
 
@@ -60,6 +63,10 @@ def copy_store(source: SqlStore, target: SqlStore) -> CopyReport:
             rows[table.name] = count
         if writing.dialect.name == "postgresql":
             _move_sequences(writing, target.schema)
+    if target.engine.dialect.name == "postgresql":
+        analyse_tables(
+            target.engine, [name for name, count in rows.items() if count], target.schema
+        )
     return CopyReport(rows)
 
 
