@@ -99,8 +99,21 @@ class OutboxSession(ABC):
         """
 
     @abstractmethod
-    def due(self, channel: str, kind: str, now: datetime, limit: int) -> list[OutboxItem]:
-        """Return pending entries due by ``now``, most urgent first."""
+    def due(
+        self,
+        channel: str,
+        kind: str,
+        now: datetime,
+        limit: int,
+        *,
+        after: OutboxItem | None = None,
+    ) -> list[OutboxItem]:
+        """Return pending entries due by ``now``, most urgent first.
+
+        Ordered by urgency, then due time, then id. ``after`` reads on from an entry
+        read before: only the entries after it in that order (a flush's next read,
+        which so skips what it has just settled in front).
+        """
 
     @abstractmethod
     def due_carrying(self, channel: str, kind: str, now: datetime, field: str) -> list[OutboxItem]:

@@ -45,6 +45,7 @@ from channelsync.store.sql._driver import (
 )
 from channelsync.store.sql._fast import Rows, bound_list, in_list, insert_rows
 from channelsync.store.sql.outbox_statements import (
+    due_after_parameters,
     due_by_parameters,
     due_query,
     enqueue_statement,
@@ -113,18 +114,28 @@ class SqlOutbox(SqlPart, StoreSession):
         )
 
     @override
-    def due(self, channel: str, kind: str, now: datetime, limit: int) -> list[OutboxItem]:
+    def due(
+        self,
+        channel: str,
+        kind: str,
+        now: datetime,
+        limit: int,
+        *,
+        after: OutboxItem | None = None,
+    ) -> list[OutboxItem]:
         # A flush reads a batch at a time, a cycle thousands of batches: on the driver.
-        statement = driver_statement(self._c, "outbox.due", due_by_parameters)
-        rows = statement.run(
-            self._c,
-            {
-                "channel": channel,
-                "kind": kind,
-                "now": stored_time(self._c)(now),
-                "limit": limit,
-            },
-        ).all()  # fetched at once: a guard reads every due entry of a channel
+        stamp = stored_time(self._c)
+        values = {"channel": channel, "kind": kind, "now": stamp(now), "limit": limit}
+        if after is None:
+            statement = driver_statement(self._c, "outbox.due", due_by_parameters)
+        else:
+            statement = driver_statement(self._c, "outbox.due_after", due_after_parameters)
+            values |= {
+                "after_urgency": after.urgency,
+                "after_at": stamp(after.next_attempt_at),
+                "after_id": after.id,
+            }
+        rows = statement.run(self._c, values).all()  # at once: a guard reads a channel's all
         pending, time = OutboxState.PENDING, TimesRead()
         return [
             OutboxItem(

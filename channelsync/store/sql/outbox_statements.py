@@ -19,6 +19,7 @@ from sqlalchemy import (
     bindparam,
     literal_column,
     select,
+    tuple_,
 )
 
 from channelsync.store import schema as t
@@ -132,6 +133,24 @@ def due_by_parameters() -> Select[Any]:
         .order_by(o.urgency, o.next_attempt_at, o.id)
         .limit(bindparam("limit"))
     )
+
+
+def due_after_parameters() -> Select[Any]:
+    """Select as :func:`due_by_parameters` the entries after a given one in its order.
+
+    The position is compared as one row value, ``(urgency, next_attempt_at, id) >
+    (...)``, which both databases start an index scan at: the due index's entries in
+    front of it (on PostgreSQL, those of entries settled since and not yet vacuumed)
+    are never walked.
+    """
+    o = t.outbox.c
+    position = tuple_(o.urgency, o.next_attempt_at, o.id)
+    after = tuple_(
+        bindparam("after_urgency", type_=o.urgency.type),
+        bindparam("after_at", type_=o.next_attempt_at.type),
+        bindparam("after_id", type_=o.id.type),
+    )
+    return due_by_parameters().where(position > after)
 
 
 def due_query(channel: str, kind: str, now: datetime, limit: int | None) -> Select[Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import pytest
@@ -10,6 +10,8 @@ import pytest
 from channelsync.channels import ChannelLimits, Operation
 from channelsync.clock import FakeClock
 from channelsync.engine import outbox
+from channelsync.engine.catalogue import import_catalogue, parse_catalogue
+from channelsync.engine.ledger import adjust_stock
 from channelsync.engine.sync import SyncEngine
 from channelsync.errors import RateLimitedError
 from channelsync.models import StockUpdate, UpdateResult
@@ -103,3 +105,59 @@ async def test_a_throttled_call_ends_the_calls_and_what_was_answered_is_settled(
     await SyncEngine(store, [shop], clock=clock).run_cycle()
     assert stock_entries(store, OutboxState.PENDING) == []
     assert shop.listing("MUG").quantity == 10
+
+
+class SellsOutMidway(OneAtATime):
+    """Runs ``midway`` during its first stock call; records each call's SKU."""
+
+    midway: Callable[[], None] = staticmethod(lambda: None)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sent: list[tuple[str, int]] = []
+
+    async def send_stock_batch(self, batch: Sequence[StockUpdate]) -> list[UpdateResult]:
+        if not self.sent:
+            self.midway()
+        self.sent += [(str(update.merchant_code), update.quantity) for update in batch]
+        return await super().send_stock_batch(batch)
+
+
+SIX = "sku,title,price,currency,quantity\n" + "".join(
+    f"S{n},Item {n},9.00,CNY,5\n" for n in range(1, 7)
+)
+
+
+async def sells_out_midway(store: Store, clock: FakeClock) -> list[tuple[str, int]]:
+    """Six SKUs sent one per call; S1, queued last, sells out during the first. The sends."""
+    import_catalogue(store, parse_catalogue(SIX, "csv"), now=clock.now())
+    shop = SellsOutMidway("tmall", clock=clock)
+    for n in range(1, 7):
+        shop.add_listing(f"tmall-s{n}", f"S{n}", sku_id=str(n), quantity=0)
+    engine = SyncEngine(store, [shop], clock=clock)
+
+    def sell_out() -> None:
+        adjust_stock(store, "S1", -5, key="sold-out", now=clock.now())
+        engine.replan()
+
+    shop.midway = sell_out
+    await engine.run_cycle()
+    assert shop.listing("S1").quantity == 0
+    return shop.sent
+
+
+async def test_a_flush_reads_on_and_from_the_front_before_it_ends(
+    store: Store, clock: FakeClock
+) -> None:
+    sent = await sells_out_midway(store, clock)
+    # The first read held S6-S3; the next read went on after S3, so S1's zero-out,
+    # queued meanwhile at the front, went once nothing was left after S2.
+    assert sent == [("S6", 5), ("S5", 5), ("S4", 5), ("S3", 5), ("S2", 5), ("S1", 0)]
+
+
+async def test_a_flush_reads_from_the_front_again_after_a_while(
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "READ_ON_FOR", 0.0)
+    sent = await sells_out_midway(store, clock)
+    assert sent == [("S6", 5), ("S5", 5), ("S4", 5), ("S3", 5), ("S1", 0), ("S2", 5)]

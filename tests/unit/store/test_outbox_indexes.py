@@ -11,7 +11,11 @@ from channelsync.store import OutboxState, SqlStore, Store, open_store
 from channelsync.store import schema as t
 from channelsync.store.sql._driver import driver_statement, stored_time
 from channelsync.store.sql.engine import build_engine, migrate
-from channelsync.store.sql.outbox_statements import due_by_parameters, in_state
+from channelsync.store.sql.outbox_statements import (
+    due_after_parameters,
+    due_by_parameters,
+    in_state,
+)
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=5)
@@ -107,3 +111,35 @@ def test_the_due_read_and_the_counts_use_the_partial_indexes(store: Store) -> No
         ]:
             count = select(o.channel, func.count()).where(in_state(state)).group_by(o.channel)
             assert index in _plan(connection, _compiled(connection, count), ())
+
+
+def test_a_read_on_from_an_entry_starts_the_index_scan_after_it(store: Store) -> None:
+    assert isinstance(store, SqlStore)
+    with store.transaction() as s:
+        for key, urgency in [("a", 2), ("b", 0), ("c", 2), ("d", 1), ("e", 2)]:
+            s.enqueue(channel="c", kind="stock", key=key, payload={}, urgency=urgency, now=NOW)
+        s.enqueue(channel="c", kind="stock", key="f", payload={}, urgency=1, now=LATER)
+        every = s.due("c", "stock", LATER, 10)
+        assert [i.key for i in every] == ["b", "d", "f", "a", "c", "e"]
+        for position, item in enumerate(every):
+            after = s.due("c", "stock", LATER, 10, after=item)
+            assert [i.key for i in after] == [i.key for i in every[position + 1 :]]
+        (d,) = [i for i in every if i.key == "d"]
+        assert [i.key for i in s.due("c", "stock", NOW, 2, after=d)] == ["a", "c"]
+    with store.engine.begin() as connection:
+        due = driver_statement(connection, "outbox.due_after", due_after_parameters)
+        stamp = stored_time(connection)
+        values = {
+            "channel": "c",
+            "kind": "stock",
+            "now": stamp(NOW),
+            "limit": 5,
+            "after_urgency": 1,
+            "after_at": stamp(NOW),
+            "after_id": d.id,
+        }
+        plan = _plan(connection, due.sql, due.parameters(values))
+    assert "ix_outbox_due" in plan
+    # The position bounds the scan (an index condition), not only filters its rows.
+    assert "(urgency,next_attempt_at" in plan.replace(" ", "").replace("row(", "(")
+    assert "filter" not in plan
