@@ -279,9 +279,10 @@ async def _send_kind(
 ) -> None:
     """Send the channel's due entries of ``kind`` until none is left or the channel defers.
 
-    Each read after the first reads on from the last entry answered, and from the front
-    again once :data:`READ_ON_FOR` has passed since the last read from the front, or
-    when reading on finds nothing.
+    While the reads fill their limit (more may follow right after), each next read goes
+    on from the last entry answered. It reads from the front of the queue after a read
+    that did not (the queue held no more), once :data:`READ_ON_FOR` has passed since the
+    last read from the front, and once more when reading on finds nothing.
     """
     loop = asyncio.get_running_loop()
     limit = size * CALLS_PER_SETTLE
@@ -289,7 +290,7 @@ async def _send_kind(
         due = session.due(channel.name, kind, context.clock.now(), limit)
     front = loop.time()
     while due:
-        read_on = loop.time() - front < READ_ON_FOR
+        read_on = len(due) == limit and loop.time() - front < READ_ON_FOR
         due = await _send_batches(context, channel, kind, due, report, size=size, read_on=read_on)
         if not read_on:
             front = loop.time()

@@ -16,6 +16,7 @@ from channelsync.engine.sync import SyncEngine
 from channelsync.errors import RateLimitedError
 from channelsync.models import StockUpdate, UpdateResult
 from channelsync.store import OutboxState, Store
+from channelsync.store.sql.outbox import SqlOutbox
 from channelsync.testing import MemoryChannel
 
 
@@ -161,3 +162,26 @@ async def test_a_flush_reads_from_the_front_again_after_a_while(
     monkeypatch.setattr(outbox, "READ_ON_FOR", 0.0)
     sent = await sells_out_midway(store, clock)
     assert sent == [("S6", 5), ("S5", 5), ("S4", 5), ("S3", 5), ("S1", 0), ("S2", 5)]
+
+
+async def test_a_flush_that_reads_everything_at_once_reads_from_the_front(
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[tuple[str, str | None]] = []
+    original = SqlOutbox.due
+
+    def recording(self: SqlOutbox, channel: str, kind: str, *args: Any, **kwargs: Any) -> Any:
+        after = kwargs.get("after")
+        reads.append((kind, None if after is None else after.key))
+        return original(self, channel, kind, *args, **kwargs)
+
+    monkeypatch.setattr(SqlOutbox, "due", recording)
+    await SyncEngine(store, [one_shop(OneAtATime, clock)], clock=clock).run_cycle()
+    # Two entries of each kind, fewer than a read's four: then none was left after them,
+    # and the read that settles them looks from the front for anything queued meanwhile.
+    assert [(kind, after) for kind, after in reads if kind in ("stock", "price")] == [
+        ("stock", None),
+        ("stock", None),
+        ("price", None),
+        ("price", None),
+    ]
