@@ -18,8 +18,8 @@ keeps it to a few runs as a table is filled (each reads a sample of at most 30,0
 rows: 50 to 250 ms on 400,000 listings). ``ANALYZE (SKIP_LOCKED)`` leaves a table that
 another process is analysing or vacuuming to that process. A store copied whole is
 analysed whole (:func:`analyse_tables`). A failure is logged and changes nothing: the
-commit stands. SQLite's planner needs no statistics for the
-store's keyed statements; nothing is done there.
+commit stands. SQLite's planner needs no statistics for the store's keyed statements;
+nothing is done there.
 """
 
 from __future__ import annotations
