@@ -83,8 +83,9 @@ async def bind_channel(context: EngineContext, channel: Channel[Any]) -> BindRep
     bind = functools.partial(
         _bind, context=context, channel=channel.name, reads=reads, listings=listings, now=now
     )
-    # Off the loop (on a store of many writers), one channel's write at a time: the
-    # channels bound side by side never hold their written rows together.
+    # Off the loop (on a store of many writers), a few channels' writes at a time: the
+    # server writes one's rows while the next one's are built, and the channels bound
+    # side by side never hold all their written rows together.
     async with context.binding_turn():
         return await context.transact(bind, rows=len(reads))
 

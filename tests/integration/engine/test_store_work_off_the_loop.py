@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import gc
 import threading
-import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -21,7 +20,7 @@ import pytest
 from channelsync.clock import FakeClock
 from channelsync.engine import binding, reconcile
 from channelsync.engine.binding import BindReport
-from channelsync.engine.context import THREAD_ROWS, EngineContext
+from channelsync.engine.context import BINDING_WRITES, THREAD_ROWS, EngineContext
 from channelsync.engine.reconcile import ReconcileReport
 from channelsync.store import Store, StoreSession
 
@@ -224,31 +223,39 @@ def test_a_binding_and_a_reconcile_of_every_listing_run_off_the_loop(
     assert (compared.listings, compared.compared) == (THREAD_ROWS + 3, 2)
 
 
-def test_channels_bound_side_by_side_write_one_at_a_time(
+def test_channels_bound_side_by_side_write_at_most_binding_writes_at_once(
     store: Store, store_url: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One channel's binding writes at a time: bound at once, each in a thread, the
-    channels would hold every channel's written rows in memory together."""
+    """At most :data:`BINDING_WRITES` channels' bindings write at once: bound all at once,
+    each in a thread, the channels would hold every channel's written rows in memory
+    together; one at a time, the server's write of one waits for the next one's rows."""
     channels = [shop(name, clock) for name in ("tmall", "jd", "pinduoduo")]
+    assert len(channels) > BINDING_WRITES
     for channel in channels:
         for i in range(THREAD_ROWS):
             channel.add_listing(f"{channel.name}-x{i}", f"NOT-OURS-{i}", sku_id="1", quantity=1)
-    lock = threading.Lock()
+    changed = threading.Condition()
     writing: list[int] = [0]
     most: list[int] = [0]
     threads: list[bool] = []
 
     def counted(*args: Any, **kwargs: Any) -> BindReport:
-        with lock:
+        on_loop = threading.current_thread() is threading.main_thread()
+        with changed:
             writing[0] += 1
             most[0] = max(most[0], writing[0])
-            threads.append(threading.current_thread() is threading.main_thread())
+            threads.append(on_loop)
+            changed.notify_all()
+            if not on_loop:
+                # In threads: stay until as many writes as allowed run, so that one more
+                # would start beside them if the turn let it (a timeout, not a hang).
+                changed.wait_for(lambda: writing[0] >= BINDING_WRITES, timeout=5)
         try:
-            time.sleep(0.05)  # long enough for another channel's write to start beside it
             return bind(*args, **kwargs)
         finally:
-            with lock:
+            with changed:
                 writing[0] -= 1
+                changed.notify_all()
 
     bind = binding._bind
     monkeypatch.setattr(binding, "_bind", counted)
@@ -262,17 +269,18 @@ def test_channels_bound_side_by_side_write_one_at_a_time(
 
     reports = asyncio.run(main())
     assert [r.listings for r in reports] == [THREAD_ROWS + 3] * 3
-    assert most == [1]
-    assert threads == [store_url.startswith("sqlite")] * 3
+    sqlite = store_url.startswith("sqlite")
+    assert most == [1 if sqlite else BINDING_WRITES]  # SQLite's writes run on the loop
+    assert threads == [sqlite] * 3
 
 
-def test_the_binding_turn_is_one_lock_per_event_loop(store: Store) -> None:
+def test_the_binding_turn_is_one_per_event_loop(store: Store) -> None:
     context = _context(store)
 
-    async def turns() -> tuple[asyncio.Lock, asyncio.Lock]:
+    async def turns() -> tuple[asyncio.Semaphore, asyncio.Semaphore]:
         return context.binding_turn(), context.binding_turn()
 
     first, again = asyncio.run(turns())
     assert first is again
     other, _ = asyncio.run(turns())
-    assert other is not first  # a lock is tied to the loop it first waited in
+    assert other is not first  # a semaphore is tied to the loop it first waited in
