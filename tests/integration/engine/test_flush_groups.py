@@ -129,8 +129,14 @@ SIX = "sku,title,price,currency,quantity\n" + "".join(
 )
 
 
-async def sells_out_midway(store: Store, clock: FakeClock) -> list[tuple[str, int]]:
-    """Six SKUs sent one per call; S1, queued last, sells out during the first. The sends."""
+async def sells_out_midway(
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[str, int]]:
+    """Six SKUs sent one per call; S1, queued last, sells out during the first. The sends.
+
+    A read takes four calls' entries here (``CALLS_PER_SETTLE``), so six SKUs take two.
+    """
+    monkeypatch.setattr(outbox, "CALLS_PER_SETTLE", 4)
     import_catalogue(store, parse_catalogue(SIX, "csv"), now=clock.now())
     shop = SellsOutMidway("tmall", clock=clock)
     for n in range(1, 7):
@@ -148,9 +154,9 @@ async def sells_out_midway(store: Store, clock: FakeClock) -> list[tuple[str, in
 
 
 async def test_a_flush_reads_on_and_from_the_front_before_it_ends(
-    store: Store, clock: FakeClock
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sent = await sells_out_midway(store, clock)
+    sent = await sells_out_midway(store, clock, monkeypatch)
     # The first read held S6-S3; the next read went on after S3, so S1's zero-out,
     # queued meanwhile at the front, went once nothing was left after S2.
     assert sent == [("S6", 5), ("S5", 5), ("S4", 5), ("S3", 5), ("S2", 5), ("S1", 0)]
@@ -160,7 +166,7 @@ async def test_a_flush_reads_from_the_front_again_after_a_while(
     store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(outbox, "READ_ON_FOR", 0.0)
-    sent = await sells_out_midway(store, clock)
+    sent = await sells_out_midway(store, clock, monkeypatch)
     assert sent == [("S6", 5), ("S5", 5), ("S4", 5), ("S3", 5), ("S1", 0), ("S2", 5)]
 
 
@@ -177,7 +183,7 @@ async def test_a_flush_that_reads_everything_at_once_reads_from_the_front(
 
     monkeypatch.setattr(SqlOutbox, "due", recording)
     await SyncEngine(store, [one_shop(OneAtATime, clock)], clock=clock).run_cycle()
-    # Two entries of each kind, fewer than a read's four: then none was left after them,
+    # Two entries of each kind, fewer than a read's eight: then none was left after them,
     # and the read that settles them looks from the front for anything queued meanwhile.
     assert [(kind, after) for kind, after in reads if kind in ("stock", "price")] == [
         ("stock", None),
