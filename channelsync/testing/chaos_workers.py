@@ -56,12 +56,15 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
 
+from sqlalchemy import update
+
 from channelsync.bootstrap import build_engine, open_state
 from channelsync.config import load_config
 from channelsync.engine.catalogue import import_catalogue, parse_catalogue
 from channelsync.engine.sync import SyncEngine
 from channelsync.plugins import PluginHost, build_plugin_manager
 from channelsync.store import SqlStore, Store
+from channelsync.store.schema import rate_slots
 from channelsync.testing.chaos import (
     _CLI,
     _as_the_daemon_saw_it,
@@ -216,7 +219,7 @@ def run_worker_chaos(
     started = time.monotonic()
     result = WorkerChaosResult(suite="worker chaos", seed=seed, process="worker", workers=workers)
     host = host or build_plugin_manager()
-    clock = _MovableClock()
+    clock = _WorkersClock()
     shops = _shops(host, seed=seed, fault_rate=0.0, fault_kinds=None, clock=clock)
     where = directory or Path(tempfile.mkdtemp(prefix="channelsync-worker-chaos-"))
     base = database_url or os.environ.get("CHANNELSYNC_TEST_DATABASE_URL", DEFAULT_DATABASE_URL)
@@ -268,7 +271,7 @@ def run_worker_chaos(
                 run.engine = _in_process_engine(
                     store, shops, clock, config=engine.context.config, host=host
                 )
-                _pace_with_the_workers(run.engine, store)
+                _pace_with_the_workers(run.engine, store, clock)
                 _as_the_daemon_saw_it(run.engine, shops)
                 _take_over(run, clock, max_held=len(shops) if max_held is None else max_held)
                 _check_end(run)
@@ -283,19 +286,45 @@ def run_worker_chaos(
     return result
 
 
-def _pace_with_the_workers(engine: SyncEngine, store: Store) -> None:
+class _WorkersClock(_MovableClock):
+    """The harness's clock, which moves the workers' shared rate schedule on with it.
+
+    The fakes count their rate limits on this clock; the schedule the workers shared,
+    which the harness's engine reserves in after them (:func:`_pace_with_the_workers`),
+    counts on the database server's. Once ``schedule`` is set, moving this clock on
+    ``seconds`` moves every slot of the schedule as many seconds back: the marketplaces
+    allow what that much time allows, and the engine does not wait for it in real time
+    (Amazon's orders search, one call in three minutes after its burst, held the
+    harness's first cycle back for up to 150 s).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.schedule: SqlStore | None = None
+
+    def advance(self, seconds: float) -> None:
+        super().advance(seconds)
+        if self.schedule is not None:
+            slots = rate_slots.c
+            with self.schedule.engine.begin() as connection:
+                connection.execute(update(rate_slots).values(tat=slots.tat - seconds))
+
+
+def _pace_with_the_workers(engine: SyncEngine, store: Store, clock: _WorkersClock) -> None:
     """Pace the harness's engine by the schedule the workers shared, as a next worker is.
 
     It starts as a worker started after the run would: its first calls (the answers to
     events the stopped workers left) go to marketplaces whose limits the workers may
     have just spent. With buckets of its own, full at the start, it would draw the
     marketplace's throttle where a worker, reserving in the shared schedule, waits.
+    From now on ``clock`` moves the schedule on with it.
     """
     from channelsync.workers.pacing import install_shared_pacing  # noqa: PLC0415
 
     if not isinstance(store, SqlStore):  # pragma: no cover - workers need PostgreSQL
         raise TypeError(f"the workers' store is a SQL store, not {type(store).__name__}")
     install_shared_pacing(engine.channels.values(), store)
+    clock.schedule = store
 
 
 # -- the schema, the queue's tables, the job log ---------------------------------------
