@@ -53,11 +53,8 @@ from channelsync.engine.catalogue import import_catalogue, parse_catalogue
 from channelsync.plugins import build_plugin_manager
 from channelsync.store import open_store
 from channelsync.testing.chaos import _config_toml, _Daemon
-from channelsync.testing.chaos_workers import (
-    DEFAULT_DATABASE_URL,
-    _install_job_log,
-    _migrate,
-)
+from channelsync.testing.chaos_queue import _install_job_log, _migrate
+from channelsync.testing.chaos_workers import DEFAULT_DATABASE_URL
 from channelsync.testing.chaos_world import ChaosResult, _backdate, _catalogue, _Shop, _shops
 from channelsync.testing.scale_probes import (
     DEFINITIONS,
