@@ -16,7 +16,9 @@ ends. A channel that takes stock and prices in one go
 (:class:`~channelsync.channels.StockAndPriceCapability`) gets both kinds' due entries
 together while both have some. When a whole batch is throttled or fails transiently
 the channel's remaining items wait for the next cycle, so the most urgent changes
-are the first to go once the marketplace accepts calls again. Every send is audited.
+are the first to go once the marketplace accepts calls again. A call that raises
+(an error of the plugin's, not a marketplace's refusal, which is an answer) ends the
+flush once the answers of the calls before it are settled. Every send is audited.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from channelsync.models import (
     UpdateResult,
 )
 from channelsync.store import AuditEntry, OutboxItem, OutboxState, Settlement, StoreSession
+from channelsync.store.sql.errors import described
 
 __all__ = [
     "CALLS_PER_SETTLE",
@@ -368,7 +371,11 @@ async def _send_batches(
             with context.store.transaction():
                 pass  # the commit before the call
         batch = items[start : start + size]
-        batch_results = await _call(channel, kind, batch)
+        try:
+            batch_results = await _call(channel, kind, batch)
+        except Exception:
+            await _settle_before_raising(context, answered, results, report)
+            raise
         report.calls += 1
         answered += batch
         results += batch_results
@@ -385,6 +392,33 @@ async def _send_batches(
         return session.due(channel.name, kind, context.clock.now(), limit, after=after)
 
     return await context.transact(settle, rows=len(answered))
+
+
+async def _settle_before_raising(
+    context: EngineContext,
+    answered: Sequence[OutboxItem],
+    results: Sequence[UpdateResult],
+    report: FlushReport,
+) -> None:
+    """Settle the answers of the calls before one that raised (not a channel's refusal).
+
+    The marketplace took those calls: unsettled, their entries would be sent again. A
+    failure to settle them is logged and the call's own error goes on.
+    """
+    if not answered:
+        return
+    settle = functools.partial(
+        _settle, items=answered, results=results, report=report, now=context.clock.now()
+    )
+    try:
+        await context.transact(settle, rows=len(answered))
+    except Exception as error:  # noqa: BLE001 - the call's error is the one that matters
+        logger.warning(
+            "the answers of %d entries before a failed call were not recorded (they will "
+            "be sent again): %s",
+            len(answered),
+            described(error),
+        )
 
 
 async def _call(

@@ -108,6 +108,32 @@ async def test_a_throttled_call_ends_the_calls_and_what_was_answered_is_settled(
     assert shop.listing("MUG").quantity == 10
 
 
+class BrokenSecondCall(OneAtATime):
+    """Raises an error of its own (a bug, not a marketplace's answer) in its second stock call."""
+
+    stock_calls = 0
+
+    async def send_stock_batch(self, batch: Sequence[StockUpdate]) -> list[UpdateResult]:
+        self.stock_calls += 1
+        if self.stock_calls == 2:
+            raise RuntimeError("the plugin broke")
+        return await super().send_stock_batch(batch)
+
+
+async def test_a_call_that_raises_ends_the_flush_after_settling_the_calls_before_it(
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = one_shop(BrokenSecondCall, clock)
+    seen = settles(monkeypatch)
+    with pytest.raises(RuntimeError, match="the plugin broke"):
+        await SyncEngine(store, [shop], clock=clock).run_cycle()
+    # CUP went first and the marketplace took it: recorded, not sent again.
+    assert seen == [["stock"]]
+    assert stock_entries(store, OutboxState.SENT) == ["CUP"]
+    assert stock_entries(store, OutboxState.PENDING) == ["MUG"]
+    assert shop.listing("CUP").quantity == 1
+
+
 class SellsOutMidway(OneAtATime):
     """Runs ``midway`` during its first stock call; records each call's SKU."""
 
