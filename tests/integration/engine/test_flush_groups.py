@@ -134,6 +134,27 @@ async def test_a_call_that_raises_ends_the_flush_after_settling_the_calls_before
     assert shop.listing("CUP").quantity == 1
 
 
+async def test_a_settle_that_fails_before_the_calls_error_is_logged_and_the_error_goes_on(
+    store: Store,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def failing(*args: Any, **kwargs: Any) -> None:
+        raise OSError("the store went away")
+
+    monkeypatch.setattr(outbox, "_settle", failing)
+    shop = one_shop(BrokenSecondCall, clock)
+    with (
+        caplog.at_level("WARNING", logger=outbox.__name__),
+        pytest.raises(RuntimeError, match="the plugin broke"),
+    ):
+        await SyncEngine(store, [shop], clock=clock).run_cycle()
+    assert "the answers of 1 entries before a failed call were not recorded" in caplog.text
+    assert "OSError: the store went away" in caplog.text
+    assert stock_entries(store, OutboxState.PENDING) == ["CUP", "MUG"]  # to be sent again
+
+
 class SellsOutMidway(OneAtATime):
     """Runs ``midway`` during its first stock call; records each call's SKU."""
 
