@@ -26,11 +26,17 @@ from channelsync.workers.extra import conninfo
 if TYPE_CHECKING:
     from channelsync.testing.chaos_workers import WorkerChaosResult
 
-__all__: list[str] = []
+__all__ = ["schema_url"]
 
 # How the stalled-job sweep says it gave a job back, or found a pending copy doing it.
 _GIVEN_BACK = re.compile(r"of a stopped worker queued again")
 _SUPERSEDED = re.compile(r"of a stopped worker \(.*\) is superseded by a pending copy")
+
+
+def schema_url(base: str, schema: str) -> str:
+    """Return the URL of server ``base`` whose connections find their tables in ``schema``."""
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
 
 
 @contextlib.contextmanager
@@ -47,9 +53,8 @@ def _schema(base: str, *, keep: bool, given: str | None) -> Iterator[tuple[str, 
     schema = f"cs_chaos_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(conninfo(base), autocommit=True) as connection:
         connection.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in base else "?"
     try:
-        yield schema, f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+        yield schema, schema_url(base, schema)
     finally:
         if not keep:
             with psycopg.connect(conninfo(base), autocommit=True) as connection:

@@ -44,7 +44,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from channelsync.config import StoreConfig
 from channelsync.credentials import env_var_name
@@ -53,7 +52,7 @@ from channelsync.engine.catalogue import import_catalogue, parse_catalogue
 from channelsync.plugins import build_plugin_manager
 from channelsync.store import open_store
 from channelsync.testing.chaos import _config_toml, _Daemon
-from channelsync.testing.chaos_queue import _install_job_log, _migrate
+from channelsync.testing.chaos_queue import _install_job_log, _migrate, schema_url
 from channelsync.testing.chaos_workers import DEFAULT_DATABASE_URL
 from channelsync.testing.chaos_world import ChaosResult, _backdate, _catalogue, _Shop, _shops
 from channelsync.testing.scale_probes import (
@@ -261,9 +260,8 @@ def _database(base: str, run: str, *, keep: bool) -> Iterator[tuple[str, str]]:
     schema = f"cs_scale_{run}"
     with psycopg.connect(conninfo(base), autocommit=True) as connection:
         connection.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in base else "?"
     try:
-        yield schema, f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+        yield schema, schema_url(base, schema)
     finally:
         if not keep:
             with psycopg.connect(conninfo(base), autocommit=True) as connection:
