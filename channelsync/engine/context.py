@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 THREAD_ROWS = 20
 #: How many channels' bindings write at once in one process (see
 #: :meth:`EngineContext.binding_turn`). Two rather than one: on PostgreSQL, 100,000 SKUs
-#: x 4 bound in 9.7-10.7 s instead of 13.1-14.8 s, the peak 0.70-0.76 GB against 0.66 GB.
+#: x 4 bound in 9.7-10.7 s instead of 13.1-14.8 s, the peak 0.70-0.74 GB against 0.66 GB.
 BINDING_WRITES = 2
 
 

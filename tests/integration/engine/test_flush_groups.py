@@ -230,7 +230,7 @@ async def test_a_flush_that_reads_everything_at_once_reads_from_the_front(
 
     monkeypatch.setattr(SqlOutbox, "due", recording)
     await SyncEngine(store, [one_shop(OneAtATime, clock)], clock=clock).run_cycle()
-    # Two entries of each kind, fewer than a read's eight: then none was left after them,
+    # Two entries of each kind, fewer than a read's four: then none was left after them,
     # and the read that settles them looks from the front for anything queued meanwhile.
     assert [(kind, after) for kind, after in reads if kind in ("stock", "price")] == [
         ("stock", None),
