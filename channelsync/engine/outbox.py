@@ -80,9 +80,9 @@ _BACKOFF_MAX = timedelta(hours=1)
 #: at once took a first cycle's flush of 20,000 SKUs x 4 from 14.7-14.8 to 9.0-10.2 s,
 #: and the process's CPU by a quarter. Eight took the flush of 100,000 SKUs x 4 from
 #: 34.6-42.0 to 30.9-32.8 s, but workers killed under load (``worker_chaos.py``, seed
-#: 1701) then converged in 39-93 s instead of 6-31 s, for reasons not yet found: four
-#: it stays. A crash between calls leaves their answers unrecorded: those entries are
-#: sent again.
+#: 1701) then converged in 39-93 s instead of 6-31 s, for reasons not yet found, so it
+#: stays at four. A crash between calls leaves their answers unrecorded: those entries
+#: are sent again.
 CALLS_PER_SETTLE = 4
 #: The longest a call's answers wait for the calls after it before they are settled
 #: (seconds of the event loop's clock): a marketplace whose rate limit spaces the calls

@@ -26,7 +26,7 @@ from channelsync.workers.extra import conninfo
 if TYPE_CHECKING:
     from channelsync.testing.chaos_workers import WorkerChaosResult
 
-__all__ = ["schema_url"]
+__all__ = ["run_schema", "schema_url"]
 
 # How the stalled-job sweep says it gave a job back, or found a pending copy doing it.
 _GIVEN_BACK = re.compile(r"of a stopped worker queued again")
@@ -40,25 +40,49 @@ def schema_url(base: str, schema: str) -> str:
 
 
 @contextlib.contextmanager
+def run_schema(
+    base: str, schema: str, *, keep: bool, also_like: str | None = None
+) -> Iterator[str]:
+    """Make ``schema`` on server ``base``; yield a store URL whose tables go there.
+
+    At the end, unless ``keep``, drop it and every schema whose name is ``LIKE``
+    ``also_like`` (those the run made beside it, such as its workspaces').
+    """
+    import psycopg  # noqa: PLC0415 - the workers extra brings it
+
+    with psycopg.connect(conninfo(base), autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield schema_url(base, schema)
+    finally:
+        if not keep:
+            with psycopg.connect(conninfo(base), autocommit=True) as connection:
+                made = (
+                    []
+                    if also_like is None
+                    else [
+                        str(row[0])
+                        for row in connection.execute(
+                            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (also_like,)
+                        )
+                    ]
+                )
+                for name in [*made, schema]:
+                    connection.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+@contextlib.contextmanager
 def _schema(base: str, *, keep: bool, given: str | None) -> Iterator[tuple[str, str]]:
     """Make a fresh schema on ``base``; yield it and a store URL whose tables go there.
 
     With ``given`` (a store URL whose schema the caller made), yield that instead.
     """
-    import psycopg  # noqa: PLC0415 - the workers extra brings it
-
     if given is not None:
         yield "the caller's", given
         return
     schema = f"cs_chaos_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(conninfo(base), autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield schema, schema_url(base, schema)
-    finally:
-        if not keep:
-            with psycopg.connect(conninfo(base), autocommit=True) as connection:
-                connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with run_schema(base, schema, keep=keep) as url:
+        yield schema, url
 
 
 def _migrate(config: Path, log: Path, result: ChaosResult) -> None:

@@ -52,7 +52,7 @@ from channelsync.engine.catalogue import import_catalogue, parse_catalogue
 from channelsync.plugins import build_plugin_manager
 from channelsync.store import open_store
 from channelsync.testing.chaos import _config_toml, _Daemon
-from channelsync.testing.chaos_queue import _install_job_log, _migrate, schema_url
+from channelsync.testing.chaos_queue import _install_job_log, _migrate, run_schema
 from channelsync.testing.chaos_workers import DEFAULT_DATABASE_URL
 from channelsync.testing.chaos_world import ChaosResult, _backdate, _catalogue, _Shop, _shops
 from channelsync.testing.scale_probes import (
@@ -255,26 +255,10 @@ def _throttles_by_operation(shops: Sequence[Sequence[_Shop]]) -> dict[str, int]:
 @contextlib.contextmanager
 def _database(base: str, run: str, *, keep: bool) -> Iterator[tuple[str, str]]:
     """Make the run's base schema; yield it and its store URL; drop every schema of the run."""
-    import psycopg  # noqa: PLC0415 - the workers extra brings it
-
     schema = f"cs_scale_{run}"
-    with psycopg.connect(conninfo(base), autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield schema, schema_url(base, schema)
-    finally:
-        if not keep:
-            with psycopg.connect(conninfo(base), autocommit=True) as connection:
-                # The workspaces' schemas are beside the base, named after the run.
-                made = [
-                    str(row[0])
-                    for row in connection.execute(
-                        "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s",
-                        (f"cs\\_s{run}\\_%",),
-                    )
-                ]
-                for name in [*made, schema]:
-                    connection.execute(f'DROP SCHEMA "{name}" CASCADE')
+    # The workspaces' schemas are beside the base, named after the run.
+    with run_schema(base, schema, keep=keep, also_like=f"cs\\_s{run}\\_%") as url:
+        yield schema, url
 
 
 def _workspace_toml(shops: Sequence[_Shop], url: str, name: str, daemon: dict[str, float]) -> str:
