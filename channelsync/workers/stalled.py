@@ -19,20 +19,23 @@ since the queueing lock allows one pending job of a step.
 
 Two sweeps may run at once (the sweep has no lock: a killed worker's sweep would hold
 it). What one read as stalled, the other may have given back already, and a live
-worker taken since: so each job is looked at again just before it is given back, and
-left alone unless its stalled worker still holds it. Given back from under the live
-worker, the step would run twice at once and the live worker's end of it would fail.
+worker taken since: so each job is given back by one statement that locks it and
+changes it only if its stalled worker still holds it. Given back from under the live
+worker, the step would run twice at once and the live worker's end of it would fail;
+looked at in one statement and given back in the next, it could be, by a sweep that
+gave it back and a worker that took it in between.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 
-from procrastinate import App, exceptions, jobs
+from procrastinate import App, exceptions, jobs, manager, utils
+from procrastinate.sql import queries
 
 from channelsync.workers.deferring import QUEUE
-from channelsync.workers.manager import retry_or_give_way
 
 __all__ = ["give_back", "retry_stalled_jobs"]
 
@@ -67,30 +70,54 @@ async def give_back(app: App, stalled: Iterable[jobs.Job]) -> int:
     """
     retried = 0
     for job in stalled:
-        if not await _still_held(app, job):
-            logger.debug("stalled job %s was given back or settled elsewhere", job.id)
-            continue
         try:
-            if not await retry_or_give_way(app.job_manager, job):
+            held = await _if_held(app, job, _RETRY, retry_at=utils.utcnow())
+        except exceptions.UniqueViolation as error:
+            if error.constraint_name != manager.QUEUEING_LOCK_CONSTRAINT:
+                raise
+            # A pending copy of the step is queued: it does the work instead.
+            if await _if_held(app, job, _ABORT):
                 logger.warning(
                     "job %s of a stopped worker (%s) is superseded by a pending copy",
                     job.id,
                     job.call_string,
                 )
-                continue
-        except exceptions.ConnectorException:
-            # Another sweep (or the worker, back at last) settled it in the meantime.
-            logger.debug("stalled job %s was settled elsewhere", job.id, exc_info=True)
+            continue
+        if not held:
+            logger.debug("stalled job %s was given back or settled elsewhere", job.id)
             continue
         retried += 1
         logger.warning("job %s of a stopped worker queued again: %s", job.id, job.call_string)
     return retried
 
 
-async def _still_held(app: App, job: jobs.Job) -> bool:
-    """Whether ``job`` is still running on the worker it was read as stalled on."""
-    row = await app.connector.execute_query_one_async(
-        "SELECT status::text AS status, worker_id FROM procrastinate_jobs WHERE id = %(job_id)s",
-        job_id=job.id,
+def _function(query: str) -> str:
+    """Return the name of the SQL function procrastinate's query ``query`` calls."""
+    found = re.search(r"\b(procrastinate_\w+)\(", queries[query])
+    if found is None:  # pragma: no cover - a procrastinate whose queries changed shape
+        raise RuntimeError(f"procrastinate's {query} query calls no function")
+    return found.group(1)
+
+
+# The job, locked, if its stalled worker still holds it; then one call on it. The
+# functions are the installed procrastinate's own (their names carry a version).
+_HELD = """
+WITH held AS (
+    SELECT id FROM procrastinate_jobs
+    WHERE id = %(job_id)s AND status = 'doing' AND worker_id IS NOT DISTINCT FROM %(worker_id)s
+    FOR UPDATE
+)
+SELECT id FROM held, {call}
+"""
+_RETRY = _HELD.format(
+    call=f"LATERAL {_function('retry_job')}(held.id, %(retry_at)s, NULL, NULL, NULL) AS done"
+)
+_ABORT = _HELD.format(call=f"LATERAL {_function('finish_job')}(held.id, 'aborted', false) AS done")
+
+
+async def _if_held(app: App, job: jobs.Job, query: str, **values: object) -> bool:
+    """Run ``query`` on ``job`` if its stalled worker still holds it; whether it did."""
+    rows = await app.connector.execute_query_all_async(
+        query, job_id=job.id, worker_id=job.worker_id, **values
     )
-    return bool(row) and row["status"] == "doing" and row["worker_id"] == job.worker_id
+    return bool(rows)

@@ -158,6 +158,51 @@ async def test_a_sweep_leaves_a_job_another_sweep_gave_back_and_a_live_worker_to
         assert await app.job_manager.get_job_status_async(job.id) == jobs.Status.SUCCEEDED
 
 
+async def test_a_sweep_waits_for_a_take_over_committing_and_then_leaves_the_job(
+    world: World,
+) -> None:
+    """The job is looked at and given back in one step: a take-over in between is seen."""
+    async with world.queue() as (app, deferrer):
+        await deferrer.defer(FLUSH, "jd")
+        dead = await app.job_manager.register_worker()
+        job = await app.job_manager.fetch_job(queues=None, worker_id=dead)
+        assert job is not None
+        await app.job_manager.unregister_worker(dead)
+        read = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=TUNING.stalled_after)
+        live = await app.job_manager.register_worker()
+        with psycopg.connect(world.conninfo) as other:
+            # Another sweep gave the job back and a live worker took it: not committed yet.
+            other.execute(
+                "UPDATE procrastinate_jobs SET worker_id = %s, attempts = attempts + 1 "
+                "WHERE id = %s",
+                (live, job.id),
+            )
+            sweep = asyncio.ensure_future(give_back(app, read))
+            await until_waiting_for_a_lock(world, other.info.backend_pid)
+            other.commit()
+        assert await sweep == 0
+        assert await app.job_manager.get_job_status_async(job.id) == jobs.Status.DOING
+        with psycopg.connect(world.conninfo) as connection:
+            row = connection.execute(
+                "SELECT worker_id FROM procrastinate_jobs WHERE id = %s", (job.id,)
+            ).fetchone()
+        assert row == (live,)
+
+
+async def until_waiting_for_a_lock(world: World, holder: int) -> None:
+    """Return once a session waits for a lock that the session ``holder`` holds."""
+    with psycopg.connect(world.conninfo, autocommit=True) as connection:
+        for _ in range(200):
+            (waiting,) = connection.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                (holder,),
+            ).fetchone() or (0,)
+            if waiting:
+                return
+            await asyncio.sleep(0.025)
+    raise AssertionError("no session waited for the job's lock")
+
+
 async def test_a_failed_step_with_a_pending_copy_gives_way_instead_of_holding_its_lock(
     world: World,
 ) -> None:
