@@ -6,7 +6,7 @@ import asyncio
 
 import psycopg
 import pytest
-from procrastinate import JobContext, jobs
+from procrastinate import App, JobContext, jobs
 
 from channelsync.config import DaemonConfig
 from channelsync.engine.pausing import pause_channel
@@ -15,6 +15,7 @@ from channelsync.workers.deferring import (
     FLUSH,
     PULL_ORDERS,
     PULL_REFUNDS,
+    Deferrer,
     channel_lock,
     queueing_lock,
     task_name,
@@ -132,19 +133,25 @@ async def test_a_stalled_job_with_a_pending_copy_is_set_aside(world: World) -> N
         assert len(await world.jobs(app, "todo")) == 1
 
 
+async def a_stalled_flush(app: App, deferrer: Deferrer) -> tuple[jobs.Job, list[jobs.Job]]:
+    """Queue jd's flush, let a worker take it and vanish; return it and a sweep's read."""
+    await deferrer.defer(FLUSH, "jd")
+    dead = await app.job_manager.register_worker()
+    job = await app.job_manager.fetch_job(queues=None, worker_id=dead)
+    assert job is not None
+    await app.job_manager.unregister_worker(dead)
+    read = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=TUNING.stalled_after)
+    assert [stalled.id for stalled in read] == [job.id]
+    return job, list(read)
+
+
 async def test_a_sweep_leaves_a_job_another_sweep_gave_back_and_a_live_worker_took(
     world: World,
 ) -> None:
     """Two sweeps at once: the slower one must not take the job from its new worker."""
     async with world.queue() as (app, deferrer):
-        await deferrer.defer(FLUSH, "jd")
-        dead = await app.job_manager.register_worker()
-        job = await app.job_manager.fetch_job(queues=None, worker_id=dead)
-        assert job is not None
-        await app.job_manager.unregister_worker(dead)
         # What the slower sweep read, before the other one gave the job back.
-        read = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=TUNING.stalled_after)
-        assert [stalled.id for stalled in read] == [job.id]
+        job, read = await a_stalled_flush(app, deferrer)
         assert await retry_stalled_jobs(app, stalled_after=TUNING.stalled_after) == 1
         live = await app.job_manager.register_worker()
         taken = await app.job_manager.fetch_job(queues=None, worker_id=live)
@@ -163,12 +170,7 @@ async def test_a_sweep_waits_for_a_take_over_committing_and_then_leaves_the_job(
 ) -> None:
     """The job is looked at and given back in one step: a take-over in between is seen."""
     async with world.queue() as (app, deferrer):
-        await deferrer.defer(FLUSH, "jd")
-        dead = await app.job_manager.register_worker()
-        job = await app.job_manager.fetch_job(queues=None, worker_id=dead)
-        assert job is not None
-        await app.job_manager.unregister_worker(dead)
-        read = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=TUNING.stalled_after)
+        job, read = await a_stalled_flush(app, deferrer)
         live = await app.job_manager.register_worker()
         with psycopg.connect(world.conninfo) as other:
             # Another sweep gave the job back and a live worker took it: not committed yet.
