@@ -10,6 +10,7 @@ the same map, and keeps the workspace's migration version in its schema too.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -87,8 +88,12 @@ def migrate(connection: Connection, revision: str = "head") -> None:
     On a workspace's connection (a ``schema_translate_map``), the workspace's schema is
     migrated, with its own version table. Its schema is also first on the search path
     while the migrations run, for the few statements Alembic writes with a bare table
-    name (``ALTER TABLE ... ADD COLUMN``); the search path is put back afterwards.
+    name (``ALTER TABLE ... ADD COLUMN``); the search path is put back afterwards. A
+    store already at the newest revision is left as it is without starting Alembic,
+    which would load every migration's module only to find nothing to run.
     """
+    if revision == "head" and current_revision(connection) == newest_revision():
+        return
     schema = translated_schema(connection)
     restore: str | None = None
     if schema is not None and connection.dialect.name == "postgresql":
@@ -104,8 +109,12 @@ def migrate(connection: Connection, revision: str = "head") -> None:
         connection.execute(text("SELECT set_config('search_path', :path, true)"), {"path": restore})
 
 
+@functools.cache
 def newest_revision() -> str:
-    """Return the revision of the newest packaged migration (what opening a store reaches)."""
+    """Return the revision of the newest packaged migration (what opening a store reaches).
+
+    Read once per process: the packaged migrations do not change while it runs.
+    """
     config = AlembicConfig()
     config.set_main_option("script_location", str(_MIGRATIONS))
     heads = ScriptDirectory.from_config(config).get_heads()

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
@@ -21,7 +22,7 @@ from channelsync.store import (
 )
 from channelsync.store.base import LedgerSession
 from channelsync.store.schema import UPDATED_FILLFACTOR, metadata
-from channelsync.store.sql.engine import newest_revision
+from channelsync.store.sql.engine import build_engine, migrate, newest_revision
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -82,6 +83,22 @@ def test_the_store_is_migrated_to_the_newest_revision(store: Store) -> None:
     with store.engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert version == newest_revision()
+
+
+def test_only_a_store_behind_the_newest_revision_starts_the_migrations(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_store(store_url).close()
+    older = build_engine(f"sqlite:///{tmp_path / 'older.db'}")
+    with older.begin() as connection:
+        migrate(connection, "0010")
+    older.dispose()
+    started: list[str] = []
+    monkeypatch.setattr(command, "upgrade", lambda _config, revision: started.append(revision))
+    open_store(store_url).close()
+    assert started == []
+    open_store(f"sqlite:///{tmp_path / 'older.db'}").close()
+    assert started == ["head"]
 
 
 def test_reopening_keeps_the_data_and_the_schema(tmp_path: Path) -> None:
