@@ -6,6 +6,10 @@ captures debug logs would see nothing.
 
 Tests marked ``network`` need a live marketplace: they are deselected unless asked for,
 with ``-m network`` (any marker expression naming it) or ``CHANNELSYNC_NETWORK=1``.
+
+The suite runs in one process per core (pytest-xdist, ``addopts`` in pyproject.toml),
+except with ``-s``: what the tests print then reaches the terminal, which a worker
+process's output never does.
 """
 
 from __future__ import annotations
@@ -32,6 +36,12 @@ def _pristine_channelsync_logger() -> Iterator[None]:
     _pristine(logger)
     yield
     _pristine(logger)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """Run in this process when output is not captured (``-s``); else one per core."""
+    return 0 if config.getoption("capture") == "no" else None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from typing import Any
@@ -73,6 +74,8 @@ class SlowShop(MemoryChannel):
     reading: list[str]
     sends: list[bool]
     """Per stock send: whether a read of this shop was in flight at that moment."""
+    released: asyncio.Event
+    """Cleared, a read goes on until a stock send sets it (at most 10 s)."""
 
     async def _slowly(self, what: str) -> None:
         loop = asyncio.get_running_loop()
@@ -80,6 +83,10 @@ class SlowShop(MemoryChannel):
         self.reading.append(what)
         try:
             await asyncio.sleep(0.3)
+            # Then on until a stock send, when the test holds reads: on a busy machine
+            # (the suite's other processes) a send can come later than any fixed time.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.released.wait(), 10)
         finally:
             self.reading.remove(what)
         self.reads.append((what, start, loop.time()))
@@ -96,6 +103,7 @@ class SlowShop(MemoryChannel):
 
     async def send_stock_batch(self, batch: Any) -> Any:
         self.sends.append(bool(self.reading))
+        self.released.set()
         return await super().send_stock_batch(batch)
 
 
@@ -105,11 +113,14 @@ async def test_a_channels_pulls_never_overlap_and_its_flush_does_not_wait_for_th
     slow = memory_shop("tmall", world.clock, SlowShop)
     assert isinstance(slow, SlowShop)
     slow.reads, slow.reading, slow.sends = [], [], []
+    slow.released = asyncio.Event()
+    slow.released.set()
     world.shops["tmall"] = slow
     async with world.queue() as (app, deferrer), running(world, count=2, concurrency=3):
         await settled(world, app)
         slow.reads.clear()
         slow.sends.clear()
+        slow.released.clear()  # the next read lasts until the stock is sent
         world.clock.advance(300)  # time passed: each pull has a window to read
         assert await deferrer.defer(PULL_ORDERS, "tmall")
         await eventually(lambda: bool(slow.reading))
