@@ -78,12 +78,13 @@ _BACKOFF_MAX = timedelta(hours=1)
 #: The most calls of one kind whose answers one transaction settles. A settle's cost
 #: is mostly its statements, hardly its rows: on PostgreSQL, settling four calls of 50
 #: at once took a first cycle's flush of 20,000 SKUs x 4 from 14.7-14.8 to 9.0-10.2 s,
-#: and the process's CPU by a quarter. Eight took the flush of 100,000 SKUs x 4 from
-#: 34.6-42.0 to 30.9-32.8 s, but workers killed under load (``worker_chaos.py``, seed
-#: 1701) then converged in 39-93 s instead of 6-31 s, for reasons not yet found, so it
-#: stays at four. A crash between calls leaves their answers unrecorded: those entries
-#: are sent again.
-CALLS_PER_SETTLE = 4
+#: and the process's CPU by a quarter; eight took the flush of 100,000 SKUs x 4 from
+#: 34.6-42.0 to 30.9-32.8 s. Workers killed under load (``worker_chaos.py``, seed 1701)
+#: once converged more slowly with eight; run again, alternating, eight converged in
+#: 27-66 s and four in 45-61 s, the slow runs of both waiting on Amazon's rate limits
+#: (``benchmarks/README.md``). A crash between calls leaves their answers unrecorded:
+#: those entries are sent again (at most :data:`SETTLE_WITHIN` of calls).
+CALLS_PER_SETTLE = 8
 #: The longest a call's answers wait for the calls after it before they are settled
 #: (seconds of the event loop's clock): a marketplace whose rate limit spaces the calls
 #: out gets its entries settled about as often as before.
